@@ -1,0 +1,106 @@
+"""NTNU Library self-service: study rooms with Zigbee locks, run from Home Assistant."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_DEMO_DATA, DOMAIN, LOGGER, POLICY_TICK_SECONDS
+from .core.policy import Policy
+from .core.rooms import Library
+from .demo import async_seed_demo
+from .rooms import room_devices, rooms_of_entry
+from .runtime import SiteRuntime
+from .services import async_setup_services
+from .zigbee.radio import RadioError
+from .zigbee.simulated import SimulatedRadio
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.EVENT,
+    Platform.LOCK,
+    Platform.SENSOR,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+type NtnuLibraryConfigEntry = ConfigEntry[SiteRuntime]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services once for every site."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> bool:
+    """Start one site: load its Store, start its radio, add its rooms."""
+    rooms = rooms_of_entry(entry)
+    radio = SimulatedRadio()
+    radio.set_rooms(room_devices(entry))
+    policy = Policy.from_options(entry.options)
+    runtime = await SiteRuntime.async_create(
+        hass,
+        entry,
+        rooms=rooms,
+        radio=radio,
+        library_factory=lambda rooms, state: Library(rooms, policy, state),
+    )
+    if entry.data.get(CONF_DEMO_DATA) and not runtime.seeded:
+        await async_seed_demo(runtime, dt_util.now())
+        await runtime.async_save()
+    try:
+        await radio.async_start()
+    except (RadioError, OSError) as err:
+        await radio.async_stop()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="radio_not_ready",
+            translation_placeholders={"error": str(err)[:200]},
+        ) from err
+    runtime.async_start()
+    entry.runtime_data = runtime
+
+    async def _async_stop_radio(_: Event | None = None) -> None:
+        await runtime.async_stop()
+        await radio.async_stop()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_radio)
+    )
+
+    async def _async_tick(now: datetime) -> None:
+        await runtime.async_policy_tick(dt_util.as_local(now))
+
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, _async_tick, timedelta(seconds=POLICY_TICK_SECONDS), cancel_on_shutdown=True
+        )
+    )
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await runtime.async_policy_tick()
+    LOGGER.debug("Site %s started with %d rooms", entry.title, len(rooms))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> bool:
+    """Stop a site; what was borrowed stays in the Store."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_stop()
+        await entry.runtime_data.radio.async_stop()
+    return unloaded
+
+
+async def _async_reload(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> None:
+    """Options, rooms or the site changed: start again with the same Store."""
+    await hass.config_entries.async_reload(entry.entry_id)

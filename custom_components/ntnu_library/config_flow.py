@@ -1,0 +1,279 @@
+"""Set up a site (user, reconfigure), its policy (options) and its rooms (subentries)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryData,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TimeSelector,
+)
+from homeassistant.util import slugify
+
+from .const import (
+    CONF_DEMO_DATA,
+    CONF_FLOOR,
+    CONF_KIND,
+    CONF_NAME,
+    CONF_PATRON_SYSTEM,
+    CONF_RADIO,
+    CONF_ROOM_ID,
+    CONF_SITE_NAME,
+    DOMAIN,
+    PATRON_SYSTEMS,
+    PATRONS_LOCAL,
+    RADIO_SIMULATED,
+    RADIOS,
+    SUBENTRY_ROOM,
+)
+from .core.errors import Refused
+from .core.model import Room, RoomKind
+from .core.policy import Policy
+from .demo import DEMO_ROOMS
+from .rooms import room_subentries, room_subentry_data
+from .zigbee.simulated import simulated_devices
+
+ROOM_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
+_TIME_FIELDS = ("closing_time", "counter_opens", "counter_closes")
+_MINUTE_FIELDS = ("auto_return_minutes", "max_use_minutes")
+
+
+def _select(options: tuple[str, ...] | list[str], key: str) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(options), translation_key=key, mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+def _site_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_SITE_NAME, default=defaults.get(CONF_SITE_NAME, "")): TextSelector(),
+            vol.Required(
+                CONF_RADIO, default=defaults.get(CONF_RADIO, RADIO_SIMULATED)
+            ): _select(RADIOS, CONF_RADIO),
+            vol.Required(
+                CONF_PATRON_SYSTEM, default=defaults.get(CONF_PATRON_SYSTEM, PATRONS_LOCAL)
+            ): _select(PATRON_SYSTEMS, CONF_PATRON_SYSTEM),
+        }
+    )
+
+
+def _room_subentry(room: Room) -> ConfigSubentryData:
+    return ConfigSubentryData(
+        data=room_subentry_data(room, simulated_devices(room.room_id)),
+        subentry_type=SUBENTRY_ROOM,
+        title=room.room_id,
+        unique_id=room.room_id,
+    )
+
+
+class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
+    """One entry per library building."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Name the site and choose its radio and patron system."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            name = user_input[CONF_SITE_NAME].strip()
+            if not slugify(name):
+                errors[CONF_SITE_NAME] = "invalid_site_name"
+            else:
+                await self.async_set_unique_id(slugify(name))
+                self._abort_if_unique_id_configured()
+                demo = bool(user_input.get(CONF_DEMO_DATA))
+                return self.async_create_entry(
+                    title=name,
+                    data={**user_input, CONF_SITE_NAME: name, CONF_DEMO_DATA: demo},
+                    options=Policy().as_dict(),
+                    subentries=[_room_subentry(room) for room in DEMO_ROOMS] if demo else (),
+                )
+        schema = _site_schema(user_input or {}).extend(
+            {vol.Required(CONF_DEMO_DATA, default=False): BooleanSelector()}
+        )
+        return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Rename the site or change its radio or patron system."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            name = user_input[CONF_SITE_NAME].strip()
+            if not slugify(name):
+                errors[CONF_SITE_NAME] = "invalid_site_name"
+            else:
+                await self.async_set_unique_id(slugify(name))
+                if self.unique_id != entry.unique_id:
+                    self._abort_if_unique_id_configured()
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=slugify(name),
+                    title=name,
+                    data_updates={**user_input, CONF_SITE_NAME: name},
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_site_schema(user_input or dict(entry.data)),
+            errors=errors,
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """The site's policy numbers."""
+        return NtnuLibraryOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Rooms are added as subentries."""
+        return {SUBENTRY_ROOM: RoomSubentryFlow}
+
+
+class NtnuLibraryOptionsFlow(OptionsFlow):
+    """Auto-return, closing time, freeze length, counter hours, maximum use."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One form for the whole policy."""
+        errors: dict[str, str] = {}
+        current = Policy.from_options(self.config_entry.options).as_dict()
+        if user_input is not None:
+            values = {**user_input}
+            for field in (*_MINUTE_FIELDS, "freeze_days"):
+                values[field] = int(values[field])
+            for field in _TIME_FIELDS:
+                values[field] = str(values[field])[:5]
+            try:
+                policy = Policy.from_options(values)
+            except Refused as refusal:
+                errors[refusal.placeholders.get("field", "base")] = "invalid_value"
+            else:
+                return self.async_create_entry(data=policy.as_dict())
+            current = {**current, **user_input}
+        minutes = NumberSelector(
+            NumberSelectorConfig(min=0, max=1440, step=1, mode=NumberSelectorMode.BOX)
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    "auto_return_minutes", default=current["auto_return_minutes"]
+                ): minutes,
+                vol.Required("return_at_closing", default=current["return_at_closing"]): (
+                    BooleanSelector()
+                ),
+                vol.Required("closing_time", default=current["closing_time"]): TimeSelector(),
+                vol.Required("freeze_days", default=current["freeze_days"]): NumberSelector(
+                    NumberSelectorConfig(min=1, max=365, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Required("counter_opens", default=current["counter_opens"]): TimeSelector(),
+                vol.Required("counter_closes", default=current["counter_closes"]): TimeSelector(),
+                vol.Required("max_use_minutes", default=current["max_use_minutes"]): minutes,
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+
+class RoomSubentryFlow(ConfigSubentryFlow):
+    """Add or change a study room."""
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add study room."""
+        entry = self._get_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            room_id = str(user_input[CONF_ROOM_ID]).strip().upper()
+            taken = {s.data[CONF_ROOM_ID] for s in room_subentries(entry)}
+            if not ROOM_ID_PATTERN.match(room_id):
+                errors[CONF_ROOM_ID] = "invalid_room_id"
+            elif room_id in taken:
+                errors[CONF_ROOM_ID] = "room_exists"
+            else:
+                room = Room(
+                    room_id=room_id,
+                    name=user_input.get(CONF_NAME, "").strip() or room_id,
+                    kind=RoomKind(user_input[CONF_KIND]),
+                    floor=user_input.get(CONF_FLOOR, "").strip(),
+                )
+                return self.async_create_entry(
+                    title=room_id,
+                    data=room_subentry_data(room, simulated_devices(room_id)),
+                    unique_id=room_id,
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(
+                    {
+                        vol.Required(CONF_ROOM_ID): TextSelector(),
+                        vol.Optional(CONF_NAME): TextSelector(),
+                        vol.Required(CONF_KIND, default=RoomKind.TEMPORARY.value): _select(
+                            [k.value for k in RoomKind], CONF_KIND
+                        ),
+                        vol.Optional(CONF_FLOOR): TextSelector(),
+                    }
+                ),
+                user_input,
+            ),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Rename a room, change its kind or floor (its id and devices stay)."""
+        entry = self._get_entry()
+        subentry = self._get_reconfigure_subentry()
+        if user_input is not None:
+            return self.async_update_and_abort(
+                entry,
+                subentry,
+                data_updates={
+                    CONF_NAME: user_input.get(CONF_NAME, "").strip()
+                    or subentry.data[CONF_ROOM_ID],
+                    CONF_KIND: user_input[CONF_KIND],
+                    CONF_FLOOR: user_input.get(CONF_FLOOR, "").strip(),
+                },
+            )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_NAME): TextSelector(),
+                        vol.Required(CONF_KIND): _select([k.value for k in RoomKind], CONF_KIND),
+                        vol.Optional(CONF_FLOOR): TextSelector(),
+                    }
+                ),
+                dict(subentry.data),
+            ),
+        )

@@ -1,0 +1,51 @@
+"""Constants of the ntnu_library integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "ntnu_library"
+LOGGER = logging.getLogger(__package__)
+
+EVENT_NAME: Final = "ntnu_library_event"
+
+# Config entry data
+CONF_SITE_NAME: Final = "site_name"
+CONF_RADIO: Final = "radio"
+CONF_PATRON_SYSTEM: Final = "patron_system"
+CONF_DEMO_DATA: Final = "demo_data"
+
+RADIO_SIMULATED: Final = "simulated"
+RADIOS: Final = (RADIO_SIMULATED,)
+PATRONS_LOCAL: Final = "local"
+PATRON_SYSTEMS: Final = (PATRONS_LOCAL,)
+
+# Room subentries
+SUBENTRY_ROOM: Final = "room"
+CONF_ROOM_ID: Final = "room_id"
+CONF_NAME: Final = "name"
+CONF_KIND: Final = "kind"
+CONF_FLOOR: Final = "floor"
+CONF_LOCK_IEEE: Final = "lock_ieee"
+CONF_CONTACT_IEEE: Final = "contact_ieee"
+CONF_OCCUPANCY_IEEE: Final = "occupancy_ieee"
+
+# Service fields (DESIGN.md §3; black-box tests use these names)
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_ROOM: Final = "room"
+ATTR_PATRON_ID: Final = "patron_id"
+ATTR_PASSWORD: Final = "password"
+ATTR_PATRON_NAME: Final = "patron_name"
+ATTR_MONTH: Final = "month"
+ATTR_DAYS: Final = "days"
+ATTR_REASON: Final = "reason"
+ATTR_ACTION: Final = "action"
+ATTR_CARD: Final = "card"
+ATTR_NAME: Final = "name"
+ATTR_CATEGORY: Final = "category"
+ATTR_MEMBERSHIP_EXPIRES: Final = "membership_expires"
+ATTR_SUSPENDED: Final = "suspended"
+
+POLICY_TICK_SECONDS: Final = 60
+MAX_ID_LENGTH: Final = 32

@@ -1,0 +1,46 @@
+"""Every refusal has a name; the name is the translation key shown to people."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why an action was refused. Each value is a translation key in strings.json."""
+
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    PATRON_SYSTEM_UNAVAILABLE = "patron_system_unavailable"
+    UNKNOWN_ROOM = "unknown_room"
+    UNKNOWN_PATRON = "unknown_patron"
+    UNKNOWN_CARD = "unknown_card"
+    ROOM_NOT_IDLE = "room_not_idle"
+    ROOM_NOT_IN_USE = "room_not_in_use"
+    NOT_TEMPORARY_ROOM = "not_temporary_room"
+    NOT_LONG_TERM_ROOM = "not_long_term_room"
+    NOT_HOLDER = "not_holder"
+    ALREADY_HOLDING = "already_holding"
+    ALREADY_RESERVED = "already_reserved"
+    NO_RESERVATION = "no_reservation"
+    FROZEN = "frozen"
+    NOT_CHECKED_IN = "not_checked_in"
+    NOT_FROZEN = "not_frozen"
+    MEMBERSHIP_EXPIRED = "membership_expired"
+    OUTSIDE_SERVICE_HOURS = "outside_service_hours"
+    LOCK_OFFLINE = "lock_offline"
+    INVALID_MONTH = "invalid_month"
+    INVALID_VALUE = "invalid_value"
+    PATRON_EXISTS = "patron_exists"
+    ROOM_HAS_HOLDER = "room_has_holder"
+
+
+class Refused(Exception):
+    """An action the rules do not allow. Nothing changed."""
+
+    def __init__(self, reason: Reason, **placeholders: str) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.placeholders: dict[str, str] = placeholders
+
+    def __repr__(self) -> str:
+        return f"Refused({self.reason.value!r}, {self.placeholders!r})"

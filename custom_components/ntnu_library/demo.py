@@ -1,0 +1,93 @@
+"""Demo data: the main library's rooms and one patron per category of seed 001.
+
+DESIGN.md §3 fixes the ids: rooms T01–T12 and L01–L06, patrons S0001 … with password
+`ntnu-demo`, cards `C-` + the patron id; D0001 holds L01 this month, X0001 (frozen) holds L02.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import bcrypt
+
+from .core.categories import default_membership_expiry
+from .core.model import Room, RoomKind, month_key
+
+if TYPE_CHECKING:
+    from .runtime import SiteRuntime
+
+DEMO_PASSWORD = "ntnu-demo"
+
+DEMO_ROOMS: tuple[Room, ...] = (
+    *(
+        Room(room_id=f"T{n:02d}", name=f"個人臨時研究室 T{n:02d}", kind=RoomKind.TEMPORARY, floor="3F")
+        for n in range(1, 13)
+    ),
+    *(
+        Room(room_id=f"L{n:02d}", name=f"個人長期研究室 L{n:02d}", kind=RoomKind.LONG_TERM, floor="4F")
+        for n in range(1, 7)
+    ),
+)
+
+# (patron id, name, category, membership: None = default period, "expired", or "none")
+DEMO_PATRONS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("S0001", "王小明", "student_undergraduate", None),
+    ("G0001", "陳怡君", "student_master", None),
+    ("D0001", "林志豪", "student_doctoral", None),
+    ("X0001", "黃雅婷", "student_doctoral", None),
+    ("E0001", "張家豪", "student_undergraduate", "expired"),
+    ("F0001", "李美玲", "faculty_full_time", "none"),
+    ("P0001", "吳建宏", "faculty_part_time", "none"),
+    ("H0001", "蔡淑芬", "professor_honorary", "none"),
+    ("V0001", "Anna Schmidt", "professor_visiting", "none"),
+    ("R0001", "許文雄", "faculty_retired", "none"),
+    ("M0001", "鄭秀英", "faculty_mtc_extension", "none"),
+    ("Q0001", "謝宗翰", "researcher", "none"),
+    ("Q0002", "郭佳穎", "researcher_postdoctoral", "none"),
+    ("O0001", "Nguyen Van An", "student_preparatory_overseas", None),
+    ("I0001", "洪詩涵", "student_intern_fifth_year", None),
+    ("K0001", "曾冠宇", "student_leave_deposit", None),
+    ("K0002", "邱雅雯", "student_leave_paid", None),
+    ("W0001", "周俊傑", "staff_regular", "none"),
+    ("W0002", "賴思妤", "staff_project_assistant", "none"),
+    ("W0003", "劉金龍", "staff_retired", "none"),
+    ("A0001", "楊淑惠", "alumni", "none"),
+    ("N0001", "羅美華", "friend_of_library", "none"),
+    ("U0001", "Kim Minji", "student_mtc", None),
+    ("U0002", "潘志明", "student_extension", None),
+    ("Z0001", "Partner Reader", "partner_library", "none"),
+)
+
+
+async def async_seed_demo(runtime: SiteRuntime, now: datetime) -> None:
+    """Fill an empty site with the demo patrons and this month's long-term holders."""
+    today = now.date()
+    # One hash for the shared demo password keeps seeding fast; every patron still logs in
+    # through bcrypt like any other.
+    password_hash = await runtime.hass.async_add_executor_job(
+        lambda: bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt()).decode()
+    )
+    directory = runtime.directory
+    for patron_id, name, category, membership in DEMO_PATRONS:
+        if membership == "expired":
+            expires: date | None = today - timedelta(days=30)
+        elif membership == "none":
+            expires = None
+        else:
+            expires = default_membership_expiry(category, today - timedelta(days=365))
+        await directory.async_add_patron(
+            patron_id=patron_id,
+            name=name,
+            category=category,
+            membership_expires=expires,
+            card=f"C-{patron_id}",
+            password=None,
+        )
+        await directory.async_set_password_hash(patron_id, password_hash)
+    state = runtime.library.state
+    this_month = month_key(today)
+    state.reservations[("L01", this_month)] = "D0001"
+    state.reservations[("L02", this_month)] = "X0001"
+    runtime.library.freeze("X0001", 30, "demo: returned a room late", now)
+    runtime.seeded = True

@@ -1,0 +1,52 @@
+"""Diagnostics: what staff send with a bug report, with every secret and personal datum masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from . import NtnuLibraryConfigEntry
+from .core.model import mask_patron_id
+
+TO_REDACT = {"password", "password_hash", "login_password", "login_user"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: NtnuLibraryConfigEntry
+) -> dict[str, Any]:
+    """The site's configuration, rooms and counts; patrons only as masked IDs."""
+    runtime = entry.runtime_data
+    radio = runtime.radio
+    rooms = {
+        room_id: {
+            "kind": room.kind.value,
+            "status": runtime.status(room_id).value,
+            "holder": runtime.masked_holder(room_id),
+            "lock_online": radio.is_online(room_id),
+            "lock_state": radio.lock_state(room_id).value,
+            "door_open": radio.door_open(room_id),
+            "occupied": radio.occupied(room_id),
+            "jammed": room_id in runtime.jammed,
+        }
+        for room_id, room in sorted(runtime.library.rooms.items())
+    }
+    state = runtime.library.state
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "rooms": rooms,
+        "reservations": [
+            {"room": room, "month": month, "patron": mask_patron_id(pid)}
+            for room, month, pid in runtime.library.reservations()
+        ],
+        "freezes": {
+            mask_patron_id(pid): {"until": f.until.isoformat(), "reason": f.reason}
+            for pid, f in sorted(state.freezes.items())
+        },
+        "patrons": {"count": runtime.directory.count()},
+    }

@@ -1,0 +1,96 @@
+"""The base entity: one device per room (and one per site), pushed by the dispatcher."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity
+
+from .const import CONF_ROOM_ID, DOMAIN
+from .core.model import Room, RoomKind
+from .rooms import room_subentries
+from .runtime import SiteRuntime, signal_room_update
+
+MANUFACTURER = "NTNU Library"
+
+
+def site_device_info(runtime: SiteRuntime) -> DeviceInfo:
+    """The site (library building) device."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, runtime.entry_id)},
+        name=runtime.site_name,
+        manufacturer=MANUFACTURER,
+        model="Self-service site",
+    )
+
+
+def room_device_info(runtime: SiteRuntime, room: Room) -> DeviceInfo:
+    """A study room device: its lock, sensors and e-label."""
+    model = "Temporary study room" if room.kind is RoomKind.TEMPORARY else "Long-term study room"
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{runtime.entry_id}_{room.room_id}")},
+        name=room.room_id,
+        manufacturer=MANUFACTURER,
+        model=model,
+        suggested_area=room.floor or None,
+        via_device=(DOMAIN, runtime.entry_id),
+    )
+
+
+class NtnuLibraryEntity(Entity):
+    """Shared behaviour: names from translations, push updates, no polling."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, runtime: SiteRuntime, key: str, room: Room | None = None) -> None:
+        self.runtime = runtime
+        self.room = room
+        if room is None:
+            self._attr_unique_id = f"{runtime.entry_id}_{key}"
+            self._attr_device_info = site_device_info(runtime)
+        else:
+            self._attr_unique_id = f"{runtime.entry_id}_{room.room_id}_{key}"
+            self._attr_device_info = room_device_info(runtime, room)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the site's room updates."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_room_update(self.runtime.entry_id), self._handle_room_update
+            )
+        )
+
+    @callback
+    def _handle_room_update(self, room_id: str | None) -> None:
+        if self.room is None or room_id is None or room_id == self.room.room_id:
+            self.async_write_ha_state()
+
+
+class RoomEntity(NtnuLibraryEntity):
+    """An entity of one room; unavailable while the room's lock does not answer.
+
+    The runtime logs the lock going and coming back once; entities only follow it.
+    """
+
+    room: Room
+
+    def __init__(self, runtime: SiteRuntime, key: str, room: Room) -> None:
+        super().__init__(runtime, key, room)
+
+    @property
+    def available(self) -> bool:
+        """Follow the lock's radio link."""
+        return self.runtime.radio.is_online(self.room.room_id)
+
+
+def room_subentry_pairs(runtime: SiteRuntime, entry: ConfigEntry) -> list[tuple[Room, str]]:
+    """Each room of the site with the subentry its device belongs to."""
+    return [
+        (runtime.library.rooms[s.data[CONF_ROOM_ID]], s.subentry_id)
+        for s in room_subentries(entry)
+        if s.data[CONF_ROOM_ID] in runtime.library.rooms
+    ]

@@ -1,0 +1,62 @@
+"""Door activity of each room as an event entity."""
+
+from __future__ import annotations
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import NtnuLibraryConfigEntry
+from .core.model import EventType, Room, RoomEvent, mask_patron_id
+from .entity import RoomEntity, room_subentry_pairs
+from .runtime import SiteRuntime, signal_room_event
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: NtnuLibraryConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One door-activity entity per room."""
+    runtime = entry.runtime_data
+    for room, subentry_id in room_subentry_pairs(runtime, entry):
+        async_add_entities([DoorActivity(runtime, room)], config_subentry_id=subentry_id)
+
+
+class DoorActivity(RoomEntity, EventEntity):
+    """Card taps, QR opens, PUSH exits, forced doors, borrows, returns and refusals."""
+
+    _attr_translation_key = "door_activity"
+    _attr_event_types = [t.value for t in EventType]
+
+    def __init__(self, runtime: SiteRuntime, room: Room) -> None:
+        super().__init__(runtime, "door_activity", room)
+
+    @property
+    def available(self) -> bool:
+        """The log stays readable while the lock is away (its refusals belong in it)."""
+        return True
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the site's room events."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_room_event(self.runtime.entry_id), self._handle_event
+            )
+        )
+
+    @callback
+    def _handle_event(self, event: RoomEvent) -> None:
+        if event.room_id != self.room.room_id:
+            return
+        attributes: dict[str, str] = {"source": event.source.value}
+        if patron := mask_patron_id(event.patron_id):
+            attributes["patron"] = patron
+        if event.reason:
+            attributes["reason"] = event.reason
+        self._trigger_event(event.type.value, attributes)
+        self.async_write_ha_state()

@@ -1,0 +1,270 @@
+"""Services of DESIGN.md §3: patron actions with credentials, staff and automation actions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers import config_validation as cv
+
+from .const import (
+    ATTR_ACTION,
+    ATTR_CARD,
+    ATTR_CATEGORY,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_DAYS,
+    ATTR_MEMBERSHIP_EXPIRES,
+    ATTR_MONTH,
+    ATTR_NAME,
+    ATTR_PASSWORD,
+    ATTR_PATRON_ID,
+    ATTR_PATRON_NAME,
+    ATTR_REASON,
+    ATTR_ROOM,
+    ATTR_SUSPENDED,
+    DOMAIN,
+    MAX_ID_LENGTH,
+)
+from .core.categories import CATEGORIES
+from .core.errors import Refused
+from .core.rooms import MAX_FREEZE_DAYS
+from .zigbee.simulated import SIMULATE_ACTIONS, SimulatedRadio
+
+if TYPE_CHECKING:
+    from . import NtnuLibraryConfigEntry
+    from .runtime import SiteRuntime
+
+_ID = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_ID_LENGTH))
+_TEXT = vol.All(cv.string, vol.Length(max=200))
+_PASSWORD = vol.All(cv.string, vol.Length(min=1, max=256))
+_ENTRY = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+
+PATRON_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_PATRON_ID): _ID,
+     vol.Required(ATTR_PASSWORD): _PASSWORD}
+)  # fmt: skip
+COUNTER_RETURN_SCHEMA = vol.All(
+    vol.Schema(
+        {**_ENTRY, vol.Optional(ATTR_ROOM): _ID, vol.Optional(ATTR_PATRON_ID): _ID,
+         vol.Optional(ATTR_PATRON_NAME): vol.All(_TEXT, vol.Length(min=1))}
+    ),  # fmt: skip
+    cv.has_at_least_one_key(ATTR_ROOM, ATTR_PATRON_ID, ATTR_PATRON_NAME),
+    cv.has_at_most_one_key(ATTR_ROOM, ATTR_PATRON_ID, ATTR_PATRON_NAME),
+)
+PATRON_ID_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID})
+RESERVE_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_PATRON_ID): _ID,
+     vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16))}
+)  # fmt: skip
+CANCEL_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16))}
+)  # fmt: skip
+FREEZE_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID,
+     vol.Optional(ATTR_DAYS): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_FREEZE_DAYS)),
+     vol.Optional(ATTR_REASON, default=""): _TEXT}
+)  # fmt: skip
+AUTO_RETURN_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Optional(ATTR_REASON, default="automation"): _TEXT}
+)
+SIMULATE_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_ACTION): vol.In(SIMULATE_ACTIONS),
+     vol.Optional(ATTR_CARD): vol.All(cv.string, vol.Length(min=1, max=64))}
+)  # fmt: skip
+_CATEGORY = vol.In(sorted(CATEGORIES))
+_PATRON_FIELDS = {
+    vol.Optional(ATTR_CARD): vol.Any(None, vol.All(cv.string, vol.Length(min=1, max=64))),
+    vol.Optional(ATTR_MEMBERSHIP_EXPIRES): vol.Any(None, cv.date),
+    vol.Optional(ATTR_SUSPENDED): cv.boolean,
+}
+ADD_PATRON_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID, vol.Required(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
+     vol.Required(ATTR_PASSWORD): _PASSWORD, vol.Required(ATTR_CATEGORY): _CATEGORY,
+     **_PATRON_FIELDS}
+)  # fmt: skip
+UPDATE_PATRON_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID, vol.Optional(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
+     vol.Optional(ATTR_PASSWORD): _PASSWORD, vol.Optional(ATTR_CATEGORY): _CATEGORY,
+     **_PATRON_FIELDS}
+)  # fmt: skip
+
+type Handler = Callable[[SiteRuntime, ServiceCall], Awaitable[dict[str, Any]]]
+
+
+def _site(hass: HomeAssistant, call: ServiceCall) -> SiteRuntime:
+    """The site a call acts on: the one named, or the only one loaded."""
+    entry_id = call.data.get(ATTR_CONFIG_ENTRY_ID)
+    entries: list[NtnuLibraryConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+    if entry_id is not None:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="site_not_found",
+                translation_placeholders={"entry_id": str(entry_id)[:40]},
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="site_not_loaded",
+                translation_placeholders={"site": entry.title},
+            )
+        return entry.runtime_data  # type: ignore[no-any-return]
+    if len(entries) == 1:
+        return entries[0].runtime_data
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="site_required" if entries else "no_site",
+    )
+
+
+async def _require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
+    """Staff services: a person must be an administrator; automations (no user) may call."""
+    if call.context.user_id is None:
+        return
+    user = await hass.auth.async_get_user(call.context.user_id)
+    if user is None or not user.is_admin:
+        raise Unauthorized(context=call.context)
+
+
+def refusal_error(refusal: Refused) -> ServiceValidationError:
+    """A refusal of the rules, as the translated error people see."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=refusal.reason.value,
+        translation_placeholders=refusal.placeholders,
+    )
+
+
+async def _run(
+    hass: HomeAssistant, handler: Handler, staff: bool, call: ServiceCall
+) -> ServiceResponse:
+    if staff:
+        await _require_admin(hass, call)
+    runtime = _site(hass, call)
+    try:
+        return await handler(runtime, call)
+    except Refused as refusal:
+        raise refusal_error(refusal) from None
+
+
+def _room(call: ServiceCall) -> str:
+    return str(call.data[ATTR_ROOM]).upper()
+
+
+async def _borrow(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_borrow(
+        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_PASSWORD]
+    )
+
+
+async def _open_door(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_open_door(
+        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_PASSWORD]
+    )
+
+
+async def _return_room(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_return_room(
+        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_PASSWORD]
+    )
+
+
+async def _counter_return(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    room = call.data.get(ATTR_ROOM)
+    return await runtime.async_counter_return(
+        room_id=room.upper() if room else None,
+        patron_id=call.data.get(ATTR_PATRON_ID),
+        patron_name=call.data.get(ATTR_PATRON_NAME),
+    )
+
+
+async def _check_in(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_check_in(call.data[ATTR_PATRON_ID])
+
+
+async def _reserve(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_reserve_long_term(
+        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_MONTH]
+    )
+
+
+async def _cancel(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_cancel_reservation(_room(call), call.data[ATTR_MONTH])
+
+
+async def _freeze(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_freeze(
+        call.data[ATTR_PATRON_ID], call.data.get(ATTR_DAYS), call.data[ATTR_REASON]
+    )
+
+
+async def _unfreeze(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_unfreeze(call.data[ATTR_PATRON_ID])
+
+
+async def _auto_return(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_auto_return(_room(call), call.data[ATTR_REASON])
+
+
+async def _simulate(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    room = _room(call)
+    runtime.library.room(room)
+    if not isinstance(runtime.radio, SimulatedRadio):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_simulated")
+    action = call.data[ATTR_ACTION]
+    if action == "card_tap" and ATTR_CARD not in call.data:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="card_required")
+    await runtime.radio.async_simulate(room, action, call.data.get(ATTR_CARD))
+    return runtime.room_summary(room)
+
+
+async def _add_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    fields = {k: v for k, v in call.data.items() if k != ATTR_CONFIG_ENTRY_ID}
+    return await runtime.async_add_patron(**fields)
+
+
+async def _update_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    fields = {k: v for k, v in call.data.items() if k != ATTR_CONFIG_ENTRY_ID}
+    return await runtime.async_update_patron(**fields)
+
+
+async def _remove_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.async_remove_patron(call.data[ATTR_PATRON_ID])
+
+
+# name: (handler, schema, staff only)
+SERVICES: dict[str, tuple[Handler, vol.Schema, bool]] = {
+    "borrow": (_borrow, PATRON_SCHEMA, False),
+    "open_door": (_open_door, PATRON_SCHEMA, False),
+    "return_room": (_return_room, PATRON_SCHEMA, False),
+    "counter_return": (_counter_return, COUNTER_RETURN_SCHEMA, True),
+    "check_in": (_check_in, PATRON_ID_SCHEMA, True),
+    "reserve_long_term": (_reserve, RESERVE_SCHEMA, True),
+    "cancel_reservation": (_cancel, CANCEL_SCHEMA, True),
+    "freeze_patron": (_freeze, FREEZE_SCHEMA, True),
+    "unfreeze_patron": (_unfreeze, PATRON_ID_SCHEMA, True),
+    "auto_return": (_auto_return, AUTO_RETURN_SCHEMA, True),
+    "simulate": (_simulate, SIMULATE_SCHEMA, True),
+    "add_patron": (_add_patron, ADD_PATRON_SCHEMA, True),
+    "update_patron": (_update_patron, UPDATE_PATRON_SCHEMA, True),
+    "remove_patron": (_remove_patron, PATRON_ID_SCHEMA, True),
+}
+
+
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register every service once; each looks up the site it acts on."""
+    for name, (handler, schema, staff) in SERVICES.items():
+        hass.services.async_register(
+            DOMAIN,
+            name,
+            partial(_run, hass, handler, staff),
+            schema=schema,
+            supports_response=SupportsResponse.OPTIONAL,
+        )
