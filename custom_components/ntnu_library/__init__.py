@@ -73,9 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
         await runtime.async_stop()
         await radio.async_stop()
 
-    entry.async_on_unload(
-        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_radio)
-    )
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_radio))
 
     async def _async_tick(now: datetime) -> None:
         await runtime.async_policy_tick(dt_util.as_local(now))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import voluptuous as vol
-
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -29,6 +27,7 @@ from homeassistant.helpers.selector import (
     TimeSelector,
 )
 from homeassistant.util import slugify
+import voluptuous as vol
 
 from .const import (
     CONF_DEMO_DATA,
@@ -70,9 +69,9 @@ def _site_schema(defaults: dict[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_SITE_NAME, default=defaults.get(CONF_SITE_NAME, "")): TextSelector(),
-            vol.Required(
-                CONF_RADIO, default=defaults.get(CONF_RADIO, RADIO_SIMULATED)
-            ): _select(RADIOS, CONF_RADIO),
+            vol.Required(CONF_RADIO, default=defaults.get(CONF_RADIO, RADIO_SIMULATED)): _select(
+                RADIOS, CONF_RADIO
+            ),
             vol.Required(
                 CONF_PATRON_SYSTEM, default=defaults.get(CONF_PATRON_SYSTEM, PATRONS_LOCAL)
             ): _select(PATRON_SYSTEMS, CONF_PATRON_SYSTEM),
@@ -80,7 +79,7 @@ def _site_schema(defaults: dict[str, Any]) -> vol.Schema:
     )
 
 
-def _room_subentry(room: Room) -> ConfigSubentryData:
+def room_subentry(room: Room) -> ConfigSubentryData:
     return ConfigSubentryData(
         data=room_subentry_data(room, simulated_devices(room.room_id)),
         subentry_type=SUBENTRY_ROOM,
@@ -110,7 +109,7 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                     title=name,
                     data={**user_input, CONF_SITE_NAME: name, CONF_DEMO_DATA: demo},
                     options=Policy().as_dict(),
-                    subentries=[_room_subentry(room) for room in DEMO_ROOMS] if demo else (),
+                    subentries=[room_subentry(room) for room in DEMO_ROOMS] if demo else (),
                 )
         schema = _site_schema(user_input or {}).extend(
             {vol.Required(CONF_DEMO_DATA, default=False): BooleanSelector()}
@@ -204,9 +203,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
 class RoomSubentryFlow(ConfigSubentryFlow):
     """Add or change a study room."""
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add study room."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
@@ -258,8 +255,7 @@ class RoomSubentryFlow(ConfigSubentryFlow):
                 entry,
                 subentry,
                 data_updates={
-                    CONF_NAME: user_input.get(CONF_NAME, "").strip()
-                    or subentry.data[CONF_ROOM_ID],
+                    CONF_NAME: user_input.get(CONF_NAME, "").strip() or subentry.data[CONF_ROOM_ID],
                     CONF_KIND: user_input[CONF_KIND],
                     CONF_FLOOR: user_input.get(CONF_FLOOR, "").strip(),
                 },

@@ -21,11 +21,21 @@ DEMO_PASSWORD = "ntnu-demo"
 
 DEMO_ROOMS: tuple[Room, ...] = (
     *(
-        Room(room_id=f"T{n:02d}", name=f"個人臨時研究室 T{n:02d}", kind=RoomKind.TEMPORARY, floor="3F")
+        Room(
+            room_id=f"T{n:02d}",
+            name=f"個人臨時研究室 T{n:02d}",
+            kind=RoomKind.TEMPORARY,
+            floor="3F",
+        )
         for n in range(1, 13)
     ),
     *(
-        Room(room_id=f"L{n:02d}", name=f"個人長期研究室 L{n:02d}", kind=RoomKind.LONG_TERM, floor="4F")
+        Room(
+            room_id=f"L{n:02d}",
+            name=f"個人長期研究室 L{n:02d}",
+            kind=RoomKind.LONG_TERM,
+            floor="4F",
+        )
         for n in range(1, 7)
     ),
 )

@@ -7,10 +7,10 @@ sends the unlock or lock, then tells the entities and the bus. A refusal changes
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -21,23 +21,31 @@ from homeassistant.util import dt as dt_util
 
 from .auth.local import LocalDirectory
 from .const import DOMAIN, EVENT_NAME, LOGGER
+from .core.categories import default_membership_expiry
 from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, Room, RoomEvent, RoomStatus, Source, mask_patron_id
 from .core.rooms import Library, LibraryState, Outcome
 from .core.throttle import LoginThrottle, normalize_patron_id
 from .store import SiteStore
-from .zigbee.radio import (
-    DeviceEvent,
-    DeviceEventType,
-    LockState,
-    RadioError,
-    RoomRadio,
-)
+from .zigbee.radio import DeviceEvent, DeviceEventType, RadioError, RoomRadio
 
 _DOOR_EVENTS = {
     DeviceEventType.PUSH_EXIT: EventType.PUSH_EXIT,
     DeviceEventType.FORCED_OPEN: EventType.FORCED_OPEN,
 }
+
+
+def _patron_summary(patron: Patron) -> dict[str, Any]:
+    """What a staff service returns about a patron: nothing a log must not show."""
+    return {
+        "patron": mask_patron_id(patron.patron_id),
+        "category": patron.category,
+        "membership_expires": (
+            patron.membership_expires.isoformat() if patron.membership_expires else None
+        ),
+        "suspended": patron.suspended,
+        "card": patron.card is not None,
+    }
 
 
 def signal_room_update(entry_id: str) -> str:
@@ -65,6 +73,7 @@ class SiteRuntime:
     seeded: bool = False
     jammed: set[str] = field(default_factory=set)
     _decide_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _bcrypt_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     _unsubscribe: list[CALLBACK_TYPE] = field(default_factory=list)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -156,19 +165,28 @@ class SiteRuntime:
     async def async_login(self, patron_id: str, password: str, address: str | None) -> Patron:
         """Check credentials with backoff; one refusal for a wrong ID or password."""
         pid = normalize_patron_id(patron_id)
-        now = time.monotonic()
-        delay = self.throttle.check(pid, address, now)
-        if delay:
-            await asyncio.sleep(delay)
+        delay = self.throttle.check(pid, address, time.monotonic())
+        verdict = False
         try:
-            patron = await self.directory.async_authenticate(pid, password)
+            if delay:
+                await asyncio.sleep(delay)
+            # bcrypt runs on the shared executor: a few at a time keeps a flood of parallel
+            # logins from starving the rest of Home Assistant.
+            async with self._bcrypt_slots:
+                patron = await self.directory.async_authenticate(pid, password)
         except Refused as refusal:
             if refusal.reason is Reason.INVALID_CREDENTIALS:
+                verdict = True
                 self.throttle.failure(pid, address, time.monotonic())
                 self.async_schedule_save()
             raise
-        self.throttle.success(pid, address, time.monotonic())
-        return patron
+        else:
+            verdict = True
+            self.throttle.success(pid, address, time.monotonic())
+            return patron
+        finally:
+            if not verdict:  # cancelled or the patron system failed: not the patron's fault
+                self.throttle.release(pid, address, time.monotonic())
 
     async def async_borrow(
         self, room_id: str, patron_id: str, password: str, address: str | None = None
@@ -290,6 +308,36 @@ class SiteRuntime:
             self.library.check_in(patron.patron_id, now)
             await self._async_persist(snapshot)
         return {"patron": mask_patron_id(patron.patron_id), "checked_in": now.date().isoformat()}
+
+    async def async_add_patron(self, **fields: Any) -> dict[str, Any]:
+        """Add a patron to the local directory; the category's membership period by default."""
+        if fields.get("membership_expires") is None:
+            fields["membership_expires"] = default_membership_expiry(
+                fields["category"], dt_util.now().date()
+            )
+        patron = await self.directory.async_add_patron(fields.pop("patron_id"), **fields)
+        await self.async_save()
+        return _patron_summary(patron)
+
+    async def async_update_patron(self, patron_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a patron; only the fields given change."""
+        patron = await self.directory.async_update_patron(patron_id, **changes)
+        await self.async_save()
+        self._notify_all()
+        return _patron_summary(patron)
+
+    async def async_remove_patron(self, patron_id: str) -> dict[str, Any]:
+        """Remove a patron who holds no room now."""
+        patron = await self._known_patron(patron_id)
+        held = self.library.borrowed_room(patron.patron_id) or next(
+            (room for room, _, pid in self.library.reservations() if pid == patron.patron_id),
+            None,
+        )
+        if held is not None:
+            raise Refused(Reason.ROOM_HAS_HOLDER, room=held)
+        await self.directory.async_remove_patron(patron.patron_id)
+        await self.async_save()
+        return {"patron": mask_patron_id(patron.patron_id), "removed": True}
 
     async def async_policy_tick(self, now: datetime | None = None) -> None:
         """Return forgotten rooms and drop what has ended."""

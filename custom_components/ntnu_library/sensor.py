@@ -104,7 +104,9 @@ class RoomSensor(RoomEntity, SensorEntity):
 
     entity_description: RoomSensorDescription
 
-    def __init__(self, runtime: SiteRuntime, room: Room, description: RoomSensorDescription) -> None:
+    def __init__(
+        self, runtime: SiteRuntime, room: Room, description: RoomSensorDescription
+    ) -> None:
         super().__init__(runtime, description.key, room)
         self.entity_description = description
 

@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import voluptuous as vol
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import VolSchemaType
+import voluptuous as vol
 
 from .const import (
     ATTR_ACTION,
@@ -43,56 +43,89 @@ if TYPE_CHECKING:
 _ID = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_ID_LENGTH))
 _TEXT = vol.All(cv.string, vol.Length(max=200))
 _PASSWORD = vol.All(cv.string, vol.Length(min=1, max=256))
-_ENTRY = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+_ENTRY: dict[vol.Marker, Any] = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
 
 PATRON_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_PATRON_ID): _ID,
-     vol.Required(ATTR_PASSWORD): _PASSWORD}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_PATRON_ID): _ID,
+        vol.Required(ATTR_PASSWORD): _PASSWORD,
+    }
+)
 COUNTER_RETURN_SCHEMA = vol.All(
     vol.Schema(
-        {**_ENTRY, vol.Optional(ATTR_ROOM): _ID, vol.Optional(ATTR_PATRON_ID): _ID,
-         vol.Optional(ATTR_PATRON_NAME): vol.All(_TEXT, vol.Length(min=1))}
-    ),  # fmt: skip
+        {
+            **_ENTRY,
+            vol.Optional(ATTR_ROOM): _ID,
+            vol.Optional(ATTR_PATRON_ID): _ID,
+            vol.Optional(ATTR_PATRON_NAME): vol.All(_TEXT, vol.Length(min=1)),
+        }
+    ),
     cv.has_at_least_one_key(ATTR_ROOM, ATTR_PATRON_ID, ATTR_PATRON_NAME),
     cv.has_at_most_one_key(ATTR_ROOM, ATTR_PATRON_ID, ATTR_PATRON_NAME),
 )
 PATRON_ID_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID})
 RESERVE_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_PATRON_ID): _ID,
-     vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16))}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_PATRON_ID): _ID,
+        vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16)),
+    }
+)
 CANCEL_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16))}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16)),
+    }
+)
 FREEZE_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID,
-     vol.Optional(ATTR_DAYS): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_FREEZE_DAYS)),
-     vol.Optional(ATTR_REASON, default=""): _TEXT}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_PATRON_ID): _ID,
+        vol.Optional(ATTR_DAYS): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_FREEZE_DAYS)),
+        vol.Optional(ATTR_REASON, default=""): _TEXT,
+    }
+)
 AUTO_RETURN_SCHEMA = vol.Schema(
     {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Optional(ATTR_REASON, default="automation"): _TEXT}
 )
 SIMULATE_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Required(ATTR_ACTION): vol.In(SIMULATE_ACTIONS),
-     vol.Optional(ATTR_CARD): vol.All(cv.string, vol.Length(min=1, max=64))}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_ACTION): vol.In(SIMULATE_ACTIONS),
+        vol.Optional(ATTR_CARD): vol.All(cv.string, vol.Length(min=1, max=64)),
+    }
+)
 _CATEGORY = vol.In(sorted(CATEGORIES))
-_PATRON_FIELDS = {
+_PATRON_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_CARD): vol.Any(None, vol.All(cv.string, vol.Length(min=1, max=64))),
     vol.Optional(ATTR_MEMBERSHIP_EXPIRES): vol.Any(None, cv.date),
     vol.Optional(ATTR_SUSPENDED): cv.boolean,
 }
 ADD_PATRON_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID, vol.Required(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
-     vol.Required(ATTR_PASSWORD): _PASSWORD, vol.Required(ATTR_CATEGORY): _CATEGORY,
-     **_PATRON_FIELDS}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_PATRON_ID): _ID,
+        vol.Required(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
+        vol.Required(ATTR_PASSWORD): _PASSWORD,
+        vol.Required(ATTR_CATEGORY): _CATEGORY,
+        **_PATRON_FIELDS,
+    }
+)
 UPDATE_PATRON_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID, vol.Optional(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
-     vol.Optional(ATTR_PASSWORD): _PASSWORD, vol.Optional(ATTR_CATEGORY): _CATEGORY,
-     **_PATRON_FIELDS}
-)  # fmt: skip
+    {
+        **_ENTRY,
+        vol.Required(ATTR_PATRON_ID): _ID,
+        vol.Optional(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
+        vol.Optional(ATTR_PASSWORD): _PASSWORD,
+        vol.Optional(ATTR_CATEGORY): _CATEGORY,
+        **_PATRON_FIELDS,
+    }
+)
 
 type Handler = Callable[[SiteRuntime, ServiceCall], Awaitable[dict[str, Any]]]
 
@@ -115,7 +148,7 @@ def _site(hass: HomeAssistant, call: ServiceCall) -> SiteRuntime:
                 translation_key="site_not_loaded",
                 translation_placeholders={"site": entry.title},
             )
-        return entry.runtime_data  # type: ignore[no-any-return]
+        return entry.runtime_data
     if len(entries) == 1:
         return entries[0].runtime_data
     raise ServiceValidationError(
@@ -240,7 +273,7 @@ async def _remove_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, A
 
 
 # name: (handler, schema, staff only)
-SERVICES: dict[str, tuple[Handler, vol.Schema, bool]] = {
+SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
     "borrow": (_borrow, PATRON_SCHEMA, False),
     "open_door": (_open_door, PATRON_SCHEMA, False),
     "return_room": (_return_room, PATRON_SCHEMA, False),

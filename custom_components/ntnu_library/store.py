@@ -25,4 +25,3 @@ class SiteStore(Store[dict[str, Any]]):
             private=True,
             atomic_writes=True,
         )
-

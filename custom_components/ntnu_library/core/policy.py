@@ -61,7 +61,9 @@ class Policy:
         opens = parse_hhmm(self.counter_opens, "counter_opens")
         closes = parse_hhmm(self.counter_closes, "counter_closes")
         wall = now.time().replace(tzinfo=None)
-        if opens <= closes:
+        if opens == closes:  # a counter that never closes
+            return True
+        if opens < closes:
             return opens <= wall < closes
         return wall >= opens or wall < closes  # service past midnight
 

@@ -7,10 +7,10 @@ always passed in (`now`, an aware local datetime), so the rules are plain functi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+import re
 from typing import Any
 
 from .errors import Reason, Refused
@@ -85,9 +85,7 @@ class LibraryState:
         """Read what `as_dict` wrote."""
         return cls(
             borrows={
-                room: Borrow(
-                    patron_id=b["patron_id"], since=datetime.fromisoformat(b["since"])
-                )
+                room: Borrow(patron_id=b["patron_id"], since=datetime.fromisoformat(b["since"]))
                 for room, b in data.get("borrows", {}).items()
             },
             reservations={
@@ -185,7 +183,9 @@ class Library:
 
     def reservations(self) -> list[tuple[str, str, str]]:
         """(room, month, patron) for every long-term reservation, sorted."""
-        return [(room, month, pid) for (room, month), pid in sorted(self.state.reservations.items())]
+        return [
+            (room, month, pid) for (room, month), pid in sorted(self.state.reservations.items())
+        ]
 
     # --- patron actions --------------------------------------------------------------------
 
@@ -228,9 +228,7 @@ class Library:
         if self.holder(room_id, now) != patron.patron_id:
             raise Refused(Reason.NOT_HOLDER, room=room_id)
         self._require_membership(patron, now)
-        if self.frozen(patron.patron_id, now) and not self.checked_in_today(
-            patron.patron_id, now
-        ):
+        if self.frozen(patron.patron_id, now) and not self.checked_in_today(patron.patron_id, now):
             raise Refused(Reason.NOT_CHECKED_IN, room=room_id)
         kind = EventType.CARD_TAP if source is Source.CARD else EventType.QR_OPEN
         return Outcome(
@@ -244,21 +242,25 @@ class Library:
     ) -> Outcome:
         """Method 2 of section 4: the holder's card opens; any other card is refused and logged."""
         self.room(room_id)
-        try:
-            if patron is None:
-                raise Refused(Reason.UNKNOWN_CARD, room=room_id)
-            return self.open_door(room_id, patron, now, lock_online=lock_online, source=Source.CARD)
-        except Refused as refusal:
-            event = self._event(
-                room_id,
-                EventType.REFUSED,
-                Source.CARD,
-                now,
-                patron.patron_id if patron else None,
-                reason=refusal.reason.value,
-                card=card,
-            )
-            return Outcome(room_id=room_id, events=[event])
+        if patron is None:
+            refusal = Refused(Reason.UNKNOWN_CARD, room=room_id)
+        else:
+            try:
+                return self.open_door(
+                    room_id, patron, now, lock_online=lock_online, source=Source.CARD
+                )
+            except Refused as err:
+                refusal = err
+        event = self._event(
+            room_id,
+            EventType.REFUSED,
+            Source.CARD,
+            now,
+            patron.patron_id if patron else None,
+            reason=refusal.reason.value,
+            card=card,
+        )
+        return Outcome(room_id=room_id, events=[event])
 
     def return_room(self, room_id: str, patron: Patron, now: datetime) -> Outcome:
         """結束使用: the borrower gives the room back; it is idle and locked."""
@@ -468,4 +470,3 @@ class Library:
             reason=reason,
             card=card,
         )
-

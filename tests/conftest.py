@@ -1,0 +1,71 @@
+"""Fixtures: a real Home Assistant with the integration on the simulated Zigbee network."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ntnu_library.config_flow import room_subentry
+from custom_components.ntnu_library.const import (
+    CONF_DEMO_DATA,
+    CONF_PATRON_SYSTEM,
+    CONF_RADIO,
+    CONF_SITE_NAME,
+    DOMAIN,
+)
+from custom_components.ntnu_library.core.policy import Policy
+from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
+from homeassistant.core import HomeAssistant
+
+PASSWORD = DEMO_PASSWORD
+TIME_ZONE = "Asia/Taipei"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/ntnu_library."""
+
+
+@pytest.fixture
+def policy_options() -> dict[str, Any]:
+    """A policy whose clocks do not depend on when the suite runs.
+
+    The counter never closes and nothing returns at closing; tests of the clocks set them.
+    """
+    return Policy(counter_opens="00:00", counter_closes="00:00", return_at_closing=False).as_dict()
+
+
+@pytest.fixture
+def mock_config_entry(policy_options: dict[str, Any]) -> MockConfigEntry:
+    """The demo site: rooms T01–T12, L01–L06 and the demo patrons."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Main Library",
+        unique_id="main_library",
+        data={
+            CONF_SITE_NAME: "Main Library",
+            CONF_RADIO: "simulated",
+            CONF_PATRON_SYSTEM: "local",
+            CONF_DEMO_DATA: True,
+        },
+        options=policy_options,
+        subentries_data=[room_subentry(room) for room in DEMO_ROOMS],
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set the demo site up and take it down again after the test."""
+    await hass.config.async_set_time_zone(TIME_ZONE)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield mock_config_entry
+    if mock_config_entry.state.recoverable:
+        await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
