@@ -15,6 +15,7 @@ DEFAULT_COUNTER_OPENS = "08:00"
 DEFAULT_COUNTER_CLOSES = "22:00"
 DEFAULT_CLOSING_TIME = "22:00"
 DEFAULT_MAX_USE_MINUTES = 0  # none
+MAX_FREEZE_DAYS = 3650
 
 
 def parse_hhmm(value: str, field: str) -> time:
@@ -41,7 +42,9 @@ class Policy:
     def __post_init__(self) -> None:
         for field in ("auto_return_minutes", "freeze_days", "max_use_minutes"):
             value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10_000:
+            # freeze_days: the 1..MAX_FREEZE_DAYS that Library.freeze accepts.
+            low, high = (1, MAX_FREEZE_DAYS) if field == "freeze_days" else (0, 10_000)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise Refused(Reason.INVALID_VALUE, field=field, value=str(value)[:32])
         for field in ("closing_time", "counter_opens", "counter_closes"):
             parse_hhmm(getattr(self, field), field)

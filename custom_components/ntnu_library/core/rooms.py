@@ -24,12 +24,12 @@ from .model import (
     RoomKind,
     RoomStatus,
     Source,
+    mask_patron_id,
     month_key,
 )
-from .policy import Policy
+from .policy import MAX_FREEZE_DAYS, Policy
 
-MAX_FREEZE_DAYS = 3650
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")  # \Z: "$" lets "2026-03\n" through
 
 
 class AutoReturnReason:
@@ -351,7 +351,7 @@ class Library:
     def unfreeze(self, patron_id: str, now: datetime) -> None:
         """Lift a freeze."""
         if not self.frozen(patron_id, now):
-            raise Refused(Reason.NOT_FROZEN, patron=patron_id)
+            raise Refused(Reason.NOT_FROZEN, patron=mask_patron_id(patron_id) or "-")
         del self.state.freezes[patron_id]
         self.state.check_ins.pop(patron_id, None)
 
@@ -364,7 +364,7 @@ class Library:
                 closes=self.policy.counter_closes,
             )
         if not self.frozen(patron_id, now):
-            raise Refused(Reason.NOT_FROZEN, patron=patron_id)
+            raise Refused(Reason.NOT_FROZEN, patron=mask_patron_id(patron_id) or "-")
         self.state.check_ins[patron_id] = now.date()
 
     # --- what the devices tell ---------------------------------------------------------------
@@ -388,6 +388,8 @@ class Library:
         """Borrowed rooms that policy sends back now: empty too long, at closing, or over time."""
         policy = self.policy
         closing = policy.closing_moment(now)
+        if closing > now:  # the last closing, so one missed while offline is caught up
+            closing -= timedelta(days=1)
         due: list[tuple[str, str]] = []
         for room_id, borrow in sorted(self.state.borrows.items()):
             empty_since = self.state.vacant_since.get(room_id)

@@ -68,6 +68,10 @@ class LockCommandFailed(RadioError):
     """The lock answered, but not with success, or the answer timed out."""
 
 
+class UnknownRoom(KeyError):
+    """No room with this id is bound to the radio (commands and `simulate` raise it)."""
+
+
 class RoomRadio(Protocol):
     """A Zigbee network carrying the rooms' locks and sensors."""
 

@@ -1,0 +1,88 @@
+"""The one place that knows how zigpy versions differ (0.78 in HA 2025.4, 2.x later).
+
+- Attribute reports: zigpy 0.78 calls a cluster listener's ``attribute_updated``; zigpy
+  >= 0.91 suppresses that call for reports and emits ``attribute_report`` through
+  ``cluster.on_event`` instead (``attribute_updated`` remains for local cache updates).
+- Request priority: ``priority=`` on cluster commands is honoured by both; zigpy 2.x adds
+  a ``request_priority`` context manager we do not need.
+- Shutdown: zigpy 0.78 leaves the application's tasks running, 2.x cancels them without
+  waiting; neither waits for a device's interview task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import inspect
+from typing import Any
+
+from zigpy.application import ControllerApplication
+import zigpy.types as t
+from zigpy.zcl import Cluster
+
+type CommandCallback = Callable[[int, Any], None]
+type AttributeCallback = Callable[[int, Any], None]
+
+
+class _ClusterListener:
+    """Legacy listener protocol: zigpy looks these methods up by name."""
+
+    def __init__(self, on_command: CommandCallback, on_attribute: AttributeCallback) -> None:
+        self._on_command = on_command
+        self._on_attribute = on_attribute
+
+    def cluster_command(self, tsn: int, command_id: int, args: Any) -> None:
+        self._on_command(command_id, args)
+
+    def attribute_updated(self, attrid: int, value: Any, *_: Any) -> None:
+        self._on_attribute(attrid, value)
+
+
+def watch_cluster(
+    cluster: Cluster, on_command: CommandCallback, on_attribute: AttributeCallback
+) -> Callable[[], None]:
+    """Call back for every cluster command and attribute value; returns an unsubscribe."""
+    listener = _ClusterListener(on_command, on_attribute)
+    cluster.add_listener(listener)
+    unsubs: list[Callable[[], Any]] = [lambda: cluster.remove_listener(listener)]
+
+    if hasattr(cluster, "on_event"):  # zigpy >= 0.91
+        unsubs.append(
+            cluster.on_event(
+                "attribute_report",
+                lambda event: on_attribute(event.attribute_id, event.value),
+            )
+        )
+
+    def unsubscribe() -> None:
+        for unsub in unsubs:
+            unsub()
+
+    return unsubscribe
+
+
+# Keyword arguments that put a lock command ahead of routine traffic (both versions
+# take `priority=`; checked rather than assumed, as older zigpy did not).
+HIGH_PRIORITY: dict[str, Any] = (
+    {"priority": t.PacketPriority.HIGH}
+    if "priority" in inspect.signature(Cluster.request).parameters
+    else {}
+)
+
+
+async def async_shutdown(app: ControllerApplication, *, db: bool = True) -> None:
+    """Shut down an application this integration owns and wait for everything it started.
+
+    Home Assistant's tests fail on a task left behind; zigpy keeps no public handle on a
+    device's interview or group-scan task, hence the private names.
+    """
+    await app.shutdown(db=db)
+    leftovers = [task for task in getattr(app, "_tasks", ()) if not task.done()]
+    for device in app.devices.values():
+        for name in ("_initialize_task", "_group_scan_task"):
+            task = getattr(device, name, None)
+            if task is not None and not task.done():
+                leftovers.append(task)
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)

@@ -1,0 +1,554 @@
+"""The Zigbee layer every radio mode shares: ZCL frames in, room events out; lock, unlock.
+
+`ZigbeeRooms` binds rooms to devices by IEEE address on a zigpy `ControllerApplication`
+it is attached to, listens on each room's Door Lock (0x0101), IAS Zone (0x0500) and
+Occupancy Sensing (0x0406) cluster, keeps the last known state per room and turns frames
+into `DeviceEvent`s. Radio modes subclass it and add `async_start` / `async_stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+import functools
+import logging
+from typing import Any
+
+from zigpy.application import ControllerApplication
+import zigpy.exceptions
+import zigpy.types as t
+from zigpy.zcl import Cluster, foundation
+from zigpy.zcl.clusters.closures import DoorLock
+from zigpy.zcl.clusters.measurement import OccupancySensing
+from zigpy.zcl.clusters.security import IasZone
+
+from . import compat
+from .radio import (
+    DeviceEvent,
+    DeviceEventType,
+    LockCommandFailed,
+    LockOffline,
+    LockState,
+    RoomDevices,
+    UnknownRoom,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+# zigpy waits 5 s for an APS reply and may retry; the user is waiting at the door.
+DEFAULT_COMMAND_TIMEOUT = 10.0
+DEFAULT_CHECK_TIMEOUT = 3.0
+# Periodic reports double as a heartbeat: any frame from a lock marks it online.
+REPORT_MAX_INTERVAL = 900
+
+_LOCK_ATTR = DoorLock.AttributeDefs
+_SOURCE = DoorLock.OperationEventSource
+_CODE = DoorLock.OperationEvent
+_DOOR = DoorLock.DoorState
+_OPERATION_EVENT = DoorLock.ClientCommandDefs.operation_event_notification.id
+_ZONE_STATUS_CHANGE = IasZone.ClientCommandDefs.status_change_notification.id
+_LOCK_STATES = {
+    DoorLock.LockState.Locked: LockState.LOCKED,
+    DoorLock.LockState.Unlocked: LockState.UNLOCKED,
+    # A bolt that is not fully thrown does not secure the room.
+    DoorLock.LockState.Not_fully_locked: LockState.UNLOCKED,
+}
+
+
+class Role(StrEnum):
+    """What a device does for its room."""
+
+    LOCK = "lock"
+    CONTACT = "contact"
+    OCCUPANCY = "occupancy"
+
+
+ROLE_CLUSTERS: dict[Role, int] = {
+    Role.LOCK: DoorLock.cluster_id,
+    Role.CONTACT: IasZone.cluster_id,
+    Role.OCCUPANCY: OccupancySensing.cluster_id,
+}
+_STATE_ATTRIBUTES = frozenset(
+    {
+        (Role.LOCK, _LOCK_ATTR.lock_state.id),
+        (Role.LOCK, _LOCK_ATTR.door_state.id),
+        (Role.CONTACT, IasZone.AttributeDefs.zone_status.id),
+        (Role.OCCUPANCY, OccupancySensing.AttributeDefs.occupancy.id),
+    }
+)
+
+
+class MalformedFrame(ValueError):
+    """A frame from a room's device that cannot be turned into an event."""
+
+
+def operation_event(args: Any) -> tuple[DeviceEventType, str | None] | None:
+    """Map a Door Lock operation_event_notification to (event, card); None if no event.
+
+    - Source RFID is a card tap whatever the code: the lock forwards every tap (code 5
+      when its own list refuses it) and the integration decides. The card number is the
+      `pin` field: printable UTF-8 is taken as text, a binary UID becomes upper-case hex.
+    - Source Manual with Manual_Unlock (some locks say Unlock) is the PUSH button inside.
+    - Everything else (our own RF commands, auto-lock, keypad) is told by lock_state.
+
+    Raises MalformedFrame for a frame that is not an operation event or a tap without a card.
+    """
+    try:
+        source = int(args.operation_event_source)
+        code = int(args.operation_event_code)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise MalformedFrame(f"not an operation event: {args!r}") from err
+
+    if source == _SOURCE.RFID:
+        pin = getattr(args, "pin", None)
+        raw = getattr(pin, "raw", pin)  # zigpy's CharacterString keeps the wire bytes
+        if isinstance(raw, bytes | bytearray):
+            text = bytes(raw).rstrip(b"\x00").decode("utf-8", "replace")
+            card = text if text.isprintable() and "\ufffd" not in text else raw.hex().upper()
+        else:
+            card = str(raw) if raw is not None else ""
+        card = card.strip()
+        if not card:
+            raise MalformedFrame("card tap without a card number")
+        return DeviceEventType.CARD_TAP, card
+
+    if source == _SOURCE.Manual and code in (_CODE.Manual_Unlock, _CODE.Unlock):
+        return DeviceEventType.PUSH_EXIT, None
+
+    return None
+
+
+@dataclass(slots=True)
+class _Room:
+    """What we last heard from one room's devices."""
+
+    devices: RoomDevices
+    online: bool = False
+    lock: LockState = LockState.UNKNOWN
+    door_open: bool | None = None
+    occupied: bool | None = None
+    door_state: int | None = None  # the lock's raw door_state, to tell alarms once
+
+
+class _AppListener:
+    """zigpy application events (looked up by method name)."""
+
+    def __init__(self, rooms: ZigbeeRooms) -> None:
+        self._rooms = rooms
+
+    def handle_message(  # noqa: PLR0917 - zigpy's listener signature
+        self, device: Any, profile: int, cluster: int, src_ep: int, dst_ep: int, data: bytes
+    ) -> None:
+        self._rooms._guard(self._rooms._on_frame, device, cluster, src_ep, dst_ep, data)
+
+    def device_initialized(self, device: Any) -> None:
+        self._rooms._guard(self._rooms._attach_device, device.ieee)
+
+    # zigpy >= 0.91 replaces the device object after a re-interview.
+    device_reinterviewed = device_initialized
+
+    def device_left(self, device: Any) -> None:
+        self._rooms._guard(self._rooms._device_gone, device.ieee)
+
+    device_removed = device_left
+
+
+class ZigbeeRooms:
+    """Rooms on a zigpy network: decoded events, lock commands, availability.
+
+    Queries (`is_online`, `lock_state`, `door_open`, `occupied`) answer for unknown rooms
+    as for a room we know nothing about; commands raise `UnknownRoom`.
+    """
+
+    def __init__(
+        self,
+        rooms: Iterable[RoomDevices] = (),
+        *,
+        command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    ) -> None:
+        self._command_timeout = command_timeout
+        self._check_timeout = check_timeout
+        self._app: ControllerApplication | None = None
+        self._listener = _AppListener(self)
+        self._rooms: dict[str, _Room] = {}
+        self._bindings: dict[t.EUI64, tuple[str, Role]] = {}
+        self._unwatch: dict[t.EUI64, Callable[[], None]] = {}
+        self._subscribers: list[Callable[[DeviceEvent], None]] = []
+        self.set_rooms(list(rooms))
+
+    # -- binding -------------------------------------------------------------------
+
+    @property
+    def app(self) -> ControllerApplication | None:
+        """The zigpy application this layer is attached to."""
+        return self._app
+
+    def set_rooms(self, rooms: list[RoomDevices]) -> None:
+        """Bind rooms to devices; state is kept for rooms whose devices did not change."""
+        bindings: dict[t.EUI64, tuple[str, Role]] = {}
+        for room in rooms:
+            for role in Role:
+                address = getattr(room, role.value)
+                if address is None:
+                    continue
+                try:
+                    ieee = t.EUI64.convert(address)
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"room {room.room_id}: bad IEEE address {address!r}") from err
+                if ieee in bindings:
+                    raise ValueError(
+                        f"{address} is bound to rooms {bindings[ieee][0]} and {room.room_id}"
+                    )
+                bindings[ieee] = (room.room_id, role)
+
+        for ieee in list(self._unwatch):
+            self._unwatch.pop(ieee)()
+        old = self._rooms
+        self._rooms = {
+            room.room_id: old[room.room_id]
+            if room.room_id in old and old[room.room_id].devices == room
+            else _Room(devices=room)
+            for room in rooms
+        }
+        self._bindings = bindings
+        if self._app is not None:
+            for ieee in bindings:
+                self._attach_device(ieee)
+
+    def attach(self, app: ControllerApplication) -> None:
+        """Start listening on `app` (a radio this layer may or may not own)."""
+        self.detach()
+        self._app = app
+        app.add_listener(self._listener)
+        for ieee in self._bindings:
+            self._attach_device(ieee)
+
+    def detach(self) -> None:
+        """Stop listening; the application itself is left alone."""
+        for unwatch in self._unwatch.values():
+            unwatch()
+        self._unwatch.clear()
+        if self._app is not None:
+            self._app.remove_listener(self._listener)
+            self._app = None
+
+    def _attach_device(self, ieee: t.EUI64) -> None:
+        """Watch the room cluster of a bound device once zigpy has interviewed it."""
+        if ieee not in self._bindings or self._app is None:
+            return
+        room_id, role = self._bindings[ieee]
+        if (unwatch := self._unwatch.pop(ieee, None)) is not None:
+            unwatch()
+        cluster = self._cluster(ieee)
+        if cluster is None:
+            if role is Role.LOCK:
+                self._set_online(room_id, False)  # e.g. not (yet) on this network
+            device = self._app.devices.get(ieee)
+            if device is not None and getattr(device, "is_initialized", False):
+                _LOGGER.warning(
+                    "Room %s: %s %s has no cluster 0x%04x",
+                    room_id,
+                    role,
+                    ieee,
+                    ROLE_CLUSTERS[role],
+                )
+            return
+        self._unwatch[ieee] = compat.watch_cluster(
+            cluster,
+            functools.partial(self._guard, self._on_command, room_id, role),
+            functools.partial(self._guard, self._on_attribute, room_id, role),
+        )
+        self._prime(self._rooms[room_id], role, cluster)
+        if role is Role.LOCK:
+            self._set_online(room_id, True)
+
+    def _device_gone(self, ieee: t.EUI64) -> None:
+        if (binding := self._bindings.get(ieee)) is not None and binding[1] is Role.LOCK:
+            self._set_online(binding[0], False)
+
+    def _cluster(self, ieee: t.EUI64, role: Role | None = None) -> Cluster | None:
+        """The bound device's room cluster, if the device is on the network and interviewed."""
+        role = role or self._bindings[ieee][1]
+        device = self._app.devices.get(ieee) if self._app is not None else None
+        if device is None or not getattr(device, "is_initialized", False):
+            return None
+        for endpoint_id, endpoint in device.endpoints.items():
+            if endpoint_id != 0 and ROLE_CLUSTERS[role] in endpoint.in_clusters:
+                return endpoint.in_clusters[ROLE_CLUSTERS[role]]
+        return None
+
+    def _prime(self, room: _Room, role: Role, cluster: Cluster) -> None:
+        """Take zigpy's cached values as the last known state, without events."""
+        if role is Role.LOCK:
+            if (value := cluster.get(_LOCK_ATTR.lock_state.name)) is not None:
+                room.lock = _LOCK_STATES.get(value, LockState.UNKNOWN)
+            if (value := cluster.get(_LOCK_ATTR.door_state.name)) is not None:
+                room.door_state = int(value)
+        elif role is Role.CONTACT:
+            if (value := cluster.get(IasZone.AttributeDefs.zone_status.name)) is not None:
+                room.door_open = bool(value & IasZone.ZoneStatus.Alarm_1)
+        elif (value := cluster.get(OccupancySensing.AttributeDefs.occupancy.name)) is not None:
+            room.occupied = bool(value & OccupancySensing.Occupancy.Occupied)
+
+    # -- incoming frames -----------------------------------------------------------
+
+    def _guard(self, handler: Callable[..., None], *args: Any) -> None:
+        """Run a frame handler; whatever goes wrong stays here, never inside zigpy."""
+        try:
+            handler(*args)
+        except Exception:  # one bad frame must not stop the radio
+            _LOGGER.exception("Dropped a frame: %s%r failed", handler.__name__, args)
+
+    def _on_frame(
+        self, device: Any, cluster_id: int, src_ep: int, dst_ep: int, data: bytes
+    ) -> None:
+        """Any frame from a room's lock proves it is online; undecodable frames are logged."""
+        if (binding := self._bindings.get(device.ieee)) is None:
+            return
+        room_id, role = binding
+        if role is Role.LOCK:
+            self._set_online(room_id, True)
+        if 0 in (src_ep, dst_ep) or cluster_id != ROLE_CLUSTERS[role]:
+            return
+        if (cluster := self._cluster(device.ieee)) is None:
+            return
+        # zigpy drops a frame it cannot parse with a debug line; say which room it hurt.
+        try:
+            cluster.deserialize(data)
+        except Exception as err:  # noqa: BLE001 - zigpy's codec raises many kinds
+            _LOGGER.warning(
+                "Room %s: dropped a malformed frame from the %s (%s): %s (%s)",
+                room_id,
+                role,
+                device.ieee,
+                data.hex(),
+                err,
+            )
+
+    def _on_command(self, room_id: str, role: Role, command_id: int, args: Any) -> None:
+        if role is Role.LOCK and command_id == _OPERATION_EVENT:
+            try:
+                decoded = operation_event(args)
+            except MalformedFrame as err:
+                _LOGGER.warning("Room %s: dropped a lock operation event: %s", room_id, err)
+                return
+            if decoded is not None:
+                self._emit(room_id, decoded[0], decoded[1])
+        elif role is Role.CONTACT and command_id == _ZONE_STATUS_CHANGE:
+            try:
+                status = int(args.zone_status)
+            except (AttributeError, TypeError, ValueError):
+                _LOGGER.warning("Room %s: dropped a zone status change: %r", room_id, args)
+                return
+            self._set_door(room_id, bool(status & IasZone.ZoneStatus.Alarm_1))
+
+    def _on_attribute(self, room_id: str, role: Role, attrid: int, value: Any) -> None:
+        if (role, attrid) not in _STATE_ATTRIBUTES:
+            return  # configuration and identity attributes tell nothing about the room
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            _LOGGER.warning(
+                "Room %s: dropped attribute 0x%04x=%r from the %s", room_id, attrid, value, role
+            )
+            return
+        if role is Role.LOCK and attrid == _LOCK_ATTR.lock_state.id:
+            self._set_lock(room_id, _LOCK_STATES.get(number, LockState.UNKNOWN))
+        elif role is Role.LOCK:
+            self._set_door_state(room_id, number)
+        elif role is Role.CONTACT:
+            self._set_door(room_id, bool(number & IasZone.ZoneStatus.Alarm_1))
+        else:
+            occupied = bool(number & OccupancySensing.Occupancy.Occupied)
+            room = self._rooms[room_id]
+            if room.occupied != occupied:
+                room.occupied = occupied
+                self._emit(
+                    room_id, DeviceEventType.OCCUPIED if occupied else DeviceEventType.VACANT
+                )
+
+    # -- state changes (each emits only on change) --------------------------------
+
+    def _set_online(self, room_id: str, online: bool) -> None:
+        room = self._rooms[room_id]
+        if room.online != online:
+            room.online = online
+            _LOGGER.info("Room %s: lock is %s", room_id, "online" if online else "offline")
+            self._emit(room_id, DeviceEventType.ONLINE if online else DeviceEventType.OFFLINE)
+
+    def _set_lock(self, room_id: str, state: LockState) -> None:
+        room = self._rooms[room_id]
+        if state is not LockState.UNKNOWN and room.lock is not state:
+            room.lock = state
+            self._emit(
+                room_id,
+                DeviceEventType.LOCKED if state is LockState.LOCKED else DeviceEventType.UNLOCKED,
+            )
+
+    def _set_door(self, room_id: str, is_open: bool) -> None:
+        room = self._rooms[room_id]
+        if room.door_open != is_open:
+            room.door_open = is_open
+            self._emit(
+                room_id, DeviceEventType.DOOR_OPEN if is_open else DeviceEventType.DOOR_CLOSED
+            )
+
+    def _set_door_state(self, room_id: str, state: int) -> None:
+        room = self._rooms[room_id]
+        if room.door_state == state:
+            return  # periodic reports repeat; alarms are told once
+        room.door_state = state
+        if state == _DOOR.Open:
+            self._set_door(room_id, True)
+        elif state == _DOOR.Closed:
+            self._set_door(room_id, False)
+        elif state == _DOOR.Error_forced_open:
+            self._emit(room_id, DeviceEventType.FORCED_OPEN)
+            self._set_door(room_id, True)
+        elif state == _DOOR.Error_jammed:
+            self._emit(room_id, DeviceEventType.JAMMED)
+
+    def _emit(self, room_id: str, event_type: DeviceEventType, card: str | None = None) -> None:
+        event = DeviceEvent(room_id=room_id, type=event_type, card=card)
+        _LOGGER.debug("Room event %s", event)
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # a subscriber's bug must not reach zigpy
+                _LOGGER.exception("Subscriber failed on %s", event)
+
+    # -- RoomRadio -----------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
+        """Call `callback` for every decoded event; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def is_online(self, room_id: str) -> bool:
+        """Whether the room's lock answers."""
+        return room.online if (room := self._rooms.get(room_id)) else False
+
+    def lock_state(self, room_id: str) -> LockState:
+        """The last known bolt state."""
+        return room.lock if (room := self._rooms.get(room_id)) else LockState.UNKNOWN
+
+    def door_open(self, room_id: str) -> bool | None:
+        """The last known door state (contact, else the lock's door_state)."""
+        return room.door_open if (room := self._rooms.get(room_id)) else None
+
+    def occupied(self, room_id: str) -> bool | None:
+        """The last known occupancy, None when unknown or no sensor."""
+        return room.occupied if (room := self._rooms.get(room_id)) else None
+
+    async def async_unlock(self, room_id: str) -> None:
+        """Send unlock_door; raise LockOffline or LockCommandFailed."""
+        await self._async_lock_command(room_id, DoorLock.ServerCommandDefs.unlock_door.name)
+
+    async def async_lock(self, room_id: str) -> None:
+        """Send lock_door; raise LockOffline or LockCommandFailed."""
+        await self._async_lock_command(room_id, DoorLock.ServerCommandDefs.lock_door.name)
+
+    def _room(self, room_id: str) -> _Room:
+        try:
+            return self._rooms[room_id]
+        except KeyError:
+            raise UnknownRoom(room_id) from None
+
+    def _lock_cluster(self, room_id: str) -> Cluster | None:
+        return self._cluster(t.EUI64.convert(self._room(room_id).devices.lock), Role.LOCK)
+
+    async def _async_lock_command(self, room_id: str, command: str) -> None:
+        room = self._room(room_id)
+        if not room.online:
+            raise LockOffline(f"room {room_id}: the lock is offline")
+        if (cluster := self._lock_cluster(room_id)) is None:
+            self._set_online(room_id, False)
+            raise LockOffline(f"room {room_id}: lock {room.devices.lock} is not on the network")
+        try:
+            async with asyncio.timeout(self._command_timeout):
+                response = await getattr(cluster, command)(**compat.HIGH_PRIORITY)
+        except zigpy.exceptions.DeliveryError as err:
+            self._set_online(room_id, False)
+            raise LockOffline(f"room {room_id}: {command} was not delivered ({err})") from err
+        except TimeoutError as err:
+            self._set_online(room_id, False)
+            raise LockCommandFailed(f"room {room_id}: no answer to {command}") from err
+        except zigpy.exceptions.ZigbeeException as err:
+            raise LockCommandFailed(f"room {room_id}: {command} failed ({err})") from err
+        status = getattr(response, "status", None)
+        if status != foundation.Status.SUCCESS:
+            raise LockCommandFailed(f"room {room_id}: the lock answered {command} with {status!r}")
+
+    async def async_check_availability(self, room_id: str) -> bool:
+        """Read lock_state (short timeout) and mark the room online or offline by the result."""
+        if (cluster := self._lock_cluster(room_id)) is None:
+            self._set_online(room_id, False)
+            return False
+        attributes = (_LOCK_ATTR.lock_state, _LOCK_ATTR.door_state)
+        try:
+            async with asyncio.timeout(self._check_timeout):
+                success, _ = await cluster.read_attributes([a.name for a in attributes])
+        except (TimeoutError, zigpy.exceptions.ZigbeeException) as err:
+            _LOGGER.debug("Room %s: availability check failed: %r", room_id, err)
+            self._set_online(room_id, False)
+            return False
+        self._set_online(room_id, True)
+        for attribute in attributes:
+            if attribute.name in success:
+                self._on_attribute(room_id, Role.LOCK, attribute.id, success[attribute.name])
+        return True
+
+    async def async_configure(self, room_id: str) -> None:
+        """Bind, configure reporting and enroll the room's devices, then read their state.
+
+        For radios this integration owns; on ZHA's network ZHA does this itself.
+        """
+        room = self._room(room_id)
+        await asyncio.gather(
+            *(
+                self._async_configure_device(room_id, role, t.EUI64.convert(address))
+                for role in Role
+                if (address := getattr(room.devices, role.value)) is not None
+            )
+        )
+
+    async def _async_configure_device(self, room_id: str, role: Role, ieee: t.EUI64) -> None:
+        if (cluster := self._cluster(ieee, role)) is None or self._app is None:
+            return
+        state: foundation.ZCLAttributeDef | None = None  # read once configured
+        try:
+            async with asyncio.timeout(self._command_timeout):
+                await cluster.bind()
+                if role is Role.LOCK:
+                    for attribute in (_LOCK_ATTR.lock_state, _LOCK_ATTR.door_state):
+                        await cluster.configure_reporting(attribute.name, 0, REPORT_MAX_INTERVAL, 0)
+                elif role is Role.CONTACT:
+                    # IAS zones report to the CIE address they are enrolled with, not a binding.
+                    cie = self._app.state.node_info.ieee
+                    await cluster.write_attributes({IasZone.AttributeDefs.cie_addr.name: cie})
+                    await cluster.enroll_response(IasZone.EnrollResponse.Success, 0)
+                    state = IasZone.AttributeDefs.zone_status
+                else:
+                    state = OccupancySensing.AttributeDefs.occupancy
+                    await cluster.configure_reporting(state.name, 0, REPORT_MAX_INTERVAL, 1)
+                if state is not None:
+                    success, _ = await cluster.read_attributes([state.name])
+                    if state.name in success:
+                        self._on_attribute(room_id, role, state.id, success[state.name])
+        except (TimeoutError, zigpy.exceptions.ZigbeeException) as err:
+            _LOGGER.warning(
+                "Room %s: could not configure the %s (%s): %r", room_id, role, ieee, err
+            )
+            if role is Role.LOCK:
+                self._set_online(room_id, False)
+            return
+        if role is Role.LOCK:
+            await self.async_check_availability(room_id)

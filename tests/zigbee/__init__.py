@@ -1,0 +1,1 @@
+"""Tests of the Zigbee layer on the simulated network, without Home Assistant."""
