@@ -1,0 +1,342 @@
+"""Bring the demo's Home Assistant to a usable state over its REST API (stdlib only).
+
+Run by scripts/demo while Home Assistant starts:
+
+    demo_bootstrap.py --port 8123 --pid HASS_PID        wait, log in, add the site, print how to use it
+    demo_bootstrap.py --port 8123 --check-port          fail at once if the port is taken
+
+Steps: wait until http://127.0.0.1:PORT/api/ answers; log in as the demo admin through the
+auth login flow (/auth/login_flow, /auth/token) and check the token; wait until Home
+Assistant is RUNNING; unless an ntnu_library config entry exists, run the integration's
+config flow with the demo site; wait for the entry to load; print the addresses and logins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+from typing import Any
+import urllib.error
+import urllib.parse
+import urllib.request
+
+DOMAIN = "ntnu_library"
+USERNAME = "admin"
+PASSWORD = "ntnu-admin"  # the documented demo login
+SITE = {
+    "site_name": "Main Library",
+    "radio": "simulated",
+    "patron_system": "local",
+    "demo_data": True,
+}
+DEMO_PATRONS = (
+    ("S0001", "undergraduate"),
+    ("G0001", "master"),
+    ("D0001", "doctoral, holds L01 this month"),
+    ("F0001", "full-time faculty"),
+    ("A0001", "alumni"),
+    ("X0001", "doctoral, frozen, holds L02 this month"),
+    ("E0001", "membership expired"),
+)
+
+# Never go through a proxy to reach our own Home Assistant on loopback.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class DemoError(Exception):
+    """A step failed; the message says what to do."""
+
+
+class Api:
+    """A few JSON calls to one Home Assistant."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.token: str | None = None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        form: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, Any]:
+        """Send one request; return (HTTP status, decoded JSON or text). Never raises on 4xx/5xx."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.base + path, data, headers, method=method)
+        try:
+            with _OPENER.open(request, timeout=timeout) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        text = raw.decode("utf-8", "replace")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def expect(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        """Like call(), but a status other than 200 is a DemoError."""
+        status, result = self.call(method, path, body, **kwargs)
+        if status != 200:
+            raise DemoError(f"{method} {path} answered HTTP {status}: {result}")
+        return result
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for_http(api: Api, pid: int | None, timeout: float) -> float:
+    """Wait until the HTTP server serves the login providers; return seconds waited.
+
+    (Asking /api/ without a token would log an "invalid authentication" warning; /api/
+    is checked with the token once logged in.)
+    """
+    started = time.monotonic()
+    while True:
+        try:
+            if api.call("GET", "/auth/providers", timeout=5)[0] == 200:
+                return time.monotonic() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        if not _alive(pid):
+            raise DemoError("Home Assistant stopped before its API answered (its log is above)")
+        if time.monotonic() - started > timeout:
+            raise DemoError(f"Home Assistant's API did not answer within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def log_in(api: Api, username: str, password: str) -> None:
+    """Log in through the login flow, as the frontend does, and keep the access token."""
+    client_id = api.base + "/"
+    flow = api.expect(
+        "POST",
+        "/auth/login_flow",
+        {"client_id": client_id, "handler": ["homeassistant", None], "redirect_uri": client_id},
+    )
+    result = api.expect(
+        "POST",
+        f"/auth/login_flow/{flow['flow_id']}",
+        {"client_id": client_id, "username": username, "password": password},
+    )
+    if result.get("type") != "create_entry":
+        raise DemoError(
+            f"login as {username!r} failed: {result.get('errors') or result}. "
+            "If the demo's users were changed, start afresh with scripts/demo --reset."
+        )
+    tokens = api.expect(
+        "POST",
+        "/auth/token",
+        form={"grant_type": "authorization_code", "code": result["result"], "client_id": client_id},
+    )
+    api.token = tokens["access_token"]
+
+
+def check_api(api: Api, timeout: float) -> float:
+    """Wait until GET /api/ with the token says "API running."; return seconds waited."""
+    started = time.monotonic()
+    while True:
+        status, answer = api.call("GET", "/api/")
+        if status == 200 and isinstance(answer, dict) and answer.get("message") == "API running.":
+            return time.monotonic() - started
+        if status != 404 or time.monotonic() - started > timeout:
+            raise DemoError(f"the token does not work: GET /api/ answered HTTP {status}: {answer}")
+        time.sleep(0.5)
+
+
+def wait_until_running(api: Api, pid: int | None, timeout: float) -> None:
+    """Wait for the end of Home Assistant's start-up, so every integration can be loaded."""
+    started = time.monotonic()
+    while (state := api.expect("GET", "/api/config").get("state")) != "RUNNING":
+        if not _alive(pid):
+            raise DemoError("Home Assistant stopped during start-up (its log is above)")
+        if time.monotonic() - started > timeout:
+            raise DemoError(f"Home Assistant is still {state!r} after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def _entries(api: Api) -> list[dict[str, Any]]:
+    entries = api.expect("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+    return [entry for entry in entries if entry.get("domain") == DOMAIN]
+
+
+def _describe_form(result: dict[str, Any]) -> str:
+    fields = [
+        f"{field.get('name')}{'*' if field.get('required') else ''}"
+        for field in result.get("data_schema") or []
+    ]
+    return (
+        f"step {result.get('step_id')!r}, fields {', '.join(fields) or '(none)'}, "
+        f"errors {result.get('errors') or {}}"
+    )
+
+
+def add_site(api: Api) -> str:
+    """Run the config flow for the demo site unless an entry exists; return what happened."""
+    if existing := _entries(api):
+        titles = ", ".join(repr(entry.get("title")) for entry in existing)
+        return f"site already set up: {titles}"
+
+    status, result = api.call(
+        "POST",
+        "/api/config/config_entries/flow",
+        {"handler": DOMAIN, "show_advanced_options": False},
+    )
+    if status != 200:
+        raise DemoError(
+            f"could not start the {DOMAIN} config flow (HTTP {status}: {result}). "
+            "Is custom_components/ntnu_library complete, with config_flow: true in its manifest?"
+        )
+    if result.get("type") == "form" and result.get("step_id") == "user":
+        # Send only the fields the form asks for; name any of ours it does not know.
+        names = {field.get("name") for field in result.get("data_schema") or []}
+        if unknown := sorted(set(SITE) - names):
+            print(f"demo: warning: the user step has no field(s) {', '.join(unknown)}")
+        data = {key: value for key, value in SITE.items() if key in names}
+        status, result = api.call(
+            "POST", f"/api/config/config_entries/flow/{result['flow_id']}", data
+        )
+        if status != 200:
+            raise DemoError(f"the {DOMAIN} user step refused {data}: HTTP {status}: {result}")
+
+    kind = result.get("type")
+    if kind == "create_entry":
+        return f"site added: {result.get('title')!r}"
+    if kind == "abort" and result.get("reason") in {
+        "already_configured",
+        "single_instance_allowed",
+    }:
+        return f"site already set up ({result.get('reason')})"
+    if kind == "form":
+        api.call("DELETE", f"/api/config/config_entries/flow/{result.get('flow_id')}")
+        raise DemoError(
+            f"the {DOMAIN} config flow asked for more than the demo knows: {_describe_form(result)}\n"
+            f"  sent: {SITE}\n  full answer: {json.dumps(result, ensure_ascii=False)}"
+        )
+    raise DemoError(f"the {DOMAIN} config flow ended with {kind!r}: {result}")
+
+
+def wait_until_loaded(api: Api, timeout: float) -> None:
+    """Wait for every ntnu_library entry to finish setting up; fail on a set-up error."""
+    started = time.monotonic()
+    while True:
+        states = {entry.get("title"): entry.get("state") for entry in _entries(api)}
+        if states and all(state == "loaded" for state in states.values()):
+            return
+        if failed := {t: s for t, s in states.items() if s in {"setup_error", "migration_error"}}:
+            raise DemoError(f"the site did not load: {failed} (its log is above)")
+        if time.monotonic() - started > timeout:
+            raise DemoError(f"the site is not loaded after {timeout:.0f} s: {states}")
+        time.sleep(0.5)
+
+
+def rooms_summary(api: Api) -> str | None:
+    """Rooms as the integration's public status API lists them, if it answers."""
+    try:
+        status, result = api.call("GET", "/api/ntnu_library/status", timeout=10)
+    except OSError:
+        return None
+    if status != 200 or not isinstance(result, dict):
+        return None
+    rooms = result.get("rooms")
+    if not isinstance(rooms, list):
+        return None
+    ids = [str(room.get("id", room.get("room", "?"))) for room in rooms if isinstance(room, dict)]
+    return f"{len(ids)} rooms: {' '.join(ids)}"
+
+
+def print_summary(api: Api, rooms: str | None) -> None:
+    """How to use the demo."""
+    base = api.base
+    lines = [
+        "",
+        "=" * 80,
+        f" NTNU Library demo is running: {base}",
+        f"   Home Assistant login   {USERNAME} / {PASSWORD}  (owner, administrator)",
+        f"   Dashboards             {base}/ntnu-staff   {base}/ntnu-status",
+        f"   Public status panel    {base}/ntnu_library/status",
+        "   Patron room pages      the QR code on each room's e-label (signed links)",
+        "   Rooms                  temporary T01-T12, long-term L01-L06",
+        "   Demo patrons           password ntnu-demo, card C-<id>",
+        *(f"      {pid}  {what}" for pid, what in DEMO_PATRONS),
+    ]
+    if rooms:
+        lines.append(f"   Status API             {rooms}")
+    lines += [
+        " Stop with Ctrl-C. The configuration stays in .demo/ (scripts/demo --reset starts afresh).",
+        "=" * 80,
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def check_port(port: int) -> None:
+    """Fail if something already listens on the port (Home Assistant would start without HTTP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise DemoError(f"port {port} is already in use; pick another with --port N")
+
+
+def main() -> int:
+    """Run the steps; print one clear line on failure."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--pid", type=int, help="Home Assistant's process, to stop waiting if it dies"
+    )
+    parser.add_argument("--timeout", type=float, default=120, help="seconds for each wait")
+    parser.add_argument("--check-port", action="store_true", help="only check the port is free")
+    args = parser.parse_args()
+    api = Api(args.port)
+    try:
+        if args.check_port:
+            check_port(args.port)
+            return 0
+        started = time.monotonic()
+        wait_for_http(api, args.pid, args.timeout)
+        log_in(api, USERNAME, PASSWORD)
+        check_api(api, args.timeout)
+        print(
+            f"demo: API answers {time.monotonic() - started:.1f} s after start;"
+            f" logged in as {USERNAME}, token works",
+            flush=True,
+        )
+        wait_until_running(api, args.pid, args.timeout)
+        site = add_site(api)
+        print(f"demo: {site}", flush=True)
+        wait_until_loaded(api, args.timeout)
+        print_summary(api, rooms_summary(api))
+    except DemoError as err:
+        print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
