@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+from syrupy.location import PyTestLocation
 
 from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
@@ -18,10 +24,26 @@ from custom_components.ntnu_library.const import (
 )
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
-from homeassistant.core import HomeAssistant
 
 PASSWORD = DEMO_PASSWORD
 TIME_ZONE = "Asia/Taipei"
+
+
+class SeriesSnapshotExtension(HomeAssistantSnapshotExtension):
+    """Snapshots per Home Assistant release series: registry entries differ between them."""
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        """tests/snapshots/<major>.<minor>/."""
+        return str(
+            Path(test_location.filepath).parent / "snapshots" / f"{MAJOR_VERSION}.{MINOR_VERSION}"
+        )
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Home Assistant's serializer (no ids, no times), one folder per release series."""
+    return snapshot.use_extension(SeriesSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.const import DOMAIN
-from homeassistant.core import HomeAssistant
 
 from .conftest import PASSWORD
 

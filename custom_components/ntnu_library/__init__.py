@@ -8,7 +8,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -17,6 +17,7 @@ from .const import CONF_DEMO_DATA, DOMAIN, LOGGER, POLICY_TICK_SECONDS
 from .core.policy import Policy
 from .core.rooms import Library
 from .demo import async_seed_demo
+from .entity import site_device_info
 from .rooms import room_devices, rooms_of_entry
 from .runtime import SiteRuntime
 from .services import async_setup_services
@@ -84,6 +85,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
         )
     )
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+    # The site device exists even before its sensors are added. Rooms name no via_device and
+    # no suggested area: HA 2026 deprecates both and would prefix entity ids with the area.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **site_device_info(runtime)
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await runtime.async_policy_tick()
     LOGGER.debug("Site %s started with %d rooms", entry.title, len(rooms))

@@ -26,7 +26,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TimeSelector,
 )
-from homeassistant.util import slugify
+from homeassistant.util import dt as dt_util, slugify
 import voluptuous as vol
 
 from .const import (
@@ -79,7 +79,18 @@ def _site_schema(defaults: dict[str, Any]) -> vol.Schema:
     )
 
 
+def _site_id(name: str) -> str | None:
+    """The site's unique id, or None when the name has no letter or digit.
+
+    slugify() turns a name without any into "unknown", which is no name.
+    """
+    if not any(ch.isalnum() for ch in name):
+        return None
+    return slugify(name) or None
+
+
 def room_subentry(room: Room) -> ConfigSubentryData:
+    """A room's subentry, bound to its simulated devices."""
     return ConfigSubentryData(
         data=room_subentry_data(room, simulated_devices(room.room_id)),
         subentry_type=SUBENTRY_ROOM,
@@ -99,10 +110,10 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_SITE_NAME].strip()
-            if not slugify(name):
+            if not (site_id := _site_id(name)):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
             else:
-                await self.async_set_unique_id(slugify(name))
+                await self.async_set_unique_id(site_id)
                 self._abort_if_unique_id_configured()
                 demo = bool(user_input.get(CONF_DEMO_DATA))
                 return self.async_create_entry(
@@ -124,18 +135,21 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_SITE_NAME].strip()
-            if not slugify(name):
+            if not (site_id := _site_id(name)):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
             else:
-                await self.async_set_unique_id(slugify(name))
+                await self.async_set_unique_id(site_id)
                 if self.unique_id != entry.unique_id:
                     self._abort_if_unique_id_configured()
-                return self.async_update_reload_and_abort(
+                # The entry's update listener reloads it (HA 2026 reports a flow that
+                # reloads an entry which has one).
+                self.hass.config_entries.async_update_entry(
                     entry,
-                    unique_id=slugify(name),
+                    unique_id=site_id,
                     title=name,
-                    data_updates={**user_input, CONF_SITE_NAME: name},
+                    data={**entry.data, **user_input, CONF_SITE_NAME: name},
                 )
+                return self.async_abort(reason="reconfigure_successful")
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_site_schema(user_input or dict(entry.data)),
@@ -169,7 +183,9 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
             for field in (*_MINUTE_FIELDS, "freeze_days"):
                 values[field] = int(values[field])
             for field in _TIME_FIELDS:
-                values[field] = str(values[field])[:5]
+                # The selector allows "8:05" and "8:05:00": store HH:MM.
+                if parsed := dt_util.parse_time(str(values[field])):
+                    values[field] = f"{parsed.hour:02d}:{parsed.minute:02d}"
             try:
                 policy = Policy.from_options(values)
             except Refused as refusal:

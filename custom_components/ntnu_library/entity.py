@@ -34,8 +34,6 @@ def room_device_info(runtime: SiteRuntime, room: Room) -> DeviceInfo:
         name=room.room_id,
         manufacturer=MANUFACTURER,
         model=model,
-        suggested_area=room.floor or None,
-        via_device=(DOMAIN, runtime.entry_id),
     )
 
 

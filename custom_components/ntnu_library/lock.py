@@ -82,5 +82,8 @@ class RoomLock(RoomEntity, LockEntity):
                 translation_key="lock_command_failed",
                 translation_placeholders={"room": self.room.room_id},
             ) from err
+        else:
+            # The lock confirmed the command: its bolt moves, so it is no longer jammed.
+            self.runtime.jammed.discard(self.room.room_id)
         finally:
             self.async_write_ha_state()

@@ -112,8 +112,17 @@ class SiteRuntime:
 
     @callback
     def async_start(self) -> None:
-        """Listen to the radio."""
+        """Listen to the radio, starting from what its sensors told it while it started."""
         self._unsubscribe.append(self.radio.subscribe(self._handle_device_event))
+        # The start-up reports came before we listened: without them a room borrowed and
+        # never entered would never be returned for standing empty.
+        vacant_since = dict(self.library.state.vacant_since)
+        now = dt_util.now()
+        for room_id in self.library.rooms:
+            if (occupied := self.radio.occupied(room_id)) is not None:
+                self.library.occupancy(room_id, occupied, now)
+        if self.library.state.vacant_since != vacant_since:
+            self.async_schedule_save()
 
     async def async_stop(self) -> None:
         """Stop listening and write what is pending."""
@@ -434,7 +443,11 @@ class SiteRuntime:
             ) from err
 
     async def _async_apply(self, outcome: Outcome) -> str:
-        if outcome.room_id is None or not (outcome.unlock or outcome.lock):
+        if outcome.room_id is None:
+            return "unchanged"
+        if not (outcome.unlock or outcome.lock):
+            # No bolt to move, but the room may have changed (a reservation): show it.
+            async_dispatcher_send(self.hass, signal_room_update(self.entry_id), outcome.room_id)
             return "unchanged"
         try:
             if outcome.unlock:

@@ -32,8 +32,9 @@ from .const import (
     MAX_ID_LENGTH,
 )
 from .core.categories import CATEGORIES
-from .core.errors import Refused
-from .core.rooms import MAX_FREEZE_DAYS
+from .core.errors import Reason, Refused
+from .core.model import mask_patron_id
+from .core.policy import MAX_FREEZE_DAYS
 from .zigbee.simulated import SIMULATE_ACTIONS, SimulatedRadio
 
 if TYPE_CHECKING:
@@ -168,10 +169,15 @@ async def _require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
 
 def refusal_error(refusal: Refused) -> ServiceValidationError:
     """A refusal of the rules, as the translated error people see."""
+    placeholders = dict(refusal.placeholders)
+    # core names the patron in full; messages end up in logs and traces (DESIGN §4).
+    # UNKNOWN_PATRON may carry a name looked up at the counter, already shortened.
+    if "patron" in placeholders and refusal.reason is not Reason.UNKNOWN_PATRON:
+        placeholders["patron"] = mask_patron_id(placeholders["patron"]) or "-"
     return ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key=refusal.reason.value,
-        translation_placeholders=refusal.placeholders,
+        translation_placeholders=placeholders,
     )
 
 
@@ -252,7 +258,7 @@ async def _simulate(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
     if not isinstance(runtime.radio, SimulatedRadio):
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_simulated")
     action = call.data[ATTR_ACTION]
-    if action == "card_tap" and ATTR_CARD not in call.data:
+    if action == "card_tap" and not call.data.get(ATTR_CARD, "").strip():
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="card_required")
     await runtime.radio.async_simulate(room, action, call.data.get(ATTR_CARD))
     return runtime.room_summary(room)

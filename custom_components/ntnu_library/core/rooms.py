@@ -24,7 +24,6 @@ from .model import (
     RoomKind,
     RoomStatus,
     Source,
-    mask_patron_id,
     month_key,
 )
 from .policy import MAX_FREEZE_DAYS, Policy
@@ -351,7 +350,7 @@ class Library:
     def unfreeze(self, patron_id: str, now: datetime) -> None:
         """Lift a freeze."""
         if not self.frozen(patron_id, now):
-            raise Refused(Reason.NOT_FROZEN, patron=mask_patron_id(patron_id) or "-")
+            raise Refused(Reason.NOT_FROZEN, patron=patron_id)
         del self.state.freezes[patron_id]
         self.state.check_ins.pop(patron_id, None)
 
@@ -364,7 +363,7 @@ class Library:
                 closes=self.policy.counter_closes,
             )
         if not self.frozen(patron_id, now):
-            raise Refused(Reason.NOT_FROZEN, patron=mask_patron_id(patron_id) or "-")
+            raise Refused(Reason.NOT_FROZEN, patron=patron_id)
         self.state.check_ins[patron_id] = now.date()
 
     # --- what the devices tell ---------------------------------------------------------------

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 import inspect
 from typing import Any
 
@@ -76,13 +76,24 @@ async def async_shutdown(app: ControllerApplication, *, db: bool = True) -> None
     Home Assistant's tests fail on a task left behind; zigpy keeps no public handle on a
     device's interview or group-scan task, hence the private names.
     """
+    # Devices' own tasks first: zigpy >= 2 cancels them in shutdown() and clears their set,
+    # after which each task's done callback fails to remove itself (KeyError in the loop).
+    await _cancel_all(
+        task
+        for device in app.devices.values()
+        for task in (
+            *getattr(device, "_tasks", ()),
+            getattr(device, "_initialize_task", None),
+            getattr(device, "_group_scan_task", None),
+        )
+        if task is not None
+    )
     await app.shutdown(db=db)
-    leftovers = [task for task in getattr(app, "_tasks", ()) if not task.done()]
-    for device in app.devices.values():
-        for name in ("_initialize_task", "_group_scan_task"):
-            task = getattr(device, name, None)
-            if task is not None and not task.done():
-                leftovers.append(task)
-    for task in leftovers:
+    await _cancel_all(getattr(app, "_tasks", ()))
+
+
+async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
         task.cancel()
-    await asyncio.gather(*leftovers, return_exceptions=True)
+    await asyncio.gather(*pending, return_exceptions=True)

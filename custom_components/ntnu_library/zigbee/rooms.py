@@ -138,7 +138,7 @@ class _AppListener:
     def __init__(self, rooms: ZigbeeRooms) -> None:
         self._rooms = rooms
 
-    def handle_message(  # noqa: PLR0917 - zigpy's listener signature
+    def handle_message(
         self, device: Any, profile: int, cluster: int, src_ep: int, dst_ep: int, data: bytes
     ) -> None:
         self._rooms._guard(self._rooms._on_frame, device, cluster, src_ep, dst_ep, data)
