@@ -31,7 +31,6 @@ MOVING = path_type(
 )
 
 
-
 async def _busy_site(hass: HomeAssistant) -> None:
     """Borrow a room, freeze a patron and take a lock offline."""
     await hass.services.async_call(

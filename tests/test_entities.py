@@ -68,7 +68,6 @@ ROOM_ENTITIES = {
 }
 
 
-
 @pytest.fixture
 def snapshot_entry(policy_options: dict[str, Any]) -> MockConfigEntry:
     """A site with one temporary and one long-term room and a fixed entry id."""

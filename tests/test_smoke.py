@@ -14,8 +14,11 @@ async def test_borrow_tap_return(hass: HomeAssistant, init_integration: MockConf
     assert hass.states.get("lock.t01").state == "locked"
     assert hass.states.get("sensor.t01_status").state == "idle"
     result = await hass.services.async_call(
-        DOMAIN, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD},
-        blocking=True, return_response=True,
+        DOMAIN,
+        "borrow",
+        {"room": "T01", "patron_id": "S0001", "password": PASSWORD},
+        blocking=True,
+        return_response=True,
     )
     assert result["status"] == "in_use"
     await hass.async_block_till_done()
