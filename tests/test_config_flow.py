@@ -6,10 +6,15 @@ from collections.abc import Generator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
-from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -61,7 +66,31 @@ def mock_setup_entry() -> Generator[AsyncMock]:
 def _room_device(
     device_registry: dr.DeviceRegistry, entry: MockConfigEntry, room_id: str
 ) -> dr.DeviceEntry | None:
-    return device_registry.async_get_device(identifiers={(DOMAIN, f"{entry.entry_id}_{room_id}")})
+    return _device(device_registry, entry, f"{entry.entry_id}_{room_id}")
+
+
+def _device(
+    device_registry: dr.DeviceRegistry, entry: MockConfigEntry, identifier: str
+) -> dr.DeviceEntry | None:
+    # By config entry: HA 2026 refuses async_get_device(identifiers=...) outside integrations.
+    return next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+            if (DOMAIN, identifier) in device.identifiers
+        ),
+        None,
+    )
+
+
+async def _reconfigure_room(
+    hass: HomeAssistant, entry: MockConfigEntry, subentry_id: str
+) -> ConfigFlowResult:
+    # The test plugin's start_subentry_reconfigure_flow changed its signature after 2025.4.
+    return await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ROOM),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+    )
 
 
 def _subentry_id(entry: MockConfigEntry, room_id: str) -> str:
@@ -195,7 +224,7 @@ async def test_reconfigure_rename(
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not runtime
     assert entry.runtime_data.site_name == "Main Library (Heping)"
-    site = device_registry.async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    site = _device(device_registry, entry, entry.entry_id)
     assert site is not None
     assert site.name == "Main Library (Heping)"
     assert hass.states.get("lock.t01").state == "locked"
@@ -434,7 +463,6 @@ async def test_add_room(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
-    area_registry: ar.AreaRegistry,
 ) -> None:
     """A new room gets its simulated devices; after the reload its device and entities exist."""
     entry = init_integration
@@ -471,8 +499,7 @@ async def test_add_room(
     assert device is not None
     assert device.name == "T13"
     assert device.model == "Temporary study room"
-    area = area_registry.async_get_area(device.area_id)
-    assert area is not None and area.name == "5F"
+    assert device.area_id is None  # the floor is kept in the room, not as an area
     entities = er.async_entries_for_device(entity_registry, device.id)
     assert {e.entity_id for e in entities} == {
         "lock.t13",
@@ -539,7 +566,7 @@ async def test_reconfigure_room(
     entry = init_integration
     subentry_id = _subentry_id(entry, "T12")
     before = dict(entry.subentries[subentry_id].data)
-    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_ROOM, subentry_id)
+    result = await _reconfigure_room(hass, entry, subentry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
     suggested = {
@@ -577,7 +604,7 @@ async def test_reconfigure_room_clears_name(
 ) -> None:
     entry = init_integration
     subentry_id = _subentry_id(entry, "T11")
-    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_ROOM, subentry_id)
+    result = await _reconfigure_room(hass, entry, subentry_id)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_KIND: "temporary"}
     )

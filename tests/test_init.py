@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib.metadata import version
 import logging
 from typing import Any
 from unittest.mock import patch
@@ -27,6 +28,8 @@ from custom_components.ntnu_library.zigbee.radio import RadioError
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
 
 from .conftest import PASSWORD
+
+ZIGPY_MAJOR = int(version("zigpy").split(".")[0])
 
 NOW = "2025-03-12 10:00:00+08:00"
 THIS_MONTH = "2025-03"
@@ -395,7 +398,11 @@ MALFORMED = [
     ),
     pytest.param(0x0101, b"\x19\x42\x20" + b"\xff" * 40, None, id="garbage_operation_event"),
     pytest.param(
-        0x0101, b"\x18\x42\x0a\x00\x00\x42\x02ab", "dropped attribute", id="lock_state_as_text"
+        0x0101,
+        b"\x18\x42\x0a\x00\x00\x42\x02ab",
+        # zigpy >= 2 refuses the mistyped value itself (at debug level) before we see it.
+        "dropped attribute" if ZIGPY_MAJOR == 0 else None,
+        id="lock_state_as_text",
     ),
     pytest.param(0x0101, b"\x18\x42\x0a\x00\x00", "malformed frame", id="report_without_value"),
     pytest.param(0x0101, b"\x19", "malformed frame", id="one_byte"),

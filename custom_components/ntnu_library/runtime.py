@@ -423,7 +423,9 @@ class SiteRuntime:
                 if patron_id is not None and room_id is not None:
                     self._emit_refusal(room_id, patron_id, refusal, now)
                 raise
-            await self._async_persist(snapshot)
+            # An open by the holder or a refused tap changes nothing worth a disk write.
+            if self.library.state.as_dict() != snapshot:
+                await self._async_persist(snapshot)
         door = await self._async_apply(outcome)
         self._emit(outcome.events)
         if outcome.room_id is None:

@@ -69,6 +69,12 @@ HIGH_PRIORITY: dict[str, Any] = (
     else {}
 )
 
+# zigpy >= 2 retries a failed request twice after a pause. Our callers own their timeouts and
+# must never turn one lock command into two, so: one attempt (0.78 had no retries at all).
+NO_RETRIES: dict[str, Any] = (
+    {"retries": 0} if "retries" in inspect.signature(Cluster.request).parameters else {}
+)
+
 
 async def async_shutdown(app: ControllerApplication, *, db: bool = True) -> None:
     """Shut down an application this integration owns and wait for everything it started.

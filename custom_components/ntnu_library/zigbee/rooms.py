@@ -474,7 +474,9 @@ class ZigbeeRooms:
             raise LockOffline(f"room {room_id}: lock {room.devices.lock} is not on the network")
         try:
             async with asyncio.timeout(self._command_timeout):
-                response = await getattr(cluster, command)(**compat.HIGH_PRIORITY)
+                response = await getattr(cluster, command)(
+                    **compat.HIGH_PRIORITY, **compat.NO_RETRIES
+                )
         except zigpy.exceptions.DeliveryError as err:
             self._set_online(room_id, False)
             raise LockOffline(f"room {room_id}: {command} was not delivered ({err})") from err
@@ -495,7 +497,9 @@ class ZigbeeRooms:
         attributes = (_LOCK_ATTR.lock_state, _LOCK_ATTR.door_state)
         try:
             async with asyncio.timeout(self._check_timeout):
-                success, _ = await cluster.read_attributes([a.name for a in attributes])
+                success, _ = await cluster.read_attributes(
+                    [a.name for a in attributes], **compat.NO_RETRIES
+                )
         except (TimeoutError, zigpy.exceptions.ZigbeeException) as err:
             _LOGGER.debug("Room %s: availability check failed: %r", room_id, err)
             self._set_online(room_id, False)
@@ -540,7 +544,7 @@ class ZigbeeRooms:
                     state = OccupancySensing.AttributeDefs.occupancy
                     await cluster.configure_reporting(state.name, 0, REPORT_MAX_INTERVAL, 1)
                 if state is not None:
-                    success, _ = await cluster.read_attributes([state.name])
+                    success, _ = await cluster.read_attributes([state.name], **compat.NO_RETRIES)
                     if state.name in success:
                         self._on_attribute(room_id, role, state.id, success[state.name])
         except (TimeoutError, zigpy.exceptions.ZigbeeException) as err:

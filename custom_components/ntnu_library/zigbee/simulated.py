@@ -203,6 +203,7 @@ class SimulatedDevice:
         self.bound: set[int] = set()
         self._uplink = uplink
         self._tsn = 0
+        self._aps_seq = 0
         self._clusters = {int(cluster.cluster_id): cluster for cluster in self.clusters}
         self.attributes: dict[int, dict[int, Any]] = {cid: {} for cid in self._clusters}
         basic = Basic.AttributeDefs
@@ -351,6 +352,12 @@ class SimulatedDevice:
         self._tsn = (self._tsn + 1) % 256
         return self._tsn
 
+    def _next_aps_seq(self) -> int:
+        # Separate from the ZCL sequence, as on a real device: sharing one counter made it
+        # wrap after 128 reports, and zigpy drops a frame identical to one seen in 10 s.
+        self._aps_seq = (self._aps_seq + 1) % 256
+        return self._aps_seq
+
     def _send(
         self,
         cluster_id: int,
@@ -368,7 +375,7 @@ class SimulatedDevice:
                 cluster_id,
                 payload,
                 profile=profile,
-                tsn=self._next_tsn(),
+                tsn=self._next_aps_seq(),
             )
         )
 
