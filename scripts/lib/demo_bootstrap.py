@@ -254,22 +254,7 @@ def wait_until_loaded(api: Api, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def rooms_summary(api: Api) -> str | None:
-    """Rooms as the integration's public status API lists them, if it answers."""
-    try:
-        status, result = api.call("GET", "/api/ntnu_library/status", timeout=10)
-    except OSError:
-        return None
-    if status != 200 or not isinstance(result, dict):
-        return None
-    rooms = result.get("rooms")
-    if not isinstance(rooms, list):
-        return None
-    ids = [str(room.get("id", room.get("room", "?"))) for room in rooms if isinstance(room, dict)]
-    return f"{len(ids)} rooms: {' '.join(ids)}"
-
-
-def print_summary(api: Api, rooms: str | None) -> None:
+def print_summary(api: Api) -> None:
     """How to use the demo."""
     base = api.base
     lines = [
@@ -278,14 +263,11 @@ def print_summary(api: Api, rooms: str | None) -> None:
         f" NTNU Library demo is running: {base}",
         f"   Home Assistant login   {USERNAME} / {PASSWORD}  (owner, administrator)",
         f"   Dashboards             {base}/ntnu-staff   {base}/ntnu-status",
-        f"   Public status panel    {base}/ntnu_library/status",
-        "   Patron room pages      the QR code on each room's e-label (signed links)",
+        "   Services               ntnu_library.borrow / open_door / return_room / simulate …",
         "   Rooms                  temporary T01-T12, long-term L01-L06",
         "   Demo patrons           password ntnu-demo, card C-<id>",
         *(f"      {pid}  {what}" for pid, what in DEMO_PATRONS),
     ]
-    if rooms:
-        lines.append(f"   Status API             {rooms}")
     lines += [
         " Stop with Ctrl-C. The configuration stays in .demo/ (scripts/demo --reset starts afresh).",
         "=" * 80,
@@ -329,7 +311,7 @@ def main() -> int:
         site = add_site(api)
         print(f"demo: {site}", flush=True)
         wait_until_loaded(api, args.timeout)
-        print_summary(api, rooms_summary(api))
+        print_summary(api)
     except DemoError as err:
         print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)
         return 1
