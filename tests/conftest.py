@@ -6,10 +6,11 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, Event, HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
@@ -21,12 +22,19 @@ from custom_components.ntnu_library.const import (
     CONF_RADIO,
     CONF_SITE_NAME,
     DOMAIN,
+    EVENT_NAME,
 )
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
 
 PASSWORD = DEMO_PASSWORD
 TIME_ZONE = "Asia/Taipei"
+# A fixed moment for tests of the clocks (counter hours, check-in days, timers).
+NOW = "2025-03-12 10:00:00+08:00"
+THIS_MONTH = "2025-03"
+# A five-room site sets up in a tenth of the demo's time (override `site_rooms` with it).
+SMALL_SITE = ("T01", "T02", "L01", "L02", "L03")
+WHOLE_SITE = tuple(room.room_id for room in DEMO_ROOMS)
 
 
 class SeriesSnapshotExtension(HomeAssistantSnapshotExtension):
@@ -61,8 +69,16 @@ def policy_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def mock_config_entry(policy_options: dict[str, Any]) -> MockConfigEntry:
-    """The demo site: rooms T01–T12, L01–L06 and the demo patrons."""
+def site_rooms() -> tuple[str, ...]:
+    """The demo rooms the site has."""
+    return WHOLE_SITE
+
+
+@pytest.fixture
+def mock_config_entry(
+    policy_options: dict[str, Any], site_rooms: tuple[str, ...]
+) -> MockConfigEntry:
+    """The demo site: its patrons and reservations, rooms T01–T12 and L01–L06 (`site_rooms`)."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Main Library",
@@ -74,7 +90,7 @@ def mock_config_entry(policy_options: dict[str, Any]) -> MockConfigEntry:
             CONF_DEMO_DATA: True,
         },
         options=policy_options,
-        subentries_data=[room_subentry(room) for room in DEMO_ROOMS],
+        subentries_data=[room_subentry(r) for r in DEMO_ROOMS if r.room_id in site_rooms],
     )
 
 
@@ -91,3 +107,35 @@ async def init_integration(
     if mock_config_entry.state.recoverable:
         await hass.config_entries.async_unload(mock_config_entry.entry_id)
         await hass.async_block_till_done()
+
+
+@pytest.fixture
+def frozen_clock(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
+    """Freeze the clock at NOW; list it before init_integration so the demo seeds then."""
+    freezer.move_to(NOW)
+    return freezer
+
+
+@pytest.fixture
+def events(hass: HomeAssistant) -> list[Event]:
+    """Every ntnu_library_event from now on."""
+    return async_capture_events(hass, EVENT_NAME)
+
+
+async def call_service(
+    hass: HomeAssistant, service: str, data: dict[str, Any], context: Context | None = None
+) -> dict[str, Any]:
+    """Call one of the integration's services and wait for what it set off."""
+    response = await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=True, context=context
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert response is not None
+    return dict(response)
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> str:
+    """An entity's state; the entity must exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state

@@ -15,79 +15,26 @@ from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.ntnu_library.config_flow import room_subentry
-from custom_components.ntnu_library.const import DOMAIN, EVENT_NAME
-from custom_components.ntnu_library.demo import DEMO_PATRONS, DEMO_ROOMS
+from custom_components.ntnu_library.const import DOMAIN
+from custom_components.ntnu_library.demo import DEMO_PATRONS
 from custom_components.ntnu_library.zigbee.radio import RadioError
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, SMALL_SITE, THIS_MONTH, WHOLE_SITE, call_service, state_of
 
 ZIGPY_MAJOR = int(version("zigpy").split(".")[0])
-
-NOW = "2025-03-12 10:00:00+08:00"
-THIS_MONTH = "2025-03"
-SMALL_SITE = ("T01", "T02", "L01", "L02", "L03")
-WHOLE_SITE = [room.room_id for room in DEMO_ROOMS]
 
 
 @pytest.fixture
 def site_rooms() -> tuple[str, ...]:
-    """The demo rooms the site has (parametrize with WHOLE_SITE for all of them)."""
+    """Five rooms are enough here (parametrize with WHOLE_SITE for all of them)."""
     return SMALL_SITE
-
-
-@pytest.fixture
-def mock_config_entry(
-    mock_config_entry: MockConfigEntry, site_rooms: tuple[str, ...]
-) -> MockConfigEntry:
-    """The demo site (its patrons and reservations) with only `site_rooms`."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=mock_config_entry.title,
-        unique_id=mock_config_entry.unique_id,
-        data=mock_config_entry.data,
-        options=mock_config_entry.options,
-        subentries_data=[room_subentry(r) for r in DEMO_ROOMS if r.room_id in site_rooms],
-    )
-
-
-@pytest.fixture
-def frozen_clock(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
-    """Freeze the clock at NOW; list it before init_integration so the demo seeds then."""
-    freezer.move_to(NOW)
-    return freezer
-
-
-@pytest.fixture
-def events(hass: HomeAssistant) -> list[Event]:
-    """Every ntnu_library_event from now on."""
-    return async_capture_events(hass, EVENT_NAME)
-
-
-async def _call(hass: HomeAssistant, service: str, data: dict[str, Any]) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        DOMAIN, service, data, blocking=True, return_response=True
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert response is not None
-    return dict(response)
 
 
 def _patron(room: str, patron_id: str, password: str = PASSWORD) -> dict[str, str]:
     return {"room": room, "patron_id": patron_id, "password": password}
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -118,14 +65,14 @@ async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfi
     assert sorted(runtime.library.rooms) == sorted(WHOLE_SITE)
     for room in WHOLE_SITE:
         slug = room.lower()
-        assert _state(hass, f"lock.{slug}") == "locked"
-        assert _state(hass, f"binary_sensor.{slug}_door") == "off"
-        assert _state(hass, f"binary_sensor.{slug}_occupancy") == "off"
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "sensor.l01_status") == "reserved"  # D0001 this month
-    assert _state(hass, "sensor.l02_status") == "reserved"  # X0001 this month
-    assert _state(hass, "sensor.main_library_idle_rooms") == "16"
-    assert _state(hass, "sensor.main_library_rooms_in_use") == "0"
+        assert state_of(hass, f"lock.{slug}") == "locked"
+        assert state_of(hass, f"binary_sensor.{slug}_door") == "off"
+        assert state_of(hass, f"binary_sensor.{slug}_occupancy") == "off"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "sensor.l01_status") == "reserved"  # D0001 this month
+    assert state_of(hass, "sensor.l02_status") == "reserved"  # X0001 this month
+    assert state_of(hass, "sensor.main_library_idle_rooms") == "16"
+    assert state_of(hass, "sensor.main_library_rooms_in_use") == "0"
     assert len(runtime.directory) == len(DEMO_PATRONS)
     assert runtime.seeded
     assert runtime.radio.app is not None
@@ -133,11 +80,11 @@ async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfi
     await _unload(hass, entry)
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert runtime.radio.app is None  # the simulated network is shut down
-    assert _state(hass, "lock.t01") == STATE_UNAVAILABLE
-    assert _state(hass, "sensor.t01_status") == STATE_UNAVAILABLE
+    assert state_of(hass, "lock.t01") == STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.t01_status") == STATE_UNAVAILABLE
     # The services stay registered and say that no site runs.
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, "borrow", _patron("T01", "S0001"))
+        await call_service(hass, "borrow", _patron("T01", "S0001"))
     assert err.value.translation_key == "no_site"
 
 
@@ -145,7 +92,7 @@ async def test_home_assistant_stop_writes_the_store(
     hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     runtime = init_integration.runtime_data
-    await _call(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
     hass_storage.pop(f"{DOMAIN}.{init_integration.entry_id}")
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
@@ -163,14 +110,14 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
     """What the first run wrote to its Store is what the second run starts from."""
     entry = init_integration
     first = entry.runtime_data
-    await _call(hass, "borrow", _patron("T01", "S0001"))
-    await _call(
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(
         hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": THIS_MONTH}
     )
-    await _call(hass, "remove_patron", {"patron_id": "A0001"})
+    await call_service(hass, "remove_patron", {"patron_id": "A0001"})
     for _ in range(6):
         with pytest.raises(ServiceValidationError):
-            await _call(hass, "borrow", _patron("T02", "F0001", "wrong"))
+            await call_service(hass, "borrow", _patron("T02", "F0001", "wrong"))
     await _unload(hass, entry)
 
     stored = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
@@ -181,12 +128,12 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
     await _setup(hass, entry)
     second = entry.runtime_data
     assert second is not first
-    assert _state(hass, "sensor.t01_status") == "in_use"
-    assert _state(hass, "sensor.t01_holder") == "S***1"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_holder") == "S***1"
     assert second.library.in_use_since("T01") == first.library.in_use_since("T01")
-    assert _state(hass, "sensor.l03_status") == "reserved"
-    assert _state(hass, "sensor.l03_holder") == "G***1"
-    assert _state(hass, "sensor.l02_status") == "reserved"
+    assert state_of(hass, "sensor.l03_status") == "reserved"
+    assert state_of(hass, "sensor.l03_holder") == "G***1"
+    assert state_of(hass, "sensor.l02_status") == "reserved"
     assert second.library.reservations() == [
         ("L01", THIS_MONTH, "D0001"),
         ("L02", THIS_MONTH, "X0001"),
@@ -196,16 +143,16 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
     assert await second.directory.async_get_patron("A0001") is None
     # X0001 is still frozen; the wrong passwords still count.
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, "borrow", _patron("T02", "X0001"))
+        await call_service(hass, "borrow", _patron("T02", "X0001"))
     assert err.value.translation_key == "frozen"
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, "borrow", _patron("T02", "F0001"))
+        await call_service(hass, "borrow", _patron("T02", "F0001"))
     assert err.value.translation_key == "too_many_attempts"
 
     # The borrower still returns the room as usual.
-    result = await _call(hass, "return_room", _patron("T01", "S0001"))
+    result = await call_service(hass, "return_room", _patron("T01", "S0001"))
     assert result["status"] == "idle"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "lock.t01") == "locked"
 
 
 async def test_reload_after_options_change_keeps_state(
@@ -214,7 +161,7 @@ async def test_reload_after_options_change_keeps_state(
     entry = init_integration
     first = entry.runtime_data
     assert first.library.policy.auto_return_minutes == 30
-    await _call(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
 
     hass.config_entries.async_update_entry(
         entry, options={**entry.options, "auto_return_minutes": 45, "freeze_days": 3}
@@ -226,14 +173,14 @@ async def test_reload_after_options_change_keeps_state(
     assert second is not first
     assert first.radio.app is None  # the old network is gone
     assert second.library.policy.auto_return_minutes == 45
-    assert _state(hass, "sensor.t01_status") == "in_use"
-    assert _state(hass, "sensor.t01_holder") == "S***1"
-    assert _state(hass, "sensor.l02_status") == "reserved"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_holder") == "S***1"
+    assert state_of(hass, "sensor.l02_status") == "reserved"
     # The new freeze length is the default now.
-    await _call(hass, "freeze_patron", {"patron_id": "G0001"})
+    await call_service(hass, "freeze_patron", {"patron_id": "G0001"})
     left = second.library.state.freezes["G0001"].until - dt_util.now()
     assert timedelta(days=3) - timedelta(minutes=1) < left <= timedelta(days=3)
-    result = await _call(hass, "return_room", _patron("T01", "S0001"))
+    result = await call_service(hass, "return_room", _patron("T01", "S0001"))
     assert result["status"] == "idle"
 
 
@@ -247,20 +194,20 @@ async def test_auto_return_after_the_room_stood_empty(
     events: list[Event],
 ) -> None:
     """Borrowed, entered, left: 30 minutes after the room emptied it is returned."""
-    await _call(hass, "borrow", _patron("T01", "S0001"))
-    await _call(hass, "simulate", {"room": "T01", "action": "occupied"})
-    assert _state(hass, "binary_sensor.t01_occupancy") == "on"
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
+    assert state_of(hass, "binary_sensor.t01_occupancy") == "on"
     await _tick(hass, frozen_clock, timedelta(hours=2))  # someone inside: it stays
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
 
-    await _call(hass, "simulate", {"room": "T01", "action": "vacant"})
-    assert _state(hass, "binary_sensor.t01_occupancy") == "off"
+    await call_service(hass, "simulate", {"room": "T01", "action": "vacant"})
+    assert state_of(hass, "binary_sensor.t01_occupancy") == "off"
     await _tick(hass, frozen_clock, timedelta(minutes=29))
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
     events.clear()
     await _tick(hass, frozen_clock, timedelta(minutes=2))
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
     assert [(e.data["type"], e.data["room"], e.data.get("reason")) for e in events] == [
         ("auto_returned", "T01", "empty")
     ]
@@ -276,12 +223,12 @@ async def test_auto_return_of_a_room_never_entered(
     events: list[Event],
 ) -> None:
     """The occupancy sensor has said "empty" since start-up: the clock runs from the borrow."""
-    assert _state(hass, "binary_sensor.t01_occupancy") == "off"
-    await _call(hass, "borrow", _patron("T01", "S0001"))
+    assert state_of(hass, "binary_sensor.t01_occupancy") == "off"
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
     await _tick(hass, frozen_clock, timedelta(minutes=29))
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
     await _tick(hass, frozen_clock, timedelta(minutes=2))
-    assert _state(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "sensor.t01_status") == "idle"
     assert [e.data["type"] for e in events][-1] == "auto_returned"
 
 
@@ -290,16 +237,16 @@ async def test_policy_tick_called_directly(
 ) -> None:
     """The runtime's tick returns what is due at the moment it is given."""
     runtime = init_integration.runtime_data
-    await _call(hass, "borrow", _patron("T01", "S0001"))
-    await _call(hass, "simulate", {"room": "T01", "action": "occupied"})
-    await _call(hass, "simulate", {"room": "T01", "action": "vacant"})
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
+    await call_service(hass, "simulate", {"room": "T01", "action": "vacant"})
     emptied = runtime.library.state.vacant_since["T01"]
     await runtime.async_policy_tick(emptied + timedelta(minutes=29))
     assert runtime.status("T01").value == "in_use"
     await runtime.async_policy_tick(emptied + timedelta(minutes=30))
     await hass.async_block_till_done()
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
 
 
 @pytest.mark.parametrize(
@@ -318,15 +265,15 @@ async def test_return_at_closing_time(
     await hass.config.async_set_time_zone("Asia/Taipei")
     mock_config_entry.add_to_hass(hass)
     await _setup(hass, mock_config_entry)
-    await _call(hass, "borrow", _patron("T01", "S0001"))
-    await _call(hass, "simulate", {"room": "T01", "action": "occupied"})
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
     await _tick(hass, freezer, timedelta(minutes=9))
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
     await _tick(hass, freezer, timedelta(minutes=2))
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
     assert (events[-1].data["type"], events[-1].data["reason"]) == ("auto_returned", "closing")
-    assert _state(hass, "sensor.l01_status") == "reserved"  # long-term rooms are not returned
+    assert state_of(hass, "sensor.l01_status") == "reserved"  # long-term rooms are not returned
     await _unload(hass, mock_config_entry)
 
 
@@ -343,19 +290,19 @@ async def test_storage_failure_refuses_the_borrow(
         patch.object(runtime.store, "async_save", side_effect=OSError("disk full")),
         pytest.raises(HomeAssistantError) as err,
     ):
-        await _call(hass, "borrow", _patron("T01", "S0001"))
+        await call_service(hass, "borrow", _patron("T01", "S0001"))
     assert err.value.translation_key == "storage_failed"
     assert "disk full" in str(err.value)
     assert runtime.as_store_data()["library"] == before
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
     assert runtime.radio.lock_model("T01").lock_state == 1  # the bolt never moved
     assert not [e for e in events if e.data["type"] == "borrowed"]
 
     # The disk is back: the same borrow goes through.
-    result = await _call(hass, "borrow", _patron("T01", "S0001"))
+    result = await call_service(hass, "borrow", _patron("T01", "S0001"))
     assert result["status"] == "in_use"
-    assert _state(hass, "lock.t01") == "unlocked"
+    assert state_of(hass, "lock.t01") == "unlocked"
 
 
 @pytest.mark.parametrize("error", [RadioError("no coordinator"), OSError("no such port")])
@@ -374,7 +321,7 @@ async def test_radio_not_starting_retries_setup(
     assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "lock.t01") == "locked"
     await _unload(hass, mock_config_entry)
 
 
@@ -424,7 +371,7 @@ async def test_malformed_frame_from_a_lock_is_dropped(
     runtime = init_integration.runtime_data
     radio = runtime.radio
     assert isinstance(radio, SimulatedRadio)
-    await _call(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     before = runtime.as_store_data()["library"]
     events.clear()
@@ -438,16 +385,16 @@ async def test_malformed_frame_from_a_lock_is_dropped(
     assert init_integration.state is ConfigEntryState.LOADED
     assert runtime.as_store_data()["library"] == before
     assert events == []
-    assert _state(hass, "sensor.t01_status") == "in_use"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "lock.t01") == "locked"
     # Dropped quietly: no traceback from a handler that broke on it.
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     if logged is not None:  # said at WARNING, naming the room
         said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert [m for m in said if "T01" in m and logged in m], said
     # The lock still works: the holder's card opens it.
-    await _call(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
-    assert _state(hass, "lock.t01") == "unlocked"
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
+    assert state_of(hass, "lock.t01") == "unlocked"
 
 
 async def test_frame_from_a_stranger_is_ignored(
@@ -456,7 +403,7 @@ async def test_frame_from_a_stranger_is_ignored(
     """A card tap from a device no room is bound to opens nothing."""
     radio = init_integration.runtime_data.radio
     assert isinstance(radio, SimulatedRadio)
-    await _call(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
     await radio.async_inject_frame(
@@ -464,7 +411,7 @@ async def test_frame_from_a_stranger_is_ignored(
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert events == []
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "lock.t01") == "locked"
     assert init_integration.state is ConfigEntryState.LOADED
 
 
@@ -474,11 +421,11 @@ async def test_injected_card_tap_is_decoded(
     """The frame builder above is right: the same bytes with a card open the door."""
     radio = init_integration.runtime_data.radio
     assert isinstance(radio, SimulatedRadio)
-    await _call(hass, "borrow", _patron("T01", "S0001"))
+    await call_service(hass, "borrow", _patron("T01", "S0001"))
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
     lock_ieee = str(radio.lock_model("T01").ieee)
     await radio.async_inject_frame(lock_ieee, 1, 0x0101, _operation_event(3, 5, b"C-S0001"))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [e.data["type"] for e in events] == ["card_tap"]
-    assert _state(hass, "lock.t01") == "unlocked"
+    assert state_of(hass, "lock.t01") == "unlocked"

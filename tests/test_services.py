@@ -14,11 +14,7 @@ from homeassistant.core import Context, Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 import voluptuous as vol
 
 from custom_components.ntnu_library.config_flow import room_subentry
@@ -28,46 +24,23 @@ from custom_components.ntnu_library.const import (
     CONF_RADIO,
     CONF_SITE_NAME,
     DOMAIN,
-    EVENT_NAME,
 )
 from custom_components.ntnu_library.core.errors import Reason
 from custom_components.ntnu_library.core.model import mask_patron_id
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, SMALL_SITE, THIS_MONTH, WHOLE_SITE, call_service, state_of
 
 # A Wednesday morning, mid-month: the counter rows below set hours around it.
-NOW = "2025-03-12 10:00:00+08:00"
-THIS_MONTH = "2025-03"
 NEXT_MONTH = "2025-04"
 WRONG = "not-the-password"
 PATRON_IDS = ("S0001", "G0001", "D0001", "X0001", "E0001", "F0001", "A0001")
 
 
-# The rooms the tests act on: a five-room site sets up in a tenth of the demo's time.
-SMALL_SITE = ("T01", "T02", "L01", "L02", "L03")
-WHOLE_SITE = [room.room_id for room in DEMO_ROOMS]
-
-
 @pytest.fixture
 def site_rooms() -> tuple[str, ...]:
-    """The demo rooms the site has (parametrize with WHOLE_SITE for all of them)."""
+    """Five rooms are enough here (parametrize with WHOLE_SITE for all of them)."""
     return SMALL_SITE
-
-
-@pytest.fixture
-def mock_config_entry(
-    mock_config_entry: MockConfigEntry, site_rooms: tuple[str, ...]
-) -> MockConfigEntry:
-    """The demo site (its patrons and reservations) with only `site_rooms`."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=mock_config_entry.title,
-        unique_id=mock_config_entry.unique_id,
-        data=mock_config_entry.data,
-        options=mock_config_entry.options,
-        subentries_data=[room_subentry(r) for r in DEMO_ROOMS if r.room_id in site_rooms],
-    )
 
 
 @pytest.fixture
@@ -78,38 +51,8 @@ def policy_options(
     return policy_options | getattr(request, "param", {})
 
 
-@pytest.fixture
-def frozen_clock(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
-    """Freeze the clock at NOW; list it before init_integration so the demo seeds then."""
-    freezer.move_to(NOW)
-    return freezer
-
-
-@pytest.fixture
-def events(hass: HomeAssistant) -> list[Event]:
-    """Every ntnu_library_event from now on."""
-    return async_capture_events(hass, EVENT_NAME)
-
-
-async def _call(
-    hass: HomeAssistant, service: str, data: dict[str, Any], context: Context | None = None
-) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        DOMAIN, service, data, blocking=True, return_response=True, context=context
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert response is not None
-    return dict(response)
-
-
 def _patron(service: str, room: str, patron_id: str, password: str = PASSWORD) -> tuple:
     return (service, {"room": room, "patron_id": patron_id, "password": password})
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
 
 
 def _snapshot(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
@@ -141,33 +84,33 @@ async def test_borrow_card_tap_return(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
     """Seed 000 sections 1, 4 and 5 end to end, through the services and the simulated lock."""
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
-    idle_before = int(_state(hass, "sensor.main_library_idle_rooms"))
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
+    idle_before = int(state_of(hass, "sensor.main_library_idle_rooms"))
 
-    result = await _call(hass, *_patron("borrow", "T01", "S0001"))
+    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["room"] == "T01"
     assert result["status"] == "in_use"
     assert result["holder"] == "S***1"
     assert "S0001" not in str(result)
-    assert _state(hass, "lock.t01") == "unlocked"
-    assert _state(hass, "sensor.t01_status") == "in_use"
-    assert _state(hass, "sensor.t01_holder") == "S***1"
-    assert _state(hass, "sensor.t01_in_use_since") not in ("unknown", STATE_UNAVAILABLE)
-    assert int(_state(hass, "sensor.main_library_idle_rooms")) == idle_before - 1
-    assert int(_state(hass, "sensor.main_library_rooms_in_use")) == 1
+    assert state_of(hass, "lock.t01") == "unlocked"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_holder") == "S***1"
+    assert state_of(hass, "sensor.t01_in_use_since") not in ("unknown", STATE_UNAVAILABLE)
+    assert int(state_of(hass, "sensor.main_library_idle_rooms")) == idle_before - 1
+    assert int(state_of(hass, "sensor.main_library_rooms_in_use")) == 1
     assert [(e.data["type"], e.data["room"], e.data["patron"]) for e in events] == [
         ("borrowed", "T01", "S***1")
     ]
 
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     await hass.async_block_till_done()
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "lock.t01") == "locked"
 
     # Method 2 of section 4: the borrower's card opens the door.
     events.clear()
-    await _call(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
-    assert _state(hass, "lock.t01") == "unlocked"
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
+    assert state_of(hass, "lock.t01") == "unlocked"
     assert [(e.data["type"], e.data["source"], e.data["patron"]) for e in events] == [
         ("card_tap", "card", "S***1")
     ]
@@ -179,8 +122,8 @@ async def test_borrow_card_tap_return(
     # Any other card is refused and logged; the door stays locked.
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
-    await _call(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-G0001"})
-    assert _state(hass, "lock.t01") == "locked"
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-G0001"})
+    assert state_of(hass, "lock.t01") == "locked"
     assert [(e.data["type"], e.data["reason"], e.data["patron"]) for e in events] == [
         ("refused", "not_holder", "G***1")
     ]
@@ -188,17 +131,17 @@ async def test_borrow_card_tap_return(
     assert activity is not None
     assert activity.attributes["event_type"] == "refused"
     assert activity.attributes["reason"] == "not_holder"
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
 
     # Section 5 method 1: the borrower returns the room.
     events.clear()
-    result = await _call(hass, *_patron("return_room", "T01", "S0001"))
+    result = await call_service(hass, *_patron("return_room", "T01", "S0001"))
     assert result["status"] == "idle"
     assert result["holder"] is None
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
-    assert _state(hass, "sensor.t01_holder") == "unknown"
-    assert int(_state(hass, "sensor.main_library_idle_rooms")) == idle_before
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_holder") == "unknown"
+    assert int(state_of(hass, "sensor.main_library_idle_rooms")) == idle_before
     assert [e.data["type"] for e in events] == ["returned"]
 
 
@@ -512,9 +455,9 @@ async def test_refusal_changes_nothing(
     for step_service, step_data in steps:
         if step_data.get("password") == WRONG:
             with pytest.raises(ServiceValidationError, match="Wrong patron ID or password"):
-                await _call(hass, step_service, step_data)
+                await call_service(hass, step_service, step_data)
         else:
-            await _call(hass, step_service, step_data)
+            await call_service(hass, step_service, step_data)
     before = _snapshot(hass, init_integration)
     patron_before = {p.patron_id: p for p in init_integration.runtime_data.directory.patrons()}
     events.clear()
@@ -549,20 +492,20 @@ async def test_offline_lock_stays_locked(
 ) -> None:
     """While T01's lock is away the room is unavailable; borrow is refused; the bolt stays."""
     runtime = init_integration.runtime_data
-    await _call(hass, "simulate", {"room": "T01", "action": "offline"})
-    assert _state(hass, "sensor.t01_status") == STATE_UNAVAILABLE
-    assert _state(hass, "lock.t01") == STATE_UNAVAILABLE
+    await call_service(hass, "simulate", {"room": "T01", "action": "offline"})
+    assert state_of(hass, "sensor.t01_status") == STATE_UNAVAILABLE
+    assert state_of(hass, "lock.t01") == STATE_UNAVAILABLE
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("borrow", "T01", "S0001"))
+        await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert err.value.translation_key == "lock_offline"
     assert runtime.radio.lock_model("T01").lock_state == 1  # DoorLock.LockState.Locked
 
-    await _call(hass, "simulate", {"room": "T01", "action": "online"})
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
-    result = await _call(hass, *_patron("borrow", "T01", "S0001"))
+    await call_service(hass, "simulate", {"room": "T01", "action": "online"})
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
+    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["status"] == "in_use"
-    assert _state(hass, "lock.t01") == "unlocked"
+    assert state_of(hass, "lock.t01") == "unlocked"
 
 
 async def test_failed_login_does_not_hint_whether_the_id_exists(
@@ -572,7 +515,7 @@ async def test_failed_login_does_not_hint_whether_the_id_exists(
     messages = []
     for patron_id, password in (("S0001", WRONG), ("Z9999", PASSWORD), ("s0001 ", WRONG)):
         with pytest.raises(ServiceValidationError) as err:
-            await _call(hass, *_patron("borrow", "T01", patron_id, password))
+            await call_service(hass, *_patron("borrow", "T01", patron_id, password))
         assert err.value.translation_key == "invalid_credentials"
         messages.append(str(err.value))
     assert len(set(messages)) == 1
@@ -584,8 +527,8 @@ async def test_simultaneous_borrows_one_wins(
     """Two patrons at one door, or one patron at two doors, at the same moment."""
     library = init_integration.runtime_data.library
     results = await asyncio.gather(
-        _call(hass, *_patron("borrow", "T01", "S0001")),
-        _call(hass, *_patron("borrow", "T01", "G0001")),
+        call_service(hass, *_patron("borrow", "T01", "S0001")),
+        call_service(hass, *_patron("borrow", "T01", "G0001")),
         return_exceptions=True,
     )
     won = [r for r in results if isinstance(r, dict)]
@@ -593,22 +536,22 @@ async def test_simultaneous_borrows_one_wins(
     assert len(won) == 1
     assert lost == ["room_not_idle"]
     assert mask_patron_id(library.holder("T01", dt_util.now())) == won[0]["holder"]
-    await _call(hass, "counter_return", {"room": "T01"})
+    await call_service(hass, "counter_return", {"room": "T01"})
 
     results = await asyncio.gather(
-        _call(hass, *_patron("borrow", "T01", "F0001")),
-        _call(hass, *_patron("borrow", "T02", "F0001")),
+        call_service(hass, *_patron("borrow", "T01", "F0001")),
+        call_service(hass, *_patron("borrow", "T02", "F0001")),
         return_exceptions=True,
     )
     won = [r for r in results if isinstance(r, dict)]
     lost = [r.translation_key for r in results if isinstance(r, ServiceValidationError)]
     assert len(won) == 1
     assert lost == ["already_holding"]
-    assert sorted(_state(hass, f"sensor.{room}_status") for room in ("t01", "t02")) == [
+    assert sorted(state_of(hass, f"sensor.{room}_status") for room in ("t01", "t02")) == [
         "idle",
         "in_use",
     ]
-    assert sorted(_state(hass, f"lock.{room}") for room in ("t01", "t02")) == [
+    assert sorted(state_of(hass, f"lock.{room}") for room in ("t01", "t02")) == [
         "locked",
         "unlocked",
     ]
@@ -651,7 +594,7 @@ async def test_staff_service_refuses_non_admin(
     before = _snapshot(hass, init_integration)
     patrons = list(init_integration.runtime_data.directory.patrons())
     with pytest.raises(Unauthorized):
-        await _call(hass, service, data, context=Context(user_id=staff_user.id))
+        await call_service(hass, service, data, context=Context(user_id=staff_user.id))
     assert _snapshot(hass, init_integration) == before
     assert list(init_integration.runtime_data.directory.patrons()) == patrons
 
@@ -663,19 +606,21 @@ async def test_staff_service_for_admin_and_automation(
     staff_user: User,
 ) -> None:
     """An administrator and an automation (no user) may; a patron action needs no admin."""
-    await _call(hass, *_patron("borrow", "T01", "S0001"), context=Context(user_id=staff_user.id))
-    result = await _call(
+    await call_service(
+        hass, *_patron("borrow", "T01", "S0001"), context=Context(user_id=staff_user.id)
+    )
+    result = await call_service(
         hass, "counter_return", {"room": "T01"}, context=Context(user_id=hass_admin_user.id)
     )
     assert result["status"] == "idle"
-    await _call(hass, *_patron("borrow", "T01", "S0001"))
-    result = await _call(hass, "counter_return", {"room": "T01"}, context=Context())
+    await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await call_service(hass, "counter_return", {"room": "T01"}, context=Context())
     assert result["status"] == "idle"
-    result = await _call(
+    result = await call_service(
         hass, "freeze_patron", {"patron_id": "G0001"}, context=Context(user_id=hass_admin_user.id)
     )
     assert result["patron"] == "G***1"
-    result = await _call(hass, "unfreeze_patron", {"patron_id": "G0001"})
+    result = await call_service(hass, "unfreeze_patron", {"patron_id": "G0001"})
     assert result == {"patron": "G***1", "frozen_until": None}
 
 
@@ -689,17 +634,17 @@ async def test_frozen_holder_checks_in_each_day(
     events: list[Event],
 ) -> None:
     open_l02 = _patron("open_door", "L02", "X0001")
-    assert _state(hass, "sensor.l02_status") == "reserved"
+    assert state_of(hass, "sensor.l02_status") == "reserved"
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *open_l02)
+        await call_service(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
-    assert _state(hass, "lock.l02") == "locked"
+    assert state_of(hass, "lock.l02") == "locked"
 
-    result = await _call(hass, "check_in", {"patron_id": "X0001"})
+    result = await call_service(hass, "check_in", {"patron_id": "X0001"})
     assert result == {"patron": "X***1", "checked_in": "2025-03-12"}
-    result = await _call(hass, *open_l02)
+    result = await call_service(hass, *open_l02)
     assert result["door"] == "unlocked"
-    assert _state(hass, "lock.l02") == "unlocked"
+    assert state_of(hass, "lock.l02") == "unlocked"
     assert events[-1].data["type"] == "qr_open"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.l02"}, blocking=True)
 
@@ -707,35 +652,35 @@ async def test_frozen_holder_checks_in_each_day(
     frozen_clock.tick(timedelta(hours=6))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    await _call(hass, "simulate", {"room": "L02", "action": "card_tap", "card": "C-X0001"})
-    assert _state(hass, "lock.l02") == "unlocked"
+    await call_service(hass, "simulate", {"room": "L02", "action": "card_tap", "card": "C-X0001"})
+    assert state_of(hass, "lock.l02") == "unlocked"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.l02"}, blocking=True)
 
     # The next morning: check in again first. Asked before the policy tick has pruned
     # yesterday's check-in, then after it.
     frozen_clock.move_to("2025-03-13 09:00:00+08:00")
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *open_l02)
+        await call_service(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *open_l02)
+        await call_service(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
-    await _call(hass, "simulate", {"room": "L02", "action": "card_tap", "card": "C-X0001"})
-    assert _state(hass, "lock.l02") == "locked"
+    await call_service(hass, "simulate", {"room": "L02", "action": "card_tap", "card": "C-X0001"})
+    assert state_of(hass, "lock.l02") == "locked"
     assert events[-1].data["type"] == "refused"
     assert events[-1].data["reason"] == "not_checked_in"
 
-    await _call(hass, "check_in", {"patron_id": "X0001"})
-    result = await _call(hass, *open_l02)
+    await call_service(hass, "check_in", {"patron_id": "X0001"})
+    result = await call_service(hass, *open_l02)
     assert result["door"] == "unlocked"
 
     # A check-in of another day never counts, pruned or not (the clock's tick prunes them).
     state = init_integration.runtime_data.library.state
     state.check_ins["X0001"] = date(2025, 3, 12)
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *open_l02)
+        await call_service(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
 
 
@@ -794,13 +739,13 @@ BAD_INPUT = [
 async def test_bad_input_is_rejected_by_the_schema(
     hass: HomeAssistant, init_integration: MockConfigEntry, service: str, data: dict[str, Any]
 ) -> None:
-    await _call(hass, *_patron("borrow", "T02", "G0001"))
+    await call_service(hass, *_patron("borrow", "T02", "G0001"))
     before = _snapshot(hass, init_integration)
     with pytest.raises(vol.Invalid) as err:
-        await _call(hass, service, data)
+        await call_service(hass, service, data)
     assert str(err.value)
     assert _snapshot(hass, init_integration) == before
-    assert _state(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "sensor.t01_status") == "idle"
 
 
 @pytest.mark.parametrize(
@@ -832,7 +777,7 @@ async def test_bad_input_refused_with_a_message(
 ) -> None:
     before = _snapshot(hass, init_integration)
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, service, data)
+        await call_service(hass, service, data)
     assert err.value.translation_key == key
     assert str(err.value) != key
     assert _snapshot(hass, init_integration) == before
@@ -841,10 +786,10 @@ async def test_bad_input_refused_with_a_message(
 async def test_room_id_is_case_insensitive(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    result = await _call(hass, *_patron("borrow", " t01 ", "s0001"))
+    result = await call_service(hass, *_patron("borrow", " t01 ", "s0001"))
     assert result["room"] == "T01"
     assert result["holder"] == "S***1"
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
 
 
 # --- 6. staff and automation services at work ------------------------------------------------
@@ -858,16 +803,16 @@ async def test_room_id_is_case_insensitive(
 async def test_counter_return(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event], how: dict
 ) -> None:
-    await _call(hass, *_patron("borrow", "T01", "S0001"))
-    await _call(hass, *_patron("borrow", "T02", "G0001"))
+    await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    await call_service(hass, *_patron("borrow", "T02", "G0001"))
     events.clear()
-    result = await _call(hass, "counter_return", how)
+    result = await call_service(hass, "counter_return", how)
     assert result["room"] == "T01"
     assert result["status"] == "idle"
     assert result["lock"] == "locked"
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
-    assert _state(hass, "sensor.t02_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t02_status") == "in_use"
     assert [(e.data["type"], e.data["source"], e.data["patron"]) for e in events] == [
         ("returned", "counter", "S***1")
     ]
@@ -877,55 +822,57 @@ async def test_reserve_open_and_cancel_long_term(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
     month = init_integration.runtime_data.library.reservations()[0][1]  # the demo's month
-    assert _state(hass, "sensor.l03_status") == "idle"
-    idle_before = int(_state(hass, "sensor.main_library_idle_rooms"))
-    result = await _call(
+    assert state_of(hass, "sensor.l03_status") == "idle"
+    idle_before = int(state_of(hass, "sensor.main_library_idle_rooms"))
+    result = await call_service(
         hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": month}
     )
     assert result["room"] == "L03"
     assert result["status"] == "reserved"
     assert result["holder"] == "G***1"
     assert result["month"] == month
-    assert _state(hass, "sensor.l03_status") == "reserved"
-    assert _state(hass, "sensor.l03_holder") == "G***1"
-    assert int(_state(hass, "sensor.main_library_idle_rooms")) == idle_before - 1
+    assert state_of(hass, "sensor.l03_status") == "reserved"
+    assert state_of(hass, "sensor.l03_holder") == "G***1"
+    assert int(state_of(hass, "sensor.main_library_idle_rooms")) == idle_before - 1
 
     # Reserving again for the same patron changes nothing.
-    await _call(hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": month})
+    await call_service(
+        hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": month}
+    )
 
     # The holder opens without borrowing (seed 000 section 2), by QR and by card.
-    result = await _call(hass, *_patron("open_door", "L03", "G0001"))
+    result = await call_service(hass, *_patron("open_door", "L03", "G0001"))
     assert result["door"] == "unlocked"
-    assert _state(hass, "lock.l03") == "unlocked"
+    assert state_of(hass, "lock.l03") == "unlocked"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.l03"}, blocking=True)
-    await _call(hass, "simulate", {"room": "L03", "action": "card_tap", "card": "C-G0001"})
-    assert _state(hass, "lock.l03") == "unlocked"
+    await call_service(hass, "simulate", {"room": "L03", "action": "card_tap", "card": "C-G0001"})
+    assert state_of(hass, "lock.l03") == "unlocked"
 
     events.clear()
-    result = await _call(hass, "cancel_reservation", {"room": "L03", "month": month})
+    result = await call_service(hass, "cancel_reservation", {"room": "L03", "month": month})
     assert result["status"] == "idle"
     assert result["holder"] is None
     assert result["month"] == month
-    assert _state(hass, "sensor.l03_status") == "idle"
-    assert _state(hass, "lock.l03") == "locked"  # this month's holder is gone: lock up
+    assert state_of(hass, "sensor.l03_status") == "idle"
+    assert state_of(hass, "lock.l03") == "locked"  # this month's holder is gone: lock up
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("open_door", "L03", "G0001"))
+        await call_service(hass, *_patron("open_door", "L03", "G0001"))
     assert err.value.translation_key == "not_holder"
 
 
 async def test_reserve_next_month_leaves_this_month_alone(
     hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
-    result = await _call(
+    result = await call_service(
         hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": NEXT_MONTH}
     )
     assert result["status"] == "idle"
     assert result["holder"] is None
     assert ("L03", NEXT_MONTH, "G0001") in init_integration.runtime_data.library.reservations()
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("open_door", "L03", "G0001"))
+        await call_service(hass, *_patron("open_door", "L03", "G0001"))
     assert err.value.translation_key == "not_holder"
-    result = await _call(hass, "cancel_reservation", {"room": "L03", "month": NEXT_MONTH})
+    result = await call_service(hass, "cancel_reservation", {"room": "L03", "month": NEXT_MONTH})
     assert init_integration.runtime_data.library.reservations() == [
         ("L01", THIS_MONTH, "D0001"),
         ("L02", THIS_MONTH, "X0001"),
@@ -935,39 +882,41 @@ async def test_reserve_next_month_leaves_this_month_alone(
 async def test_freeze_and_unfreeze(
     hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
-    result = await _call(hass, "freeze_patron", {"patron_id": "s0001", "days": 3, "reason": "x"})
+    result = await call_service(
+        hass, "freeze_patron", {"patron_id": "s0001", "days": 3, "reason": "x"}
+    )
     assert result == {"patron": "S***1", "frozen_until": "2025-03-15T10:00:00+08:00"}
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("borrow", "T01", "S0001"))
+        await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert err.value.translation_key == "frozen"
     assert "2025-03-15" in str(err.value)
 
     # A shorter freeze does not shorten a longer one; no days: the policy's 7.
-    result = await _call(hass, "freeze_patron", {"patron_id": "S0001", "days": 1})
+    result = await call_service(hass, "freeze_patron", {"patron_id": "S0001", "days": 1})
     assert result["frozen_until"] == "2025-03-15T10:00:00+08:00"
-    result = await _call(hass, "freeze_patron", {"patron_id": "S0001"})
+    result = await call_service(hass, "freeze_patron", {"patron_id": "S0001"})
     assert result["frozen_until"] == "2025-03-19T10:00:00+08:00"
 
-    result = await _call(hass, "unfreeze_patron", {"patron_id": "S0001"})
+    result = await call_service(hass, "unfreeze_patron", {"patron_id": "S0001"})
     assert result == {"patron": "S***1", "frozen_until": None}
-    result = await _call(hass, *_patron("borrow", "T01", "S0001"))
+    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["status"] == "in_use"
 
     # Unfreezing X0001 lets her open L02 without checking in.
-    await _call(hass, "unfreeze_patron", {"patron_id": "X0001"})
-    result = await _call(hass, *_patron("open_door", "L02", "X0001"))
+    await call_service(hass, "unfreeze_patron", {"patron_id": "X0001"})
+    result = await call_service(hass, *_patron("open_door", "L02", "X0001"))
     assert result["door"] == "unlocked"
 
 
 async def test_auto_return_service(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
-    await _call(hass, *_patron("borrow", "T01", "S0001"))
+    await call_service(hass, *_patron("borrow", "T01", "S0001"))
     events.clear()
-    result = await _call(hass, "auto_return", {"room": "T01", "reason": "door left open"})
+    result = await call_service(hass, "auto_return", {"room": "T01", "reason": "door left open"})
     assert result["status"] == "idle"
-    assert _state(hass, "sensor.t01_status") == "idle"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "lock.t01") == "locked"
     assert [(e.data["type"], e.data["source"], e.data["reason"]) for e in events] == [
         ("auto_returned", "automation", "door left open")
     ]
@@ -979,7 +928,7 @@ async def test_auto_return_service(
 async def test_patron_directory_services(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    result = await _call(
+    result = await call_service(
         hass,
         "add_patron",
         {
@@ -996,34 +945,36 @@ async def test_patron_directory_services(
     assert result["card"] is True
     assert "secret-1" not in str(result)
 
-    await _call(hass, *_patron("borrow", "T01", "S0002", "secret-1"))
+    await call_service(hass, *_patron("borrow", "T01", "S0002", "secret-1"))
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
-    await _call(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0002"})
-    assert _state(hass, "lock.t01") == "unlocked"
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0002"})
+    assert state_of(hass, "lock.t01") == "unlocked"
 
     # A new password: the old one stops working.
-    result = await _call(hass, "update_patron", {"patron_id": "S0002", "password": "secret-2"})
+    result = await call_service(
+        hass, "update_patron", {"patron_id": "S0002", "password": "secret-2"}
+    )
     assert result["patron"] == "S***2"
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("open_door", "T01", "S0002", "secret-1"))
+        await call_service(hass, *_patron("open_door", "T01", "S0002", "secret-1"))
     assert err.value.translation_key == "invalid_credentials"
-    await _call(hass, *_patron("open_door", "T01", "S0002", "secret-2"))
+    await call_service(hass, *_patron("open_door", "T01", "S0002", "secret-2"))
 
     # Suspended: the membership no longer opens the room.
-    result = await _call(hass, "update_patron", {"patron_id": "S0002", "suspended": True})
+    result = await call_service(hass, "update_patron", {"patron_id": "S0002", "suspended": True})
     assert result["suspended"] is True
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("open_door", "T01", "S0002", "secret-2"))
+        await call_service(hass, *_patron("open_door", "T01", "S0002", "secret-2"))
     assert err.value.translation_key == "membership_expired"
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, "remove_patron", {"patron_id": "S0002"})
+        await call_service(hass, "remove_patron", {"patron_id": "S0002"})
     assert err.value.translation_key == "room_has_holder"
-    await _call(hass, "counter_return", {"patron_id": "S0002"})
-    result = await _call(hass, "remove_patron", {"patron_id": "S0002"})
+    await call_service(hass, "counter_return", {"patron_id": "S0002"})
+    result = await call_service(hass, "remove_patron", {"patron_id": "S0002"})
     assert result == {"patron": "S***2", "removed": True}
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("borrow", "T01", "S0002", "secret-2"))
+        await call_service(hass, *_patron("borrow", "T01", "S0002", "secret-2"))
     assert err.value.translation_key == "invalid_credentials"
     stored = init_integration.runtime_data.as_store_data()["patrons"]
     assert "S0002" not in str(stored)
@@ -1035,16 +986,16 @@ async def test_too_many_attempts_then_backoff_ends(
     """The throttle refuses after repeated wrong passwords and lets the patron in later."""
     for _ in range(6):
         with pytest.raises(ServiceValidationError):
-            await _call(hass, *_patron("borrow", "T01", "S0001", WRONG))
+            await call_service(hass, *_patron("borrow", "T01", "S0001", WRONG))
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("borrow", "T01", "S0001"))
+        await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert err.value.translation_key == "too_many_attempts"
     assert err.value.translation_placeholders == {"retry_after": "1"}
     # Another patron is not affected.
-    await _call(hass, *_patron("borrow", "T02", "G0001"))
+    await call_service(hass, *_patron("borrow", "T02", "G0001"))
 
     frozen_clock.tick(timedelta(seconds=2))
-    result = await _call(hass, *_patron("borrow", "T01", "S0001"))
+    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["status"] == "in_use"
 
 
@@ -1072,28 +1023,28 @@ async def test_config_entry_id_picks_the_site(
     await hass.async_block_till_done()
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("borrow", "T01", "S0001"))
+        await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert err.value.translation_key == "site_required"
 
     _, data = _patron("borrow", "T01", "S0001")
-    result = await _call(hass, "borrow", data | {"config_entry_id": second.entry_id})
+    result = await call_service(hass, "borrow", data | {"config_entry_id": second.entry_id})
     assert result["status"] == "in_use"
     assert second.runtime_data.status("T01").value == "in_use"
     assert init_integration.runtime_data.status("T01").value == "idle"
-    assert _state(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "sensor.t01_status") == "idle"
 
     await hass.config_entries.async_unload(second.entry_id)
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, "borrow", data | {"config_entry_id": second.entry_id})
+        await call_service(hass, "borrow", data | {"config_entry_id": second.entry_id})
     assert err.value.translation_key == "site_not_loaded"
     # One site left: it is picked without an id.
-    result = await _call(hass, *_patron("borrow", "T01", "S0001"))
+    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["status"] == "in_use"
-    assert _state(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_status") == "in_use"
     await hass.config_entries.async_unload(init_integration.entry_id)
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, *_patron("return_room", "T01", "S0001"))
+        await call_service(hass, *_patron("return_room", "T01", "S0001"))
     assert err.value.translation_key == "no_site"
 
 
@@ -1104,22 +1055,22 @@ async def test_simulate_door_hardware(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
     """PUSH exit unlocks from inside; a door opened while locked is forced; a jam shows."""
-    await _call(hass, "simulate", {"room": "T01", "action": "push_button"})
-    assert _state(hass, "lock.t01") == "unlocked"
+    await call_service(hass, "simulate", {"room": "T01", "action": "push_button"})
+    assert state_of(hass, "lock.t01") == "unlocked"
     assert [(e.data["type"], e.data["source"]) for e in events] == [("push_exit", "push_button")]
-    await _call(hass, "simulate", {"room": "T01", "action": "door_open"})
-    assert _state(hass, "binary_sensor.t01_door") == "on"
-    await _call(hass, "simulate", {"room": "T01", "action": "door_close"})
-    assert _state(hass, "binary_sensor.t01_door") == "off"
-    assert _state(hass, "lock.t01") == "locked"  # it relocks when the door closes
+    await call_service(hass, "simulate", {"room": "T01", "action": "door_open"})
+    assert state_of(hass, "binary_sensor.t01_door") == "on"
+    await call_service(hass, "simulate", {"room": "T01", "action": "door_close"})
+    assert state_of(hass, "binary_sensor.t01_door") == "off"
+    assert state_of(hass, "lock.t01") == "locked"  # it relocks when the door closes
 
     events.clear()
-    await _call(hass, "simulate", {"room": "T01", "action": "door_open"})
+    await call_service(hass, "simulate", {"room": "T01", "action": "door_open"})
     assert [(e.data["type"], e.data["source"]) for e in events] == [("forced_open", "door")]
-    assert _state(hass, "sensor.t01_status") == "idle"
+    assert state_of(hass, "sensor.t01_status") == "idle"
 
-    await _call(hass, "simulate", {"room": "T02", "action": "jam"})
-    assert _state(hass, "lock.t02") == "jammed"
+    await call_service(hass, "simulate", {"room": "T02", "action": "jam"})
+    assert state_of(hass, "lock.t02") == "jammed"
 
 
 async def test_lock_not_confirming_the_unlock(
@@ -1128,12 +1079,12 @@ async def test_lock_not_confirming_the_unlock(
     """The borrow is recorded but the answer says the door did not open; open_door retries."""
     lock = init_integration.runtime_data.radio.lock_model("T01")
     lock.command_status = 0x01  # FAILURE
-    result = await _call(hass, *_patron("borrow", "T01", "S0001"))
+    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["status"] == "in_use"
     assert result["door"] == "unlock_failed"
-    assert _state(hass, "lock.t01") == "locked"
+    assert state_of(hass, "lock.t01") == "locked"
 
     lock.command_status = 0x00
-    result = await _call(hass, *_patron("open_door", "T01", "S0001"))
+    result = await call_service(hass, *_patron("open_door", "T01", "S0001"))
     assert result["door"] == "unlocked"
-    assert _state(hass, "lock.t01") == "unlocked"
+    assert state_of(hass, "lock.t01") == "unlocked"

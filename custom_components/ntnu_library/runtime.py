@@ -201,12 +201,12 @@ class SiteRuntime:
         self, room_id: str, patron_id: str, password: str, address: str | None = None
     ) -> dict[str, Any]:
         """登記使用."""
-        self.library.room(room_id)
-        patron = await self._login_at_room(room_id, patron_id, password, address)
-        return await self._async_run(
+        return await self._async_patron_action(
             room_id,
-            patron.patron_id,
-            lambda now: self.library.borrow(
+            patron_id,
+            password,
+            address,
+            lambda patron, now: self.library.borrow(
                 room_id, patron, now, lock_online=self.radio.is_online(room_id)
             ),
         )
@@ -215,12 +215,12 @@ class SiteRuntime:
         self, room_id: str, patron_id: str, password: str, address: str | None = None
     ) -> dict[str, Any]:
         """開門."""
-        self.library.room(room_id)
-        patron = await self._login_at_room(room_id, patron_id, password, address)
-        return await self._async_run(
+        return await self._async_patron_action(
             room_id,
-            patron.patron_id,
-            lambda now: self.library.open_door(
+            patron_id,
+            password,
+            address,
+            lambda patron, now: self.library.open_door(
                 room_id, patron, now, lock_online=self.radio.is_online(room_id)
             ),
         )
@@ -229,13 +229,26 @@ class SiteRuntime:
         self, room_id: str, patron_id: str, password: str, address: str | None = None
     ) -> dict[str, Any]:
         """結束使用."""
+        return await self._async_patron_action(
+            room_id,
+            patron_id,
+            password,
+            address,
+            lambda patron, now: self.library.return_room(room_id, patron, now),
+        )
+
+    async def _async_patron_action(
+        self,
+        room_id: str,
+        patron_id: str,
+        password: str,
+        address: str | None,
+        decide: Callable[[Patron, datetime], Outcome],
+    ) -> dict[str, Any]:
+        """A patron's own request at a room: log in, then decide as them."""
         self.library.room(room_id)
         patron = await self._login_at_room(room_id, patron_id, password, address)
-        return await self._async_run(
-            room_id,
-            patron.patron_id,
-            lambda now: self.library.return_room(room_id, patron, now),
-        )
+        return await self._async_run(room_id, patron.patron_id, lambda now: decide(patron, now))
 
     # --- staff and automation actions ------------------------------------------------------
 

@@ -11,6 +11,11 @@ class Reason(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     PATRON_SYSTEM_UNAVAILABLE = "patron_system_unavailable"
+    # Patron status flags of the library system (SIP2 patron status).
+    PRIVILEGES_DENIED = "privileges_denied"
+    CARD_REPORTED_LOST = "card_reported_lost"
+    TOO_MANY_ITEMS = "too_many_items"
+    EXCESSIVE_FEES = "excessive_fees"
     UNKNOWN_ROOM = "unknown_room"
     UNKNOWN_PATRON = "unknown_patron"
     UNKNOWN_CARD = "unknown_card"
