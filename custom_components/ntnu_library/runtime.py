@@ -7,7 +7,7 @@ sends the unlock or lock, then tells the entities and the bus. A refusal changes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 import time
@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .auth.local import LocalDirectory
 from .const import DOMAIN, EVENT_NAME, LOGGER
+from .core.breaker import CircuitBreaker
 from .core.categories import default_membership_expiry
 from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, Room, RoomEvent, RoomStatus, Source, mask_patron_id
@@ -72,6 +73,7 @@ class SiteRuntime:
     store: SiteStore
     seeded: bool = False
     jammed: set[str] = field(default_factory=set)
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     _decide_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _bcrypt_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     _unsubscribe: list[CALLBACK_TYPE] = field(default_factory=list)
@@ -182,7 +184,9 @@ class SiteRuntime:
             # bcrypt runs on the shared executor: a few at a time keeps a flood of parallel
             # logins from starving the rest of Home Assistant.
             async with self._bcrypt_slots:
-                patron = await self.directory.async_authenticate(pid, password)
+                patron = await self._ask_patron_system(
+                    lambda: self.directory.async_authenticate(pid, password)
+                )
         except Refused as refusal:
             if refusal.reason is Reason.INVALID_CREDENTIALS:
                 verdict = True
@@ -406,7 +410,15 @@ class SiteRuntime:
         async_dispatcher_send(self.hass, signal_room_update(self.entry_id), room_id)
 
     async def _async_card_tap(self, room_id: str, card: str) -> None:
-        patron = await self.directory.async_find_by_card(card) if card else None
+        try:
+            patron = (
+                await self._ask_patron_system(lambda: self.directory.async_find_by_card(card))
+                if card
+                else None
+            )
+        except Refused as refusal:  # the patron system is down: the door stays shut
+            self._emit_refusal(room_id, None, refusal, dt_util.now(), source=Source.CARD)
+            return
         try:
             await self._async_run(
                 room_id,
@@ -488,8 +500,29 @@ class SiteRuntime:
             self._emit_refusal(room_id, normalize_patron_id(patron_id), refusal, dt_util.now())
             raise
 
+    async def _ask_patron_system[T](self, request: Callable[[], Awaitable[T]]) -> T:
+        """Every question to the patron system passes the circuit breaker."""
+        started = time.monotonic()
+        self.breaker.allow(started)
+        try:
+            answer = await request()
+        except Refused as refusal:
+            answered = refusal.reason is not Reason.PATRON_SYSTEM_UNAVAILABLE
+            self.breaker.record(time.monotonic(), ok=answered, elapsed=time.monotonic() - started)
+            raise
+        except asyncio.CancelledError:
+            self.breaker.release()
+            raise
+        except Exception as err:  # an unexpected failure of the backend: fail secure
+            self.breaker.record(time.monotonic(), ok=False)
+            LOGGER.error("Patron system failed: %s", type(err).__name__)
+            raise Refused(Reason.PATRON_SYSTEM_UNAVAILABLE) from err
+        self.breaker.record(time.monotonic(), ok=True, elapsed=time.monotonic() - started)
+        return answer
+
     async def _known_patron(self, patron_id: str) -> Patron:
-        patron = await self.directory.async_get_patron(normalize_patron_id(patron_id))
+        pid = normalize_patron_id(patron_id)
+        patron = await self._ask_patron_system(lambda: self.directory.async_get_patron(pid))
         if patron is None:
             raise Refused(Reason.UNKNOWN_PATRON, patron=mask_patron_id(patron_id) or "-")
         return patron
@@ -497,20 +530,27 @@ class SiteRuntime:
     async def _resolve_patron(self, patron_id: str | None, patron_name: str | None) -> str:
         if patron_id:
             return (await self._known_patron(patron_id)).patron_id
-        matches = await self.directory.async_find_by_name(patron_name or "")
+        name = patron_name or ""
+        matches = await self._ask_patron_system(lambda: self.directory.async_find_by_name(name))
         if len(matches) != 1:
             raise Refused(Reason.UNKNOWN_PATRON, patron=str(patron_name)[:32])
         return matches[0].patron_id
 
     def _emit_refusal(
-        self, room_id: str, patron_id: str | None, refusal: Refused, now: datetime
+        self,
+        room_id: str,
+        patron_id: str | None,
+        refusal: Refused,
+        now: datetime,
+        *,
+        source: Source = Source.QR,
     ) -> None:
         self._emit(
             [
                 RoomEvent(
                     room_id=room_id,
                     type=EventType.REFUSED,
-                    source=Source.QR,
+                    source=source,
                     at=now,
                     patron_id=patron_id,
                     reason=refusal.reason.value,

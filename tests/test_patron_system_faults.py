@@ -1,0 +1,87 @@
+"""A failing or slow patron system refuses with patron_system_unavailable: no door opens."""
+
+from __future__ import annotations
+
+import asyncio
+from unittest.mock import patch
+
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ntnu_library.core.breaker import CircuitBreaker
+
+from .conftest import PASSWORD, SMALL_SITE, call_service, state_of
+
+
+@pytest.fixture
+def site_rooms() -> tuple[str, ...]:
+    """Five rooms are enough here."""
+    return SMALL_SITE
+
+
+BORROW = {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+
+
+async def _refused(hass: HomeAssistant, service: str, data: dict[str, str]) -> str:
+    with pytest.raises(ServiceValidationError) as refused:
+        await call_service(hass, service, data)
+    return str(refused.value.translation_key)
+
+
+async def test_a_broken_patron_system_fails_secure_and_recovers(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    runtime = init_integration.runtime_data
+    runtime.breaker = CircuitBreaker(failures_to_open=3, open_seconds=0.2)
+    directory = runtime.directory
+    before = runtime.as_store_data()["library"]
+    with patch.object(
+        directory, "async_authenticate", side_effect=OSError("ILS down")
+    ) as authenticate:
+        for _ in range(3):
+            assert await _refused(hass, "borrow", BORROW) == "patron_system_unavailable"
+        assert authenticate.call_count == 3
+        # Open: refused at once, the system is not even asked.
+        assert await _refused(hass, "borrow", BORROW) == "patron_system_unavailable"
+        assert authenticate.call_count == 3
+    assert runtime.as_store_data()["library"] == before
+    assert state_of(hass, "lock.t01") == "locked"
+    assert state_of(hass, "sensor.t01_status") == "idle"
+
+    await asyncio.sleep(0.25)  # the pause; the next request is the trial
+    result = await call_service(hass, "borrow", BORROW)
+    assert result["status"] == "in_use"
+    assert state_of(hass, "lock.t01") == "unlocked"
+
+
+async def test_wrong_passwords_do_not_open_the_breaker(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    runtime = init_integration.runtime_data
+    runtime.breaker = CircuitBreaker(failures_to_open=2)
+    for patron in ("G0001", "D0001", "F0001"):
+        data = {"room": "T02", "patron_id": patron, "password": "wrong"}
+        assert await _refused(hass, "borrow", data) == "invalid_credentials"
+    assert (await call_service(hass, "borrow", BORROW))["status"] == "in_use"
+
+
+async def test_a_card_tap_while_the_system_is_down_is_refused_and_logged(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
+) -> None:
+    runtime = init_integration.runtime_data
+    await call_service(hass, "borrow", BORROW)
+    await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
+    events.clear()
+    with patch.object(runtime.directory, "async_find_by_card", side_effect=TimeoutError):
+        await call_service(
+            hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"}
+        )
+    assert state_of(hass, "lock.t01") == "locked"
+    assert [(e.data["type"], e.data["source"], e.data.get("reason")) for e in events] == [
+        ("refused", "card", "patron_system_unavailable")
+    ]
+    # Back up: the holder's card opens again.
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
+    assert state_of(hass, "lock.t01") == "unlocked"
