@@ -16,6 +16,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
@@ -407,7 +408,22 @@ class SiteRuntime:
             LOGGER.warning("Lock of room %s stopped answering", room_id)
         elif event.type is DeviceEventType.ONLINE:
             LOGGER.info("Lock of room %s answers again", room_id)
+            ir.async_delete_issue(self.hass, DOMAIN, self._left_issue(room_id))
+        elif event.type is DeviceEventType.LEFT:
+            LOGGER.warning("A device of room %s left the Zigbee network", room_id)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._left_issue(room_id),
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="device_left",
+                translation_placeholders={"room": room_id, "site": self.site_name},
+            )
         async_dispatcher_send(self.hass, signal_room_update(self.entry_id), room_id)
+
+    def _left_issue(self, room_id: str) -> str:
+        return f"device_left_{self.entry_id}_{room_id}"
 
     async def _async_card_tap(self, room_id: str, card: str) -> None:
         try:

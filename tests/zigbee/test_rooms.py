@@ -140,7 +140,29 @@ async def test_device_leaving_marks_the_room_offline(
     lock = radio.lock_model("T01")
     assert radio.app is not None
     radio.app.handle_leave(lock.nwk, lock.ieee)
-    assert events == [DeviceEvent(room_id="T01", type=E.OFFLINE)]
+    assert events == [
+        DeviceEvent(room_id="T01", type=E.LEFT),
+        DeviceEvent(room_id="T01", type=E.OFFLINE),
+    ]
+
+
+async def test_a_sensor_leaving_is_told_but_the_room_stays_online(
+    radio: SimulatedRadio, events: list[DeviceEvent]
+) -> None:
+    contact = radio.device(simulated_devices("T01").contact)
+    assert radio.app is not None
+    radio.app.handle_leave(contact.nwk, contact.ieee)
+    assert events == [DeviceEvent(room_id="T01", type=E.LEFT)]
+    assert radio.is_online("T01")
+
+
+async def test_known_devices_lists_what_the_network_interviewed(radio: SimulatedRadio) -> None:
+    devices = {d.ieee: d for d in radio.known_devices()}
+    t01 = simulated_devices("T01")
+    assert devices[t01.lock].door_lock and devices[t01.lock].model == "SimLock"
+    assert devices[t01.contact].contact and not devices[t01.contact].door_lock
+    assert devices[t01.occupancy].occupancy
+    assert all(d.manufacturer == "NTNU Sim" for d in devices.values())
 
 
 async def test_unknown_rooms(radio: SimulatedRadio) -> None:

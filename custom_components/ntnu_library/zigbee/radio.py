@@ -27,6 +27,7 @@ class DeviceEventType(StrEnum):
     VACANT = "vacant"
     ONLINE = "online"  # the lock answers again
     OFFLINE = "offline"  # the lock stopped answering
+    LEFT = "left"  # a bound device (lock, contact or occupancy) left the network
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,6 +37,18 @@ class DeviceEvent:
     room_id: str
     type: DeviceEventType
     card: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KnownDevice:
+    """A device the network knows, for binding rooms to devices in the configuration."""
+
+    ieee: str
+    manufacturer: str | None
+    model: str | None
+    door_lock: bool
+    contact: bool
+    occupancy: bool
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -28,6 +28,7 @@ from . import compat
 from .radio import (
     DeviceEvent,
     DeviceEventType,
+    KnownDevice,
     LockCommandFailed,
     LockOffline,
     LockState,
@@ -266,8 +267,38 @@ class ZigbeeRooms:
             self._set_online(room_id, True)
 
     def _device_gone(self, ieee: t.EUI64) -> None:
-        if (binding := self._bindings.get(ieee)) is not None and binding[1] is Role.LOCK:
-            self._set_online(binding[0], False)
+        if (binding := self._bindings.get(ieee)) is None:
+            return
+        room_id, role = binding
+        self._emit(room_id, DeviceEventType.LEFT)
+        if role is Role.LOCK:
+            self._set_online(room_id, False)
+
+    def known_devices(self) -> list[KnownDevice]:
+        """Every interviewed device on the network but the coordinator, by IEEE address."""
+        if self._app is None:
+            return []
+        found = []
+        for ieee, device in sorted(self._app.devices.items(), key=lambda item: str(item[0])):
+            if device.nwk == 0x0000:
+                continue
+            clusters = {
+                cluster_id
+                for endpoint_id, endpoint in device.endpoints.items()
+                if endpoint_id != 0
+                for cluster_id in endpoint.in_clusters
+            }
+            found.append(
+                KnownDevice(
+                    ieee=str(ieee),
+                    manufacturer=device.manufacturer,
+                    model=device.model,
+                    door_lock=DoorLock.cluster_id in clusters,
+                    contact=IasZone.cluster_id in clusters,
+                    occupancy=OccupancySensing.cluster_id in clusters,
+                )
+            )
+        return found
 
     def _cluster(self, ieee: t.EUI64, role: Role | None = None) -> Cluster | None:
         """The bound device's room cluster, if the device is on the network and interviewed."""
