@@ -1,0 +1,420 @@
+"""The SIP2 patron system (DESIGN.md §2 `sip2`, §4): the library's ILS over TCP, TLS optional.
+
+One connection, used serially behind a lock (most ILSs allow one SIP session per terminal and
+answer strictly in order). A dropped connection is reopened, and the terminal logged in again,
+once per request. A timeout closes the connection: a late answer would otherwise be read as the
+answer to the next question. With error detection a bad checksum is answered by one 97 (Request
+ACS Resend), as the spec asks; a second bad answer makes the patron system unavailable.
+
+Passwords (the patron's AD, the terminal's CO) are never logged and never put in an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+import logging
+import ssl
+import time
+from types import MappingProxyType
+from typing import Final
+
+from ...core.categories import CATEGORIES
+from ...core.errors import Reason, Refused
+from ...core.model import Patron, mask_patron_id
+from .. import PatronSystem, normalize_card, normalize_patron_id
+from . import codec
+from .codec import Message, Sip2ChecksumError, Sip2Error
+
+_LOGGER = logging.getLogger(__name__)
+
+CARD_CACHE_SECONDS: Final = 60.0
+CARD_CACHE_SIZE: Final = 256
+MAX_ID_LENGTH: Final = 64
+MAX_PASSWORD_LENGTH: Final = 128
+
+# Patron status positions (SIP2 2.00, 64 response) and the refusal each one means.
+_STATUS_REASONS: Final[tuple[Reason, ...]] = (
+    Reason.PRIVILEGES_DENIED,  # 0 charge privileges denied
+    Reason.PRIVILEGES_DENIED,  # 1 renewal privileges denied
+    Reason.PRIVILEGES_DENIED,  # 2 recall privileges denied
+    Reason.PRIVILEGES_DENIED,  # 3 hold privileges denied
+    Reason.CARD_REPORTED_LOST,  # 4 card reported lost
+    Reason.TOO_MANY_ITEMS,  # 5 too many items charged
+    Reason.TOO_MANY_ITEMS,  # 6 too many items overdue
+    Reason.TOO_MANY_ITEMS,  # 7 too many renewals
+    Reason.TOO_MANY_ITEMS,  # 8 too many claims of items returned
+    Reason.TOO_MANY_ITEMS,  # 9 too many items lost
+    Reason.EXCESSIVE_FEES,  # 10 excessive outstanding fines
+    Reason.EXCESSIVE_FEES,  # 11 excessive outstanding fees
+    Reason.TOO_MANY_ITEMS,  # 12 recall overdue
+    Reason.TOO_MANY_ITEMS,  # 13 too many items billed
+)
+# When several flags are set, the one a patron can act on first is named.
+_REASON_ORDER: Final = (
+    Reason.CARD_REPORTED_LOST,
+    Reason.PRIVILEGES_DENIED,
+    Reason.EXCESSIVE_FEES,
+    Reason.TOO_MANY_ITEMS,
+)
+
+
+class Sip2Unavailable(Exception):
+    """The ILS cannot be reached, timed out or answered nonsense."""
+
+
+class Sip2LoginRejected(Exception):
+    """The ILS refused the terminal's SIP login (93 answered with ok=0)."""
+
+
+class _Dropped(Exception):
+    """The connection closed under us (EOF, reset, broken pipe)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sip2Config:
+    """How to reach the ILS and how to read its answers."""
+
+    host: str
+    port: int
+    tls: bool = False
+    verify_tls: bool = True
+    institution: str = ""
+    login_user: str | None = None
+    login_password: str | None = field(default=None, repr=False)
+    location: str = ""
+    terminal_password: str = field(default="", repr=False)  # AC, rarely used
+    error_detection: bool = True
+    timeout: float = 5.0
+    category_field: str = "PC"
+    # ILS patron type -> our category key; a value that is already a key passes unchanged.
+    category_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    default_category: str = "friend_of_library"
+    card_field: str | None = None  # a vendor field carrying the card number, if any
+
+    def __post_init__(self) -> None:
+        for key in (self.default_category, *self.category_map.values()):
+            if key not in CATEGORIES:
+                raise ValueError(f"unknown category {key!r}")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if not 0 < self.port < 65536:
+            raise ValueError("port out of range")
+
+
+def flag_reasons(status: str) -> list[Reason]:
+    """Return the refusals the patron status flags call for, most actionable first."""
+    found = {_STATUS_REASONS[i] for i, flag in enumerate(status[:14]) if flag == "Y"}
+    return [reason for reason in _REASON_ORDER if reason in found]
+
+
+class Sip2PatronSystem(PatronSystem):
+    """Patrons as the ILS knows them, through SIP2 Patron Information."""
+
+    def __init__(
+        self,
+        config: Sip2Config,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        now: Callable[[], datetime] = datetime.now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Take the configuration; an SSL context may be handed in (HA's shared one)."""
+        self.config = config
+        self._ssl_context = ssl_context
+        self._now = now
+        self._monotonic = monotonic
+        self._lock = asyncio.Lock()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._sequence = 0
+        self._cards: OrderedDict[str, tuple[float, Patron | None]] = OrderedDict()
+        self.requests = 0  # answers read from the ILS (diagnostics, tests)
+
+    # --- PatronSystem ---------------------------------------------------------------------
+
+    async def async_authenticate(self, patron_id: str, password: str) -> Patron:
+        """Check ID and password with the ILS: BL=Y and CQ=Y, then the status flags."""
+        key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
+        if (
+            not key
+            or len(key) > MAX_ID_LENGTH
+            or not isinstance(password, str)
+            or not password
+            or len(password) > MAX_PASSWORD_LENGTH
+        ):
+            # An empty AD makes some ILSs skip the password check: never send one.
+            raise Refused(Reason.INVALID_CREDENTIALS)
+        request = self._patron_request(key, password)
+        if request is None:  # a `|` or CR: an attempt to inject fields
+            raise Refused(Reason.INVALID_CREDENTIALS)
+        answer = await self._ask(request, key)
+        if answer.get("BL") != "Y" or answer.get("CQ") != "Y":
+            _LOGGER.debug("SIP2 login refused for %s", mask_patron_id(key))
+            raise Refused(Reason.INVALID_CREDENTIALS)
+        reasons = flag_reasons(answer.fixed)
+        if reasons:
+            _LOGGER.debug("SIP2 patron %s flagged: %s", mask_patron_id(key), reasons[0])
+            raise Refused(reasons[0])
+        patron = self._patron(answer, key)
+        if patron.card:
+            self._remember(patron.card, patron)
+        return patron
+
+    async def async_get_patron(self, patron_id: str) -> Patron | None:
+        """Return the patron (suspended when a status flag is set), or None when BL is not Y."""
+        key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
+        answer = await self._lookup(key)
+        if answer is None:
+            return None
+        return self._patron(answer, key, suspended=bool(flag_reasons(answer.fixed)))
+
+    async def async_find_by_card(self, card: str) -> Patron | None:
+        """Resolve a tapped card through the ILS (the card as AA), cached for a minute.
+
+        A card tap is an access attempt: a set status flag (card lost …) raises its refusal.
+        """
+        key = normalize_card(card) if isinstance(card, str) else ""
+        cached = self._cards.get(key)
+        if cached is not None and cached[0] > self._monotonic():
+            self._cards.move_to_end(key)
+            return cached[1]
+        answer = await self._lookup(key)
+        if answer is None:
+            self._remember(key, None)
+            return None
+        reasons = flag_reasons(answer.fixed)
+        if reasons:
+            raise Refused(reasons[0])
+        patron = self._patron(answer, key)
+        if patron.card is None:
+            patron = Patron(
+                patron_id=patron.patron_id,
+                name=patron.name,
+                category=patron.category,
+                membership_expires=patron.membership_expires,
+                suspended=patron.suspended,
+                card=key,
+            )
+        self._remember(key, patron)
+        return patron
+
+    async def async_find_by_name(self, name: str) -> list[Patron]:
+        """SIP2 cannot search by name."""
+        return []
+
+    # --- Config flow and shutdown ----------------------------------------------------------
+
+    async def async_test(self) -> None:
+        """Connect, log in when configured, ask 99 SC Status and expect an online 98.
+
+        Raises Sip2LoginRejected or Sip2Unavailable.
+        """
+        try:
+            answer = await self._request(codec.sc_status(), codec.ACS_STATUS)
+        except Sip2Error as err:
+            raise Sip2Unavailable(str(err)) from None
+        if answer.fixed[:1] != "Y":
+            raise Sip2Unavailable("ACS is offline")
+
+    async def async_close(self) -> None:
+        """Close the connection."""
+        async with self._lock:
+            await self._disconnect()
+
+    # --- Reading answers --------------------------------------------------------------------
+
+    async def _lookup(self, key: str) -> Message | None:
+        """63 without a password; None when the ILS does not know the ID (BL not Y)."""
+        if not key or len(key) > MAX_ID_LENGTH:
+            return None
+        request = self._patron_request(key, None)
+        if request is None:
+            return None
+        answer = await self._ask(request, key)
+        return answer if answer.get("BL") == "Y" else None
+
+    def _patron_request(self, key: str, password: str | None) -> Message | None:
+        """Return a 63, or None when a value would break the framing (checked before sending)."""
+        request = codec.patron_information(
+            self.config.institution,
+            key,
+            self._now(),
+            password=password,
+            terminal_password=self.config.terminal_password,
+        )
+        try:
+            codec.encode(request)
+        except Sip2Error:
+            return None
+        return request
+
+    async def _ask(self, request: Message, key: str) -> Message:
+        """Send a 63 and return its 64, or Refused(PATRON_SYSTEM_UNAVAILABLE)."""
+        try:
+            return await self._request(request, codec.PATRON_INFORMATION_RESPONSE)
+        except (Sip2Error, Sip2Unavailable, Sip2LoginRejected) as err:
+            _LOGGER.warning(
+                "SIP2 patron information for %s failed: %s: %s",
+                mask_patron_id(key),
+                type(err).__name__,
+                err,
+            )
+            raise Refused(Reason.PATRON_SYSTEM_UNAVAILABLE) from None
+
+    def _patron(self, answer: Message, key: str, *, suspended: bool = False) -> Patron:
+        config = self.config
+        raw_id = answer.get("AA")
+        patron_id = normalize_patron_id(raw_id) if raw_id else key
+        name = (answer.get("AE") or "").strip() or patron_id
+        raw_type = (answer.get(config.category_field) or "").strip()
+        category = config.category_map.get(raw_type)
+        if category is None:
+            category = raw_type if raw_type in CATEGORIES else config.default_category
+        expires = codec.parse_sip_date(answer.get("PA"))
+        card: str | None = None
+        if config.card_field:
+            card = normalize_card(answer.get(config.card_field) or "") or None
+        return Patron(
+            patron_id=patron_id or key,
+            name=name,
+            category=category,
+            membership_expires=expires,
+            suspended=suspended,
+            card=card,
+        )
+
+    def _remember(self, card: str, patron: Patron | None) -> None:
+        self._cards[card] = (self._monotonic() + CARD_CACHE_SECONDS, patron)
+        self._cards.move_to_end(card)
+        while len(self._cards) > CARD_CACHE_SIZE:
+            self._cards.popitem(last=False)
+
+    # --- The connection ---------------------------------------------------------------------
+
+    async def _request(self, request: Message, expect: str) -> Message:
+        """Send one request and return its answer; reconnect once on a dropped connection."""
+        async with self._lock:
+            for attempt in range(2):
+                fresh = self._writer is None
+                try:
+                    async with asyncio.timeout(self.config.timeout):
+                        if fresh:
+                            await self._connect()
+                        return await self._exchange(request, expect)
+                except _Dropped:
+                    await self._disconnect()
+                    if fresh or attempt:
+                        raise Sip2Unavailable("connection closed by the ILS") from None
+                    _LOGGER.debug("SIP2 connection dropped, reconnecting")
+                except TimeoutError:
+                    await self._disconnect()
+                    raise Sip2Unavailable("timed out") from None
+                except ssl.SSLError as err:
+                    await self._disconnect()
+                    raise Sip2Unavailable(f"TLS: {err.reason}") from None
+                except OSError as err:
+                    await self._disconnect()
+                    raise Sip2Unavailable(f"network: {type(err).__name__}") from None
+                except BaseException:  # Sip2Error, Sip2LoginRejected, cancellation
+                    await self._disconnect()
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connect(self) -> None:
+        config = self.config
+        context: ssl.SSLContext | None = None
+        if config.tls:
+            context = self._ssl_context or _client_context(verify=config.verify_tls)
+        self._reader, self._writer = await asyncio.open_connection(
+            config.host,
+            config.port,
+            ssl=context,
+            server_hostname=config.host if context else None,
+            limit=codec.MAX_LINE,
+        )
+        self._sequence = 0
+        if config.login_user:
+            request = codec.login(config.login_user, config.login_password or "", config.location)
+            answer = await self._exchange(request, codec.LOGIN_RESPONSE)
+            if answer.fixed != "1":
+                raise Sip2LoginRejected("the ILS refused the SIP login")
+
+    async def _disconnect(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is None:
+            return
+        writer.close()
+        try:
+            async with asyncio.timeout(1):
+                await writer.wait_closed()
+        except (OSError, TimeoutError):
+            pass
+
+    async def _exchange(self, request: Message, expect: str) -> Message:
+        detect = self.config.error_detection
+        sequence: int | None = None
+        if detect:
+            sequence = self._sequence
+            self._sequence = (self._sequence + 1) % 10
+        line = codec.encode(
+            Message(request.command, request.fixed, request.fields, sequence),
+            error_detection=detect,
+        )
+        await self._send(line)
+        for again in (False, True):
+            raw = await self._read_line()
+            try:
+                answer = codec.decode(raw)
+            except Sip2ChecksumError:
+                if again:
+                    raise
+                await self._send(
+                    codec.encode(Message(codec.REQUEST_ACS_RESEND), error_detection=True)
+                )
+                continue
+            if answer.command == codec.REQUEST_SC_RESEND and not again:
+                await self._send(line)
+                continue
+            if answer.command != expect:
+                raise Sip2Error(f"expected {expect}, got {answer.command}")
+            if detect and answer.sequence is not None and answer.sequence != sequence:
+                raise Sip2Error("answer to another sequence number")
+            self.requests += 1
+            return answer
+        raise Sip2Error("no valid answer after a resend")
+
+    async def _send(self, line: bytes) -> None:
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            raise _Dropped
+        try:
+            writer.write(line)
+            await writer.drain()
+        except (ConnectionError, RuntimeError):
+            raise _Dropped from None
+
+    async def _read_line(self) -> bytes:
+        reader = self._reader
+        if reader is None:
+            raise _Dropped
+        try:
+            return await reader.readuntil(codec.CR)
+        except asyncio.IncompleteReadError:
+            raise _Dropped from None
+        except asyncio.LimitOverrunError:
+            raise Sip2Error("answer longer than the line limit") from None
+        except ConnectionError:
+            raise _Dropped from None
+
+
+def _client_context(*, verify: bool) -> ssl.SSLContext:
+    """Return a TLS client context; verification is off only when asked for."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -1,0 +1,254 @@
+"""A small SIP2 2.00 codec: the messages a self-check terminal and a door controller need.
+
+A message is one line ending in CR: a two-digit command, fixed-length fields, then variable
+fields `XXvalue|`. With error detection the line ends in `AY<seq>AZ<checksum>`, the checksum
+being the two's complement of the 16-bit sum of every byte up to and including "AZ", as four
+upper-case hex digits. Values are sent as UTF-8 (ILSs differ; ASCII is a subset).
+
+Everything that cannot be parsed raises `Sip2Error`, nothing else: the parser reads what a
+server on the network sends, and a malformed answer must end in a refusal, never in a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+import re
+from typing import Final
+
+MAX_LINE: Final = 64 * 1024
+CR: Final = b"\r"
+
+LOGIN: Final = "93"
+LOGIN_RESPONSE: Final = "94"
+SC_STATUS: Final = "99"
+ACS_STATUS: Final = "98"
+PATRON_INFORMATION: Final = "63"
+PATRON_INFORMATION_RESPONSE: Final = "64"
+REQUEST_SC_RESEND: Final = "96"
+REQUEST_ACS_RESEND: Final = "97"
+
+# Length of the fixed part of each message this codec knows.
+FIXED_LENGTHS: Final[dict[str, int]] = {
+    LOGIN: 2,  # UID algorithm, PWD algorithm
+    LOGIN_RESPONSE: 1,  # ok
+    SC_STATUS: 8,  # status code 1, max print width 3, protocol version 4
+    ACS_STATUS: 34,  # 6 flags, timeout 3, retries 3, date 18, protocol version 4
+    PATRON_INFORMATION: 31,  # language 3, transaction date 18, summary 10
+    PATRON_INFORMATION_RESPONSE: 59,  # status 14, language 3, date 18, 6 counts of 4
+    REQUEST_SC_RESEND: 0,
+    REQUEST_ACS_RESEND: 0,
+}
+# 96 and 97 carry a checksum but never a sequence number.
+_CONTROL: Final = frozenset({REQUEST_SC_RESEND, REQUEST_ACS_RESEND})
+
+_CODE = re.compile(r"[A-Z0-9]{2}")
+_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{4})\Z")
+
+
+class Sip2Error(Exception):
+    """A message that cannot be built or an answer that cannot be parsed.
+
+    The message never quotes the line: a request carries a password.
+    """
+
+
+class Sip2ChecksumError(Sip2Error):
+    """An answer whose AZ checksum does not match its bytes (the spec says: ask again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One SIP2 message: command, its fixed part, its variable fields in order."""
+
+    command: str
+    fixed: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+    sequence: int | None = None  # AY, present only with error detection
+
+    def get(self, code: str) -> str | None:
+        """Return the first value of a variable field, or None when absent."""
+        for key, value in self.fields:
+            if key == code:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        # AD (patron password) and CO (login password) never reach a log through repr.
+        shown = tuple((k, "***" if k in {"AD", "CO", "AC"} else v) for k, v in self.fields)
+        return f"Message({self.command!r}, {self.fixed!r}, {shown!r}, seq={self.sequence!r})"
+
+
+def checksum(data: bytes) -> str:
+    """Return the SIP2 checksum of the bytes up to and including "AZ"."""
+    return f"{(-sum(data)) & 0xFFFF:04X}"
+
+
+def _check_text(value: str, what: str) -> None:
+    if "|" in value or "\r" in value:
+        raise Sip2Error(f"{what} contains a field delimiter or CR")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise Sip2Error(f"{what} is not encodable") from None
+
+
+def encode(message: Message, *, error_detection: bool = False) -> bytes:
+    """Return the wire form of a message, CR included.
+
+    Raises Sip2Error for a value that would break the framing (a `|` or CR in a patron ID is an
+    attempt to inject fields) and for a fixed part of the wrong length.
+    """
+    command = message.command
+    expected = FIXED_LENGTHS.get(command)
+    if expected is None:
+        raise Sip2Error("unknown command")
+    if len(message.fixed) != expected:
+        raise Sip2Error("fixed part has the wrong length")
+    _check_text(message.fixed, "fixed part")
+    parts = [command, message.fixed]
+    for code, value in message.fields:
+        if not _CODE.fullmatch(code):
+            raise Sip2Error("bad field code")
+        _check_text(value, "field value")
+        parts.append(f"{code}{value}|")
+    body = "".join(parts).encode()
+    if not error_detection:
+        if message.sequence is not None:
+            raise Sip2Error("a sequence number needs error detection")
+        return body + CR
+    if message.sequence is not None:
+        if command in _CONTROL or not 0 <= message.sequence <= 9:
+            raise Sip2Error("bad sequence number")
+        body += f"AY{message.sequence}".encode()
+    body += b"AZ"
+    return body + checksum(body).encode() + CR
+
+
+def decode(line: bytes) -> Message:
+    """Parse one line (trailing CR, and a CRLF's LF, optional) into a Message.
+
+    Verifies the checksum when the line carries one (Sip2ChecksumError on a mismatch).
+    """
+    if len(line) > MAX_LINE:
+        raise Sip2Error("line too long")
+    line = line.lstrip(b"\n").removesuffix(b"\n").removesuffix(CR)
+    sequence: int | None = None
+    trailer = _TRAILER.search(line)
+    if trailer is not None:
+        end = trailer.start(2)  # just after "AZ"
+        if (sum(line[:end]) + int(trailer.group(2), 16)) & 0xFFFF:
+            raise Sip2ChecksumError("checksum mismatch")
+        if trailer.group(1) is not None:
+            sequence = int(trailer.group(1))
+        line = line[: trailer.start()]
+    try:
+        text = line.decode()
+    except UnicodeDecodeError:
+        raise Sip2Error("not UTF-8") from None
+    if "\r" in text:
+        raise Sip2Error("CR inside a line")
+    command = text[:2]
+    fixed_length = FIXED_LENGTHS.get(command)
+    if fixed_length is None:
+        raise Sip2Error("unknown command")
+    if command in _CONTROL and sequence is not None:
+        raise Sip2Error("sequence number on a control message")
+    fixed = text[2 : 2 + fixed_length]
+    if len(fixed) != fixed_length or "|" in fixed:
+        raise Sip2Error("truncated fixed part")
+    rest = text[2 + fixed_length :]
+    segments = rest.split("|")
+    if segments[-1] == "":  # the usual final delimiter
+        segments.pop()
+    fields: list[tuple[str, str]] = []
+    for segment in segments:
+        if not _CODE.fullmatch(segment[:2]):
+            raise Sip2Error("bad field code")
+        fields.append((segment[:2], segment[2:]))
+    return Message(command, fixed, tuple(fields), sequence)
+
+
+# --- Builders -------------------------------------------------------------------------------
+
+
+def sip_date(moment: datetime) -> str:
+    """Return a SIP2 transaction date: YYYYMMDD, four blanks (local time), HHMMSS."""
+    return moment.strftime("%Y%m%d") + "    " + moment.strftime("%H%M%S")
+
+
+def parse_sip_date(text: str | None) -> date | None:
+    """Return the day of an 18-character SIP2 date (or the YYYYMMDD head of any text)."""
+    if not text or len(text) < 8 or not text[:8].isdigit() or not text[:8].isascii():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def login(user: str, password: str, location: str = "") -> Message:
+    """93 Login: the terminal's own SIP account (plain algorithms)."""
+    fields = [("CN", user), ("CO", password)]
+    if location:
+        fields.append(("CP", location))
+    return Message(LOGIN, "00", tuple(fields))
+
+
+def login_response(ok: bool) -> Message:
+    """94 Login Response."""
+    return Message(LOGIN_RESPONSE, "1" if ok else "0")
+
+
+def sc_status() -> Message:
+    """99 SC Status: status ok, print width 80, protocol 2.00 (a health check)."""
+    return Message(SC_STATUS, "0" + "080" + "2.00")
+
+
+def acs_status(institution: str, now: datetime, *, online: bool = True) -> Message:
+    """98 ACS Status: online, checkin/checkout ok, timeout 010, 3 retries, protocol 2.00."""
+    flags = ("Y" if online else "N") + "YYYNN"
+    fixed = flags + "010" + "003" + sip_date(now) + "2.00"
+    return Message(ACS_STATUS, fixed, (("AO", institution), ("BX", "YYYYYYYYYYYYYYYY")))
+
+
+def patron_information(
+    institution: str,
+    patron_id: str,
+    now: datetime,
+    *,
+    password: str | None = None,
+    terminal_password: str = "",
+) -> Message:
+    """63 Patron Information: AD only when a patron password is checked."""
+    fixed = "000" + sip_date(now) + " " * 10
+    fields = [("AO", institution), ("AA", patron_id), ("AC", terminal_password)]
+    if password is not None:
+        fields.append(("AD", password))
+    return Message(PATRON_INFORMATION, fixed, tuple(fields))
+
+
+PATRON_STATUS_LENGTH: Final = 14
+
+
+def patron_information_response(
+    *,
+    status: str,
+    now: datetime,
+    institution: str,
+    patron_id: str,
+    name: str,
+    valid_patron: str | None,
+    valid_password: str | None,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Message:
+    """64 Patron Information Response; BL or CQ None leaves the field out."""
+    if len(status) != PATRON_STATUS_LENGTH:
+        raise Sip2Error("patron status must have 14 flags")
+    fixed = status + "000" + sip_date(now) + "0000" * 6
+    fields = [("AO", institution), ("AA", patron_id), ("AE", name)]
+    if valid_patron is not None:
+        fields.append(("BL", valid_patron))
+    if valid_password is not None:
+        fields.append(("CQ", valid_password))
+    return Message(PATRON_INFORMATION_RESPONSE, fixed, (*fields, *extra))
