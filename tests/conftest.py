@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from pathlib import Path
+import sys
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -18,16 +19,33 @@ from syrupy.location import PyTestLocation
 from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
+    CONF_HOST,
+    CONF_INSTITUTION,
+    CONF_LOCATION,
+    CONF_LOGIN_PASSWORD,
+    CONF_LOGIN_USER,
     CONF_PATRON_SYSTEM,
+    CONF_PORT,
     CONF_RADIO,
+    CONF_SIP2,
     CONF_SITE_NAME,
+    CONF_TLS,
+    CONF_VERIFY_TLS,
     DOMAIN,
     EVENT_NAME,
+    PATRONS_LOCAL,
+    PATRONS_SIP2,
 )
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
 
+# The ILS (scripts/lib/ils.py) is a real SIP2 server the tests and the demo run on loopback.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "lib"))
+from ils import IlsServer, demo_patrons
+
 PASSWORD = DEMO_PASSWORD
+ILS_LOGIN_USER = "ntnu-door"
+ILS_LOGIN_PASSWORD = "ntnu-door-secret"
 TIME_ZONE = "Asia/Taipei"
 # A fixed moment for tests of the clocks (counter hours, check-in days, timers).
 NOW = "2025-03-12 10:00:00+08:00"
@@ -69,6 +87,41 @@ def policy_options() -> dict[str, Any]:
 
 
 @pytest.fixture
+def patron_system() -> str:
+    """Where the site checks patrons: its own directory, or the ILS over SIP2 (`ils`)."""
+    return PATRONS_LOCAL
+
+
+@pytest.fixture
+async def ils(
+    patron_system: str, request: pytest.FixtureRequest
+) -> AsyncGenerator[IlsServer | None]:
+    """A real SIP2 server on loopback serving the demo patrons, for SIP2 sites."""
+    if patron_system != PATRONS_SIP2:
+        yield None
+        return
+    request.getfixturevalue("socket_enabled")
+    async with IlsServer(
+        demo_patrons(), login_user=ILS_LOGIN_USER, login_password=ILS_LOGIN_PASSWORD
+    ) as server:
+        yield server
+
+
+def sip2_settings(server: IlsServer) -> dict[str, Any]:
+    """The entry's SIP2 settings for a loopback ILS."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: server.port,
+        CONF_TLS: False,
+        CONF_VERIFY_TLS: True,
+        CONF_INSTITUTION: server.institution,
+        CONF_LOGIN_USER: ILS_LOGIN_USER,
+        CONF_LOGIN_PASSWORD: ILS_LOGIN_PASSWORD,
+        CONF_LOCATION: "",
+    }
+
+
+@pytest.fixture
 def site_rooms() -> tuple[str, ...]:
     """The demo rooms the site has."""
     return WHOLE_SITE
@@ -76,7 +129,10 @@ def site_rooms() -> tuple[str, ...]:
 
 @pytest.fixture
 def mock_config_entry(
-    policy_options: dict[str, Any], site_rooms: tuple[str, ...]
+    policy_options: dict[str, Any],
+    site_rooms: tuple[str, ...],
+    patron_system: str,
+    ils: IlsServer | None,
 ) -> MockConfigEntry:
     """The demo site: its patrons and reservations, rooms T01–T12 and L01–L06 (`site_rooms`)."""
     return MockConfigEntry(
@@ -86,8 +142,9 @@ def mock_config_entry(
         data={
             CONF_SITE_NAME: "Main Library",
             CONF_RADIO: "simulated",
-            CONF_PATRON_SYSTEM: "local",
+            CONF_PATRON_SYSTEM: patron_system,
             CONF_DEMO_DATA: True,
+            **({CONF_SIP2: sip2_settings(ils)} if ils is not None else {}),
         },
         options=policy_options,
         subentries_data=[room_subentry(r) for r in DEMO_ROOMS if r.room_id in site_rooms],

@@ -7,17 +7,27 @@ from datetime import datetime, timedelta
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_DEMO_DATA, DOMAIN, LOGGER, POLICY_TICK_SECONDS
+from .auth.sip2 import Sip2LoginRejected, Sip2PatronSystem, Sip2Unavailable
+from .const import (
+    CONF_DEMO_DATA,
+    CONF_PATRON_SYSTEM,
+    CONF_SIP2,
+    DOMAIN,
+    LOGGER,
+    PATRONS_SIP2,
+    POLICY_TICK_SECONDS,
+)
 from .core.policy import Policy
 from .core.rooms import Library
 from .demo import async_seed_demo
 from .entity import site_device_info
+from .patrons import sip2_patron_system
 from .rooms import room_devices, rooms_of_entry
 from .runtime import SiteRuntime
 from .services import async_setup_services
@@ -45,6 +55,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> bool:
     """Start one site: load its Store, start its radio, add its rooms."""
     rooms = rooms_of_entry(entry)
+    patron_system = await _async_patron_system(entry)
     radio = SimulatedRadio()
     radio.set_rooms(room_devices(entry))
     policy = Policy.from_options(entry.options)
@@ -54,6 +65,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
         rooms=rooms,
         radio=radio,
         library_factory=lambda rooms, state: Library(rooms, policy, state),
+        patron_system=patron_system,
     )
     if entry.data.get(CONF_DEMO_DATA) and not runtime.seeded:
         await async_seed_demo(runtime, dt_util.now())
@@ -62,6 +74,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
         await radio.async_start()
     except (RadioError, OSError) as err:
         await radio.async_stop()
+        if patron_system is not None:
+            await patron_system.async_close()
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="radio_not_ready",
@@ -94,6 +108,28 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     await runtime.async_policy_tick()
     LOGGER.debug("Site %s started with %d rooms", entry.title, len(rooms))
     return True
+
+
+async def _async_patron_system(entry: NtnuLibraryConfigEntry) -> Sip2PatronSystem | None:
+    """The ILS for a SIP2 site, checked before anything starts; None for a local directory."""
+    if entry.data.get(CONF_PATRON_SYSTEM) != PATRONS_SIP2:
+        return None
+    sip2 = sip2_patron_system(entry.data[CONF_SIP2])
+    try:
+        await sip2.async_test()
+    except Sip2LoginRejected as err:
+        await sip2.async_close()
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="sip2_login_rejected"
+        ) from err
+    except Sip2Unavailable as err:
+        await sip2.async_close()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="patron_system_not_ready",
+            translation_placeholders={"error": str(err)[:200]},
+        ) from err
+    return sip2
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import re
 from typing import Any
 
@@ -24,23 +25,37 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
     TimeSelector,
 )
 from homeassistant.util import dt as dt_util, slugify
 import voluptuous as vol
 
+from .auth.sip2 import Sip2LoginRejected, Sip2Unavailable
 from .const import (
     CONF_DEMO_DATA,
     CONF_FLOOR,
+    CONF_HOST,
+    CONF_INSTITUTION,
     CONF_KIND,
+    CONF_LOCATION,
+    CONF_LOGIN_PASSWORD,
+    CONF_LOGIN_USER,
     CONF_NAME,
     CONF_PATRON_SYSTEM,
+    CONF_PORT,
     CONF_RADIO,
     CONF_ROOM_ID,
+    CONF_SIP2,
     CONF_SITE_NAME,
+    CONF_TLS,
+    CONF_VERIFY_TLS,
+    DEFAULT_SIP2_PORT,
     DOMAIN,
     PATRON_SYSTEMS,
     PATRONS_LOCAL,
+    PATRONS_SIP2,
     RADIO_SIMULATED,
     RADIOS,
     SUBENTRY_ROOM,
@@ -49,6 +64,7 @@ from .core.errors import Refused
 from .core.model import Room, RoomKind
 from .core.policy import Policy
 from .demo import DEMO_ROOMS
+from .patrons import sip2_patron_system
 from .rooms import room_subentries, room_subentry_data
 from .zigbee.simulated import simulated_devices
 
@@ -89,6 +105,39 @@ def _site_id(name: str) -> str | None:
     return slugify(name) or None
 
 
+_SIP2_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_HOST): TextSelector(),
+        vol.Required(CONF_PORT, default=DEFAULT_SIP2_PORT): vol.All(
+            NumberSelector(NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)),
+            vol.Coerce(int),
+        ),
+        vol.Required(CONF_TLS, default=True): BooleanSelector(),
+        vol.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
+        vol.Optional(CONF_INSTITUTION, default=""): TextSelector(),
+        vol.Optional(CONF_LOGIN_USER): TextSelector(),
+        vol.Optional(CONF_LOGIN_PASSWORD): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+        vol.Optional(CONF_LOCATION, default=""): TextSelector(),
+    }
+)
+
+
+async def _async_try_sip2(data: dict[str, Any]) -> dict[str, str]:
+    """Connect, log in and ask the ILS's status; the form errors if that fails."""
+    sip2 = sip2_patron_system(data)
+    try:
+        await sip2.async_test()
+    except Sip2LoginRejected:
+        return {"base": "invalid_auth"}
+    except Sip2Unavailable:
+        return {"base": "cannot_connect"}
+    finally:
+        await sip2.async_close()
+    return {}
+
+
 def room_subentry(room: Room) -> ConfigSubentryData:
     """A room's subentry, bound to its simulated devices."""
     return ConfigSubentryData(
@@ -105,6 +154,10 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
     MINOR_VERSION = 1
 
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._site: dict[str, Any] = {}
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Name the site and choose its radio and patron system."""
         errors: dict[str, str] = {}
@@ -116,16 +169,70 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(site_id)
                 self._abort_if_unique_id_configured()
                 demo = bool(user_input.get(CONF_DEMO_DATA))
-                return self.async_create_entry(
-                    title=name,
-                    data={**user_input, CONF_SITE_NAME: name, CONF_DEMO_DATA: demo},
-                    options=Policy().as_dict(),
-                    subentries=[room_subentry(room) for room in DEMO_ROOMS] if demo else (),
-                )
+                self._site = {**user_input, CONF_SITE_NAME: name, CONF_DEMO_DATA: demo}
+                if user_input[CONF_PATRON_SYSTEM] == PATRONS_SIP2:
+                    return await self.async_step_sip2()
+                return self._async_create_site()
         schema = _site_schema(user_input or {}).extend(
             {vol.Required(CONF_DEMO_DATA, default=False): BooleanSelector()}
         )
         return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
+
+    async def async_step_sip2(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Where the library system answers SIP2, tried before the site is created."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = await _async_try_sip2(user_input)
+            if not errors:
+                self._site[CONF_SIP2] = user_input
+                return self._async_create_site()
+        return self.async_show_form(
+            step_id="sip2",
+            data_schema=self.add_suggested_values_to_schema(_SIP2_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    @callback
+    def _async_create_site(self) -> ConfigFlowResult:
+        demo = self._site[CONF_DEMO_DATA]
+        return self.async_create_entry(
+            title=self._site[CONF_SITE_NAME],
+            data=self._site,
+            options=Policy().as_dict(),
+            subentries=[room_subentry(room) for room in DEMO_ROOMS] if demo else (),
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The library system refused the site's SIP account."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the SIP account again."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            sip2 = {**entry.data[CONF_SIP2], **user_input}
+            errors = await _async_try_sip2(sip2)
+            if not errors:
+                # Set-up stopped at the refused login, before any update listener existed.
+                return self.async_update_reload_and_abort(
+                    entry, data={**entry.data, CONF_SIP2: sip2}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_LOGIN_USER): TextSelector(),
+                    vol.Optional(CONF_LOGIN_PASSWORD): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    ),
+                }
+            ),
+            description_placeholders={"host": entry.data[CONF_SIP2][CONF_HOST]},
+            errors=errors,
+        )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None

@@ -19,7 +19,20 @@ CONF_DEMO_DATA: Final = "demo_data"
 RADIO_SIMULATED: Final = "simulated"
 RADIOS: Final = (RADIO_SIMULATED,)
 PATRONS_LOCAL: Final = "local"
-PATRON_SYSTEMS: Final = (PATRONS_LOCAL,)
+PATRONS_SIP2: Final = "sip2"
+PATRON_SYSTEMS: Final = (PATRONS_LOCAL, PATRONS_SIP2)
+
+# SIP2 connection (entry data under CONF_SIP2)
+CONF_SIP2: Final = "sip2"
+CONF_HOST: Final = "host"
+CONF_PORT: Final = "port"
+CONF_TLS: Final = "tls"
+CONF_VERIFY_TLS: Final = "verify_tls"
+CONF_INSTITUTION: Final = "institution"
+CONF_LOGIN_USER: Final = "login_user"
+CONF_LOGIN_PASSWORD: Final = "login_password"
+CONF_LOCATION: Final = "location"
+DEFAULT_SIP2_PORT: Final = 6001
 
 # Room subentries
 SUBENTRY_ROOM: Final = "room"

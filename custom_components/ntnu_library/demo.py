@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import bcrypt
 
+from .auth.local import LocalDirectory
 from .core.categories import default_membership_expiry
 from .core.model import Room, RoomKind, month_key
 
@@ -70,34 +71,44 @@ DEMO_PATRONS: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 
+def demo_membership_expires(category: str, membership: str | None, today: date) -> date | None:
+    """When a demo patron's membership ends: expired a month ago, never, or the default."""
+    if membership == "expired":
+        return today - timedelta(days=30)
+    if membership == "none":
+        return None
+    return default_membership_expiry(category, today - timedelta(days=365))
+
+
 async def async_seed_demo(runtime: SiteRuntime, now: datetime) -> None:
-    """Fill an empty site with the demo patrons and this month's long-term holders."""
+    """Fill an empty site with this month's long-term holders and the demo patrons.
+
+    With SIP2 the demo ILS serves the patrons; only a site's own directory is filled here.
+    """
     today = now.date()
-    # One hash for the shared demo password keeps seeding fast; every patron still logs in
-    # through bcrypt like any other.
-    password_hash = await runtime.hass.async_add_executor_job(
-        lambda: bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt()).decode()
-    )
-    directory = runtime.directory
-    for patron_id, name, category, membership in DEMO_PATRONS:
-        if membership == "expired":
-            expires: date | None = today - timedelta(days=30)
-        elif membership == "none":
-            expires = None
-        else:
-            expires = default_membership_expiry(category, today - timedelta(days=365))
-        await directory.async_add_patron(
-            patron_id=patron_id,
-            name=name,
-            category=category,
-            membership_expires=expires,
-            card=f"C-{patron_id}",
-            password=None,
-        )
-        await directory.async_set_password_hash(patron_id, password_hash)
+    if isinstance(runtime.directory, LocalDirectory):
+        await _async_add_demo_patrons(runtime.directory, today)
     state = runtime.library.state
     this_month = month_key(today)
     state.reservations[("L01", this_month)] = "D0001"
     state.reservations[("L02", this_month)] = "X0001"
     runtime.library.freeze("X0001", 30, "demo: returned a room late", now)
     runtime.seeded = True
+
+
+async def _async_add_demo_patrons(directory: LocalDirectory, today: date) -> None:
+    # One hash for the shared demo password keeps seeding fast; every patron still logs in
+    # through bcrypt like any other.
+    password_hash = await directory.run_blocking(
+        lambda: bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt()).decode()
+    )
+    for patron_id, name, category, membership in DEMO_PATRONS:
+        await directory.async_add_patron(
+            patron_id=patron_id,
+            name=name,
+            category=category,
+            membership_expires=demo_membership_expires(category, membership, today),
+            card=f"C-{patron_id}",
+            password=None,
+        )
+        await directory.async_set_password_hash(patron_id, password_hash)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from . import NtnuLibraryConfigEntry
+from .auth.local import LocalDirectory
 from .core.model import mask_patron_id
 
 TO_REDACT = {"password", "password_hash", "login_password", "login_user"}
@@ -48,5 +50,10 @@ async def async_get_config_entry_diagnostics(
             mask_patron_id(pid): {"until": f.until.isoformat(), "reason": f.reason}
             for pid, f in sorted(state.freezes.items())
         },
-        "patrons": {"count": runtime.directory.count()},
+        "patrons": (
+            {"system": "local", "count": runtime.directory.count()}
+            if isinstance(runtime.directory, LocalDirectory)
+            else {"system": "sip2"}
+        ),
+        "patron_system_breaker": runtime.breaker.state(time.monotonic()).value,
     }

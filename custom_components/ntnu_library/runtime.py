@@ -20,7 +20,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
+from .auth import PatronSystem
 from .auth.local import LocalDirectory
+from .auth.sip2 import Sip2PatronSystem
 from .const import DOMAIN, EVENT_NAME, LOGGER
 from .core.breaker import CircuitBreaker
 from .core.categories import default_membership_expiry
@@ -68,7 +70,7 @@ class SiteRuntime:
     entry_id: str
     site_name: str
     library: Library
-    directory: LocalDirectory
+    directory: PatronSystem  # the local directory, or the ILS over SIP2
     throttle: LoginThrottle
     radio: RoomRadio
     store: SiteStore
@@ -90,8 +92,12 @@ class SiteRuntime:
         rooms: list[Room],
         radio: RoomRadio,
         library_factory: Callable[[list[Room], LibraryState | None], Library],
+        patron_system: PatronSystem | None = None,
     ) -> SiteRuntime:
-        """Load the Store and build the runtime (the radio is started by the caller)."""
+        """Load the Store and build the runtime (the radio is started by the caller).
+
+        Without a `patron_system` the site keeps its own directory in the Store.
+        """
         store = SiteStore(hass, entry.entry_id)
         data = await store.async_load() or {}
         state = LibraryState.from_dict(data["library"]) if "library" in data else None
@@ -100,7 +106,8 @@ class SiteRuntime:
             entry_id=entry.entry_id,
             site_name=entry.title,
             library=library_factory(rooms, state),
-            directory=LocalDirectory.from_dict(
+            directory=patron_system
+            or LocalDirectory.from_dict(
                 data.get("patrons", {}),
                 run_blocking=hass.async_add_executor_job,
                 on_change=lambda: None,
@@ -110,7 +117,8 @@ class SiteRuntime:
             store=store,
             seeded=bool(data.get("seeded")),
         )
-        runtime.directory.on_change = runtime.async_schedule_save
+        if isinstance(runtime.directory, LocalDirectory):
+            runtime.directory.on_change = runtime.async_schedule_save
         return runtime
 
     @callback
@@ -132,12 +140,16 @@ class SiteRuntime:
         while self._unsubscribe:
             self._unsubscribe.pop()()
         await self.async_save()
+        if isinstance(self.directory, Sip2PatronSystem):
+            await self.directory.async_close()
 
     def as_store_data(self) -> dict[str, Any]:
         """What the Store keeps."""
         return {
             "library": self.library.state.as_dict(),
-            "patrons": self.directory.as_dict(),
+            "patrons": (
+                self.directory.as_dict() if isinstance(self.directory, LocalDirectory) else {}
+            ),
             "throttle": self.throttle.as_dict(),
             "seeded": self.seeded,
         }
@@ -336,19 +348,25 @@ class SiteRuntime:
             await self._async_persist(snapshot)
         return {"patron": mask_patron_id(patron.patron_id), "checked_in": now.date().isoformat()}
 
+    def local_directory(self) -> LocalDirectory:
+        """The site's own directory; patrons in the ILS are managed there, not here."""
+        if not isinstance(self.directory, LocalDirectory):
+            raise Refused(Reason.PATRONS_MANAGED_ELSEWHERE)
+        return self.directory
+
     async def async_add_patron(self, **fields: Any) -> dict[str, Any]:
         """Add a patron to the local directory; the category's membership period by default."""
         if fields.get("membership_expires") is None:
             fields["membership_expires"] = default_membership_expiry(
                 fields["category"], dt_util.now().date()
             )
-        patron = await self.directory.async_add_patron(fields.pop("patron_id"), **fields)
+        patron = await self.local_directory().async_add_patron(fields.pop("patron_id"), **fields)
         await self.async_save()
         return _patron_summary(patron)
 
     async def async_update_patron(self, patron_id: str, **changes: Any) -> dict[str, Any]:
         """Change a patron; only the fields given change."""
-        patron = await self.directory.async_update_patron(patron_id, **changes)
+        patron = await self.local_directory().async_update_patron(patron_id, **changes)
         await self.async_save()
         self._notify_all()
         return _patron_summary(patron)
@@ -362,7 +380,7 @@ class SiteRuntime:
         )
         if held is not None:
             raise Refused(Reason.ROOM_HAS_HOLDER, room=held)
-        await self.directory.async_remove_patron(patron.patron_id)
+        await self.local_directory().async_remove_patron(patron.patron_id)
         await self.async_save()
         return {"patron": mask_patron_id(patron.patron_id), "removed": True}
 

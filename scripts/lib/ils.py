@@ -15,7 +15,7 @@ import argparse
 import asyncio
 from collections.abc import Iterable, Mapping
 import contextlib
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 import socket
 import ssl
@@ -308,18 +308,12 @@ class IlsServer:
 
 def demo_patrons(today: date | None = None) -> list[dict[str, Any]]:
     """Return the demo patrons of custom_components/ntnu_library/demo.py as ILS records."""
-    from custom_components.ntnu_library.core.categories import default_membership_expiry
-    from custom_components.ntnu_library.demo import DEMO_PATRONS
+    from custom_components.ntnu_library.demo import DEMO_PATRONS, demo_membership_expires
 
     today = today or date.today()
     patrons = []
     for patron_id, name, category, membership in DEMO_PATRONS:
-        if membership == "expired":
-            expires: date | None = today - timedelta(days=30)
-        elif membership == "none":
-            expires = None
-        else:
-            expires = default_membership_expiry(category, today - timedelta(days=365))
+        expires = demo_membership_expires(category, membership, today)
         patrons.append(
             {
                 "id": patron_id,

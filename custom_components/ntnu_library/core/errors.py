@@ -36,6 +36,7 @@ class Reason(StrEnum):
     INVALID_MONTH = "invalid_month"
     INVALID_VALUE = "invalid_value"
     PATRON_EXISTS = "patron_exists"
+    PATRONS_MANAGED_ELSEWHERE = "patrons_managed_elsewhere"
     ROOM_HAS_HOLDER = "room_has_holder"
 
 

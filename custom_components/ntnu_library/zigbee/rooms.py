@@ -318,6 +318,9 @@ class ZigbeeRooms:
                 room.lock = _LOCK_STATES.get(value, LockState.UNKNOWN)
             if (value := cluster.get(_LOCK_ATTR.door_state.name)) is not None:
                 room.door_state = int(value)
+                # Without a contact the lock's own door state is all we know of the door.
+                if room.door_open is None and value in (_DOOR.Open, _DOOR.Closed):
+                    room.door_open = value == _DOOR.Open
         elif role is Role.CONTACT:
             if (value := cluster.get(IasZone.AttributeDefs.zone_status.name)) is not None:
                 room.door_open = bool(value & IasZone.ZoneStatus.Alarm_1)

@@ -1,0 +1,160 @@
+"""A site whose patrons live in the library's ILS, reached over SIP2 on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ntnu_library.const import (
+    CONF_DEMO_DATA,
+    CONF_LOGIN_PASSWORD,
+    CONF_LOGIN_USER,
+    CONF_PATRON_SYSTEM,
+    CONF_RADIO,
+    CONF_SIP2,
+    CONF_SITE_NAME,
+    DOMAIN,
+    PATRONS_SIP2,
+)
+
+from .conftest import (
+    ILS_LOGIN_PASSWORD,
+    PASSWORD,
+    SMALL_SITE,
+    IlsServer,
+    call_service,
+    sip2_settings,
+    state_of,
+)
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+@pytest.fixture
+def patron_system() -> str:
+    """Every site here checks patrons against the ILS."""
+    return PATRONS_SIP2
+
+
+@pytest.fixture
+def site_rooms() -> tuple[str, ...]:
+    """Five rooms are enough here."""
+    return SMALL_SITE
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Flow tests stop at the entry."""
+    with patch("custom_components.ntnu_library.async_setup_entry", return_value=True) as setup:
+        yield setup
+
+
+async def _start_flow(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_SITE_NAME: "Linkou",
+            CONF_RADIO: "simulated",
+            CONF_PATRON_SYSTEM: PATRONS_SIP2,
+            CONF_DEMO_DATA: False,
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "sip2"
+    return dict(result)
+
+
+async def test_flow_tries_the_ils_before_creating_the_site(
+    hass: HomeAssistant, ils: IlsServer, mock_setup_entry: AsyncMock
+) -> None:
+    result = await _start_flow(hass)
+    settings = sip2_settings(ils)
+
+    # Wrong SIP account: the form says so and nothing is created.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], settings | {CONF_LOGIN_PASSWORD: "wrong"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    # Nobody answers on that port.
+    await ils.stop()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], settings)
+    assert result["errors"] == {"base": "cannot_connect"}
+    await ils.start()
+    settings = sip2_settings(ils)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], settings)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Linkou"
+    assert result["data"][CONF_PATRON_SYSTEM] == PATRONS_SIP2
+    assert result["data"][CONF_SIP2] == settings
+    assert mock_setup_entry.call_count == 1
+
+
+async def test_the_whole_demo_path_against_the_ils(
+    hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
+) -> None:
+    """Borrow, tap, return: the patron and the card are checked by the ILS."""
+    result = await call_service(
+        hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+    )
+    assert result["status"] == "in_use"
+    assert result["holder"] == "S***1"
+    await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
+    assert state_of(hass, "lock.t01") == "unlocked"
+    await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-G0001"})
+    assert state_of(hass, "lock.t01") == "locked"
+    result = await call_service(
+        hass, "return_room", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+    )
+    assert result["status"] == "idle"
+    assert ils.counts.get("63", 0) >= 4  # the ILS answered every login and card
+
+
+async def test_ils_down_at_start_retries_later(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, ils: IlsServer
+) -> None:
+    await ils.stop()
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_a_refused_sip_account_asks_for_it_again(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, ils: IlsServer
+) -> None:
+    ils.reject_login = True
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+    # Still refused: the form says so.
+    flow_id = flows[0]["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_LOGIN_USER: "ntnu-door", CONF_LOGIN_PASSWORD: "still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    ils.reject_login = False
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_LOGIN_USER: "ntnu-door", CONF_LOGIN_PASSWORD: ILS_LOGIN_PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
