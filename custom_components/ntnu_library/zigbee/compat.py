@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+import importlib.metadata
 import inspect
 from typing import Any
 
@@ -103,3 +104,21 @@ async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _bellows_version() -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in importlib.metadata.version("bellows").split(".")[:2])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return (0, 0)
+
+
+def bellows_flow_control(flow_control: str | None) -> str | None:
+    """The `flow_control` value that gives the wanted serial flow control on this bellows.
+
+    bellows < 0.45 (HA 2025.4) turns on XON/XOFF only for None and RTS/CTS for anything
+    else, so "software" meant hardware flow control there; later versions read all three.
+    """
+    if flow_control == "software" and _bellows_version() < (0, 45):
+        return None
+    return flow_control
