@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -17,22 +21,26 @@ from .auth.sip2 import Sip2LoginRejected, Sip2PatronSystem, Sip2Unavailable
 from .const import (
     CONF_DEMO_DATA,
     CONF_PATRON_SYSTEM,
+    CONF_RADIO,
     CONF_SIP2,
     DOMAIN,
     LOGGER,
     PATRONS_SIP2,
     POLICY_TICK_SECONDS,
+    RADIO_BELLOWS,
+    RADIO_ZHA,
 )
 from .core.policy import Policy
 from .core.rooms import Library
 from .demo import async_seed_demo
 from .entity import site_device_info
 from .patrons import sip2_patron_system
+from .radios import ZHA_DOMAIN, create_radio
 from .rooms import room_devices, rooms_of_entry
 from .runtime import SiteRuntime
 from .services import async_setup_services
 from .zigbee.radio import RadioError
-from .zigbee.simulated import SimulatedRadio
+from .zigbee.zha import ZhaRadio
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -56,7 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     """Start one site: load its Store, start its radio, add its rooms."""
     rooms = rooms_of_entry(entry)
     patron_system = await _async_patron_system(entry)
-    radio = SimulatedRadio()
+    radio = create_radio(hass, entry)
     radio.set_rooms(room_devices(entry))
     policy = Policy.from_options(entry.options)
     runtime = await SiteRuntime.async_create(
@@ -76,11 +84,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
         await radio.async_stop()
         if patron_system is not None:
             await patron_system.async_close()
+        _radio_issue(hass, entry, str(err))
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="radio_not_ready",
             translation_placeholders={"error": str(err)[:200]},
         ) from err
+    ir.async_delete_issue(hass, DOMAIN, f"radio_not_ready_{entry.entry_id}")
+    if isinstance(radio, ZhaRadio):
+        _follow_zha(hass, entry, radio)
     runtime.async_start()
     entry.runtime_data = runtime
 
@@ -108,6 +120,35 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     await runtime.async_policy_tick()
     LOGGER.debug("Site %s started with %d rooms", entry.title, len(rooms))
     return True
+
+
+def _radio_issue(hass: HomeAssistant, entry: NtnuLibraryConfigEntry, error: str) -> None:
+    """An own stick that vanished or a ZHA that is gone is something staff must fix."""
+    if entry.data.get(CONF_RADIO) not in (RADIO_BELLOWS, RADIO_ZHA):
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"radio_not_ready_{entry.entry_id}",
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=f"radio_not_ready_{entry.data[CONF_RADIO]}",
+        translation_placeholders={"site": entry.title, "error": error[:200]},
+    )
+
+
+def _follow_zha(hass: HomeAssistant, entry: NtnuLibraryConfigEntry, radio: ZhaRadio) -> None:
+    """ZHA reloaded: attach to its new application (the old one is gone)."""
+    for zha_entry in hass.config_entries.async_entries(ZHA_DOMAIN):
+
+        @callback
+        def _zha_changed(zha_entry: ConfigEntry = zha_entry) -> None:
+            if zha_entry.state is ConfigEntryState.LOADED:
+                entry.async_create_background_task(
+                    hass, radio.async_reattach(), f"{DOMAIN} reattach to ZHA"
+                )
+
+        entry.async_on_unload(zha_entry.async_on_state_change(_zha_changed))
 
 
 async def _async_patron_system(entry: NtnuLibraryConfigEntry) -> Sip2PatronSystem | None:

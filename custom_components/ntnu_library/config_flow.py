@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryData,
@@ -21,6 +22,7 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -34,15 +36,22 @@ import voluptuous as vol
 
 from .auth.sip2 import Sip2LoginRejected, Sip2Unavailable
 from .const import (
+    CONF_BAUDRATE,
+    CONF_BELLOWS,
+    CONF_CONTACT_IEEE,
     CONF_DEMO_DATA,
+    CONF_DEVICE_PATH,
     CONF_FLOOR,
+    CONF_FLOW_CONTROL,
     CONF_HOST,
     CONF_INSTITUTION,
     CONF_KIND,
     CONF_LOCATION,
+    CONF_LOCK_IEEE,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
     CONF_NAME,
+    CONF_OCCUPANCY_IEEE,
     CONF_PATRON_SYSTEM,
     CONF_PORT,
     CONF_RADIO,
@@ -51,12 +60,16 @@ from .const import (
     CONF_SITE_NAME,
     CONF_TLS,
     CONF_VERIFY_TLS,
+    DEFAULT_BAUDRATE,
     DEFAULT_SIP2_PORT,
     DOMAIN,
+    FLOW_CONTROLS,
     PATRON_SYSTEMS,
     PATRONS_LOCAL,
     PATRONS_SIP2,
+    RADIO_BELLOWS,
     RADIO_SIMULATED,
+    RADIO_ZHA,
     RADIOS,
     SUBENTRY_ROOM,
 )
@@ -65,7 +78,10 @@ from .core.model import Room, RoomKind
 from .core.policy import Policy
 from .demo import DEMO_ROOMS
 from .patrons import sip2_patron_system
+from .radios import ZHA_DOMAIN, flow_control, same_port, zha_ports
 from .rooms import room_subentries, room_subentry_data
+from .zigbee.bellows import probe
+from .zigbee.radio import KnownDevice, RoomDevices
 from .zigbee.simulated import simulated_devices
 
 ROOM_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
@@ -104,6 +120,19 @@ def _site_id(name: str) -> str | None:
         return None
     return slugify(name) or None
 
+
+_BELLOWS_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_DEVICE_PATH): TextSelector(),
+        vol.Required(CONF_BAUDRATE, default=DEFAULT_BAUDRATE): vol.All(
+            NumberSelector(
+                NumberSelectorConfig(min=9600, max=1000000, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Coerce(int),
+        ),
+        vol.Required(CONF_FLOW_CONTROL, default="none"): _select(FLOW_CONTROLS, CONF_FLOW_CONTROL),
+    }
+)
 
 _SIP2_SCHEMA = vol.Schema(
     {
@@ -165,18 +194,58 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             name = user_input[CONF_SITE_NAME].strip()
             if not (site_id := _site_id(name)):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
+            elif user_input.get(CONF_DEMO_DATA) and user_input[CONF_RADIO] != RADIO_SIMULATED:
+                # The demo rooms are bound to simulated devices.
+                errors[CONF_DEMO_DATA] = "demo_needs_simulated"
+            elif user_input[CONF_RADIO] == RADIO_ZHA and not self.hass.config_entries.async_entries(
+                ZHA_DOMAIN
+            ):
+                errors[CONF_RADIO] = "zha_not_set_up"
             else:
                 await self.async_set_unique_id(site_id)
                 self._abort_if_unique_id_configured()
                 demo = bool(user_input.get(CONF_DEMO_DATA))
                 self._site = {**user_input, CONF_SITE_NAME: name, CONF_DEMO_DATA: demo}
-                if user_input[CONF_PATRON_SYSTEM] == PATRONS_SIP2:
-                    return await self.async_step_sip2()
-                return self._async_create_site()
+                if user_input[CONF_RADIO] == RADIO_BELLOWS:
+                    return await self.async_step_bellows()
+                return await self._async_next_after_radio()
         schema = _site_schema(user_input or {}).extend(
             {vol.Required(CONF_DEMO_DATA, default=False): BooleanSelector()}
         )
         return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
+
+    async def async_step_bellows(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The site's own EZSP coordinator stick: probed before the site is created."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            path = user_input[CONF_DEVICE_PATH].strip()
+            if await self.hass.async_add_executor_job(same_port, path, zha_ports(self.hass)):
+                errors[CONF_DEVICE_PATH] = "port_used_by_zha"
+            elif not await probe(
+                path,
+                int(user_input[CONF_BAUDRATE]),
+                flow_control(user_input[CONF_FLOW_CONTROL]),
+            ):
+                errors["base"] = "cannot_connect_radio"
+            else:
+                self._site[CONF_BELLOWS] = {
+                    **user_input,
+                    CONF_DEVICE_PATH: path,
+                    CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
+                }
+                return await self._async_next_after_radio()
+        return self.async_show_form(
+            step_id="bellows",
+            data_schema=self.add_suggested_values_to_schema(_BELLOWS_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def _async_next_after_radio(self) -> ConfigFlowResult:
+        if self._site[CONF_PATRON_SYSTEM] == PATRONS_SIP2:
+            return await self.async_step_sip2()
+        return self._async_create_site()
 
     async def async_step_sip2(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Where the library system answers SIP2, tried before the site is created."""
@@ -323,6 +392,59 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
 
 
+_IEEE = re.compile(r"^([0-9a-f]{2}:){7}[0-9a-f]{2}$")
+_DEVICE_FIELDS = (CONF_LOCK_IEEE, CONF_CONTACT_IEEE, CONF_OCCUPANCY_IEEE)
+
+
+def _devices_schema(entry: ConfigEntry) -> dict[vol.Marker, Any]:
+    """Device fields for a real radio: chosen from what the network knows, or typed in."""
+    known: list[KnownDevice] = []
+    if entry.state is ConfigEntryState.LOADED:
+        known = entry.runtime_data.radio.known_devices()
+
+    def pick(wanted: str) -> SelectSelector:
+        options = [
+            SelectOptionDict(
+                value=d.ieee, label=f"{d.ieee} {d.manufacturer or ''} {d.model or ''}".strip()
+            )
+            for d in known
+            if getattr(d, wanted)
+        ]
+        return SelectSelector(
+            SelectSelectorConfig(
+                options=options, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+            )
+        )
+
+    return {
+        vol.Required(CONF_LOCK_IEEE): pick("door_lock"),
+        vol.Optional(CONF_CONTACT_IEEE): pick("contact"),
+        vol.Optional(CONF_OCCUPANCY_IEEE): pick("occupancy"),
+    }
+
+
+def _devices_of(
+    entry: ConfigEntry, room_id: str, user_input: dict[str, Any], errors: dict[str, str]
+) -> RoomDevices | None:
+    """The room's devices: simulated ones follow from the id; real ones are validated."""
+    if entry.data.get(CONF_RADIO, RADIO_SIMULATED) == RADIO_SIMULATED:
+        return simulated_devices(room_id)
+    chosen = {}
+    for field in _DEVICE_FIELDS:
+        value = str(user_input.get(field) or "").strip().lower().replace("-", ":")
+        if value and not _IEEE.match(value):
+            errors[field] = "invalid_ieee"
+        chosen[field] = value or None
+    if errors:
+        return None
+    return RoomDevices(
+        room_id=room_id,
+        lock=chosen[CONF_LOCK_IEEE] or "",
+        contact=chosen[CONF_CONTACT_IEEE],
+        occupancy=chosen[CONF_OCCUPANCY_IEEE],
+    )
+
+
 class RoomSubentryFlow(ConfigSubentryFlow):
     """Add or change a study room."""
 
@@ -337,7 +459,7 @@ class RoomSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_ROOM_ID] = "invalid_room_id"
             elif room_id in taken:
                 errors[CONF_ROOM_ID] = "room_exists"
-            else:
+            elif (devices := _devices_of(entry, room_id, user_input, errors)) is not None:
                 room = Room(
                     room_id=room_id,
                     name=user_input.get(CONF_NAME, "").strip() or room_id,
@@ -346,53 +468,56 @@ class RoomSubentryFlow(ConfigSubentryFlow):
                 )
                 return self.async_create_entry(
                     title=room_id,
-                    data=room_subentry_data(room, simulated_devices(room_id)),
+                    data=room_subentry_data(room, devices),
                     unique_id=room_id,
                 )
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(CONF_ROOM_ID): TextSelector(),
+            vol.Optional(CONF_NAME): TextSelector(),
+            vol.Required(CONF_KIND, default=RoomKind.TEMPORARY.value): _select(
+                [k.value for k in RoomKind], CONF_KIND
+            ),
+            vol.Optional(CONF_FLOOR): TextSelector(),
+        }
+        if entry.data.get(CONF_RADIO, RADIO_SIMULATED) != RADIO_SIMULATED:
+            fields |= _devices_schema(entry)
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(
-                    {
-                        vol.Required(CONF_ROOM_ID): TextSelector(),
-                        vol.Optional(CONF_NAME): TextSelector(),
-                        vol.Required(CONF_KIND, default=RoomKind.TEMPORARY.value): _select(
-                            [k.value for k in RoomKind], CONF_KIND
-                        ),
-                        vol.Optional(CONF_FLOOR): TextSelector(),
-                    }
-                ),
-                user_input,
-            ),
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
             errors=errors,
         )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Rename a room, change its kind or floor (its id and devices stay)."""
+        """Rename a room, change its kind or floor, or (real radios) bind other devices."""
         entry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
+        room_id = subentry.data[CONF_ROOM_ID]
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_update_and_abort(
-                entry,
-                subentry,
-                data_updates={
-                    CONF_NAME: user_input.get(CONF_NAME, "").strip() or subentry.data[CONF_ROOM_ID],
-                    CONF_KIND: user_input[CONF_KIND],
-                    CONF_FLOOR: user_input.get(CONF_FLOOR, "").strip(),
-                },
-            )
+            devices = _devices_of(entry, room_id, user_input, errors)
+            if devices is not None:
+                room = Room(
+                    room_id=room_id,
+                    name=user_input.get(CONF_NAME, "").strip() or room_id,
+                    kind=RoomKind(user_input[CONF_KIND]),
+                    floor=user_input.get(CONF_FLOOR, "").strip(),
+                )
+                return self.async_update_and_abort(
+                    entry, subentry, data=room_subentry_data(room, devices)
+                )
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(CONF_NAME): TextSelector(),
+            vol.Required(CONF_KIND): _select([k.value for k in RoomKind], CONF_KIND),
+            vol.Optional(CONF_FLOOR): TextSelector(),
+        }
+        if entry.data.get(CONF_RADIO, RADIO_SIMULATED) != RADIO_SIMULATED:
+            fields |= _devices_schema(entry)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(
-                    {
-                        vol.Optional(CONF_NAME): TextSelector(),
-                        vol.Required(CONF_KIND): _select([k.value for k in RoomKind], CONF_KIND),
-                        vol.Optional(CONF_FLOOR): TextSelector(),
-                    }
-                ),
-                dict(subentry.data),
+                vol.Schema(fields), user_input or dict(subentry.data)
             ),
+            errors=errors,
         )

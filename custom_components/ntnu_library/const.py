@@ -17,7 +17,17 @@ CONF_PATRON_SYSTEM: Final = "patron_system"
 CONF_DEMO_DATA: Final = "demo_data"
 
 RADIO_SIMULATED: Final = "simulated"
-RADIOS: Final = (RADIO_SIMULATED,)
+RADIO_BELLOWS: Final = "bellows"  # an EZSP stick of the integration's own
+RADIO_ZHA: Final = "zha"  # the network Home Assistant's ZHA runs
+RADIOS: Final = (RADIO_SIMULATED, RADIO_BELLOWS, RADIO_ZHA)
+
+# Own radio (entry data under CONF_BELLOWS)
+CONF_BELLOWS: Final = "bellows"
+CONF_DEVICE_PATH: Final = "device_path"
+CONF_BAUDRATE: Final = "baudrate"
+CONF_FLOW_CONTROL: Final = "flow_control"
+DEFAULT_BAUDRATE: Final = 115200
+FLOW_CONTROLS: Final = ("none", "software", "hardware")
 PATRONS_LOCAL: Final = "local"
 PATRONS_SIP2: Final = "sip2"
 PATRON_SYSTEMS: Final = (PATRONS_LOCAL, PATRONS_SIP2)
@@ -59,6 +69,7 @@ ATTR_NAME: Final = "name"
 ATTR_CATEGORY: Final = "category"
 ATTR_MEMBERSHIP_EXPIRES: Final = "membership_expires"
 ATTR_SUSPENDED: Final = "suspended"
+ATTR_SECONDS: Final = "seconds"
 
 POLICY_TICK_SECONDS: Final = 60
 MAX_ID_LENGTH: Final = 32

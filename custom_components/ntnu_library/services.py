@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import VolSchemaType
 import voluptuous as vol
@@ -27,6 +27,7 @@ from .const import (
     ATTR_PATRON_NAME,
     ATTR_REASON,
     ATTR_ROOM,
+    ATTR_SECONDS,
     ATTR_SUSPENDED,
     DOMAIN,
     MAX_ID_LENGTH,
@@ -35,6 +36,8 @@ from .core.categories import CATEGORIES
 from .core.errors import Reason, Refused
 from .core.model import mask_patron_id
 from .core.policy import MAX_FREEZE_DAYS
+from .zigbee.bellows import BellowsRadio
+from .zigbee.radio import RadioError
 from .zigbee.simulated import SIMULATE_ACTIONS, SimulatedRadio
 
 if TYPE_CHECKING:
@@ -100,6 +103,9 @@ SIMULATE_SCHEMA = vol.Schema(
         vol.Required(ATTR_ACTION): vol.In(SIMULATE_ACTIONS),
         vol.Optional(ATTR_CARD): vol.All(cv.string, vol.Length(min=1, max=64)),
     }
+)
+PERMIT_JOIN_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Optional(ATTR_SECONDS, default=60): vol.All(vol.Coerce(int), vol.Range(1, 254))}
 )
 _CATEGORY = vol.In(sorted(CATEGORIES))
 _PATRON_FIELDS: dict[vol.Marker, Any] = {
@@ -264,6 +270,21 @@ async def _simulate(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
     return runtime.room_summary(room)
 
 
+async def _permit_join(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    if not isinstance(runtime.radio, BellowsRadio):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_own_radio")
+    seconds = call.data[ATTR_SECONDS]
+    try:
+        await runtime.radio.async_permit_join(seconds)
+    except RadioError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="radio_not_ready",
+            translation_placeholders={"error": str(err)[:200]},
+        ) from err
+    return {"permit_join_seconds": seconds}
+
+
 async def _add_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
     fields = {k: v for k, v in call.data.items() if k != ATTR_CONFIG_ENTRY_ID}
     return await runtime.async_add_patron(**fields)
@@ -291,6 +312,7 @@ SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
     "unfreeze_patron": (_unfreeze, PATRON_ID_SCHEMA, True),
     "auto_return": (_auto_return, AUTO_RETURN_SCHEMA, True),
     "simulate": (_simulate, SIMULATE_SCHEMA, True),
+    "permit_join": (_permit_join, PERMIT_JOIN_SCHEMA, True),
     "add_patron": (_add_patron, ADD_PATRON_SCHEMA, True),
     "update_patron": (_update_patron, UPDATE_PATRON_SCHEMA, True),
     "remove_patron": (_remove_patron, PATRON_ID_SCHEMA, True),

@@ -112,6 +112,9 @@ class RoomRadio(Protocol):
     def occupied(self, room_id: str) -> bool | None:
         """The last known occupancy, None when unknown or no sensor."""
 
+    def known_devices(self) -> list[KnownDevice]:
+        """The devices the network knows, for binding rooms in the configuration."""
+
     async def async_unlock(self, room_id: str) -> None:
         """Send unlock_door; raise LockOffline or LockCommandFailed."""
 
