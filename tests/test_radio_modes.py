@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Generator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
@@ -196,6 +196,14 @@ async def test_a_site_on_zhas_network_follows_zha_reloading(
         await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
         assert state_of(hass, "lock.t01") == "locked"
 
+    # Adding a room offers the devices ZHA's network knows.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ROOM), context={"source": SOURCE_USER}
+    )
+    pickers = {str(key): value for key, value in result["data_schema"].schema.items()}
+    offered = [o["value"] for o in pickers[CONF_LOCK_IEEE].config["options"]]
+    assert offered == [simulated_devices("T01").lock]
+
     # Only an own stick can let devices join.
     with pytest.raises(ServiceValidationError) as refused:
         await call_service(hass, "permit_join", {"seconds": 30})
@@ -231,3 +239,21 @@ async def test_rooms_on_a_real_radio_are_bound_by_ieee(hass: HomeAssistant) -> N
     assert result["data"][CONF_LOCK_IEEE] == "00:0d:6f:00:0a:bc:de:f0"
     assert result["data"][CONF_CONTACT_IEEE] == "00:0d:6f:00:0a:bc:de:f1"
     assert CONF_OCCUPANCY_IEEE not in result["data"]
+
+    # The lock is replaced: the room is bound to the new one, its id stays.
+    subentry_id = next(s.subentry_id for s in entry.subentries.values() if s.unique_id == "T20")
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ROOM),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+    )
+    assert result["step_id"] == "reconfigure"
+    with patch("custom_components.ntnu_library.async_setup_entry", return_value=True):
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {CONF_KIND: "temporary", CONF_LOCK_IEEE: "00:0d:6f:00:0a:bc:de:f9"},
+        )
+    assert result["reason"] == "reconfigure_successful"
+    data = entry.subentries[subentry_id].data
+    assert data[CONF_ROOM_ID] == "T20"
+    assert data[CONF_LOCK_IEEE] == "00:0d:6f:00:0a:bc:de:f9"
+    assert CONF_CONTACT_IEEE not in data
