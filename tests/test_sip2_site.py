@@ -110,7 +110,15 @@ async def test_the_whole_demo_path_against_the_ils(
     assert result["status"] == "in_use"
     assert result["holder"] == "S***1"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
-    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
+    response = await hass.services.async_call(
+        DOMAIN,
+        "simulate",
+        {"room": "T01", "action": "card_tap", "card": "C-S0001"},
+        blocking=True,
+        return_response=True,
+    )
+    # The answer already tells the door's move: the tap waited for the ILS and the lock.
+    assert response is not None and response["lock"] == "unlocked"
     assert state_of(hass, "lock.t01") == "unlocked"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-G0001"})

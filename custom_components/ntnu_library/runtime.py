@@ -80,6 +80,7 @@ class SiteRuntime:
     _decide_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _bcrypt_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     _unsubscribe: list[CALLBACK_TYPE] = field(default_factory=list)
+    _taps: set[asyncio.Task[None]] = field(default_factory=set)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -134,6 +135,11 @@ class SiteRuntime:
                 self.library.occupancy(room_id, occupied, now)
         if self.library.state.vacant_since != vacant_since:
             self.async_schedule_save()
+
+    async def async_settle(self) -> None:
+        """Wait for the card taps being decided (the patron system may be asked)."""
+        if self._taps:
+            await asyncio.gather(*self._taps, return_exceptions=True)
 
     async def async_stop(self) -> None:
         """Stop listening and write what is pending."""
@@ -406,11 +412,14 @@ class SiteRuntime:
             return
         now = dt_util.now()
         if event.type is DeviceEventType.CARD_TAP:
-            self.hass.async_create_background_task(
+            task = self.hass.async_create_background_task(
                 self._async_card_tap(room_id, event.card or ""),
                 f"{DOMAIN} card tap {room_id}",
                 eager_start=True,
             )
+            if not task.done():
+                self._taps.add(task)
+                task.add_done_callback(self._taps.discard)
             return
         if event.type in _DOOR_EVENTS:
             self._emit(self.library.door_event(room_id, _DOOR_EVENTS[event.type], now).events)

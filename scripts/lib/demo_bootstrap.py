@@ -33,6 +33,16 @@ SITE = {
     "patron_system": "local",
     "demo_data": True,
 }
+# The demo ILS of scripts/lib/ils.py (SIP2 on loopback, no TLS: it never leaves this machine).
+ILS = {
+    "host": "127.0.0.1",
+    "tls": False,
+    "verify_tls": True,
+    "institution": "NTNU",
+    "login_user": "ntnu-door",
+    "login_password": "ntnu-door-secret",
+    "location": "",
+}
 DEMO_PATRONS = (
     ("S0001", "undergraduate"),
     ("G0001", "master"),
@@ -195,11 +205,12 @@ def _describe_form(result: dict[str, Any]) -> str:
     )
 
 
-def add_site(api: Api) -> str:
+def add_site(api: Api, patrons: str = "local", ils_port: int = 6001) -> str:
     """Run the config flow for the demo site unless an entry exists; return what happened."""
     if existing := _entries(api):
         titles = ", ".join(repr(entry.get("title")) for entry in existing)
-        return f"site already set up: {titles}"
+        return f"site already set up: {titles} (--reset starts a new one)"
+    site = SITE | {"patron_system": patrons}
 
     status, result = api.call(
         "POST",
@@ -214,14 +225,22 @@ def add_site(api: Api) -> str:
     if result.get("type") == "form" and result.get("step_id") == "user":
         # Send only the fields the form asks for; name any of ours it does not know.
         names = {field.get("name") for field in result.get("data_schema") or []}
-        if unknown := sorted(set(SITE) - names):
+        if unknown := sorted(set(site) - names):
             print(f"demo: warning: the user step has no field(s) {', '.join(unknown)}")
-        data = {key: value for key, value in SITE.items() if key in names}
+        data = {key: value for key, value in site.items() if key in names}
         status, result = api.call(
             "POST", f"/api/config/config_entries/flow/{result['flow_id']}", data
         )
         if status != 200:
             raise DemoError(f"the {DOMAIN} user step refused {data}: HTTP {status}: {result}")
+
+    if result.get("type") == "form" and result.get("step_id") == "sip2":
+        sip2 = ILS | {"port": ils_port}
+        status, result = api.call(
+            "POST", f"/api/config/config_entries/flow/{result['flow_id']}", sip2
+        )
+        if status != 200:
+            raise DemoError(f"the {DOMAIN} SIP2 step refused the demo ILS: HTTP {status}: {result}")
 
     kind = result.get("type")
     if kind == "create_entry":
@@ -235,7 +254,7 @@ def add_site(api: Api) -> str:
         api.call("DELETE", f"/api/config/config_entries/flow/{result.get('flow_id')}")
         raise DemoError(
             f"the {DOMAIN} config flow asked for more than the demo knows: {_describe_form(result)}\n"
-            f"  sent: {SITE}\n  full answer: {json.dumps(result, ensure_ascii=False)}"
+            f"  sent: {site}\n  full answer: {json.dumps(result, ensure_ascii=False)}"
         )
     raise DemoError(f"the {DOMAIN} config flow ended with {kind!r}: {result}")
 
@@ -292,6 +311,8 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=120, help="seconds for each wait")
     parser.add_argument("--check-port", action="store_true", help="only check the port is free")
+    parser.add_argument("--patrons", choices=("local", "sip2"), default="local")
+    parser.add_argument("--ils-port", type=int, default=6001, help="the demo ILS (SIP2)")
     args = parser.parse_args()
     api = Api(args.port)
     try:
@@ -308,7 +329,7 @@ def main() -> int:
             flush=True,
         )
         wait_until_running(api, args.pid, args.timeout)
-        site = add_site(api)
+        site = add_site(api, args.patrons, args.ils_port)
         print(f"demo: {site}", flush=True)
         wait_until_loaded(api, args.timeout)
         print_summary(api)
