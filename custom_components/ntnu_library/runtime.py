@@ -80,7 +80,7 @@ class SiteRuntime:
     _decide_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _bcrypt_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     _unsubscribe: list[CALLBACK_TYPE] = field(default_factory=list)
-    _taps: set[asyncio.Task[None]] = field(default_factory=set)
+    _taps: dict[str, set[asyncio.Task[None]]] = field(default_factory=dict)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -136,10 +136,10 @@ class SiteRuntime:
         if self.library.state.vacant_since != vacant_since:
             self.async_schedule_save()
 
-    async def async_settle(self) -> None:
-        """Wait for the card taps being decided (the patron system may be asked)."""
-        if self._taps:
-            await asyncio.gather(*self._taps, return_exceptions=True)
+    async def async_settle(self, room_id: str) -> None:
+        """Wait for the room's card taps being decided (the patron system may be asked)."""
+        if taps := self._taps.get(room_id):
+            await asyncio.gather(*taps, return_exceptions=True)
 
     async def async_stop(self) -> None:
         """Stop listening and write what is pending."""
@@ -418,8 +418,9 @@ class SiteRuntime:
                 eager_start=True,
             )
             if not task.done():
-                self._taps.add(task)
-                task.add_done_callback(self._taps.discard)
+                taps = self._taps.setdefault(room_id, set())
+                taps.add(task)
+                task.add_done_callback(taps.discard)
             return
         if event.type in _DOOR_EVENTS:
             self._emit(self.library.door_event(room_id, _DOOR_EVENTS[event.type], now).events)

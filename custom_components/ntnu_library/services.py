@@ -267,7 +267,7 @@ async def _simulate(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
     if action == "card_tap" and not call.data.get(ATTR_CARD, "").strip():
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="card_required")
     await runtime.radio.async_simulate(room, action, call.data.get(ATTR_CARD))
-    await runtime.async_settle()  # a tap is answered when its door has moved
+    await runtime.async_settle(room)  # a tap is answered when its door has moved
     return runtime.room_summary(room)
 
 

@@ -22,6 +22,8 @@ bounded number of iterations:
   login_refusal_ms_*           mean `borrow` refusal time for an unknown ID and for a wrong
                                password (fresh IDs / a different patron each try: no backoff)
   core_decisions_per_s         pure core.rooms.Library borrow+return cycles per second
+  sip2_login_ms_p50 / _p95     SIP2 Patron Information (63/64 with the password, checksummed)
+                               round trip against the demo ILS on loopback (scripts/lib/ils.py)
 
 A short table goes to stdout first; the last line of stdout is one JSON object. Logging goes
 to stderr. Exit 0 on success, 1 when a measurement could not be made.
@@ -96,13 +98,13 @@ class Scale:
     throughput_max_taps_per_room: int = 200
     frame_seconds: float = 3.0
     # zigpy drops a frame identical to one the same device sent in the last 10 s, and an
-    # occupancy report differs only by its 8-bit ZCL sequence number, which the simulated
-    # sensor advances by 2 per report: from the 128th report on they would repeat and
-    # vanish. One round is one report per sensor.
-    frame_max_rounds: int = 120
+    # occupancy report differs only by its 8-bit sequence numbers: from the 256th report on
+    # they would repeat and vanish. One round is one report per sensor.
+    frame_max_rounds: int = 240
     refusals: int = 8
     core_seconds: float = 1.0
     core_max_cycles: int = 200_000
+    sip2_rounds: int = 500
 
     @classmethod
     def quick(cls) -> Scale:
@@ -114,6 +116,7 @@ class Scale:
             frame_seconds=1.0,
             refusals=3,
             core_seconds=0.3,
+            sip2_rounds=50,
         )
 
 
@@ -670,6 +673,20 @@ def versions() -> dict[str, str]:
     }
 
 
+def sip2_logins(scale: Scale, results: Results) -> None:
+    """SIP2 login round trips against the real demo ILS on loopback."""
+    from ils import bench as ils_bench  # scripts/lib is on sys.path when run as a script
+
+    timings = asyncio.run(ils_bench(scale.sip2_rounds))
+    results.values["sip2_login_ms_p50"] = timings["sip2_login_ms_p50"]
+    results.values["sip2_login_ms_p95"] = timings["sip2_login_ms_p95"]
+    results.row(
+        "SIP2 login round trip p50 / p95",
+        f"{timings['sip2_login_ms_p50']} / {timings['sip2_login_ms_p95']} ms",
+        "63/64 with password, loopback",
+    )
+
+
 KEYS = (
     "setup_s",
     "borrow_ms_p50",
@@ -682,6 +699,8 @@ KEYS = (
     "login_refusal_ms_unknown_id",
     "login_refusal_ms_wrong_password",
     "core_decisions_per_s",
+    "sip2_login_ms_p50",
+    "sip2_login_ms_p95",
     "ha_version",
     "zigpy_version",
     "python",
@@ -742,6 +761,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.row("bcrypt.gensalt", "patched", "replaced by one honouring the cost")
             run.run(asyncio.wait_for(bench_home_assistant(scale, results, config_dir), 300))
         core_decisions(scale, results)
+        sip2_logins(scale, results)
     except Exception:  # noqa: BLE001 - say what failed, then fail
         traceback.print_exc()
         print("scripts/bench: FAILED", file=sys.stderr)
