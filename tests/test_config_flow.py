@@ -211,7 +211,7 @@ async def test_reconfigure_rename(
     assert result["errors"] == {}
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**SITE_INPUT, CONF_SITE_NAME: " Main Library (Heping) "}
+        result["flow_id"], {CONF_SITE_NAME: " Main Library (Heping) "}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
@@ -237,7 +237,7 @@ async def test_reconfigure_same_name(
     entry = init_integration
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**SITE_INPUT, CONF_SITE_NAME: "MAIN library"}
+        result["flow_id"], {CONF_SITE_NAME: "MAIN library"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
@@ -253,13 +253,13 @@ async def test_reconfigure_onto_another_site(
         domain=DOMAIN,
         title="Linkou",
         unique_id="linkou",
-        data={**SITE_INPUT, CONF_SITE_NAME: "Linkou", CONF_DEMO_DATA: False},
+        data={CONF_SITE_NAME: "Linkou", CONF_DEMO_DATA: False},
     )
     other.add_to_hass(hass)
     entry = init_integration
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**SITE_INPUT, CONF_SITE_NAME: "linkou"}
+        result["flow_id"], {CONF_SITE_NAME: "linkou"}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -274,7 +274,7 @@ async def test_reconfigure_invalid_name(
     entry = init_integration
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**SITE_INPUT, CONF_SITE_NAME: "???"}
+        result["flow_id"], {CONF_SITE_NAME: "???"}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
@@ -282,7 +282,7 @@ async def test_reconfigure_invalid_name(
     assert entry.title == "Main Library"
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**SITE_INPUT, CONF_SITE_NAME: "Gongguan"}
+        result["flow_id"], {CONF_SITE_NAME: "Gongguan"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT

@@ -257,3 +257,24 @@ async def test_rooms_on_a_real_radio_are_bound_by_ieee(hass: HomeAssistant) -> N
     assert data[CONF_ROOM_ID] == "T20"
     assert data[CONF_LOCK_IEEE] == "00:0d:6f:00:0a:bc:de:f9"
     assert CONF_CONTACT_IEEE not in data
+
+
+async def test_reconfigure_an_own_stick_without_probing_the_port_in_use(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    stick = {CONF_DEVICE_PATH: "/dev/ttyUSB7", CONF_BAUDRATE: 115200, CONF_FLOW_CONTROL: "none"}
+    entry = _site("bellows", **{CONF_BELLOWS: stick})
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SITE_NAME: "Gongguan Branch"}
+    )
+    assert result["step_id"] == "bellows"
+    with patch("custom_components.ntnu_library.config_flow.probe", return_value=False) as probe:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], stick | {CONF_BAUDRATE: 230400}
+        )
+    assert probe.call_count == 0  # its own radio holds the port open
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.title == "Gongguan Branch"
+    assert entry.data[CONF_BELLOWS][CONF_BAUDRATE] == 230400

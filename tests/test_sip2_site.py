@@ -17,6 +17,7 @@ from custom_components.ntnu_library.const import (
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
     CONF_PATRON_SYSTEM,
+    CONF_PORT,
     CONF_RADIO,
     CONF_SIP2,
     CONF_SITE_NAME,
@@ -166,3 +167,37 @@ async def test_a_refused_sip_account_asks_for_it_again(
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_moves_the_ils_and_never_shows_the_password(
+    hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
+) -> None:
+    entry = init_integration
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SITE_NAME: "Main Library"}
+    )
+    assert result["step_id"] == "sip2"
+    suggested = {
+        str(key): key.description.get("suggested_value")
+        for key in result["data_schema"].schema
+        if key.description
+    }
+    assert suggested["host"] == "127.0.0.1"
+    assert suggested.get(CONF_LOGIN_PASSWORD) is None  # never sent back to the browser
+
+    # The ILS moved to another port; the password field left empty keeps the stored one.
+    old_port = ils.port
+    await ils.stop()
+    ils.port = 0
+    await ils.start()
+    assert ils.port != old_port
+    settings = sip2_settings(ils)
+    del settings[CONF_LOGIN_PASSWORD]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], settings)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_SIP2][CONF_PORT] == ils.port
+    assert entry.data[CONF_SIP2][CONF_LOGIN_PASSWORD] == ILS_LOGIN_PASSWORD
+    assert entry.state is ConfigEntryState.LOADED

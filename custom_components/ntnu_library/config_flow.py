@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
@@ -223,11 +224,11 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             path = user_input[CONF_DEVICE_PATH].strip()
             if await self.hass.async_add_executor_job(same_port, path, zha_ports(self.hass)):
                 errors[CONF_DEVICE_PATH] = "port_used_by_zha"
-            elif not await probe(
+            elif path != self._site.get(CONF_BELLOWS, {}).get(CONF_DEVICE_PATH) and not await probe(
                 path,
                 int(user_input[CONF_BAUDRATE]),
                 flow_control(user_input[CONF_FLOW_CONTROL]),
-            ):
+            ):  # the site's own running radio holds its current port: not probed again
                 errors["base"] = "cannot_connect_radio"
             else:
                 self._site[CONF_BELLOWS] = {
@@ -238,7 +239,9 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self._async_next_after_radio()
         return self.async_show_form(
             step_id="bellows",
-            data_schema=self.add_suggested_values_to_schema(_BELLOWS_SCHEMA, user_input),
+            data_schema=self.add_suggested_values_to_schema(
+                _BELLOWS_SCHEMA, user_input or self._site.get(CONF_BELLOWS)
+            ),
             errors=errors,
         )
 
@@ -250,19 +253,35 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_sip2(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Where the library system answers SIP2, tried before the site is created."""
         errors: dict[str, str] = {}
+        current: dict[str, Any] = dict(self._site.get(CONF_SIP2, {}))
         if user_input is not None:
+            if not user_input.get(CONF_LOGIN_PASSWORD) and current.get(CONF_LOGIN_PASSWORD):
+                user_input = {**user_input, CONF_LOGIN_PASSWORD: current[CONF_LOGIN_PASSWORD]}
             errors = await _async_try_sip2(user_input)
             if not errors:
                 self._site[CONF_SIP2] = user_input
                 return self._async_create_site()
+        # The stored password is never sent back to the browser; left empty, it is kept.
+        current.pop(CONF_LOGIN_PASSWORD, None)
+        shown = {k: v for k, v in (user_input or current).items() if k != CONF_LOGIN_PASSWORD}
         return self.async_show_form(
             step_id="sip2",
-            data_schema=self.add_suggested_values_to_schema(_SIP2_SCHEMA, user_input),
+            data_schema=self.add_suggested_values_to_schema(_SIP2_SCHEMA, shown),
             errors=errors,
         )
 
     @callback
     def _async_create_site(self) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            # The entry's update listener reloads it (HA 2026 reports a flow that reloads an
+            # entry which has one).
+            self.hass.config_entries.async_update_entry(
+                self._get_reconfigure_entry(),
+                unique_id=self.unique_id,
+                title=self._site[CONF_SITE_NAME],
+                data=self._site,
+            )
+            return self.async_abort(reason="reconfigure_successful")
         demo = self._site[CONF_DEMO_DATA]
         return self.async_create_entry(
             title=self._site[CONF_SITE_NAME],
@@ -306,7 +325,7 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Rename the site or change its radio or patron system."""
+        """Rename the site, then change its stick or ILS settings (the kinds stay)."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -317,18 +336,16 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(site_id)
                 if self.unique_id != entry.unique_id:
                     self._abort_if_unique_id_configured()
-                # The entry's update listener reloads it (HA 2026 reports a flow that
-                # reloads an entry which has one).
-                self.hass.config_entries.async_update_entry(
-                    entry,
-                    unique_id=site_id,
-                    title=name,
-                    data={**entry.data, **user_input, CONF_SITE_NAME: name},
-                )
-                return self.async_abort(reason="reconfigure_successful")
+                self._site = {**entry.data, CONF_SITE_NAME: name}
+                if entry.data.get(CONF_RADIO) == RADIO_BELLOWS:
+                    return await self.async_step_bellows()
+                return await self._async_next_after_radio()
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=_site_schema(user_input or dict(entry.data)),
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_SITE_NAME): TextSelector()}),
+                user_input or dict(entry.data),
+            ),
             errors=errors,
         )
 
