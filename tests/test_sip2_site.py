@@ -13,6 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.const import (
+    CONF_CATEGORY_MAP,
     CONF_DEMO_DATA,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
@@ -24,6 +25,8 @@ from custom_components.ntnu_library.const import (
     DOMAIN,
     PATRONS_SIP2,
 )
+from custom_components.ntnu_library.diagnostics import async_get_config_entry_diagnostics
+from custom_components.ntnu_library.patrons import parse_category_map, sip2_config
 
 from .conftest import (
     ILS_LOGIN_PASSWORD,
@@ -97,7 +100,13 @@ async def test_flow_tries_the_ils_before_creating_the_site(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Linkou"
     assert result["data"][CONF_PATRON_SYSTEM] == PATRONS_SIP2
-    assert result["data"][CONF_SIP2] == settings
+    assert result["data"][CONF_SIP2] == settings | {
+        "error_detection": True,
+        "category_field": "PC",
+        "category_map": "",
+        "default_category": "friend_of_library",
+        "card_field": "",
+    }
     assert mock_setup_entry.call_count == 1
 
 
@@ -201,3 +210,41 @@ async def test_reconfigure_moves_the_ils_and_never_shows_the_password(
     assert entry.data[CONF_SIP2][CONF_PORT] == ils.port
     assert entry.data[CONF_SIP2][CONF_LOGIN_PASSWORD] == ILS_LOGIN_PASSWORD
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_patron_types_are_mapped_to_categories(
+    hass: HomeAssistant, ils: IlsServer, mock_setup_entry: AsyncMock
+) -> None:
+    result = await _start_flow(hass)
+    settings = sip2_settings(ils)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], settings | {CONF_CATEGORY_MAP: "UG=student_undergraduate\nXX=nobody"}
+    )
+    assert result["errors"] == {CONF_CATEGORY_MAP: "invalid_category_map"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        settings | {CONF_CATEGORY_MAP: "UG = student_undergraduate; FAC=faculty_full_time"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    config = sip2_config(result["data"][CONF_SIP2])
+    assert dict(config.category_map) == {
+        "UG": "student_undergraduate",
+        "FAC": "faculty_full_time",
+    }
+    assert config.error_detection is True
+
+
+def test_a_malformed_category_map_is_refused() -> None:
+    with pytest.raises(ValueError):
+        parse_category_map("UG student_undergraduate")
+    assert parse_category_map("") == {}
+
+
+async def test_diagnostics_of_a_sip2_site_hide_the_sip_account(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    diagnostics = await async_get_config_entry_diagnostics(hass, init_integration)
+    dumped = str(diagnostics)
+    assert ILS_LOGIN_PASSWORD not in dumped
+    assert "ntnu-door" not in dumped  # the SIP login user too
+    assert diagnostics["patrons"] == {"system": "sip2"}

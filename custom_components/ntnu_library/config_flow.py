@@ -39,9 +39,14 @@ from .auth.sip2 import Sip2LoginRejected, Sip2Unavailable
 from .const import (
     CONF_BAUDRATE,
     CONF_BELLOWS,
+    CONF_CARD_FIELD,
+    CONF_CATEGORY_FIELD,
+    CONF_CATEGORY_MAP,
     CONF_CONTACT_IEEE,
+    CONF_DEFAULT_CATEGORY,
     CONF_DEMO_DATA,
     CONF_DEVICE_PATH,
+    CONF_ERROR_DETECTION,
     CONF_FLOOR,
     CONF_FLOW_CONTROL,
     CONF_HOST,
@@ -74,11 +79,12 @@ from .const import (
     RADIOS,
     SUBENTRY_ROOM,
 )
+from .core.categories import CATEGORIES
 from .core.errors import Refused
 from .core.model import Room, RoomKind
 from .core.policy import Policy
 from .demo import DEMO_ROOMS
-from .patrons import sip2_patron_system
+from .patrons import DEFAULT_CATEGORY, sip2_patron_system
 from .radios import ZHA_DOMAIN, flow_control, same_port, zha_ports
 from .rooms import room_subentries, room_subentry_data
 from .zigbee.bellows import probe
@@ -150,13 +156,25 @@ _SIP2_SCHEMA = vol.Schema(
             TextSelectorConfig(type=TextSelectorType.PASSWORD)
         ),
         vol.Optional(CONF_LOCATION, default=""): TextSelector(),
+        vol.Required(CONF_ERROR_DETECTION, default=True): BooleanSelector(),
+        vol.Optional(CONF_CATEGORY_FIELD, default="PC"): TextSelector(),
+        vol.Optional(CONF_CATEGORY_MAP, default=""): TextSelector(
+            TextSelectorConfig(multiline=True)
+        ),
+        vol.Optional(CONF_DEFAULT_CATEGORY, default=DEFAULT_CATEGORY): _select(
+            sorted(CATEGORIES), "category"
+        ),
+        vol.Optional(CONF_CARD_FIELD, default=""): TextSelector(),
     }
 )
 
 
 async def _async_try_sip2(data: dict[str, Any]) -> dict[str, str]:
     """Connect, log in and ask the ILS's status; the form errors if that fails."""
-    sip2 = sip2_patron_system(data)
+    try:
+        sip2 = sip2_patron_system(data)
+    except ValueError:  # a category map naming no category of ours
+        return {CONF_CATEGORY_MAP: "invalid_category_map"}
     try:
         await sip2.async_test()
     except Sip2LoginRejected:

@@ -42,6 +42,11 @@ CONF_INSTITUTION: Final = "institution"
 CONF_LOGIN_USER: Final = "login_user"
 CONF_LOGIN_PASSWORD: Final = "login_password"
 CONF_LOCATION: Final = "location"
+CONF_ERROR_DETECTION: Final = "error_detection"
+CONF_CATEGORY_FIELD: Final = "category_field"
+CONF_CATEGORY_MAP: Final = "category_map"
+CONF_DEFAULT_CATEGORY: Final = "default_category"
+CONF_CARD_FIELD: Final = "card_field"
 DEFAULT_SIP2_PORT: Final = 6001
 
 # Room subentries
