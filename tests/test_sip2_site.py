@@ -9,6 +9,7 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -248,3 +249,35 @@ async def test_diagnostics_of_a_sip2_site_hide_the_sip_account(
     assert ILS_LOGIN_PASSWORD not in dumped
     assert "ntnu-door" not in dumped  # the SIP login user too
     assert diagnostics["patrons"] == {"system": "sip2"}
+
+
+async def test_a_sip_account_refused_while_running_asks_staff_for_it(
+    hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
+) -> None:
+    # The ILS changes the terminal's password and drops the session.
+    ils.reject_login = True
+    await ils.stop()
+    await ils.start()
+    with pytest.raises(ServiceValidationError) as refused:
+        await call_service(
+            hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+        )
+    assert refused.value.translation_key == "patron_system_unavailable"
+    assert state_of(hass, "lock.t01") == "locked"
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+    # Staff enter the account again; the site reloads and patrons are served again.
+    ils.reject_login = False
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"],
+        {CONF_LOGIN_USER: "ntnu-door", CONF_LOGIN_PASSWORD: ILS_LOGIN_PASSWORD},
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.LOADED
+    result = await call_service(
+        hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+    )
+    assert result["status"] == "in_use"

@@ -322,6 +322,12 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             sip2 = {**entry.data[CONF_SIP2], **user_input}
             errors = await _async_try_sip2(sip2)
             if not errors:
+                if entry.state is ConfigEntryState.LOADED:
+                    # Refused while running: the entry's update listener reloads it.
+                    self.hass.config_entries.async_update_entry(
+                        entry, data={**entry.data, CONF_SIP2: sip2}
+                    )
+                    return self.async_abort(reason="reauth_successful")
                 # Set-up stopped at the refused login, before any update listener existed.
                 return self.async_update_reload_and_abort(
                     entry, data={**entry.data, CONF_SIP2: sip2}

@@ -553,6 +553,8 @@ class SiteRuntime:
         except Refused as refusal:
             answered = refusal.reason is not Reason.PATRON_SYSTEM_UNAVAILABLE
             self.breaker.record(time.monotonic(), ok=answered, elapsed=time.monotonic() - started)
+            if getattr(self.directory, "login_rejected", False):
+                self._async_ask_for_sip_account()
             raise
         except asyncio.CancelledError:
             self.breaker.release()
@@ -563,6 +565,12 @@ class SiteRuntime:
             raise Refused(Reason.PATRON_SYSTEM_UNAVAILABLE) from err
         self.breaker.record(time.monotonic(), ok=True, elapsed=time.monotonic() - started)
         return answer
+
+    @callback
+    def _async_ask_for_sip_account(self) -> None:
+        """The ILS refused the site's SIP login while running: ask staff for it (once)."""
+        if (entry := self.hass.config_entries.async_get_entry(self.entry_id)) is not None:
+            entry.async_start_reauth(self.hass)
 
     async def _known_patron(self, patron_id: str) -> Patron:
         pid = normalize_patron_id(patron_id)

@@ -133,6 +133,8 @@ class Sip2PatronSystem(PatronSystem):
         self._sequence = 0
         self._cards: OrderedDict[str, tuple[float, Patron | None]] = OrderedDict()
         self.requests = 0  # answers read from the ILS (diagnostics, tests)
+        # The ILS refused the terminal's SIP login on the last try: staff must enter it again.
+        self.login_rejected = False
 
     # --- PatronSystem ---------------------------------------------------------------------
 
@@ -255,8 +257,9 @@ class Sip2PatronSystem(PatronSystem):
     async def _ask(self, request: Message, key: str) -> Message:
         """Send a 63 and return its 64, or Refused(PATRON_SYSTEM_UNAVAILABLE)."""
         try:
-            return await self._request(request, codec.PATRON_INFORMATION_RESPONSE)
+            answer = await self._request(request, codec.PATRON_INFORMATION_RESPONSE)
         except (Sip2Error, Sip2Unavailable, Sip2LoginRejected) as err:
+            self.login_rejected = isinstance(err, Sip2LoginRejected)
             _LOGGER.warning(
                 "SIP2 patron information for %s failed: %s: %s",
                 mask_patron_id(key),
@@ -264,6 +267,8 @@ class Sip2PatronSystem(PatronSystem):
                 err,
             )
             raise Refused(Reason.PATRON_SYSTEM_UNAVAILABLE) from None
+        self.login_rejected = False
+        return answer
 
     def _patron(self, answer: Message, key: str, *, suspended: bool = False) -> Patron:
         config = self.config
