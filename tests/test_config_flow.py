@@ -36,7 +36,7 @@ from custom_components.ntnu_library.const import (
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.model import Room, RoomKind
 from custom_components.ntnu_library.core.policy import Policy
-from custom_components.ntnu_library.demo import DEMO_ROOMS
+from custom_components.ntnu_library.demo import DEMO_POLICY, DEMO_ROOMS
 from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
 SITE_INPUT = {CONF_SITE_NAME: "Gongguan", CONF_RADIO: "simulated", CONF_PATRON_SYSTEM: "local"}
@@ -131,7 +131,7 @@ async def test_user_flow_with_demo_data(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Main Library"
     assert result["data"] == {**SITE_INPUT, CONF_SITE_NAME: "Main Library", CONF_DEMO_DATA: True}
-    assert result["options"] == Policy().as_dict()
+    assert result["options"] == DEMO_POLICY.as_dict()  # the demo counter never closes
     entry = result["result"]
     assert entry.unique_id == "main_library"
     rooms = {s.unique_id: s for s in entry.subentries.values()}

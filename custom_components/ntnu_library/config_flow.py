@@ -83,7 +83,7 @@ from .core.categories import CATEGORIES
 from .core.errors import Refused
 from .core.model import Room, RoomKind
 from .core.policy import Policy
-from .demo import DEMO_ROOMS
+from .demo import DEMO_POLICY, DEMO_ROOMS
 from .patrons import DEFAULT_CATEGORY, sip2_patron_system
 from .radios import ZHA_DOMAIN, flow_control, same_port, zha_ports
 from .rooms import room_subentries, room_subentry_data
@@ -304,7 +304,7 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_create_entry(
             title=self._site[CONF_SITE_NAME],
             data=self._site,
-            options=Policy().as_dict(),
+            options=(DEMO_POLICY if demo else Policy()).as_dict(),
             subentries=[room_subentry(room) for room in DEMO_ROOMS] if demo else (),
         )
 

@@ -14,11 +14,16 @@ import bcrypt
 from .auth.local import LocalDirectory
 from .core.categories import default_membership_expiry
 from .core.model import Room, RoomKind, month_key
+from .core.policy import Policy
 
 if TYPE_CHECKING:
     from .runtime import SiteRuntime
 
 DEMO_PASSWORD = "ntnu-demo"
+
+# A demo is tried at any hour: its counter never closes, so counter returns and check-ins work
+# whenever someone tries them. A real site starts with the documented 08:00–22:00.
+DEMO_POLICY = Policy(counter_opens="00:00", counter_closes="00:00")
 
 DEMO_ROOMS: tuple[Room, ...] = (
     *(
