@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+import contextlib
 import errno
 import logging
 from typing import Any
@@ -50,6 +51,7 @@ def _config(
             conf.CONF_DEVICE_FLOW_CONTROL: compat.bellows_flow_control(flow_control),
         },
         conf.CONF_OTA: {conf.CONF_OTA_ENABLED: False},
+        **compat.NO_SEND_RETRIES,
         # A backup of the network keys lets a replacement stick take over the network.
         conf.CONF_NWK_BACKUP_ENABLED: True,
         conf.CONF_TOPO_SCAN_ENABLED: False,
@@ -162,7 +164,7 @@ class BellowsRadio(ZigbeeRooms):
         config = _config(self._path, self._baudrate, self._flow_control, self._database_path)
         app: Any = None  # zigpy types new() as returning its own base class
         try:
-            app = await ControllerApplication.new(config, auto_form=True, start_radio=False)
+            app = await self._async_new_application(config)
             async with asyncio.timeout(self._start_timeout):
                 await app.startup(auto_form=True)
         except BaseException as err:
@@ -173,6 +175,24 @@ class BellowsRadio(ZigbeeRooms):
             raise
         assert isinstance(app, ControllerApplication)
         return app
+
+    @staticmethod
+    async def _async_new_application(config: dict[str, Any]) -> Any:
+        """Bellows' application with its database open; on cancellation nothing stays open.
+
+        new() opens the zigpy database before it returns the application: cancelled inside
+        it, we would never get the object that holds the database. So it runs shielded, and
+        a cancelled caller still waits for it and closes what it opened.
+        """
+        opening = asyncio.ensure_future(
+            ControllerApplication.new(config, auto_form=True, start_radio=False)
+        )
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await compat.async_shutdown(await opening)
+            raise
 
     def _use(self, app: ControllerApplication) -> None:
         self._own = app

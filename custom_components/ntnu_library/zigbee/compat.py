@@ -18,6 +18,7 @@ import inspect
 from typing import Any
 
 from zigpy.application import ControllerApplication
+import zigpy.config
 import zigpy.types as t
 from zigpy.zcl import Cluster
 
@@ -68,6 +69,13 @@ HIGH_PRIORITY: dict[str, Any] = (
     {"priority": t.PacketPriority.HIGH}
     if "priority" in inspect.signature(Cluster.request).parameters
     else {}
+)
+
+# zigpy 0.78 also resends a packet whose send failed (`max_retries`, 2 by default): a lost
+# ACK of an unlock_door that the lock did receive would unlock it again. zigpy 2 dropped the
+# key (its retries are the per-request ones below).
+NO_SEND_RETRIES: dict[str, Any] = (
+    {zigpy.config.CONF_NWK_MAX_RETRIES: 0} if hasattr(zigpy.config, "CONF_NWK_MAX_RETRIES") else {}
 )
 
 # zigpy >= 2 retries a failed request twice after a pause. Our callers own their timeouts and

@@ -697,6 +697,7 @@ def _config() -> dict[str, Any]:
         conf.CONF_DATABASE: None,
         conf.CONF_DEVICE: {conf.CONF_DEVICE_PATH: "/dev/null"},
         conf.CONF_OTA: {conf.CONF_OTA_ENABLED: False},
+        **compat.NO_SEND_RETRIES,
         conf.CONF_NWK_BACKUP_ENABLED: False,
         conf.CONF_TOPO_SCAN_ENABLED: False,
         conf.CONF_WATCHDOG_ENABLED: False,
