@@ -308,7 +308,7 @@ async def test_unloading_while_the_stick_is_gone_leaves_nothing_open(
         opened.append(app)
         await load_db(app)
         loaded.set()
-        await asyncio.sleep(10)
+        await asyncio.sleep(0.5)
 
     monkeypatch.setattr(ZigpyApplication, "_load_db", slow_load_db)
     ncp.lose_link()
