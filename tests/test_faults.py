@@ -242,10 +242,10 @@ async def test_stick_link_lost_while_a_room_is_borrowed(
     for entity_id in room_entities:
         assert state_of(hass, entity_id) == STATE_UNAVAILABLE, entity_id
     warnings = _integration_warnings(caplog)
+    # One warning for the stick; its rooms' locks going with it are not repeated as
+    # warnings (an 18-room site would log 19 for one fault), nor are the attempts.
     assert len([w for w in warnings if "Lost the Zigbee stick" in w]) == 1, warnings
-    # Each room's lock is told offline once too; the attempts themselves are not warnings.
-    assert len([w for w in warnings if "Lock of room T01 stopped answering" in w]) == 1, warnings
-    assert len(warnings) == 2, warnings
+    assert len(warnings) == 1, warnings
 
     assert await _refused(hass, "open_door", _patron("T01", "S0001")) == "lock_offline"
     assert await _refused(hass, "borrow", _patron("T01", "G0001")) == "lock_offline"

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+import logging
 import time
 from typing import Any
 
@@ -433,7 +434,13 @@ class SiteRuntime:
         elif event.type in (DeviceEventType.LOCKED, DeviceEventType.UNLOCKED):
             self.jammed.discard(room_id)
         elif event.type is DeviceEventType.OFFLINE:
-            LOGGER.warning("Lock of room %s stopped answering", room_id)
+            # The radio itself gone takes every lock with it: the radio says that once.
+            radio_up = getattr(self.radio, "connected", True)
+            LOGGER.log(
+                logging.WARNING if radio_up else logging.DEBUG,
+                "Lock of room %s stopped answering",
+                room_id,
+            )
         elif event.type is DeviceEventType.ONLINE:
             LOGGER.info("Lock of room %s answers again", room_id)
             ir.async_delete_issue(self.hass, DOMAIN, self._left_issue(room_id))

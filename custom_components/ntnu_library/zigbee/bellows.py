@@ -263,9 +263,10 @@ class BellowsRadio(ZigbeeRooms):
             self._path,
             exc,
         )
+        # Reconnecting first: listeners told of the rooms going see `connected` False.
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._async_reconnect())
         for room_id in self._rooms:
             self._set_online(room_id, False)
-        self._reconnect_task = asyncio.get_running_loop().create_task(self._async_reconnect())
 
     async def _async_reconnect(self) -> None:
         for task in [*self._tasks]:
