@@ -137,12 +137,8 @@ class LoginThrottle:
 
     def failure(self, patron_id: str, address: str | None, now: float) -> None:
         """Record a wrong ID or password."""
-        now = self._tick(now)
-        key = _bounded(normalize_patron_id(patron_id))
-        state = self._patrons.get(key) or self._insert(key)
-        self._expire(state, now)
-        if state.pending:
-            state.pending.pop(0)
+        now, key, state = self._end_attempt(patron_id, now, create=True)
+        assert state is not None
         state.failures.append(now)
         # Past the cap the delay no longer grows; bounding the count keeps the Store small.
         state.streak = min(state.streak + 1, self.free_failures + 64)
@@ -152,14 +148,9 @@ class LoginThrottle:
     def success(self, patron_id: str, address: str | None, now: float) -> None:
         """Record a good login: the backoff ends, the hourly count stays."""
         del address  # a success from a shared address must not clear others' failures
-        now = self._tick(now)
-        key = _bounded(normalize_patron_id(patron_id))
-        state = self._patrons.get(key)
+        now, key, state = self._end_attempt(patron_id, now)
         if state is None:
             return
-        self._expire(state, now)
-        if state.pending:
-            state.pending.pop(0)
         state.streak = 0
         self._touch(key, state, now)
         self._forget_if_idle(key, state)
@@ -167,15 +158,24 @@ class LoginThrottle:
     def release(self, patron_id: str, address: str | None, now: float) -> None:
         """End an attempt that reached no verdict (patron system down, request cancelled)."""
         del address
+        _, key, state = self._end_attempt(patron_id, now)
+        if state is not None:
+            self._forget_if_idle(key, state)
+
+    def _end_attempt(
+        self, patron_id: str, now: float, *, create: bool = False
+    ) -> tuple[float, str, _PatronState | None]:
+        """The patron's state with its oldest attempt in flight taken off."""
         now = self._tick(now)
         key = _bounded(normalize_patron_id(patron_id))
         state = self._patrons.get(key)
-        if state is None:
-            return
-        self._expire(state, now)
-        if state.pending:
-            state.pending.pop(0)
-        self._forget_if_idle(key, state)
+        if state is None and create:
+            state = self._insert(key)
+        if state is not None:
+            self._expire(state, now)
+            if state.pending:
+                state.pending.pop(0)
+        return now, key, state
 
     # --- what the numbers are ---------------------------------------------------------------
 
