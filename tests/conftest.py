@@ -16,7 +16,6 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
 
-from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
     CONF_HOST,
@@ -38,6 +37,7 @@ from custom_components.ntnu_library.const import (
 )
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
+from custom_components.ntnu_library.subentries import room_subentry
 
 # The ILS (scripts/lib/ils.py) is a real SIP2 server the tests and the demo run on loopback.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "lib"))

@@ -68,6 +68,7 @@ ROOM_ENTITY_PATTERNS = (
     "sensor.{r}_in_use_since",
     "binary_sensor.{r}_door",
     "binary_sensor.{r}_occupancy",
+    "binary_sensor.{r}_lock_pending",
     "event.{r}_door_activity",
 )
 SITE_ENTITIES = {"sensor.main_library_idle_rooms", "sensor.main_library_rooms_in_use"}
@@ -308,7 +309,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 7 + 2
+    assert len(EXPECTED_ENTITIES) == 18 * 8 + 2
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 

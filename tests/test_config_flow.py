@@ -202,7 +202,7 @@ async def test_reconfigure_rename(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """A new name changes title, unique id and data, and the site restarts under it."""
+    """A new name changes title and data, not the unique id; the site restarts under it."""
     entry = init_integration
     runtime = entry.runtime_data
     result = await entry.start_reconfigure_flow(hass)
@@ -217,7 +217,8 @@ async def test_reconfigure_rename(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.title == "Main Library (Heping)"
-    assert entry.unique_id == "main_library_heping"
+    # The unique id is the site's, not its name's: renaming keeps it (and all that hangs on it).
+    assert entry.unique_id == "main_library"
     assert entry.data[CONF_SITE_NAME] == "Main Library (Heping)"
     assert entry.data[CONF_DEMO_DATA] is True  # kept
     # Reloaded: a new runtime, the site device renamed, the rooms still there.
@@ -261,8 +262,8 @@ async def test_reconfigure_onto_another_site(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SITE_NAME: "linkou"}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_SITE_NAME: "name_in_use"}
     assert entry.title == "Main Library"
     assert entry.unique_id == "main_library"
     assert other.title == "Linkou"
@@ -508,6 +509,7 @@ async def test_add_room(
         "sensor.t13_in_use_since",
         "binary_sensor.t13_door",
         "binary_sensor.t13_occupancy",
+        "binary_sensor.t13_lock_pending",
         "event.t13_door_activity",
     }
     assert all(e.config_subentry_id == subentry.subentry_id for e in entities)

@@ -37,7 +37,6 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ntnu_library import PLATFORMS
-from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
     CONF_PATRON_SYSTEM,
@@ -49,6 +48,7 @@ from custom_components.ntnu_library.const import (
 from custom_components.ntnu_library.core.model import EventType
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.sensor import STATUS_OPTIONS
+from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.zigbee.radio import LockState
 
 from .conftest import PASSWORD, TIME_ZONE
@@ -64,6 +64,7 @@ ROOM_ENTITIES = {
     "sensor.{room}_in_use_since",
     "binary_sensor.{room}_door",
     "binary_sensor.{room}_occupancy",
+    "binary_sensor.{room}_lock_pending",
     "event.{room}_door_activity",
 }
 
@@ -305,16 +306,17 @@ async def test_lock_jammed(hass: HomeAssistant, init_integration: MockConfigEntr
 async def test_unavailable_while_lock_offline(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """A room's entities follow its lock's link; the door log stays readable."""
+    """A room's entities follow its lock's link; the door log and lock pending stay readable."""
     room_entities = {e.format(room="t07") for e in ROOM_ENTITIES}
-    follow = room_entities - {"event.t07_door_activity"}
+    stay = {"event.t07_door_activity", "binary_sensor.t07_lock_pending"}
+    follow = room_entities - stay
     assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in room_entities)
     assert hass.states.get("sensor.main_library_idle_rooms").state == "16"
 
     await _simulate(hass, "T07", "offline")
     for entity_id in follow:
         assert hass.states.get(entity_id).state == STATE_UNAVAILABLE, entity_id
-    assert hass.states.get("event.t07_door_activity").state != STATE_UNAVAILABLE
+    assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in stay)
     # An unavailable room is not counted as idle; the neighbour is not affected.
     assert hass.states.get("sensor.main_library_idle_rooms").state == "15"
     assert hass.states.get("lock.t08").state == HaLockState.LOCKED

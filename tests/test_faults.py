@@ -33,7 +33,6 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.closures import DoorLock
 
-from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
     CONF_BAUDRATE,
     CONF_BELLOWS,
@@ -47,6 +46,7 @@ from custom_components.ntnu_library.const import (
     PATRONS_LOCAL,
 )
 from custom_components.ntnu_library.demo import DEMO_ROOMS
+from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.zigbee.bellows import BellowsRadio
 from custom_components.ntnu_library.zigbee.radio import LockState
 from custom_components.ntnu_library.zigbee.simulated import (
@@ -141,7 +141,7 @@ async def bellows_site(
     ncp = install(monkeypatch)
     # create_radio takes bellows' defaults (1 s to 60 s backoff, 10 s commands): shorten them.
     monkeypatch.setattr(
-        "custom_components.ntnu_library.radios.BellowsRadio",
+        "custom_components.ntnu_library.backends.BellowsRadio",
         functools.partial(
             BellowsRadio,
             command_timeout=2,

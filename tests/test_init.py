@@ -73,7 +73,7 @@ async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfi
     assert state_of(hass, "sensor.l02_status") == "reserved"  # X0001 this month
     assert state_of(hass, "sensor.main_library_idle_rooms") == "16"
     assert state_of(hass, "sensor.main_library_rooms_in_use") == "0"
-    assert len(runtime.directory) == len(DEMO_PATRONS)
+    assert len(runtime.patrons.directory) == len(DEMO_PATRONS)
     assert runtime.seeded
     assert runtime.radio.app is not None
 
@@ -140,7 +140,7 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
         ("L03", THIS_MONTH, "G0001"),
     ]
     # The demo is not seeded again over the staff's changes.
-    assert await second.directory.async_get_patron("A0001") is None
+    assert await second.patrons.system.async_get_patron("A0001") is None
     # X0001 is still frozen; the wrong passwords still count.
     with pytest.raises(ServiceValidationError) as err:
         await call_service(hass, "borrow", _patron("T02", "X0001"))
@@ -241,9 +241,9 @@ async def test_policy_tick_called_directly(
     await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
     await call_service(hass, "simulate", {"room": "T01", "action": "vacant"})
     emptied = runtime.library.state.vacant_since["T01"]
-    await runtime.async_policy_tick(emptied + timedelta(minutes=29))
+    await runtime.commands.async_policy_tick(emptied + timedelta(minutes=29))
     assert runtime.status("T01").value == "in_use"
-    await runtime.async_policy_tick(emptied + timedelta(minutes=30))
+    await runtime.commands.async_policy_tick(emptied + timedelta(minutes=30))
     await hass.async_block_till_done()
     assert state_of(hass, "sensor.t01_status") == "idle"
     assert state_of(hass, "lock.t01") == "locked"
@@ -287,7 +287,7 @@ async def test_storage_failure_refuses_the_borrow(
     runtime = init_integration.runtime_data
     before = runtime.as_store_data()["library"]
     with (
-        patch.object(runtime.store, "async_save", side_effect=OSError("disk full")),
+        patch.object(runtime.storage.store, "async_save", side_effect=OSError("disk full")),
         pytest.raises(HomeAssistantError) as err,
     ):
         await call_service(hass, "borrow", _patron("T01", "S0001"))

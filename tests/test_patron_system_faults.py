@@ -34,8 +34,8 @@ async def test_a_broken_patron_system_fails_secure_and_recovers(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     runtime = init_integration.runtime_data
-    runtime.breaker = CircuitBreaker(failures_to_open=3, open_seconds=0.2)
-    directory = runtime.directory
+    runtime.gate.breaker = CircuitBreaker(failures_to_open=3, open_seconds=0.2)
+    directory = runtime.patrons.system
     before = runtime.as_store_data()["library"]
     with patch.object(
         directory, "async_authenticate", side_effect=OSError("ILS down")
@@ -60,7 +60,7 @@ async def test_wrong_passwords_do_not_open_the_breaker(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     runtime = init_integration.runtime_data
-    runtime.breaker = CircuitBreaker(failures_to_open=2)
+    runtime.gate.breaker = CircuitBreaker(failures_to_open=2)
     for patron in ("G0001", "D0001", "F0001"):
         data = {"room": "T02", "patron_id": patron, "password": "wrong"}
         assert await _refused(hass, "borrow", data) == "invalid_credentials"
@@ -74,7 +74,7 @@ async def test_a_card_tap_while_the_system_is_down_is_refused_and_logged(
     await call_service(hass, "borrow", BORROW)
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
-    with patch.object(runtime.directory, "async_find_by_card", side_effect=TimeoutError):
+    with patch.object(runtime.patrons.system, "async_find_by_card", side_effect=TimeoutError):
         await call_service(
             hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"}
         )

@@ -14,7 +14,6 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
     CONF_BAUDRATE,
     CONF_BELLOWS,
@@ -33,6 +32,7 @@ from custom_components.ntnu_library.const import (
     SUBENTRY_ROOM,
 )
 from custom_components.ntnu_library.demo import DEMO_ROOMS
+from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio, simulated_devices
 
 from .conftest import PASSWORD, call_service, state_of
@@ -177,7 +177,7 @@ async def test_a_site_on_zhas_network_follows_zha_reloading(
     entry = _site("zha", **{CONF_DEMO_DATA: True})  # the demo patrons
     entry.add_to_hass(hass)
     with patch(
-        "custom_components.ntnu_library.radios.zha_application", return_value=zha_network.app
+        "custom_components.ntnu_library.backends.zha_application", return_value=zha_network.app
     ):
         await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()

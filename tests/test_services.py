@@ -17,7 +17,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 import voluptuous as vol
 
-from custom_components.ntnu_library.config_flow import room_subentry
 from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
     CONF_PATRON_SYSTEM,
@@ -30,6 +29,7 @@ from custom_components.ntnu_library.const import (
 from custom_components.ntnu_library.core.errors import Reason
 from custom_components.ntnu_library.core.model import mask_patron_id
 from custom_components.ntnu_library.demo import DEMO_ROOMS
+from custom_components.ntnu_library.subentries import room_subentry
 
 from .conftest import PASSWORD, SMALL_SITE, THIS_MONTH, WHOLE_SITE, call_service, state_of
 
@@ -170,6 +170,9 @@ SIP2_REFUSALS = {
     "update_unknown": "patrons_managed_elsewhere",
     "add_existing": "patrons_managed_elsewhere",
     "add_with_taken_card": "patrons_managed_elsewhere",
+    "remove_unknown": "patrons_managed_elsewhere",
+    "remove_borrower": "patrons_managed_elsewhere",
+    "remove_long_term_holder": "patrons_managed_elsewhere",
     "counter_return_by_name_closed": "unknown_patron",
 }
 

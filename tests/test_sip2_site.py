@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -10,9 +11,12 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.ntnu_library.backends import parse_category_map, sip2_config
 from custom_components.ntnu_library.const import (
     CONF_CATEGORY_MAP,
     CONF_DEMO_DATA,
@@ -27,7 +31,6 @@ from custom_components.ntnu_library.const import (
     PATRONS_SIP2,
 )
 from custom_components.ntnu_library.diagnostics import async_get_config_entry_diagnostics
-from custom_components.ntnu_library.patrons import parse_category_map, sip2_config
 
 from .conftest import (
     ILS_LOGIN_PASSWORD,
@@ -141,14 +144,40 @@ async def test_the_whole_demo_path_against_the_ils(
     assert ils.counts.get("63", 0) >= 4  # the ILS answered every login and card
 
 
-async def test_ils_down_at_start_retries_later(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, ils: IlsServer
+async def test_an_ils_down_at_start_refuses_only_patron_logins(
+    hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
 ) -> None:
+    """A restart while the ILS is down: the site runs, only patron logins wait for the ILS."""
+    entry = init_integration
+    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
     await ils.stop()
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+
+    assert entry.state is ConfigEntryState.LOADED
+    issue_id = f"patron_system_down_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert state_of(hass, "lock.t02") == "locked"  # the rooms and their locks are there
+    assert state_of(hass, "sensor.t01_status") == "in_use"
+    with pytest.raises(ServiceValidationError) as err:
+        await call_service(
+            hass, "borrow", {"room": "T02", "patron_id": "G0001", "password": PASSWORD}
+        )
+    assert err.value.translation_key == "patron_system_unavailable"
+    # The counter returns by room without asking the ILS; the door locks.
+    returned = await call_service(hass, "counter_return", {"room": "T01"})
+    assert returned["status"] == "idle"
+    assert returned["door"] == "locked"
+
+    # The ILS is back: the next check notices, the notice goes, logins work again.
+    await ils.start()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    borrowed = await call_service(
+        hass, "borrow", {"room": "T02", "patron_id": "G0001", "password": PASSWORD}
+    )
+    assert borrowed["status"] == "in_use"
 
 
 async def test_a_refused_sip_account_asks_for_it_again(

@@ -402,18 +402,28 @@ def _flow_texts(section: str, kind: str) -> dict[str, set[str]]:
 
 
 def _flow_codes() -> dict[str, dict[str, set[str]]]:
-    """Error and abort codes each flow class of config_flow.py can return."""
-    tree = ast.parse((PACKAGE / "config_flow.py").read_text(encoding="utf-8"))
+    """Error and abort codes each flow class can return (config_flow.py, subentries.py).
+
+    The room flow's module is read whole: its form helpers set errors outside the class.
+    """
     sections = {
         "NtnuLibraryConfigFlow": "config",
         "NtnuLibraryOptionsFlow": "options",
         "RoomSubentryFlow": f"config_subentries.{SUBENTRY_ROOM}",
     }
+    trees = [
+        ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+        for name in ("config_flow.py", "subentries.py")
+    ]
+    nodes: list[tuple[str, ast.AST]] = [
+        (node.name, node)
+        for node in trees[0].body
+        if isinstance(node, ast.ClassDef) and node.name in sections
+    ]
+    nodes.append(("RoomSubentryFlow", trees[1]))
     codes: dict[str, dict[str, set[str]]] = {}
-    for node in tree.body:
-        if not isinstance(node, ast.ClassDef) or node.name not in sections:
-            continue
-        found = codes.setdefault(sections[node.name], {"error": set(), "abort": set()})
+    for name, node in nodes:
+        found = codes.setdefault(sections[name], {"error": set(), "abort": set()})
         for inner in ast.walk(node):
             if isinstance(inner, ast.Assign) and any(
                 isinstance(t, ast.Subscript)

@@ -1,4 +1,4 @@
-"""Door contact and occupancy of each room."""
+"""Door contact and occupancy of each room, and whether its lock still owes a lock command."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -17,8 +18,7 @@ from . import NtnuLibraryConfigEntry
 from .const import CONF_CONTACT_IEEE, CONF_OCCUPANCY_IEEE
 from .core.model import Room
 from .entity import RoomEntity, room_subentry_pairs
-from .runtime import SiteRuntime
-from .zigbee.radio import RoomRadio
+from .site import SiteRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -27,8 +27,9 @@ PARALLEL_UPDATES = 0
 class RoomBinarySensorDescription(BinarySensorEntityDescription):
     """A room sensor and the device that must be bound for it."""
 
-    device_key: str
-    is_on_fn: Callable[[RoomRadio, str], bool | None]
+    device_key: str | None  # None: every room has it
+    is_on_fn: Callable[[SiteRuntime, str], bool | None]
+    always_available: bool = False
 
 
 DESCRIPTIONS: tuple[RoomBinarySensorDescription, ...] = (
@@ -37,14 +38,24 @@ DESCRIPTIONS: tuple[RoomBinarySensorDescription, ...] = (
         translation_key="door_open",
         device_class=BinarySensorDeviceClass.DOOR,
         device_key=CONF_CONTACT_IEEE,
-        is_on_fn=lambda radio, room_id: radio.door_open(room_id),
+        is_on_fn=lambda runtime, room_id: runtime.radio.door_open(room_id),
     ),
     RoomBinarySensorDescription(
         key="occupancy",
         translation_key="occupancy",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
         device_key=CONF_OCCUPANCY_IEEE,
-        is_on_fn=lambda radio, room_id: radio.occupied(room_id),
+        is_on_fn=lambda runtime, room_id: runtime.radio.occupied(room_id),
+    ),
+    RoomBinarySensorDescription(
+        key="lock_pending",
+        translation_key="lock_pending",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        device_key=None,
+        is_on_fn=lambda runtime, room_id: room_id in runtime.doors.owed,
+        # Staff must see it most while the lock is away.
+        always_available=True,
     ),
 )
 
@@ -62,7 +73,7 @@ async def async_setup_entry(
             [
                 RoomBinarySensor(runtime, room, description)
                 for description in DESCRIPTIONS
-                if data.get(description.device_key)
+                if description.device_key is None or data.get(description.device_key)
             ],
             config_subentry_id=subentry_id,
         )
@@ -80,6 +91,11 @@ class RoomBinarySensor(RoomEntity, BinarySensorEntity):
         self.entity_description = description
 
     @property
+    def available(self) -> bool:
+        """Follow the lock, unless the sensor is about the lock being away."""
+        return self.entity_description.always_available or super().available
+
+    @property
     def is_on(self) -> bool | None:
-        """Open / occupied."""
-        return self.entity_description.is_on_fn(self.runtime.radio, self.room.room_id)
+        """Open / occupied / waiting for its lock."""
+        return self.entity_description.is_on_fn(self.runtime, self.room.room_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-import re
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -12,10 +11,8 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
-    ConfigSubentryData,
     ConfigSubentryFlow,
     OptionsFlow,
-    SubentryFlowResult,
 )
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
@@ -23,7 +20,6 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
-    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -36,32 +32,26 @@ from homeassistant.util import dt as dt_util, slugify
 import voluptuous as vol
 
 from .auth.sip2 import Sip2LoginRejected, Sip2Unavailable
+from .backends import DEFAULT_CATEGORY, ZHA_DOMAIN, same_port, sip2_patron_system, zha_ports
 from .const import (
     CONF_BAUDRATE,
     CONF_BELLOWS,
     CONF_CARD_FIELD,
     CONF_CATEGORY_FIELD,
     CONF_CATEGORY_MAP,
-    CONF_CONTACT_IEEE,
     CONF_DEFAULT_CATEGORY,
     CONF_DEMO_DATA,
     CONF_DEVICE_PATH,
     CONF_ERROR_DETECTION,
-    CONF_FLOOR,
     CONF_FLOW_CONTROL,
     CONF_HOST,
     CONF_INSTITUTION,
-    CONF_KIND,
     CONF_LOCATION,
-    CONF_LOCK_IEEE,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
-    CONF_NAME,
-    CONF_OCCUPANCY_IEEE,
     CONF_PATRON_SYSTEM,
     CONF_PORT,
     CONF_RADIO,
-    CONF_ROOM_ID,
     CONF_SIP2,
     CONF_SITE_NAME,
     CONF_TLS,
@@ -70,6 +60,7 @@ from .const import (
     DEFAULT_SIP2_PORT,
     DOMAIN,
     FLOW_CONTROLS,
+    MAX_RELOCK_AFTER_S,
     PATRON_SYSTEMS,
     PATRONS_LOCAL,
     PATRONS_SIP2,
@@ -81,17 +72,11 @@ from .const import (
 )
 from .core.categories import CATEGORIES
 from .core.errors import Refused
-from .core.model import Room, RoomKind
 from .core.policy import Policy
 from .demo import DEMO_POLICY, DEMO_ROOMS
-from .patrons import DEFAULT_CATEGORY, sip2_patron_system
-from .radios import ZHA_DOMAIN, flow_control, same_port, zha_ports
-from .rooms import room_subentries, room_subentry_data
+from .subentries import RoomSubentryFlow, room_subentry
 from .zigbee.bellows import probe
-from .zigbee.radio import KnownDevice, RoomDevices
-from .zigbee.simulated import simulated_devices
 
-ROOM_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
 _TIME_FIELDS = ("closing_time", "counter_opens", "counter_closes")
 _MINUTE_FIELDS = ("auto_return_minutes", "max_use_minutes")
 
@@ -186,16 +171,6 @@ async def _async_try_sip2(data: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def room_subentry(room: Room) -> ConfigSubentryData:
-    """A room's subentry, bound to its simulated devices."""
-    return ConfigSubentryData(
-        data=room_subentry_data(room, simulated_devices(room.room_id)),
-        subentry_type=SUBENTRY_ROOM,
-        title=room.room_id,
-        unique_id=room.room_id,
-    )
-
-
 class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
     """One entry per library building."""
 
@@ -213,6 +188,8 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             name = user_input[CONF_SITE_NAME].strip()
             if not (site_id := _site_id(name)):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
+            elif self._name_taken(site_id, None):
+                return self.async_abort(reason="already_configured")
             elif user_input.get(CONF_DEMO_DATA) and user_input[CONF_RADIO] != RADIO_SIMULATED:
                 # The demo rooms are bound to simulated devices.
                 errors[CONF_DEMO_DATA] = "demo_needs_simulated"
@@ -233,6 +210,14 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
 
+    def _name_taken(self, site_id: str, this: ConfigEntry | None) -> bool:
+        """Another site has this name (or was created under it)."""
+        return any(
+            other.entry_id != (this.entry_id if this else None)
+            and site_id in (other.unique_id, _site_id(other.title))
+            for other in self._async_current_entries(include_ignore=False)
+        )
+
     async def async_step_bellows(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -245,7 +230,7 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             elif path != self._site.get(CONF_BELLOWS, {}).get(CONF_DEVICE_PATH) and not await probe(
                 path,
                 int(user_input[CONF_BAUDRATE]),
-                flow_control(user_input[CONF_FLOW_CONTROL]),
+                user_input[CONF_FLOW_CONTROL],
             ):  # the site's own running radio holds its current port: not probed again
                 errors["base"] = "cannot_connect_radio"
             else:
@@ -356,10 +341,12 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             name = user_input[CONF_SITE_NAME].strip()
             if not (site_id := _site_id(name)):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
+            elif self._name_taken(site_id, entry):
+                errors[CONF_SITE_NAME] = "name_in_use"
             else:
-                await self.async_set_unique_id(site_id)
-                if self.unique_id != entry.unique_id:
-                    self._abort_if_unique_id_configured()
+                # The unique id stays the one the site was created with: a rename is not a
+                # new site (its entities, automations and Store follow the entry, not the name).
+                await self.async_set_unique_id(entry.unique_id)
                 self._site = {**entry.data, CONF_SITE_NAME: name}
                 if entry.data.get(CONF_RADIO) == RADIO_BELLOWS:
                     return await self.async_step_bellows()
@@ -396,9 +383,11 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         current = Policy.from_options(self.config_entry.options).as_dict()
         if user_input is not None:
-            values = {**user_input}
-            for field in (*_MINUTE_FIELDS, "freeze_days"):
-                values[field] = int(values[field])
+            values = {**current, **user_input}
+            for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s"):
+                number = float(values[field])
+                # A number box sends 1.5 as it is: refused, never cut to 1.
+                values[field] = int(number) if number.is_integer() else values[field]
             for field in _TIME_FIELDS:
                 # The selector allows "8:05" and "8:05:00": store HH:MM.
                 if parsed := dt_util.parse_time(str(values[field])):
@@ -428,137 +417,11 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                 vol.Required("counter_opens", default=current["counter_opens"]): TimeSelector(),
                 vol.Required("counter_closes", default=current["counter_closes"]): TimeSelector(),
                 vol.Required("max_use_minutes", default=current["max_use_minutes"]): minutes,
+                vol.Required("relock_after_s", default=current["relock_after_s"]): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0, max=MAX_RELOCK_AFTER_S, step=1, mode=NumberSelectorMode.BOX
+                    )
+                ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
-
-
-_IEEE = re.compile(r"^([0-9a-f]{2}:){7}[0-9a-f]{2}$")
-_DEVICE_FIELDS = (CONF_LOCK_IEEE, CONF_CONTACT_IEEE, CONF_OCCUPANCY_IEEE)
-
-
-def _devices_schema(entry: ConfigEntry) -> dict[vol.Marker, Any]:
-    """Device fields for a real radio: chosen from what the network knows, or typed in."""
-    known: list[KnownDevice] = []
-    if entry.state is ConfigEntryState.LOADED:
-        known = entry.runtime_data.radio.known_devices()
-
-    def pick(wanted: str) -> SelectSelector:
-        options = [
-            SelectOptionDict(
-                value=d.ieee, label=f"{d.ieee} {d.manufacturer or ''} {d.model or ''}".strip()
-            )
-            for d in known
-            if getattr(d, wanted)
-        ]
-        return SelectSelector(
-            SelectSelectorConfig(
-                options=options, custom_value=True, mode=SelectSelectorMode.DROPDOWN
-            )
-        )
-
-    return {
-        vol.Required(CONF_LOCK_IEEE): pick("door_lock"),
-        vol.Optional(CONF_CONTACT_IEEE): pick("contact"),
-        vol.Optional(CONF_OCCUPANCY_IEEE): pick("occupancy"),
-    }
-
-
-def _devices_of(
-    entry: ConfigEntry, room_id: str, user_input: dict[str, Any], errors: dict[str, str]
-) -> RoomDevices | None:
-    """The room's devices: simulated ones follow from the id; real ones are validated."""
-    if entry.data.get(CONF_RADIO, RADIO_SIMULATED) == RADIO_SIMULATED:
-        return simulated_devices(room_id)
-    chosen = {}
-    for field in _DEVICE_FIELDS:
-        value = str(user_input.get(field) or "").strip().lower().replace("-", ":")
-        if value and not _IEEE.match(value):
-            errors[field] = "invalid_ieee"
-        chosen[field] = value or None
-    if errors:
-        return None
-    return RoomDevices(
-        room_id=room_id,
-        lock=chosen[CONF_LOCK_IEEE] or "",
-        contact=chosen[CONF_CONTACT_IEEE],
-        occupancy=chosen[CONF_OCCUPANCY_IEEE],
-    )
-
-
-class RoomSubentryFlow(ConfigSubentryFlow):
-    """Add or change a study room."""
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Add study room."""
-        entry = self._get_entry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            room_id = str(user_input[CONF_ROOM_ID]).strip().upper()
-            taken = {s.data[CONF_ROOM_ID] for s in room_subentries(entry)}
-            if not ROOM_ID_PATTERN.match(room_id):
-                errors[CONF_ROOM_ID] = "invalid_room_id"
-            elif room_id in taken:
-                errors[CONF_ROOM_ID] = "room_exists"
-            elif (devices := _devices_of(entry, room_id, user_input, errors)) is not None:
-                room = Room(
-                    room_id=room_id,
-                    name=user_input.get(CONF_NAME, "").strip() or room_id,
-                    kind=RoomKind(user_input[CONF_KIND]),
-                    floor=user_input.get(CONF_FLOOR, "").strip(),
-                )
-                return self.async_create_entry(
-                    title=room_id,
-                    data=room_subentry_data(room, devices),
-                    unique_id=room_id,
-                )
-        fields: dict[vol.Marker, Any] = {
-            vol.Required(CONF_ROOM_ID): TextSelector(),
-            vol.Optional(CONF_NAME): TextSelector(),
-            vol.Required(CONF_KIND, default=RoomKind.TEMPORARY.value): _select(
-                [k.value for k in RoomKind], CONF_KIND
-            ),
-            vol.Optional(CONF_FLOOR): TextSelector(),
-        }
-        if entry.data.get(CONF_RADIO, RADIO_SIMULATED) != RADIO_SIMULATED:
-            fields |= _devices_schema(entry)
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
-            errors=errors,
-        )
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Rename a room, change its kind or floor, or (real radios) bind other devices."""
-        entry = self._get_entry()
-        subentry = self._get_reconfigure_subentry()
-        room_id = subentry.data[CONF_ROOM_ID]
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            devices = _devices_of(entry, room_id, user_input, errors)
-            if devices is not None:
-                room = Room(
-                    room_id=room_id,
-                    name=user_input.get(CONF_NAME, "").strip() or room_id,
-                    kind=RoomKind(user_input[CONF_KIND]),
-                    floor=user_input.get(CONF_FLOOR, "").strip(),
-                )
-                return self.async_update_and_abort(
-                    entry, subentry, data=room_subentry_data(room, devices)
-                )
-        fields: dict[vol.Marker, Any] = {
-            vol.Optional(CONF_NAME): TextSelector(),
-            vol.Required(CONF_KIND): _select([k.value for k in RoomKind], CONF_KIND),
-            vol.Optional(CONF_FLOOR): TextSelector(),
-        }
-        if entry.data.get(CONF_RADIO, RADIO_SIMULATED) != RADIO_SIMULATED:
-            fields |= _devices_schema(entry)
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(fields), user_input or dict(subentry.data)
-            ),
-            errors=errors,
-        )

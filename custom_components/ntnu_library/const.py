@@ -1,4 +1,8 @@
-"""Constants of the ntnu_library integration."""
+"""Names and limits of the ntnu_library integration: each is defined here once.
+
+Nothing here imports Home Assistant, so `core/`, `auth/` and `zigbee/` take their limits from
+here too.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +30,6 @@ CONF_BELLOWS: Final = "bellows"
 CONF_DEVICE_PATH: Final = "device_path"
 CONF_BAUDRATE: Final = "baudrate"
 CONF_FLOW_CONTROL: Final = "flow_control"
-DEFAULT_BAUDRATE: Final = 115200
-FLOW_CONTROLS: Final = ("none", "software", "hardware")
 PATRONS_LOCAL: Final = "local"
 PATRONS_SIP2: Final = "sip2"
 PATRON_SYSTEMS: Final = (PATRONS_LOCAL, PATRONS_SIP2)
@@ -59,7 +61,7 @@ CONF_LOCK_IEEE: Final = "lock_ieee"
 CONF_CONTACT_IEEE: Final = "contact_ieee"
 CONF_OCCUPANCY_IEEE: Final = "occupancy_ieee"
 
-# Service fields (DESIGN.md §3; black-box tests use these names)
+# Service fields (outside tests and automations use these names: keep them)
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_ROOM: Final = "room"
 ATTR_PATRON_ID: Final = "patron_id"
@@ -77,4 +79,50 @@ ATTR_SUSPENDED: Final = "suspended"
 ATTR_SECONDS: Final = "seconds"
 
 POLICY_TICK_SECONDS: Final = 60
+
+
+def signal_room_update(entry_id: str) -> str:
+    """Dispatcher signal carrying the id of a room whose state changed (None: all rooms)."""
+    return f"{DOMAIN}_{entry_id}_room_update"
+
+
+def signal_room_event(entry_id: str) -> str:
+    """Dispatcher signal carrying a RoomEvent for the event entities."""
+    return f"{DOMAIN}_{entry_id}_room_event"
+
+
+# --- limits ---------------------------------------------------------------------------------
+# Patron IDs (staff / student numbers, ILS barcodes) and card numbers, as typed or read.
 MAX_ID_LENGTH: Final = 32
+MAX_CARD_LENGTH: Final = 64
+MAX_PASSWORD_LENGTH: Final = 256
+# Room ids: what the e-label, the QR code and the entity ids carry.
+ROOM_ID_PATTERN: Final = r"^[A-Z0-9][A-Z0-9-]{0,15}\Z"
+MAX_ROOM_NAME_LENGTH: Final = 64
+MAX_FLOOR_LENGTH: Final = 16
+# Free text from staff and automations (freeze reasons, names).
+MAX_TEXT_LENGTH: Final = 200
+# A long-term room is reserved at most this many months ahead.
+MAX_MONTHS_AHEAD: Final = 12
+
+# Password checks (bcrypt or the ILS) in flight at once per site; more would starve the rest of
+# Home Assistant of executor threads.
+LOGIN_SLOTS: Final = 2
+# Logins one caller (a Home Assistant user, or an address) may have waiting for a slot; more
+# are refused at once with too_many_attempts, so one caller cannot starve the others.
+MAX_WAITING_LOGINS_PER_CALLER: Final = 4
+# The longest a login waits for a slot before it is refused with too_many_attempts.
+LOGIN_QUEUE_SECONDS: Final = 10.0
+
+# Doors: an unlocked door is locked again after this many seconds when nobody opened it
+# (option `relock_after_s`), and this long after it closes again.
+DEFAULT_RELOCK_AFTER_S: Final = 10
+MAX_RELOCK_AFTER_S: Final = 600
+RELOCK_ON_CLOSE_S: Final = 1.0
+
+# The patron system is asked again this often while it is down (a repair issue is open).
+PATRON_SYSTEM_RETRY_SECONDS: Final = 60
+
+# Own EZSP radio
+DEFAULT_BAUDRATE: Final = 115200
+FLOW_CONTROLS: Final = ("none", "software", "hardware")

@@ -1,6 +1,6 @@
-"""Demo data: the main library's rooms and one patron per category of seed 001.
+"""Demo data: the main library's rooms and one patron per loan category.
 
-DESIGN.md §3 fixes the ids: rooms T01–T12 and L01–L06, patrons S0001 … with password
+Outside tests rely on these ids: rooms T01–T12 and L01–L06, patrons S0001 … with password
 `ntnu-demo`, cards `C-` + the patron id; D0001 holds L01 this month, X0001 (frozen) holds L02.
 """
 
@@ -17,7 +17,7 @@ from .core.model import Room, RoomKind, month_key
 from .core.policy import Policy
 
 if TYPE_CHECKING:
-    from .runtime import SiteRuntime
+    from .site import SiteRuntime
 
 DEMO_PASSWORD = "ntnu-demo"
 
@@ -91,8 +91,8 @@ async def async_seed_demo(runtime: SiteRuntime, now: datetime) -> None:
     With SIP2 the demo ILS serves the patrons; only a site's own directory is filled here.
     """
     today = now.date()
-    if isinstance(runtime.directory, LocalDirectory):
-        await _async_add_demo_patrons(runtime.directory, today)
+    if (directory := runtime.patrons.directory) is not None:
+        await _async_add_demo_patrons(directory, today)
     state = runtime.library.state
     this_month = month_key(today)
     state.reservations[("L01", this_month)] = "D0001"

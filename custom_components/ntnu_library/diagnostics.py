@@ -9,7 +9,6 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from . import NtnuLibraryConfigEntry
-from .auth.local import LocalDirectory
 from .core.model import mask_patron_id
 
 TO_REDACT = {"password", "password_hash", "login_password", "login_user"}
@@ -30,7 +29,8 @@ async def async_get_config_entry_diagnostics(
             "lock_state": radio.lock_state(room_id).value,
             "door_open": radio.door_open(room_id),
             "occupied": radio.occupied(room_id),
-            "jammed": room_id in runtime.jammed,
+            "jammed": room_id in runtime.doors.jammed,
+            "lock_pending": room_id in runtime.doors.owed,
         }
         for room_id, room in sorted(runtime.library.rooms.items())
     }
@@ -46,14 +46,19 @@ async def async_get_config_entry_diagnostics(
             {"room": room, "month": month, "patron": mask_patron_id(pid)}
             for room, month, pid in runtime.library.reservations()
         ],
+        # Staff's free-text reasons stay out: any logged-in user can download this.
         "freezes": {
-            mask_patron_id(pid): {"until": f.until.isoformat(), "reason": f.reason}
+            mask_patron_id(pid): {"until": f.until.isoformat()}
             for pid, f in sorted(state.freezes.items())
         },
-        "patrons": (
-            {"system": "local", "count": runtime.directory.count()}
-            if isinstance(runtime.directory, LocalDirectory)
-            else {"system": "sip2"}
-        ),
-        "patron_system_breaker": runtime.breaker.state(time.monotonic()).value,
+        "patrons": {
+            "system": runtime.patrons.kind,
+            **(
+                {"count": runtime.patrons.directory.count()}
+                if runtime.patrons.directory is not None
+                else {}
+            ),
+        },
+        "patron_system_breaker": runtime.gate.breaker.state(time.monotonic()).value,
+        "patron_system_down": runtime.gate.down,
     }

@@ -8,10 +8,10 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .const import CONF_ROOM_ID, DOMAIN
+from .const import CONF_ROOM_ID, DOMAIN, signal_room_update
 from .core.model import Room, RoomKind
-from .rooms import room_subentries
-from .runtime import SiteRuntime, signal_room_update
+from .site import SiteRuntime
+from .subentries import room_subentries
 
 MANUFACTURER = "NTNU Library"
 

@@ -8,9 +8,10 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import NtnuLibraryConfigEntry
+from .const import signal_room_event
 from .core.model import EventType, Room, RoomEvent, mask_patron_id
 from .entity import RoomEntity, room_subentry_pairs
-from .runtime import SiteRuntime, signal_room_event
+from .site import SiteRuntime
 
 PARALLEL_UPDATES = 0
 

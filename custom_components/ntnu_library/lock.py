@@ -1,4 +1,4 @@
-"""The room's door: the device's main entity."""
+"""The room's door: the device's main entity. It moves the bolt only through the site's commands."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from typing import Any
 
 from homeassistant.components.lock import LockEntity
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, Unauthorized
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import NtnuLibraryConfigEntry
-from .const import DOMAIN, LOGGER
+from .access import async_require_admin
 from .core.model import Room
 from .entity import RoomEntity, room_subentry_pairs
-from .runtime import SiteRuntime
-from .zigbee.radio import LockOffline, LockState, RadioError
+from .exceptions import door_error, translated_errors
+from .site import SiteRuntime
+from .zigbee.radio import LockState
 
 PARALLEL_UPDATES = 1
 
@@ -47,43 +47,23 @@ class RoomLock(RoomEntity, LockEntity):
     @property
     def is_jammed(self) -> bool:
         """The lock reported a jam."""
-        return self.room.room_id in self.runtime.jammed
+        return self.room.room_id in self.runtime.doors.jammed
 
     async def async_lock(self, **kwargs: Any) -> None:
-        """Lock the door."""
-        await self._async_send(locked=True)
+        """Lock the door (a lock that does not answer is locked as soon as it does)."""
+        with translated_errors():
+            result = await self.runtime.commands.async_relock(self.room.room_id)
+        self._raise_if_not_moved(result["door"])
 
     async def async_unlock(self, **kwargs: Any) -> None:
         """Unlock from Home Assistant: administrators and automations only."""
-        user_id = self._context.user_id if self._context else None
-        if user_id is not None:
-            user = await self.hass.auth.async_get_user(user_id)
-            if user is None or not user.is_admin:
-                raise Unauthorized(context=self._context)
-        LOGGER.info("Room %s unlocked from Home Assistant", self.room.room_id)
-        await self._async_send(locked=False)
+        await async_require_admin(self.hass, self._context)
+        with translated_errors():
+            result = await self.runtime.commands.async_staff_unlock(self.room.room_id)
+        self._raise_if_not_moved(result["door"])
 
-    async def _async_send(self, *, locked: bool) -> None:
-        radio = self.runtime.radio
-        try:
-            if locked:
-                await radio.async_lock(self.room.room_id)
-            else:
-                await radio.async_unlock(self.room.room_id)
-        except LockOffline as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="lock_offline",
-                translation_placeholders={"room": self.room.room_id},
-            ) from err
-        except RadioError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="lock_command_failed",
-                translation_placeholders={"room": self.room.room_id},
-            ) from err
-        else:
-            # The lock confirmed the command: its bolt moves, so it is no longer jammed.
-            self.runtime.jammed.discard(self.room.room_id)
-        finally:
-            self.async_write_ha_state()
+    def _raise_if_not_moved(self, door: str) -> None:
+        room_id = self.room.room_id
+        online = self.runtime.radio.is_online(room_id)
+        if (error := door_error(room_id, door, lock_online=online)) is not None:
+            raise error

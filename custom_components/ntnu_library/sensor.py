@@ -19,7 +19,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import NtnuLibraryConfigEntry
 from .core.model import Room, RoomStatus
 from .entity import NtnuLibraryEntity, RoomEntity, room_subentry_pairs
-from .runtime import SiteRuntime
+from .site import SiteRuntime
 
 PARALLEL_UPDATES = 0
 

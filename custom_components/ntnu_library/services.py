@@ -1,4 +1,10 @@
-"""Services of DESIGN.md §3: patron actions with credentials, staff and automation actions."""
+"""The integration's services: patron actions with credentials, staff and automation actions.
+
+Registered once for every site; each call picks its site (`config_entry_id`, or the only one
+loaded), checks staff rights in one place (`access.py`), validates its fields against the
+integration's limits (`const.py`) and runs one command of the site. Refusals become
+translated errors in one place (`exceptions.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import VolSchemaType
 import voluptuous as vol
 
+from .access import async_require_admin
+from .commands import SiteCommands
 from .const import (
     ATTR_ACTION,
     ATTR_CARD,
@@ -30,29 +38,55 @@ from .const import (
     ATTR_SECONDS,
     ATTR_SUSPENDED,
     DOMAIN,
+    MAX_CARD_LENGTH,
     MAX_ID_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_TEXT_LENGTH,
+    ROOM_ID_PATTERN,
 )
 from .core.categories import CATEGORIES
-from .core.errors import Reason, Refused
-from .core.model import mask_patron_id
 from .core.policy import MAX_FREEZE_DAYS
-from .zigbee.bellows import BellowsRadio
-from .zigbee.radio import RadioError
-from .zigbee.simulated import SIMULATE_ACTIONS, SimulatedRadio
+from .exceptions import translated_errors
+from .zigbee.radio import SIMULATE_ACTIONS
 
 if TYPE_CHECKING:
     from . import NtnuLibraryConfigEntry
-    from .runtime import SiteRuntime
+    from .site import SiteRuntime
 
-_ID = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_ID_LENGTH))
-_TEXT = vol.All(cv.string, vol.Length(max=200))
-_PASSWORD = vol.All(cv.string, vol.Length(min=1, max=256))
+
+def _printable(value: str) -> str:
+    """Refuse control characters: nothing a caller types may forge a log line."""
+    if not value.isprintable():
+        raise vol.Invalid("control characters are not allowed")
+    return value
+
+
+def _whole_number(value: Any) -> int:
+    """An integer, or a number or text that is one ("7", 7.0); 1.9 is refused, not cut to 1."""
+    if isinstance(value, bool):
+        raise vol.Invalid("expected a whole number")
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise vol.Invalid("expected a whole number") from None
+    if not number.is_integer():
+        raise vol.Invalid("expected a whole number")
+    return int(number)
+
+
+_ID = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_ID_LENGTH), _printable)
+_ROOM = vol.All(cv.string, vol.Strip, vol.Upper, vol.Match(ROOM_ID_PATTERN))
+_TEXT = vol.All(cv.string, vol.Length(max=MAX_TEXT_LENGTH), _printable)
+_PASSWORD = vol.All(cv.string, vol.Length(min=1, max=MAX_PASSWORD_LENGTH))
+_CARD = vol.All(cv.string, vol.Length(min=1, max=MAX_CARD_LENGTH), _printable)
 _ENTRY: dict[vol.Marker, Any] = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
 
 PATRON_SCHEMA = vol.Schema(
     {
         **_ENTRY,
-        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_ROOM): _ROOM,
         vol.Required(ATTR_PATRON_ID): _ID,
         vol.Required(ATTR_PASSWORD): _PASSWORD,
     }
@@ -61,7 +95,7 @@ COUNTER_RETURN_SCHEMA = vol.All(
     vol.Schema(
         {
             **_ENTRY,
-            vol.Optional(ATTR_ROOM): _ID,
+            vol.Optional(ATTR_ROOM): _ROOM,
             vol.Optional(ATTR_PATRON_ID): _ID,
             vol.Optional(ATTR_PATRON_NAME): vol.All(_TEXT, vol.Length(min=1)),
         }
@@ -73,7 +107,7 @@ PATRON_ID_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID})
 RESERVE_SCHEMA = vol.Schema(
     {
         **_ENTRY,
-        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_ROOM): _ROOM,
         vol.Required(ATTR_PATRON_ID): _ID,
         vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16)),
     }
@@ -81,7 +115,7 @@ RESERVE_SCHEMA = vol.Schema(
 CANCEL_SCHEMA = vol.Schema(
     {
         **_ENTRY,
-        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_ROOM): _ROOM,
         vol.Required(ATTR_MONTH): vol.All(cv.string, vol.Length(max=16)),
     }
 )
@@ -89,27 +123,31 @@ FREEZE_SCHEMA = vol.Schema(
     {
         **_ENTRY,
         vol.Required(ATTR_PATRON_ID): _ID,
-        vol.Optional(ATTR_DAYS): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_FREEZE_DAYS)),
+        vol.Optional(ATTR_DAYS): vol.All(_whole_number, vol.Range(min=1, max=MAX_FREEZE_DAYS)),
         vol.Optional(ATTR_REASON, default=""): _TEXT,
     }
 )
 AUTO_RETURN_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Required(ATTR_ROOM): _ID, vol.Optional(ATTR_REASON, default="automation"): _TEXT}
+    {
+        **_ENTRY,
+        vol.Required(ATTR_ROOM): _ROOM,
+        vol.Optional(ATTR_REASON, default="automation"): _TEXT,
+    }
 )
 SIMULATE_SCHEMA = vol.Schema(
     {
         **_ENTRY,
-        vol.Required(ATTR_ROOM): _ID,
+        vol.Required(ATTR_ROOM): _ROOM,
         vol.Required(ATTR_ACTION): vol.In(SIMULATE_ACTIONS),
-        vol.Optional(ATTR_CARD): vol.All(cv.string, vol.Length(min=1, max=64)),
+        vol.Optional(ATTR_CARD): _CARD,
     }
 )
 PERMIT_JOIN_SCHEMA = vol.Schema(
-    {**_ENTRY, vol.Optional(ATTR_SECONDS, default=60): vol.All(vol.Coerce(int), vol.Range(1, 254))}
+    {**_ENTRY, vol.Optional(ATTR_SECONDS, default=60): vol.All(_whole_number, vol.Range(1, 254))}
 )
 _CATEGORY = vol.In(sorted(CATEGORIES))
 _PATRON_FIELDS: dict[vol.Marker, Any] = {
-    vol.Optional(ATTR_CARD): vol.Any(None, vol.All(cv.string, vol.Length(min=1, max=64))),
+    vol.Optional(ATTR_CARD): vol.Any(None, _CARD),
     vol.Optional(ATTR_MEMBERSHIP_EXPIRES): vol.Any(None, cv.date),
     vol.Optional(ATTR_SUSPENDED): cv.boolean,
 }
@@ -164,149 +202,116 @@ def _site(hass: HomeAssistant, call: ServiceCall) -> SiteRuntime:
     )
 
 
-async def _require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
-    """Staff services: a person must be an administrator; automations (no user) may call."""
-    if call.context.user_id is None:
-        return
-    user = await hass.auth.async_get_user(call.context.user_id)
-    if user is None or not user.is_admin:
-        raise Unauthorized(context=call.context)
-
-
-def refusal_error(refusal: Refused) -> ServiceValidationError:
-    """A refusal of the rules, as the translated error people see."""
-    placeholders = dict(refusal.placeholders)
-    # core names the patron in full; messages end up in logs and traces (DESIGN §4).
-    # UNKNOWN_PATRON may carry a name looked up at the counter, already shortened.
-    if "patron" in placeholders and refusal.reason is not Reason.UNKNOWN_PATRON:
-        placeholders["patron"] = mask_patron_id(placeholders["patron"]) or "-"
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=refusal.reason.value,
-        translation_placeholders=placeholders,
-    )
-
-
 async def _run(
     hass: HomeAssistant, handler: Handler, staff: bool, call: ServiceCall
 ) -> ServiceResponse:
     if staff:
-        await _require_admin(hass, call)
+        await async_require_admin(hass, call.context)
     runtime = _site(hass, call)
-    try:
+    with translated_errors():
         return await handler(runtime, call)
-    except Refused as refusal:
-        raise refusal_error(refusal) from None
 
 
-def _room(call: ServiceCall) -> str:
-    return str(call.data[ATTR_ROOM]).upper()
+def _patron_action(
+    command: Callable[..., Awaitable[dict[str, Any]]],
+) -> Callable[[SiteRuntime, ServiceCall], Awaitable[dict[str, Any]]]:
+    async def handler(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+        return await command(
+            runtime.commands,
+            call.data[ATTR_ROOM],
+            call.data[ATTR_PATRON_ID],
+            call.data[ATTR_PASSWORD],
+            caller=call.context.user_id,
+        )
 
-
-async def _borrow(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_borrow(
-        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_PASSWORD]
-    )
-
-
-async def _open_door(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_open_door(
-        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_PASSWORD]
-    )
-
-
-async def _return_room(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_return_room(
-        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_PASSWORD]
-    )
+    return handler
 
 
 async def _counter_return(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    room = call.data.get(ATTR_ROOM)
-    return await runtime.async_counter_return(
-        room_id=room.upper() if room else None,
+    return await runtime.commands.async_counter_return(
+        room_id=call.data.get(ATTR_ROOM),
         patron_id=call.data.get(ATTR_PATRON_ID),
         patron_name=call.data.get(ATTR_PATRON_NAME),
     )
 
 
 async def _check_in(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_check_in(call.data[ATTR_PATRON_ID])
+    return await runtime.commands.async_check_in(call.data[ATTR_PATRON_ID])
+
+
+async def _clear_login_lock(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.commands.async_clear_login_lock(call.data[ATTR_PATRON_ID])
 
 
 async def _reserve(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_reserve_long_term(
-        _room(call), call.data[ATTR_PATRON_ID], call.data[ATTR_MONTH]
+    return await runtime.commands.async_reserve_long_term(
+        call.data[ATTR_ROOM], call.data[ATTR_PATRON_ID], call.data[ATTR_MONTH]
     )
 
 
 async def _cancel(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_cancel_reservation(_room(call), call.data[ATTR_MONTH])
+    return await runtime.commands.async_cancel_reservation(
+        call.data[ATTR_ROOM], call.data[ATTR_MONTH]
+    )
 
 
 async def _freeze(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_freeze(
+    return await runtime.commands.async_freeze(
         call.data[ATTR_PATRON_ID], call.data.get(ATTR_DAYS), call.data[ATTR_REASON]
     )
 
 
 async def _unfreeze(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_unfreeze(call.data[ATTR_PATRON_ID])
+    return await runtime.commands.async_unfreeze(call.data[ATTR_PATRON_ID])
 
 
 async def _auto_return(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_auto_return(_room(call), call.data[ATTR_REASON])
+    return await runtime.commands.async_auto_return(call.data[ATTR_ROOM], call.data[ATTR_REASON])
 
 
 async def _simulate(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    room = _room(call)
+    room = call.data[ATTR_ROOM]
     runtime.library.room(room)
-    if not isinstance(runtime.radio, SimulatedRadio):
+    if not runtime.radio.can_simulate:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_simulated")
     action = call.data[ATTR_ACTION]
     if action == "card_tap" and not call.data.get(ATTR_CARD, "").strip():
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="card_required")
     await runtime.radio.async_simulate(room, action, call.data.get(ATTR_CARD))
-    await runtime.async_settle(room)  # a tap is answered when its door has moved
+    await runtime.commands.async_settle(room)  # a tap is answered when its door has moved
     return runtime.room_summary(room)
 
 
 async def _permit_join(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    if not isinstance(runtime.radio, BellowsRadio):
+    if not runtime.radio.can_permit_join:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_own_radio")
     seconds = call.data[ATTR_SECONDS]
-    try:
-        await runtime.radio.async_permit_join(seconds)
-    except RadioError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="radio_not_ready",
-            translation_placeholders={"error": str(err)[:200]},
-        ) from err
+    await runtime.radio.async_permit_join(seconds)
     return {"permit_join_seconds": seconds}
 
 
 async def _add_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
     fields = {k: v for k, v in call.data.items() if k != ATTR_CONFIG_ENTRY_ID}
-    return await runtime.async_add_patron(**fields)
+    return await runtime.directory.async_add_patron(**fields)
 
 
 async def _update_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
     fields = {k: v for k, v in call.data.items() if k != ATTR_CONFIG_ENTRY_ID}
-    return await runtime.async_update_patron(**fields)
+    return await runtime.directory.async_update_patron(**fields)
 
 
 async def _remove_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-    return await runtime.async_remove_patron(call.data[ATTR_PATRON_ID])
+    return await runtime.directory.async_remove_patron(call.data[ATTR_PATRON_ID])
 
 
 # name: (handler, schema, staff only)
 SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
-    "borrow": (_borrow, PATRON_SCHEMA, False),
-    "open_door": (_open_door, PATRON_SCHEMA, False),
-    "return_room": (_return_room, PATRON_SCHEMA, False),
+    "borrow": (_patron_action(SiteCommands.async_borrow), PATRON_SCHEMA, False),
+    "open_door": (_patron_action(SiteCommands.async_open_door), PATRON_SCHEMA, False),
+    "return_room": (_patron_action(SiteCommands.async_return_room), PATRON_SCHEMA, False),
     "counter_return": (_counter_return, COUNTER_RETURN_SCHEMA, True),
     "check_in": (_check_in, PATRON_ID_SCHEMA, True),
+    "clear_login_lock": (_clear_login_lock, PATRON_ID_SCHEMA, True),
     "reserve_long_term": (_reserve, RESERVE_SCHEMA, True),
     "cancel_reservation": (_cancel, CANCEL_SCHEMA, True),
     "freeze_patron": (_freeze, FREEZE_SCHEMA, True),

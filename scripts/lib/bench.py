@@ -21,7 +21,7 @@ bounded number of iterations:
                                through zigpy -> room layer -> runtime -> entities
   login_refusal_ms_*           mean `borrow` refusal time for an unknown ID and for a wrong
                                password (fresh IDs / a different patron each try: no backoff)
-  core_decisions_per_s         pure core.rooms.Library borrow+return cycles per second
+  core_decisions_per_s         pure core.study_rooms.Library borrow+return cycles per second
   sip2_login_ms_p50 / _p95     SIP2 Patron Information (63/64 with the password, checksummed)
                                round trip against the demo ILS on loopback (scripts/lib/ils.py)
 
@@ -242,7 +242,7 @@ def core_decisions(scale: Scale, results: Results) -> None:
     """Pure domain: borrow + return on one room while the 11 others stay borrowed."""
     from custom_components.ntnu_library.core.model import Patron
     from custom_components.ntnu_library.core.policy import Policy
-    from custom_components.ntnu_library.core.rooms import Library
+    from custom_components.ntnu_library.core.study_rooms import Library
     from custom_components.ntnu_library.demo import DEMO_ROOMS
 
     policy = Policy(counter_opens="00:00", counter_closes="00:00", return_at_closing=False)
@@ -315,7 +315,6 @@ async def _setup_site(
     from homeassistant.config_entries import ConfigEntryState
 
     from custom_components.ntnu_library import PLATFORMS
-    from custom_components.ntnu_library.config_flow import room_subentry
     from custom_components.ntnu_library.const import (
         CONF_DEMO_DATA,
         CONF_PATRON_SYSTEM,
@@ -325,6 +324,7 @@ async def _setup_site(
     )
     from custom_components.ntnu_library.core.policy import Policy
     from custom_components.ntnu_library.demo import DEMO_ROOMS
+    from custom_components.ntnu_library.subentries import room_subentry
 
     integration = await loader.async_get_integration(hass, DOMAIN)
     await integration.async_get_component()
@@ -370,7 +370,7 @@ async def _setup_site(
 
 
 def _patron_hash_cost(runtime: Any, patron_id: str) -> int:
-    entry = runtime.directory._entries[patron_id]  # read the stored cost
+    entry = runtime.patrons.directory._entries[patron_id]  # read the stored cost
     return int(entry.password_hash[4:6])
 
 
@@ -392,7 +392,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
     results.values["bcrypt_rounds"] = cost
     if cost != REAL_BCRYPT_COST:
         raise RuntimeError(f"demo patrons were hashed at cost {cost}, not {REAL_BCRYPT_COST}")
-    stored_hash = runtime.directory._entries["S0001"].password_hash.encode()
+    stored_hash = runtime.patrons.directory._entries["S0001"].password_hash.encode()
     started = time.perf_counter()
     await hass.async_add_executor_job(bcrypt.checkpw, DEMO_PASSWORD.encode(), stored_hash)
     bcrypt_ms = ms(time.perf_counter() - started)
@@ -402,7 +402,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
     probes = {
         room: LockProbe(radio.lock_model(room), unlock_id, DoorLock.cluster_id) for room in rooms
     }
-    store_probe = StoreProbe(runtime.store)
+    store_probe = StoreProbe(runtime.storage.store)
 
     async def call(service: str, data: dict[str, Any]) -> Any:
         return await hass.services.async_call(
@@ -434,7 +434,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
                 borrow_unlock_s.append(unlocked.result() - started)
                 return_s.append(returned - started_return)
         writes = store_probe.take()
-        store_kb = await hass.async_add_executor_job(os.path.getsize, runtime.store.path) / 1024
+        store_kb = await hass.async_add_executor_job(os.path.getsize, runtime.storage.path) / 1024
         results.values["borrow_ms_p50"] = rounded(ms(percentile(borrow_s, 50)))
         results.values["borrow_ms_p95"] = rounded(ms(percentile(borrow_s, 95)))
         results.row(

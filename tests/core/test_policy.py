@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.ntnu_library.core import rooms
+from custom_components.ntnu_library.core import study_rooms as rooms
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.policy import (
     DEFAULT_AUTO_RETURN_MINUTES,
@@ -30,6 +30,12 @@ from custom_components.ntnu_library.core.policy import (
 )
 
 TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+def _freeze(library: Any, patron_id: str, days: int | None, reason: str, now: datetime) -> Any:
+    """Freeze, and return the freeze the patron now has."""
+    library.freeze(patron_id, days, reason, now)
+    return library.state.freezes[patron_id]
 
 
 def at(hour: int, minute: int = 0, *, day: int = 10) -> datetime:
@@ -61,6 +67,7 @@ def test_the_options_as_stored() -> None:
         "counter_opens": "08:00",
         "counter_closes": "22:00",
         "max_use_minutes": 0,
+        "relock_after_s": 10,
     }
     assert json.loads(json.dumps(stored)) == stored
 
@@ -129,7 +136,7 @@ def test_a_default_freeze_length_no_freeze_could_have_is_refused(value: int) -> 
 def test_a_default_freeze_length_from_1_to_3650_days(value: int) -> None:
     library = rooms.Library([], Policy(freeze_days=value))
     now = at(14)
-    assert library.freeze("S0001", None, "r", now).until == now + timedelta(days=value)
+    assert _freeze(library, "S0001", None, "r", now).until == now + timedelta(days=value)
 
 
 @pytest.mark.parametrize("field", TIME_FIELDS)

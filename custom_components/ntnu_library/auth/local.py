@@ -1,7 +1,7 @@
-"""The embedded patron directory (DESIGN.md §2, `local`): kept in the entry's Store.
+"""The embedded patron directory (patron system `local`): kept in the site's Store.
 
-A patron is an ID, a name, a category of seed 001, a membership expiry, a suspended flag, an ID
-card number and a bcrypt hash of the password. The clear password is only ever held for the
+A patron is an ID, a name, a loan category (core/categories.py), a membership expiry, a
+suspended flag, an ID card number and a bcrypt hash of the password. The clear password is only ever held for the
 moment it is hashed or checked; it is never stored, logged or put in an error.
 """
 
@@ -18,15 +18,14 @@ import unicodedata
 
 import bcrypt
 
+from ..const import MAX_CARD_LENGTH, MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from ..core.categories import CATEGORIES
 from ..core.errors import Reason, Refused
 from ..core.model import Patron, mask_patron_id
 from . import PatronSystem, normalize_card, normalize_name, normalize_patron_id
 
 STORAGE_FORMAT: Final = 1
-MAX_ID_LENGTH: Final = 32
-MAX_NAME_LENGTH: Final = 200
-MAX_CARD_LENGTH: Final = 64
+MAX_NAME_LENGTH: Final = MAX_TEXT_LENGTH
 # bcrypt reads 72 bytes and silently ignores the rest: a longer password would be a lie.
 MAX_PASSWORD_BYTES: Final = 72
 DEFAULT_ROUNDS: Final = 12

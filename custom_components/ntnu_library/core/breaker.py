@@ -1,4 +1,4 @@
-"""A circuit breaker in front of the patron system (DESIGN.md §4).
+"""A circuit breaker in front of the patron system.
 
 When the library's patron system fails or answers too slowly, asking it again for every tap
 and login only piles up waiting patrons and load on a sick server. After a run of failures the
@@ -73,6 +73,17 @@ class CircuitBreaker:
         self._failures += 1
         if self._opened_at is not None or self._failures >= self.failures_to_open:
             self._opened_at = now
+
+    def trip(self, now: float) -> None:
+        """Open at once: the system was found down by a health check."""
+        self._failures = max(self._failures, self.failures_to_open)
+        self._opened_at = now
+
+    def reset(self) -> None:
+        """Close at once: the system was found answering by a health check."""
+        self._failures = 0
+        self._opened_at = None
+        self._trial_in_flight = False
 
     def release(self) -> None:
         """A request ended without telling anything about the system (e.g. cancelled)."""

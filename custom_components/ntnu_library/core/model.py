@@ -34,6 +34,8 @@ class EventType(StrEnum):
     RETURNED = "returned"
     AUTO_RETURNED = "auto_returned"
     REFUSED = "refused"
+    LOCK_PENDING = "lock_pending"  # the lock missed a lock command: locked when it answers
+    RELOCKED = "relocked"  # a lock that was waiting is locked again
 
 
 class Source(StrEnum):
@@ -104,10 +106,16 @@ class RoomEvent:
     card: str | None = None
 
 
+def printable(text: str, limit: int = 64) -> str:
+    """Text safe for a log line or a message: control characters become "?", length bounded."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
+
+
 def mask_patron_id(patron_id: str | None) -> str | None:
-    """Show enough of an ID for staff to recognise it, never the whole of it."""
+    """Show enough of an ID for staff to recognise it, never the whole of it (nor a newline)."""
     if not patron_id:
         return None
+    patron_id = printable(patron_id)
     if len(patron_id) <= 2:
         return "*" * len(patron_id)
     keep_head = 2 if len(patron_id) >= 7 else 1

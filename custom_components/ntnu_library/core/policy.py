@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, time
 from typing import Any
 
+from ..const import DEFAULT_RELOCK_AFTER_S, MAX_RELOCK_AFTER_S
 from .errors import Reason, Refused
 
 DEFAULT_AUTO_RETURN_MINUTES = 30
@@ -38,12 +39,15 @@ class Policy:
     counter_opens: str = DEFAULT_COUNTER_OPENS
     counter_closes: str = DEFAULT_COUNTER_CLOSES
     max_use_minutes: int = DEFAULT_MAX_USE_MINUTES
+    # An unlocked door nobody opened is locked again after this many seconds (0: never).
+    relock_after_s: int = DEFAULT_RELOCK_AFTER_S
 
     def __post_init__(self) -> None:
-        for field in ("auto_return_minutes", "freeze_days", "max_use_minutes"):
+        limits = {"freeze_days": (1, MAX_FREEZE_DAYS), "relock_after_s": (0, MAX_RELOCK_AFTER_S)}
+        for field in ("auto_return_minutes", "freeze_days", "max_use_minutes", "relock_after_s"):
             value = getattr(self, field)
             # freeze_days: the 1..MAX_FREEZE_DAYS that Library.freeze accepts.
-            low, high = (1, MAX_FREEZE_DAYS) if field == "freeze_days" else (0, 10_000)
+            low, high = limits.get(field, (0, 10_000))
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise Refused(Reason.INVALID_VALUE, field=field, value=str(value)[:32])
         for field in ("closing_time", "counter_opens", "counter_closes"):

@@ -1,4 +1,4 @@
-"""Login throttling (DESIGN.md §4, OWASP ASVS 2.2.1), pure: the caller passes the time.
+"""Login throttling (OWASP ASVS 2.2.1), pure: the caller passes the time.
 
 Per patron ID: the first few failures are free, then each attempt waits 1 s, 2 s, 4 s … (capped),
 and never more than `hourly_limit` failures in a rolling hour. Attempts still being checked count
@@ -81,7 +81,7 @@ class LoginThrottle:
         max_patrons: int = 10_000,
         max_addresses: int = 10_000,
     ) -> None:
-        """Set the limits; the defaults follow DESIGN.md §4."""
+        """Set the limits: 100 failures an hour per ID, backoff after 5, a soft address delay."""
         if not 0 < max_delay <= window:
             # Pruning an entry idle for a window relies on its backoff having ended by then.
             raise ValueError("max_delay must be positive and at most the window")
@@ -161,6 +161,17 @@ class LoginThrottle:
         _, key, state = self._end_attempt(patron_id, now)
         if state is not None:
             self._forget_if_idle(key, state)
+
+    def clear(self, patron_id: str) -> bool:
+        """Forget a patron's failures (staff at the counter); True if there were any."""
+        key = _bounded(normalize_patron_id(patron_id))
+        state = self._patrons.get(key)
+        if state is None or not (state.failures or state.streak):
+            return False
+        state.failures.clear()
+        state.streak = 0
+        self._forget_if_idle(key, state)
+        return True
 
     def _end_attempt(
         self, patron_id: str, now: float, *, create: bool = False

@@ -22,21 +22,30 @@ from bellows.zigbee.application import ControllerApplication
 import zigpy.config as conf
 import zigpy.types as t
 
+from ..const import DEFAULT_BAUDRATE, FLOW_CONTROLS
 from . import compat
-from .radio import RadioError, RoomDevices
-from .rooms import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT, ZigbeeRooms
+from .layer import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT
+from .owned import OwnedNetwork
+from .radio import RadioError, RoomDevices, Spawn
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_BAUDRATE = 115200
 # bellows resets the stick up to three times (2.5–5 s each) before giving up by itself.
 DEFAULT_START_TIMEOUT = 60.0
 RECONNECT_MIN_DELAY = 1.0
 RECONNECT_MAX_DELAY = 60.0
-FLOW_CONTROLS = (None, "software", "hardware")
 
 _MISSING = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 _BUSY = frozenset({errno.EACCES, errno.EPERM, errno.EBUSY})
+
+
+def serial_flow_control(flow_control: str | None) -> str | None:
+    """The form's "none" is bellows' None; anything not in FLOW_CONTROLS is refused."""
+    if flow_control in (None, "none"):
+        return None
+    if flow_control not in FLOW_CONTROLS:
+        raise ValueError(f"flow_control must be one of {FLOW_CONTROLS}, not {flow_control!r}")
+    return flow_control
 
 
 def _config(
@@ -83,12 +92,14 @@ async def probe(
     path: str, baudrate: int = DEFAULT_BAUDRATE, flow_control: str | None = None
 ) -> bool:
     """Whether an EZSP stick answers at `path` (for the config flow; never raises)."""
-    device = {
-        conf.CONF_DEVICE_PATH: path,
-        conf.CONF_DEVICE_BAUDRATE: baudrate,
-        conf.CONF_DEVICE_FLOW_CONTROL: compat.bellows_flow_control(flow_control),
-    }
     try:
+        device = {
+            conf.CONF_DEVICE_PATH: path,
+            conf.CONF_DEVICE_BAUDRATE: baudrate,
+            conf.CONF_DEVICE_FLOW_CONTROL: compat.bellows_flow_control(
+                serial_flow_control(flow_control)
+            ),
+        }
         return bool(await ControllerApplication.probe(device))
     except Exception:
         _LOGGER.debug("Probing %s failed", path, exc_info=True)
@@ -110,8 +121,10 @@ class _RadioListener:
     device_reinterviewed = device_initialized
 
 
-class BellowsRadio(ZigbeeRooms):
+class BellowsRadio(OwnedNetwork):
     """A `RoomRadio` on a Zigbee network this integration forms on its own EZSP stick."""
+
+    can_permit_join = True
 
     def __init__(
         self,
@@ -126,25 +139,30 @@ class BellowsRadio(ZigbeeRooms):
         start_timeout: float = DEFAULT_START_TIMEOUT,
         reconnect_min_delay: float = RECONNECT_MIN_DELAY,
         reconnect_max_delay: float = RECONNECT_MAX_DELAY,
+        spawn: Spawn | None = None,
+        auto_relock_seconds: int = 0,
     ) -> None:
-        if flow_control not in FLOW_CONTROLS:
-            raise ValueError(f"flow_control must be one of {FLOW_CONTROLS}, not {flow_control!r}")
         self._path = path
         self._baudrate = baudrate
-        self._flow_control = flow_control
+        self._flow_control = serial_flow_control(flow_control)
         self._database_path = database_path
         self._start_timeout = start_timeout
         self._reconnect_delays = (reconnect_min_delay, reconnect_max_delay)
         self._radio_listener = _RadioListener(self)
         self._own: ControllerApplication | None = None  # the app we started, attached or not
-        self._reconnect_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        super().__init__(rooms, command_timeout=command_timeout, check_timeout=check_timeout)
+        self._reconnecting = False
+        super().__init__(
+            rooms,
+            command_timeout=command_timeout,
+            check_timeout=check_timeout,
+            spawn=spawn,
+            auto_relock_seconds=auto_relock_seconds,
+        )
 
     @property
     def connected(self) -> bool:
         """Whether the stick is up (False while reconnecting)."""
-        return self._own is not None and self._reconnect_task is None
+        return self._own is not None and not self._reconnecting
 
     # -- start and stop ------------------------------------------------------------
 
@@ -211,14 +229,8 @@ class BellowsRadio(ZigbeeRooms):
 
     async def async_stop(self) -> None:
         """Stop reconnecting, close the stick, leave no task or timer behind."""
-        pending = [*self._tasks]
-        if self._reconnect_task is not None:
-            pending.append(self._reconnect_task)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        self._tasks.clear()
-        self._reconnect_task = None
+        await self._async_end_tasks()
+        self._reconnecting = False
         await self._async_close()
 
     # -- configuration -------------------------------------------------------------
@@ -240,12 +252,7 @@ class BellowsRadio(ZigbeeRooms):
         """A bound device joined or was re-interviewed: configure its room (tracked task)."""
         if (binding := self._bindings.get(ieee)) is None:
             return
-        self._track(self.async_configure(binding[0]))
-
-    def _track(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.async_configure(binding[0]), f"configure room {binding[0]}")
 
     async def async_permit_join(self, seconds: int = 60) -> None:
         """Let new devices join the network for `seconds` (0 closes it)."""
@@ -256,7 +263,7 @@ class BellowsRadio(ZigbeeRooms):
     # -- link loss -----------------------------------------------------------------
 
     def _connection_lost(self, exc: Exception) -> None:
-        if self._own is None or self._reconnect_task is not None:
+        if self._own is None or self._reconnecting:
             return  # stopping, or already reconnecting (watchdog and port both tell)
         _LOGGER.warning(
             "Lost the Zigbee stick at %s (%r); every room is offline until it is back",
@@ -264,14 +271,17 @@ class BellowsRadio(ZigbeeRooms):
             exc,
         )
         # Reconnecting first: listeners told of the rooms going see `connected` False.
-        self._reconnect_task = asyncio.get_running_loop().create_task(self._async_reconnect())
+        self._reconnecting = True
+        pending = [task for task in self._tasks if not task.done()]
+        self._spawn(self._async_reconnect(pending), f"reconnect {self._path}")
         for room_id in self._rooms:
             self._set_online(room_id, False)
 
-    async def _async_reconnect(self) -> None:
-        for task in [*self._tasks]:
+    async def _async_reconnect(self, pending: list[asyncio.Task[Any]]) -> None:
+        # What ran on the lost stick (configuring, checks) has nothing left to talk to.
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._async_close()
         delay, max_delay = self._reconnect_delays
         attempt = 0
@@ -286,7 +296,8 @@ class BellowsRadio(ZigbeeRooms):
                 continue
             break
         self._use(app)
-        self._reconnect_task = None
+        self._reconnecting = False
+        # Still this task's own work: stopping the radio cancels the checks with it.
         results = await asyncio.gather(
             *(self.async_check_availability(room_id) for room_id in self._rooms)
         )

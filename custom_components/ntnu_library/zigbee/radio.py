@@ -1,15 +1,18 @@
 """What the rest of the integration sees of a Zigbee network: typed door events, unlock and lock.
 
-Every radio mode (simulated now; bellows and ZHA later) implements `RoomRadio`. No Home
-Assistant imports here: the runtime adapts it.
+Every radio mode (own EZSP stick, ZHA's network, simulated) implements `RoomRadio`. What a
+mode can or cannot do is part of the contract (`connected`, `can_permit_join`,
+`can_simulate`), so no caller needs to know which mode it holds. No Home Assistant imports
+here: the site adapts it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class DeviceEventType(StrEnum):
@@ -85,8 +88,34 @@ class UnknownRoom(KeyError):
     """No room with this id is bound to the radio (commands and `simulate` raise it)."""
 
 
+class NotSupported(RadioError):
+    """The radio mode cannot do that (permit joins on ZHA's network, simulate a real stick)."""
+
+
+# Starts a background task the site owns (cancelled when the site stops); the radio keeps
+# the task to cancel or await it itself too.
+type Spawn = Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]]
+
+SIMULATE_ACTIONS = (
+    "card_tap", "push_button", "door_open", "door_close",
+    "occupied", "vacant", "jam", "offline", "online",
+)  # fmt: skip
+
+
 class RoomRadio(Protocol):
     """A Zigbee network carrying the rooms' locks and sensors."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the network itself is up (the stick answers, ZHA runs)."""
+
+    @property
+    def can_permit_join(self) -> bool:
+        """Whether `async_permit_join` can open this network (only a radio of our own)."""
+
+    @property
+    def can_simulate(self) -> bool:
+        """Whether `async_simulate` can make the room's devices act (the simulated network)."""
 
     async def async_start(self) -> None:
         """Open the radio and attach to the bound devices."""
@@ -120,3 +149,9 @@ class RoomRadio(Protocol):
 
     async def async_lock(self, room_id: str) -> None:
         """Send lock_door; raise LockOffline or LockCommandFailed."""
+
+    async def async_permit_join(self, seconds: int) -> None:
+        """Let new devices join for `seconds`; NotSupported or RadioError."""
+
+    async def async_simulate(self, room_id: str, action: str, card: str | None = None) -> None:
+        """Make a room's devices act as hardware would (SIMULATE_ACTIONS); NotSupported."""

@@ -29,8 +29,8 @@ import logging
 
 from zigpy.application import ControllerApplication
 
-from .radio import LockOffline, RadioError, RoomDevices
-from .rooms import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT, ZigbeeRooms
+from .layer import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT, ZigbeeRooms
+from .radio import LockOffline, RadioError, RoomDevices, Spawn
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,10 +55,13 @@ class ZhaRadio(ZigbeeRooms):
         *,
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
         check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+        spawn: Spawn | None = None,
     ) -> None:
         self._get_application = get_application
         self._started = False
-        super().__init__(rooms, command_timeout=command_timeout, check_timeout=check_timeout)
+        super().__init__(
+            rooms, command_timeout=command_timeout, check_timeout=check_timeout, spawn=spawn
+        )
 
     @property
     def started(self) -> bool:
@@ -92,6 +95,7 @@ class ZhaRadio(ZigbeeRooms):
     async def async_stop(self) -> None:
         """Remove our listeners; ZHA's application keeps running."""
         self._started = False
+        await self._async_end_tasks()
         self.detach()
 
     async def async_reattach(self) -> bool:

@@ -3,15 +3,15 @@
 `ZigbeeRooms` binds rooms to devices by IEEE address on a zigpy `ControllerApplication`
 it is attached to, listens on each room's Door Lock (0x0101), IAS Zone (0x0500) and
 Occupancy Sensing (0x0406) cluster, keeps the last known state per room and turns frames
-into `DeviceEvent`s. Radio modes subclass it and add `async_start` / `async_stop`.
+into `DeviceEvent`s (decoded in `frames.py`). Radio modes subclass it and add `async_start` /
+`async_stop`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 import functools
 import logging
 from typing import Any
@@ -25,6 +25,19 @@ from zigpy.zcl.clusters.measurement import OccupancySensing
 from zigpy.zcl.clusters.security import IasZone
 
 from . import compat
+from .frames import (
+    DOOR,
+    LOCK_ATTR,
+    LOCK_STATES,
+    OPERATION_EVENT,
+    ROLE_CLUSTERS,
+    STATE_ATTRIBUTES,
+    ZONE_STATUS_CHANGE,
+    MalformedFrame,
+    Role,
+    describe_devices,
+    operation_event,
+)
 from .radio import (
     DeviceEvent,
     DeviceEventType,
@@ -32,7 +45,9 @@ from .radio import (
     LockCommandFailed,
     LockOffline,
     LockState,
+    NotSupported,
     RoomDevices,
+    Spawn,
     UnknownRoom,
 )
 
@@ -43,82 +58,6 @@ DEFAULT_COMMAND_TIMEOUT = 10.0
 DEFAULT_CHECK_TIMEOUT = 3.0
 # Periodic reports double as a heartbeat: any frame from a lock marks it online.
 REPORT_MAX_INTERVAL = 900
-
-_LOCK_ATTR = DoorLock.AttributeDefs
-_SOURCE = DoorLock.OperationEventSource
-_CODE = DoorLock.OperationEvent
-_DOOR = DoorLock.DoorState
-_OPERATION_EVENT = DoorLock.ClientCommandDefs.operation_event_notification.id
-_ZONE_STATUS_CHANGE = IasZone.ClientCommandDefs.status_change_notification.id
-_LOCK_STATES = {
-    DoorLock.LockState.Locked: LockState.LOCKED,
-    DoorLock.LockState.Unlocked: LockState.UNLOCKED,
-    # A bolt that is not fully thrown does not secure the room.
-    DoorLock.LockState.Not_fully_locked: LockState.UNLOCKED,
-}
-
-
-class Role(StrEnum):
-    """What a device does for its room."""
-
-    LOCK = "lock"
-    CONTACT = "contact"
-    OCCUPANCY = "occupancy"
-
-
-ROLE_CLUSTERS: dict[Role, int] = {
-    Role.LOCK: DoorLock.cluster_id,
-    Role.CONTACT: IasZone.cluster_id,
-    Role.OCCUPANCY: OccupancySensing.cluster_id,
-}
-_STATE_ATTRIBUTES = frozenset(
-    {
-        (Role.LOCK, _LOCK_ATTR.lock_state.id),
-        (Role.LOCK, _LOCK_ATTR.door_state.id),
-        (Role.CONTACT, IasZone.AttributeDefs.zone_status.id),
-        (Role.OCCUPANCY, OccupancySensing.AttributeDefs.occupancy.id),
-    }
-)
-
-
-class MalformedFrame(ValueError):
-    """A frame from a room's device that cannot be turned into an event."""
-
-
-def operation_event(args: Any) -> tuple[DeviceEventType, str | None] | None:
-    """Map a Door Lock operation_event_notification to (event, card); None if no event.
-
-    - Source RFID is a card tap whatever the code: the lock forwards every tap (code 5
-      when its own list refuses it) and the integration decides. The card number is the
-      `pin` field: printable UTF-8 is taken as text, a binary UID becomes upper-case hex.
-    - Source Manual with Manual_Unlock (some locks say Unlock) is the PUSH button inside.
-    - Everything else (our own RF commands, auto-lock, keypad) is told by lock_state.
-
-    Raises MalformedFrame for a frame that is not an operation event or a tap without a card.
-    """
-    try:
-        source = int(args.operation_event_source)
-        code = int(args.operation_event_code)
-    except (AttributeError, TypeError, ValueError) as err:
-        raise MalformedFrame(f"not an operation event: {args!r}") from err
-
-    if source == _SOURCE.RFID:
-        pin = getattr(args, "pin", None)
-        raw = getattr(pin, "raw", pin)  # zigpy's CharacterString keeps the wire bytes
-        if isinstance(raw, bytes | bytearray):
-            text = bytes(raw).rstrip(b"\x00").decode("utf-8", "replace")
-            card = text if text.isprintable() and "\ufffd" not in text else raw.hex().upper()
-        else:
-            card = str(raw) if raw is not None else ""
-        card = card.strip()
-        if not card:
-            raise MalformedFrame("card tap without a card number")
-        return DeviceEventType.CARD_TAP, card
-
-    if source == _SOURCE.Manual and code in (_CODE.Manual_Unlock, _CODE.Unlock):
-        return DeviceEventType.PUSH_EXIT, None
-
-    return None
 
 
 @dataclass(slots=True)
@@ -163,15 +102,21 @@ class ZigbeeRooms:
     as for a room we know nothing about; commands raise `UnknownRoom`.
     """
 
+    can_permit_join = False
+    can_simulate = False
+
     def __init__(
         self,
         rooms: Iterable[RoomDevices] = (),
         *,
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
         check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+        spawn: Spawn | None = None,
     ) -> None:
         self._command_timeout = command_timeout
         self._check_timeout = check_timeout
+        self._spawn_task = spawn
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._app: ControllerApplication | None = None
         self._listener = _AppListener(self)
         self._rooms: dict[str, _Room] = {}
@@ -179,6 +124,42 @@ class ZigbeeRooms:
         self._unwatch: dict[t.EUI64, Callable[[], None]] = {}
         self._subscribers: list[Callable[[DeviceEvent], None]] = []
         self.set_rooms(list(rooms))
+
+    # -- what this mode can do (overridden by the modes that can) -------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the network is there to talk to."""
+        return self._app is not None
+
+    async def async_permit_join(self, seconds: int) -> None:
+        """Only a radio of our own can open its network to new devices."""
+        raise NotSupported("this radio mode does not let devices join")
+
+    async def async_simulate(self, room_id: str, action: str, card: str | None = None) -> None:
+        """Only the simulated network has devices to act."""
+        raise NotSupported("this radio mode has no simulated devices")
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A background task of this radio: the site owns it, `async_stop` ends it."""
+        if self._spawn_task is not None:
+            task = self._spawn_task(coro, name)
+        else:
+            task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _async_end_tasks(self) -> None:
+        """Cancel every task this radio started and wait for them."""
+        while self._tasks:
+            pending = [task for task in self._tasks if not task.done()]
+            self._tasks.clear()
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     # -- binding -------------------------------------------------------------------
 
@@ -276,29 +257,7 @@ class ZigbeeRooms:
 
     def known_devices(self) -> list[KnownDevice]:
         """Every interviewed device on the network but the coordinator, by IEEE address."""
-        if self._app is None:
-            return []
-        found = []
-        for ieee, device in sorted(self._app.devices.items(), key=lambda item: str(item[0])):
-            if device.nwk == 0x0000:
-                continue
-            clusters = {
-                cluster_id
-                for endpoint_id, endpoint in device.endpoints.items()
-                if endpoint_id != 0
-                for cluster_id in endpoint.in_clusters
-            }
-            found.append(
-                KnownDevice(
-                    ieee=str(ieee),
-                    manufacturer=device.manufacturer,
-                    model=device.model,
-                    door_lock=DoorLock.cluster_id in clusters,
-                    contact=IasZone.cluster_id in clusters,
-                    occupancy=OccupancySensing.cluster_id in clusters,
-                )
-            )
-        return found
+        return describe_devices(self._app) if self._app is not None else []
 
     def _cluster(self, ieee: t.EUI64, role: Role | None = None) -> Cluster | None:
         """The bound device's room cluster, if the device is on the network and interviewed."""
@@ -314,13 +273,13 @@ class ZigbeeRooms:
     def _prime(self, room: _Room, role: Role, cluster: Cluster) -> None:
         """Take zigpy's cached values as the last known state, without events."""
         if role is Role.LOCK:
-            if (value := cluster.get(_LOCK_ATTR.lock_state.name)) is not None:
-                room.lock = _LOCK_STATES.get(value, LockState.UNKNOWN)
-            if (value := cluster.get(_LOCK_ATTR.door_state.name)) is not None:
+            if (value := cluster.get(LOCK_ATTR.lock_state.name)) is not None:
+                room.lock = LOCK_STATES.get(value, LockState.UNKNOWN)
+            if (value := cluster.get(LOCK_ATTR.door_state.name)) is not None:
                 room.door_state = int(value)
                 # Without a contact the lock's own door state is all we know of the door.
-                if room.door_open is None and value in (_DOOR.Open, _DOOR.Closed):
-                    room.door_open = value == _DOOR.Open
+                if room.door_open is None and value in (DOOR.Open, DOOR.Closed):
+                    room.door_open = value == DOOR.Open
         elif role is Role.CONTACT:
             if (value := cluster.get(IasZone.AttributeDefs.zone_status.name)) is not None:
                 room.door_open = bool(value & IasZone.ZoneStatus.Alarm_1)
@@ -363,7 +322,7 @@ class ZigbeeRooms:
             )
 
     def _on_command(self, room_id: str, role: Role, command_id: int, args: Any) -> None:
-        if role is Role.LOCK and command_id == _OPERATION_EVENT:
+        if role is Role.LOCK and command_id == OPERATION_EVENT:
             try:
                 decoded = operation_event(args)
             except MalformedFrame as err:
@@ -371,7 +330,7 @@ class ZigbeeRooms:
                 return
             if decoded is not None:
                 self._emit(room_id, decoded[0], decoded[1])
-        elif role is Role.CONTACT and command_id == _ZONE_STATUS_CHANGE:
+        elif role is Role.CONTACT and command_id == ZONE_STATUS_CHANGE:
             try:
                 status = int(args.zone_status)
             except (AttributeError, TypeError, ValueError):
@@ -380,7 +339,7 @@ class ZigbeeRooms:
             self._set_door(room_id, bool(status & IasZone.ZoneStatus.Alarm_1))
 
     def _on_attribute(self, room_id: str, role: Role, attrid: int, value: Any) -> None:
-        if (role, attrid) not in _STATE_ATTRIBUTES:
+        if (role, attrid) not in STATE_ATTRIBUTES:
             return  # configuration and identity attributes tell nothing about the room
         try:
             number = int(value)
@@ -389,8 +348,8 @@ class ZigbeeRooms:
                 "Room %s: dropped attribute 0x%04x=%r from the %s", room_id, attrid, value, role
             )
             return
-        if role is Role.LOCK and attrid == _LOCK_ATTR.lock_state.id:
-            self._set_lock(room_id, _LOCK_STATES.get(number, LockState.UNKNOWN))
+        if role is Role.LOCK and attrid == LOCK_ATTR.lock_state.id:
+            self._set_lock(room_id, LOCK_STATES.get(number, LockState.UNKNOWN))
         elif role is Role.LOCK:
             self._set_door_state(room_id, number)
         elif role is Role.CONTACT:
@@ -435,14 +394,14 @@ class ZigbeeRooms:
         if room.door_state == state:
             return  # periodic reports repeat; alarms are told once
         room.door_state = state
-        if state == _DOOR.Open:
+        if state == DOOR.Open:
             self._set_door(room_id, True)
-        elif state == _DOOR.Closed:
+        elif state == DOOR.Closed:
             self._set_door(room_id, False)
-        elif state == _DOOR.Error_forced_open:
+        elif state == DOOR.Error_forced_open:
             self._emit(room_id, DeviceEventType.FORCED_OPEN)
             self._set_door(room_id, True)
-        elif state == _DOOR.Error_jammed:
+        elif state == DOOR.Error_jammed:
             self._emit(room_id, DeviceEventType.JAMMED)
 
     def _emit(self, room_id: str, event_type: DeviceEventType, card: str | None = None) -> None:
@@ -528,7 +487,7 @@ class ZigbeeRooms:
         if (cluster := self._lock_cluster(room_id)) is None:
             self._set_online(room_id, False)
             return False
-        attributes = (_LOCK_ATTR.lock_state, _LOCK_ATTR.door_state)
+        attributes = (LOCK_ATTR.lock_state, LOCK_ATTR.door_state)
         try:
             async with asyncio.timeout(self._check_timeout):
                 success, _ = await cluster.read_attributes(
@@ -543,50 +502,3 @@ class ZigbeeRooms:
             if attribute.name in success:
                 self._on_attribute(room_id, Role.LOCK, attribute.id, success[attribute.name])
         return True
-
-    async def async_configure(self, room_id: str) -> None:
-        """Bind, configure reporting and enroll the room's devices, then read their state.
-
-        For radios this integration owns; on ZHA's network ZHA does this itself.
-        """
-        room = self._room(room_id)
-        await asyncio.gather(
-            *(
-                self._async_configure_device(room_id, role, t.EUI64.convert(address))
-                for role in Role
-                if (address := getattr(room.devices, role.value)) is not None
-            )
-        )
-
-    async def _async_configure_device(self, room_id: str, role: Role, ieee: t.EUI64) -> None:
-        if (cluster := self._cluster(ieee, role)) is None or self._app is None:
-            return
-        state: foundation.ZCLAttributeDef | None = None  # read once configured
-        try:
-            async with asyncio.timeout(self._command_timeout):
-                await cluster.bind()
-                if role is Role.LOCK:
-                    for attribute in (_LOCK_ATTR.lock_state, _LOCK_ATTR.door_state):
-                        await cluster.configure_reporting(attribute.name, 0, REPORT_MAX_INTERVAL, 0)
-                elif role is Role.CONTACT:
-                    # IAS zones report to the CIE address they are enrolled with, not a binding.
-                    cie = self._app.state.node_info.ieee
-                    await cluster.write_attributes({IasZone.AttributeDefs.cie_addr.name: cie})
-                    await cluster.enroll_response(IasZone.EnrollResponse.Success, 0)
-                    state = IasZone.AttributeDefs.zone_status
-                else:
-                    state = OccupancySensing.AttributeDefs.occupancy
-                    await cluster.configure_reporting(state.name, 0, REPORT_MAX_INTERVAL, 1)
-                if state is not None:
-                    success, _ = await cluster.read_attributes([state.name], **compat.NO_RETRIES)
-                    if state.name in success:
-                        self._on_attribute(room_id, role, state.id, success[state.name])
-        except (TimeoutError, zigpy.exceptions.ZigbeeException) as err:
-            _LOGGER.warning(
-                "Room %s: could not configure the %s (%s): %r", room_id, role, ieee, err
-            )
-            if role is Role.LOCK:
-                self._set_online(room_id, False)
-            return
-        if role is Role.LOCK:
-            await self.async_check_availability(room_id)

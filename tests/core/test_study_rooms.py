@@ -35,7 +35,7 @@ from custom_components.ntnu_library.core.model import (
     month_key,
 )
 from custom_components.ntnu_library.core.policy import Policy
-from custom_components.ntnu_library.core.rooms import (
+from custom_components.ntnu_library.core.study_rooms import (
     MAX_FREEZE_DAYS,
     AutoReturnReason,
     Library,
@@ -45,6 +45,12 @@ from custom_components.ntnu_library.core.rooms import (
 )
 
 TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+def _freeze(library: Any, patron_id: str, days: int | None, reason: str, now: datetime) -> Any:
+    """Freeze, and return the freeze the patron now has."""
+    library.freeze(patron_id, days, reason, now)
+    return library.state.freezes[patron_id]
 
 
 def at(hour: int, minute: int = 0, *, day: int = 10, month: int = 3, year: int = 2026) -> datetime:
@@ -717,13 +723,13 @@ def test_parse_month_returns_a_valid_month() -> None:
 
 
 def test_a_freeze_lasts_the_policys_days_by_default(library: Library) -> None:
-    freeze = library.freeze("S0001", None, "left T01 unreturned", NOW)
+    freeze = _freeze(library, "S0001", None, "left T01 unreturned", NOW)
     assert freeze == Freeze(until=NOW + timedelta(days=7), reason="left T01 unreturned")
     assert library.frozen("S0001", NOW) == freeze
     assert library.state.freezes == {"S0001": freeze}
 
     library = Library(ROOMS, Policy(freeze_days=14))
-    assert library.freeze("S0001", None, "r", NOW).until == NOW + timedelta(days=14)
+    assert _freeze(library, "S0001", None, "r", NOW).until == NOW + timedelta(days=14)
 
 
 def test_a_freeze_ends_at_its_moment(library: Library) -> None:
@@ -734,7 +740,7 @@ def test_a_freeze_ends_at_its_moment(library: Library) -> None:
 
 @pytest.mark.parametrize("days", [1, 30, MAX_FREEZE_DAYS])
 def test_staff_may_freeze_for_1_to_3650_days(library: Library, days: int) -> None:
-    assert library.freeze("S0001", days, "r", NOW).until == NOW + timedelta(days=days)
+    assert _freeze(library, "S0001", days, "r", NOW).until == NOW + timedelta(days=days)
 
 
 @pytest.mark.parametrize("days", [0, -1, MAX_FREEZE_DAYS + 1, True, False, "7", 1.5])
@@ -746,19 +752,19 @@ def test_a_freeze_length_out_of_range_is_refused(library: Library, days: Any) ->
 
 def test_a_shorter_freeze_never_shortens_a_longer_one(library: Library) -> None:
     library.freeze("S0001", 30, "first", NOW)
-    freeze = library.freeze("S0001", 3, "second", NOW + timedelta(days=1))
+    freeze = _freeze(library, "S0001", 3, "second", NOW + timedelta(days=1))
     assert freeze.until == NOW + timedelta(days=30)
     assert library.state.freezes["S0001"].until == NOW + timedelta(days=30)
 
 
 def test_a_longer_freeze_extends_a_shorter_one(library: Library) -> None:
     library.freeze("S0001", 3, "first", NOW)
-    assert library.freeze("S0001", 30, "second", NOW).until == NOW + timedelta(days=30)
+    assert _freeze(library, "S0001", 30, "second", NOW).until == NOW + timedelta(days=30)
 
 
 def test_a_new_freeze_after_an_ended_one_starts_afresh(library: Library) -> None:
     library.freeze("S0001", 30, "first", NOW - timedelta(days=60))
-    assert library.freeze("S0001", 3, "second", NOW).until == NOW + timedelta(days=3)
+    assert _freeze(library, "S0001", 3, "second", NOW).until == NOW + timedelta(days=3)
 
 
 def test_unfreezing_lifts_the_freeze_and_the_check_in(frozen_holder: Library) -> None:

@@ -12,6 +12,8 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters.closures import DoorLock
 
 from custom_components.ntnu_library.zigbee import compat
+from custom_components.ntnu_library.zigbee.frames import MalformedFrame, operation_event
+from custom_components.ntnu_library.zigbee.layer import ZigbeeRooms
 from custom_components.ntnu_library.zigbee.radio import (
     DeviceEvent,
     DeviceEventType as E,
@@ -21,12 +23,11 @@ from custom_components.ntnu_library.zigbee.radio import (
     RoomDevices,
     UnknownRoom,
 )
-from custom_components.ntnu_library.zigbee.rooms import MalformedFrame, ZigbeeRooms, operation_event
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio, simulated_devices
 
 from .conftest import ROOMS
 
-ROOMS_LOGGER = "custom_components.ntnu_library.zigbee.rooms"
+ROOMS_LOGGER = "custom_components.ntnu_library.zigbee.layer"
 LOCK = simulated_devices("T01").lock
 SOURCE, CODE = DoorLock.OperationEventSource, DoorLock.OperationEvent
 OPERATION_EVENT = DoorLock.ClientCommandDefs.operation_event_notification.id

@@ -1,4 +1,8 @@
-"""The study-room rules of seed 000: who may borrow, open and return which room, and when.
+"""The study-room rules: who may borrow, open and return which room, and when.
+
+The library's own instructions (2023-03-23, main library, temporary and long-term rooms) are
+the source: borrow (登記使用), open (開門), card tap, PUSH exit, return (結束使用), counter return,
+long-term reservation, and the daily counter check-in of a frozen long-term holder.
 
 Every command either raises `Refused` and changes nothing, or changes the state and returns an
 `Outcome` with the events to log and whether the door must be unlocked or locked. Time is
@@ -13,6 +17,7 @@ from datetime import date, datetime, timedelta
 import re
 from typing import Any
 
+from ..const import MAX_MONTHS_AHEAD
 from .errors import Reason, Refused
 from .model import (
     Borrow,
@@ -41,7 +46,10 @@ class AutoReturnReason:
 
 @dataclass(kw_only=True, slots=True)
 class Outcome:
-    """What a command did."""
+    """What a command did: its events, and whether the room's bolt must move.
+
+    `room_id` None: a patron-level change (a freeze, a check-in) that may show in any room.
+    """
 
     room_id: str | None
     events: list[RoomEvent] = field(default_factory=list)
@@ -102,6 +110,11 @@ class LibraryState:
                 for room, at in data.get("vacant_since", {}).items()
             },
         )
+
+
+def _months_ahead(now: datetime, months: int) -> str:
+    index = now.year * 12 + now.month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def parse_month(value: str) -> str:
@@ -311,7 +324,7 @@ class Library:
         month = parse_month(month)
         if room.kind is not RoomKind.LONG_TERM:
             raise Refused(Reason.NOT_LONG_TERM_ROOM, room=room_id)
-        if month < month_key(now):
+        if not month_key(now) <= month <= _months_ahead(now, MAX_MONTHS_AHEAD):
             raise Refused(Reason.INVALID_MONTH, month=month)
         self._require_membership(patron, now)
         current = self.state.reservations.get((room_id, month))
@@ -334,7 +347,7 @@ class Library:
         del self.state.reservations[(room_id, month)]
         return Outcome(room_id=room_id, lock=month == month_key(now))
 
-    def freeze(self, patron_id: str, days: int | None, reason: str, now: datetime) -> Freeze:
+    def freeze(self, patron_id: str, days: int | None, reason: str, now: datetime) -> Outcome:
         """Freeze a patron's rights after a violation; a longer freeze wins."""
         days = self.policy.freeze_days if days is None else days
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_FREEZE_DAYS:
@@ -343,18 +356,18 @@ class Library:
         current = self.frozen(patron_id, now)
         if current and current.until > until:
             until = current.until
-        freeze = Freeze(until=until, reason=reason)
-        self.state.freezes[patron_id] = freeze
-        return freeze
+        self.state.freezes[patron_id] = Freeze(until=until, reason=reason)
+        return Outcome(room_id=None)
 
-    def unfreeze(self, patron_id: str, now: datetime) -> None:
+    def unfreeze(self, patron_id: str, now: datetime) -> Outcome:
         """Lift a freeze."""
         if not self.frozen(patron_id, now):
             raise Refused(Reason.NOT_FROZEN, patron=patron_id)
         del self.state.freezes[patron_id]
         self.state.check_ins.pop(patron_id, None)
+        return Outcome(room_id=None)
 
-    def check_in(self, patron_id: str, now: datetime) -> None:
+    def check_in(self, patron_id: str, now: datetime) -> Outcome:
         """遭暫時凍結權利者 check in at the counter: they may open their room for the rest of today."""
         if not self.policy.counter_open(now):
             raise Refused(
@@ -365,6 +378,21 @@ class Library:
         if not self.frozen(patron_id, now):
             raise Refused(Reason.NOT_FROZEN, patron=patron_id)
         self.state.check_ins[patron_id] = now.date()
+        return Outcome(room_id=None)
+
+    # --- the door itself ---------------------------------------------------------------------
+
+    def staff_unlock(self, room_id: str, *, lock_online: bool) -> Outcome:
+        """Staff open a door from Home Assistant (the lock entity): no patron, no rules."""
+        self.room(room_id)
+        if not lock_online:
+            raise Refused(Reason.LOCK_OFFLINE, room=room_id)
+        return Outcome(room_id=room_id, unlock=True)
+
+    def relock(self, room_id: str) -> Outcome:
+        """Lock the door (staff, a relock timer, or a lock that missed its lock command)."""
+        self.room(room_id)
+        return Outcome(room_id=room_id, lock=True)
 
     # --- what the devices tell ---------------------------------------------------------------
 

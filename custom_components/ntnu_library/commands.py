@@ -1,0 +1,383 @@
+"""The one command path of a site: decide -> persist -> move the bolt -> emit.
+
+Every command takes it: a patron's own (with their password), staff and automation ones, the
+lock entity's, a card tap, a relock timer, the policy tick. `core` decides under the site's
+lock; a refusal changes nothing; a decision is written before any bolt moves; then the door
+keeper moves the bolt and the events go to the bus, the event entities and the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, EVENT_NAME, signal_room_event, signal_room_update
+from .core.errors import Reason, Refused
+from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
+from .core.study_rooms import Library, LibraryState, Outcome
+from .core.throttle import normalize_patron_id
+from .doors import DoorKeeper
+from .gate import PatronGate
+from .storage import SiteStorage
+from .zigbee.radio import RoomRadio
+
+_LOGGER = logging.getLogger(__package__)
+
+type Decide = Callable[[datetime], Outcome]
+
+
+class SiteCommands:
+    """Every command of one site, each through `_async_run`."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        *,
+        library: Library,
+        radio: RoomRadio,
+        gate: PatronGate,
+        storage: SiteStorage,
+        doors: DoorKeeper,
+        summary: Callable[[str], dict[str, Any]],
+    ) -> None:
+        self._hass = hass
+        self._entry = entry
+        self._library = library
+        self._radio = radio
+        self._gate = gate
+        self._storage = storage
+        self._doors = doors
+        self._summary = summary
+        self._decide_lock = asyncio.Lock()
+        self._taps: dict[str, set[asyncio.Task[None]]] = {}
+        self._relocking: set[str] = set()
+        doors.request_lock = self.request_relock
+        doors.notify = self.notify
+        doors.emit = self.emit
+
+    # --- a patron's own request (ID and password) -----------------------------------------
+
+    async def async_borrow(
+        self, room_id: str, patron_id: str, password: str, *, caller: str | None = None,
+        address: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """登記使用."""
+        return await self._async_as_patron(
+            room_id, patron_id, password, caller, address,
+            lambda patron, now: self._library.borrow(
+                room_id, patron, now, lock_online=self._radio.is_online(room_id)
+            ),
+        )  # fmt: skip
+
+    async def async_open_door(
+        self, room_id: str, patron_id: str, password: str, *, caller: str | None = None,
+        address: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """開門."""
+        return await self._async_as_patron(
+            room_id, patron_id, password, caller, address,
+            lambda patron, now: self._library.open_door(
+                room_id, patron, now, lock_online=self._radio.is_online(room_id)
+            ),
+        )  # fmt: skip
+
+    async def async_return_room(
+        self, room_id: str, patron_id: str, password: str, *, caller: str | None = None,
+        address: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """結束使用."""
+        return await self._async_as_patron(
+            room_id, patron_id, password, caller, address,
+            lambda patron, now: self._library.return_room(room_id, patron, now),
+        )  # fmt: skip
+
+    async def _async_as_patron(
+        self,
+        room_id: str,
+        patron_id: str,
+        password: str,
+        caller: str | None,
+        address: str | None,
+        decide: Callable[[Patron, datetime], Outcome],
+    ) -> dict[str, Any]:
+        self._library.room(room_id)
+        try:
+            patron = await self._gate.async_login(
+                patron_id, password, caller=caller, address=address
+            )
+        except Refused as refusal:
+            self._emit_refusal(room_id, normalize_patron_id(patron_id), refusal)
+            raise
+        return await self._async_run(
+            room_id, lambda now: decide(patron, now), refused_patron=patron.patron_id
+        )
+
+    # --- staff and automations -------------------------------------------------------------
+
+    async def async_counter_return(
+        self,
+        *,
+        room_id: str | None = None,
+        patron_id: str | None = None,
+        patron_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Return a room at the counter by room, patron ID or patron name."""
+        if room_id is None:
+            patron_id = await self._gate.async_resolve(patron_id, patron_name)
+        else:
+            self._library.room(room_id)
+        return await self._async_run(
+            room_id,
+            lambda now: self._library.counter_return(now, room_id=room_id, patron_id=patron_id),
+        )
+
+    async def async_auto_return(self, room_id: str, reason: str) -> dict[str, Any]:
+        """Return a forgotten room (automation or policy)."""
+        self._library.room(room_id)
+        return await self._async_run(
+            room_id, lambda now: self._library.auto_return(room_id, reason, now)
+        )
+
+    async def async_reserve_long_term(
+        self, room_id: str, patron_id: str, month: str
+    ) -> dict[str, Any]:
+        """Hold a long-term room for a month."""
+        self._library.room(room_id)
+        patron = await self._gate.async_known_patron(patron_id)
+        result = await self._async_run(
+            room_id, lambda now: self._library.reserve_long_term(room_id, patron, month, now)
+        )
+        return result | {"month": month}
+
+    async def async_cancel_reservation(self, room_id: str, month: str) -> dict[str, Any]:
+        """Cancel a long-term reservation."""
+        self._library.room(room_id)
+        result = await self._async_run(
+            room_id, lambda now: self._library.cancel_reservation(room_id, month, now)
+        )
+        return result | {"month": month}
+
+    async def async_freeze(self, patron_id: str, days: int | None, reason: str) -> dict[str, Any]:
+        """Freeze a patron."""
+        patron = await self._gate.async_known_patron(patron_id)
+        pid = patron.patron_id
+        await self._async_run(None, lambda now: self._library.freeze(pid, days, reason, now))
+        freeze = self._library.frozen(pid, dt_util.now())
+        return {
+            "patron": mask_patron_id(pid),
+            "frozen_until": freeze.until.isoformat() if freeze else None,
+        }
+
+    async def async_unfreeze(self, patron_id: str) -> dict[str, Any]:
+        """Lift a freeze."""
+        patron = await self._gate.async_known_patron(patron_id)
+        pid = patron.patron_id
+        await self._async_run(None, lambda now: self._library.unfreeze(pid, now))
+        return {"patron": mask_patron_id(pid), "frozen_until": None}
+
+    async def async_check_in(self, patron_id: str) -> dict[str, Any]:
+        """A frozen patron checks in at the counter for today."""
+        patron = await self._gate.async_known_patron(patron_id)
+        pid = patron.patron_id
+        await self._async_run(None, lambda now: self._library.check_in(pid, now))
+        return {"patron": mask_patron_id(pid), "checked_in": dt_util.now().date().isoformat()}
+
+    async def async_clear_login_lock(self, patron_id: str) -> dict[str, Any]:
+        """Staff end the backoff that someone else's guesses put on a patron's ID."""
+        patron = await self._gate.async_known_patron(patron_id)
+        cleared = self._gate.clear_login_lock(patron.patron_id)
+        return {"patron": mask_patron_id(patron.patron_id), "cleared": cleared}
+
+    async def async_policy_tick(self, now: datetime | None = None) -> None:
+        """Return forgotten rooms and drop what has ended."""
+        now = now or dt_util.now()
+        for room_id, reason in self._library.due_returns(now):
+            try:
+                await self.async_auto_return(room_id, reason)
+            except Refused:  # returned meanwhile
+                continue
+            _LOGGER.info("Room %s returned automatically (%s)", room_id, reason)
+        if self._library.prune(now):
+            await self._storage.async_save()
+
+    # --- the door itself -------------------------------------------------------------------
+
+    async def async_staff_unlock(self, room_id: str) -> dict[str, Any]:
+        """Staff open a door from Home Assistant (the lock entity)."""
+        _LOGGER.info("Room %s unlocked from Home Assistant", room_id)
+        return await self._async_run(
+            room_id,
+            lambda now: self._library.staff_unlock(
+                room_id, lock_online=self._radio.is_online(room_id)
+            ),
+        )
+
+    async def async_relock(self, room_id: str) -> dict[str, Any]:
+        """Lock a door: staff, a relock timer, or a lock that missed its lock command."""
+        return await self._async_run(room_id, lambda now: self._library.relock(room_id))
+
+    @callback
+    def request_relock(self, room_id: str) -> None:
+        """Relock in the background, once at a time per room."""
+        if room_id in self._relocking:
+            return
+        self._relocking.add(room_id)
+
+        async def _relock() -> None:
+            try:
+                await self.async_relock(room_id)
+            except (Refused, HomeAssistantError) as err:
+                _LOGGER.warning("Room %s could not be relocked: %s", room_id, err)
+            finally:
+                self._relocking.discard(room_id)
+
+        self._entry.async_create_background_task(
+            self._hass, _relock(), f"{DOMAIN} relock {room_id}"
+        )
+
+    # --- what the devices tell ---------------------------------------------------------------
+
+    @callback
+    def card_tap(self, room_id: str, card: str) -> None:
+        """A card at the reader: decided in the background, the room's taps in order."""
+        task = self._entry.async_create_background_task(
+            self._hass, self._async_card_tap(room_id, card), f"{DOMAIN} card tap {room_id}"
+        )
+        if not task.done():
+            taps = self._taps.setdefault(room_id, set())
+            taps.add(task)
+            task.add_done_callback(taps.discard)
+
+    async def _async_card_tap(self, room_id: str, card: str) -> None:
+        try:
+            patron = await self._gate.async_find_by_card(card) if card else None
+        except Refused as refusal:  # the patron system is down: the door stays shut
+            self._emit_refusal(room_id, None, refusal, source=Source.CARD)
+            return
+        try:
+            await self._async_run(
+                room_id,
+                lambda now: self._library.card_tap(
+                    room_id, card, patron, now, lock_online=self._radio.is_online(room_id)
+                ),
+            )
+        except HomeAssistantError as err:  # storage failed: nothing unlocked
+            _LOGGER.error("Card tap at %s not handled: %s", room_id, err)
+
+    @callback
+    def cancel_taps(self, room_id: str | None = None) -> None:
+        """Drop the card taps being decided (their lock is gone, or the site stops)."""
+        for room, taps in self._taps.items():
+            if room_id is None or room == room_id:
+                for task in taps:
+                    task.cancel()
+
+    async def async_settle(self, room_id: str) -> None:
+        """Wait for the room's card taps being decided (the patron system may be asked)."""
+        if taps := self._taps.get(room_id):
+            await asyncio.gather(*taps, return_exceptions=True)
+
+    async def async_stop(self) -> None:
+        """End the taps in flight."""
+        self.cancel_taps()
+        await asyncio.gather(
+            *(task for taps in self._taps.values() for task in taps), return_exceptions=True
+        )
+
+    @callback
+    def record(self, outcome: Outcome) -> None:
+        """Events that need no decision (a PUSH exit, a forced door): straight to emit."""
+        self.emit(outcome.events)
+
+    # --- the path --------------------------------------------------------------------------
+
+    async def _async_run(
+        self, room_id: str | None, decide: Decide, *, refused_patron: str | None = None
+    ) -> dict[str, Any]:
+        """Decide under the site lock, persist, then move the bolt and tell everyone.
+
+        `refused_patron` is set for a patron's own request: its refusal is a room event.
+        """
+        async with self._decide_lock:
+            now = dt_util.now()
+            snapshot = self._library.state.as_dict()
+            try:
+                outcome = decide(now)
+            except Refused as refusal:
+                if refused_patron is not None and room_id is not None:
+                    self._emit_refusal(room_id, refused_patron, refusal)
+                raise
+            # An open by the holder or a refused tap changes nothing worth a disk write.
+            if self._library.state.as_dict() != snapshot:
+                await self._storage.async_persist(
+                    lambda: setattr(self._library, "state", LibraryState.from_dict(snapshot))
+                )
+        door = await self._doors.async_move(outcome)
+        self.emit(outcome.events)
+        if outcome.room_id is None:
+            self.notify(None)
+            return {"door": door}
+        return self._summary(outcome.room_id) | {"door": door}
+
+    @callback
+    def notify(self, room_id: str | None) -> None:
+        """Entities of `room_id` (None: of every room) show the state again."""
+        async_dispatcher_send(self._hass, signal_room_update(self._entry.entry_id), room_id)
+
+    @callback
+    def emit(self, events: list[RoomEvent]) -> None:
+        """To the bus, the event entities and the log."""
+        for event in events:
+            data = {
+                "site": self._entry.title,
+                "room": event.room_id,
+                "type": event.type.value,
+                "source": event.source.value,
+                "patron": mask_patron_id(event.patron_id),
+            }
+            if event.reason:
+                data["reason"] = event.reason
+            self._hass.bus.async_fire(EVENT_NAME, data)
+            async_dispatcher_send(self._hass, signal_room_event(self._entry.entry_id), event)
+            if event.type is EventType.REFUSED:
+                _LOGGER.info(
+                    "Refused at room %s (%s, %s) for %s",
+                    event.room_id,
+                    event.source.value,
+                    event.reason,
+                    mask_patron_id(event.patron_id),
+                )
+
+    def _emit_refusal(
+        self,
+        room_id: str,
+        patron_id: str | None,
+        refusal: Refused,
+        *,
+        source: Source = Source.QR,
+    ) -> None:
+        self.emit(
+            [
+                RoomEvent(
+                    room_id=room_id,
+                    type=EventType.REFUSED,
+                    source=source,
+                    at=dt_util.now(),
+                    patron_id=patron_id,
+                    reason=refusal.reason.value,
+                )
+            ]
+        )
+
+
+__all__ = ["Reason", "SiteCommands"]

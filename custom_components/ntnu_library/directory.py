@@ -1,0 +1,85 @@
+"""Staff manage the site's own patron directory: add, update and remove patrons.
+
+Only a `local` site has one; with SIP2 the library's ILS holds the patrons and these refuse
+with `patrons_managed_elsewhere`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.util import dt as dt_util
+
+from .auth.local import LocalDirectory
+from .core.categories import default_membership_expiry
+from .core.errors import Reason, Refused
+from .core.model import Patron, mask_patron_id
+from .core.study_rooms import Library
+from .gate import PatronGate
+from .storage import SiteStorage
+
+
+def patron_summary(patron: Patron) -> dict[str, Any]:
+    """What a staff service returns about a patron: nothing a log must not show."""
+    return {
+        "patron": mask_patron_id(patron.patron_id),
+        "category": patron.category,
+        "membership_expires": (
+            patron.membership_expires.isoformat() if patron.membership_expires else None
+        ),
+        "suspended": patron.suspended,
+        "card": patron.card is not None,
+    }
+
+
+class DirectoryAdmin:
+    """add_patron, update_patron and remove_patron of one site."""
+
+    def __init__(
+        self,
+        *,
+        directory: LocalDirectory | None,
+        library: Library,
+        gate: PatronGate,
+        storage: SiteStorage,
+    ) -> None:
+        self._directory = directory
+        self._library = library
+        self._gate = gate
+        self._storage = storage
+
+    def _local(self) -> LocalDirectory:
+        if self._directory is None:
+            raise Refused(Reason.PATRONS_MANAGED_ELSEWHERE)
+        return self._directory
+
+    async def async_add_patron(self, **fields: Any) -> dict[str, Any]:
+        """Add a patron; the category's membership period by default."""
+        directory = self._local()
+        if fields.get("membership_expires") is None:
+            fields["membership_expires"] = default_membership_expiry(
+                fields["category"], dt_util.now().date()
+            )
+        patron = await directory.async_add_patron(fields.pop("patron_id"), **fields)
+        await self._storage.async_save()
+        return patron_summary(patron)
+
+    async def async_update_patron(self, patron_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a patron; only the fields given change."""
+        patron = await self._local().async_update_patron(patron_id, **changes)
+        await self._storage.async_save()
+        return patron_summary(patron)
+
+    async def async_remove_patron(self, patron_id: str) -> dict[str, Any]:
+        """Remove a patron who holds no room now."""
+        directory = self._local()
+        patron = await self._gate.async_known_patron(patron_id)
+        held = self._library.borrowed_room(patron.patron_id) or next(
+            (room for room, _, pid in self._library.reservations() if pid == patron.patron_id),
+            None,
+        )
+        if held is not None:
+            raise Refused(Reason.ROOM_HAS_HOLDER, room=held)
+        await directory.async_remove_patron(patron.patron_id)
+        await self._storage.async_save()
+        return {"patron": mask_patron_id(patron.patron_id), "removed": True}

@@ -1,0 +1,184 @@
+"""One site (a library building) at run time: a small typed record of its collaborators.
+
+- `library`: the room rules and their state (`core`);
+- `radio`: the Zigbee network of its rooms (the radio contract);
+- `gate`: logins and every question to the patron system;
+- `storage`: what survives a restart;
+- `doors`: the bolt step and the doors kept shut;
+- `commands`: the one command path every command takes;
+- `directory`: staff's management of the local patron directory;
+- `device_events`: what the devices tell, routed.
+
+`async_build_site` wires them from the config entry; `__init__.py` starts and stops them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
+
+from .backends import PatronBackend, build_patron_backend, build_radio
+from .commands import SiteCommands
+from .const import DOMAIN
+from .core.model import RoomStatus, mask_patron_id
+from .core.policy import Policy
+from .core.study_rooms import Library, LibraryState
+from .core.throttle import LoginThrottle
+from .device_events import DeviceEvents
+from .directory import DirectoryAdmin
+from .doors import DoorKeeper
+from .gate import PatronGate
+from .storage import SiteStorage
+from .subentries import room_devices, rooms_of_entry
+from .zigbee.radio import RoomRadio
+
+
+def room_summary(library: Library, radio: RoomRadio, room_id: str) -> dict[str, Any]:
+    """A room as a command answers it: status, masked holder, the lock's bolt."""
+    now = dt_util.now()
+    return {
+        "room": room_id,
+        "status": library.status(room_id, now, lock_online=radio.is_online(room_id)).value,
+        "holder": mask_patron_id(library.holder(room_id, now)),
+        "lock": radio.lock_state(room_id).value,
+    }
+
+
+@dataclass(kw_only=True)
+class SiteRuntime:
+    """Everything one config entry (one library building) runs."""
+
+    entry_id: str
+    site_name: str
+    library: Library
+    radio: RoomRadio
+    patrons: PatronBackend
+    gate: PatronGate
+    storage: SiteStorage
+    doors: DoorKeeper
+    commands: SiteCommands
+    directory: DirectoryAdmin
+    device_events: DeviceEvents
+    seeded: bool = False
+
+    # --- what entities, services and diagnostics read ---------------------------------------
+
+    def status(self, room_id: str) -> RoomStatus:
+        """The e-label status of a room now."""
+        return self.library.status(
+            room_id, dt_util.now(), lock_online=self.radio.is_online(room_id)
+        )
+
+    def masked_holder(self, room_id: str) -> str | None:
+        """The holder's ID, masked."""
+        return mask_patron_id(self.library.holder(room_id, dt_util.now()))
+
+    def room_summary(self, room_id: str) -> dict[str, Any]:
+        """The answer a patron or staff command returns for a room."""
+        return room_summary(self.library, self.radio, room_id)
+
+    def as_store_data(self) -> dict[str, Any]:
+        """What the Store keeps."""
+        directory = self.patrons.directory
+        return {
+            "library": self.library.state.as_dict(),
+            "patrons": directory.as_dict() if directory is not None else {},
+            "throttle": self.gate.throttle.as_dict(),
+            "doors": self.doors.as_dict(),
+            "seeded": self.seeded,
+        }
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    @callback
+    def async_start(self) -> None:
+        """The radio is up: listen to it, and take over the doors as they are."""
+        self.device_events.take_initial_occupancy()
+        self.doors.async_start(self.library.rooms)
+
+    async def async_stop(self) -> None:
+        """Stop timers and taps, write what is pending, close the radio and the patron system."""
+        self.doors.async_stop()
+        await self.commands.async_stop()
+        await self.storage.async_save()
+        await self.radio.async_stop()
+        await self.patrons.async_close()
+
+
+async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRuntime:
+    """Load the Store and wire the site's collaborators (nothing is started yet)."""
+    storage = SiteStorage(hass, entry.entry_id)
+    data = await storage.async_load()
+    policy = Policy.from_options(entry.options)
+    relock_after_s = policy.relock_after_s
+    library = Library(
+        rooms_of_entry(entry),
+        policy,
+        LibraryState.from_dict(data["library"]) if "library" in data else None,
+    )
+
+    def spawn(coro: Any, name: str) -> Any:
+        return entry.async_create_background_task(
+            hass, coro, f"{DOMAIN} {entry.title}: {name}", eager_start=False
+        )
+
+    radio = build_radio(hass, entry, spawn=spawn, auto_relock_seconds=relock_after_s)
+    radio.set_rooms(room_devices(entry))
+    patrons = build_patron_backend(hass, entry, data.get("patrons", {}))
+    gate = PatronGate(
+        hass,
+        entry,
+        backend=patrons,
+        throttle=LoginThrottle.from_dict(data.get("throttle", {})),
+        storage=storage,
+    )
+    doors = DoorKeeper(
+        hass,
+        entry,
+        radio=radio,
+        storage=storage,
+        relock_after_s=relock_after_s,
+    )
+    doors.load(data.get("doors"))
+    commands = SiteCommands(
+        hass,
+        entry,
+        library=library,
+        radio=radio,
+        gate=gate,
+        storage=storage,
+        doors=doors,
+        summary=lambda room_id: room_summary(library, radio, room_id),
+    )
+    runtime = SiteRuntime(
+        entry_id=entry.entry_id,
+        site_name=entry.title,
+        library=library,
+        radio=radio,
+        patrons=patrons,
+        gate=gate,
+        storage=storage,
+        doors=doors,
+        commands=commands,
+        directory=DirectoryAdmin(
+            directory=patrons.directory, library=library, gate=gate, storage=storage
+        ),
+        device_events=DeviceEvents(
+            hass,
+            entry,
+            library=library,
+            radio=radio,
+            commands=commands,
+            doors=doors,
+            storage=storage,
+        ),
+        seeded=bool(data.get("seeded")),
+    )
+    storage.provide(runtime.as_store_data)
+    if patrons.directory is not None:
+        patrons.directory.on_change = storage.async_schedule_save
+    return runtime

@@ -1,0 +1,117 @@
+"""What a room's devices are and what their ZCL frames say: locks, door contacts, occupancy.
+
+Pure mapping, no state: the layer (`layer.py`) keeps what it last heard per room.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from zigpy.application import ControllerApplication
+from zigpy.zcl.clusters.closures import DoorLock
+from zigpy.zcl.clusters.measurement import OccupancySensing
+from zigpy.zcl.clusters.security import IasZone
+
+from .radio import DeviceEventType, KnownDevice, LockState
+
+LOCK_ATTR = DoorLock.AttributeDefs
+SOURCE = DoorLock.OperationEventSource
+CODE = DoorLock.OperationEvent
+DOOR = DoorLock.DoorState
+OPERATION_EVENT = DoorLock.ClientCommandDefs.operation_event_notification.id
+ZONE_STATUS_CHANGE = IasZone.ClientCommandDefs.status_change_notification.id
+LOCK_STATES = {
+    DoorLock.LockState.Locked: LockState.LOCKED,
+    DoorLock.LockState.Unlocked: LockState.UNLOCKED,
+    # A bolt that is not fully thrown does not secure the room.
+    DoorLock.LockState.Not_fully_locked: LockState.UNLOCKED,
+}
+
+
+class Role(StrEnum):
+    """What a device does for its room."""
+
+    LOCK = "lock"
+    CONTACT = "contact"
+    OCCUPANCY = "occupancy"
+
+
+ROLE_CLUSTERS: dict[Role, int] = {
+    Role.LOCK: DoorLock.cluster_id,
+    Role.CONTACT: IasZone.cluster_id,
+    Role.OCCUPANCY: OccupancySensing.cluster_id,
+}
+STATE_ATTRIBUTES = frozenset(
+    {
+        (Role.LOCK, LOCK_ATTR.lock_state.id),
+        (Role.LOCK, LOCK_ATTR.door_state.id),
+        (Role.CONTACT, IasZone.AttributeDefs.zone_status.id),
+        (Role.OCCUPANCY, OccupancySensing.AttributeDefs.occupancy.id),
+    }
+)
+
+
+class MalformedFrame(ValueError):
+    """A frame from a room's device that cannot be turned into an event."""
+
+
+def operation_event(args: Any) -> tuple[DeviceEventType, str | None] | None:
+    """Map a Door Lock operation_event_notification to (event, card); None if no event.
+
+    - Source RFID is a card tap whatever the code: the lock forwards every tap (code 5
+      when its own list refuses it) and the integration decides. The card number is the
+      `pin` field: printable UTF-8 is taken as text, a binary UID becomes upper-case hex.
+    - Source Manual with Manual_Unlock (some locks say Unlock) is the PUSH button inside.
+    - Everything else (our own RF commands, auto-lock, keypad) is told by lock_state.
+
+    Raises MalformedFrame for a frame that is not an operation event or a tap without a card.
+    """
+    try:
+        source = int(args.operation_event_source)
+        code = int(args.operation_event_code)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise MalformedFrame(f"not an operation event: {args!r}") from err
+
+    if source == SOURCE.RFID:
+        pin = getattr(args, "pin", None)
+        raw = getattr(pin, "raw", pin)  # zigpy's CharacterString keeps the wire bytes
+        if isinstance(raw, bytes | bytearray):
+            text = bytes(raw).rstrip(b"\x00").decode("utf-8", "replace")
+            card = text if text.isprintable() and "\ufffd" not in text else raw.hex().upper()
+        else:
+            card = str(raw) if raw is not None else ""
+        card = card.strip()
+        if not card:
+            raise MalformedFrame("card tap without a card number")
+        return DeviceEventType.CARD_TAP, card
+
+    if source == SOURCE.Manual and code in (CODE.Manual_Unlock, CODE.Unlock):
+        return DeviceEventType.PUSH_EXIT, None
+
+    return None
+
+
+def describe_devices(app: ControllerApplication) -> list[KnownDevice]:
+    """Every interviewed device on the network but the coordinator, by IEEE address."""
+    found = []
+    for ieee, device in sorted(app.devices.items(), key=lambda item: str(item[0])):
+        if device.nwk == 0x0000:
+            continue
+        clusters = {
+            cluster_id
+            for endpoint_id, endpoint in device.endpoints.items()
+            if endpoint_id != 0
+            for cluster_id in endpoint.in_clusters
+        }
+        found.append(
+            KnownDevice(
+                ieee=str(ieee),
+                manufacturer=device.manufacturer,
+                model=device.model,
+                door_lock=DoorLock.cluster_id in clusters,
+                contact=IasZone.cluster_id in clusters,
+                occupancy=OccupancySensing.cluster_id in clusters,
+            )
+        )
+    return found

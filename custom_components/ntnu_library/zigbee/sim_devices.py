@@ -1,0 +1,586 @@
+"""Simulated Zigbee devices: a lock, a door contact and an occupancy sensor, as device models.
+
+Each model parses the ZDO / ZCL bytes zigpy sends it and answers with serialized frames, so
+requests, responses and reports all cross zigpy's real codec. `Air` carries frames between
+the models and the simulated radio (`simulated.py`) in order, after an optional latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+import logging
+import time
+from typing import Any, ClassVar
+
+from zigpy.profiles import zha
+import zigpy.types as t
+from zigpy.zcl import Cluster, foundation
+from zigpy.zcl.clusters.closures import DoorLock
+from zigpy.zcl.clusters.general import Basic
+from zigpy.zcl.clusters.measurement import OccupancySensing
+from zigpy.zcl.clusters.security import IasZone
+import zigpy.zdo.types as zdo_t
+
+_LOGGER = logging.getLogger(__name__)
+
+SIMULATED_IEEE_PREFIX = "4e:54:4e:55"  # "NTNU"
+COORDINATOR_IEEE = t.EUI64.convert(f"{SIMULATED_IEEE_PREFIX}:00:00:00:00")
+MANUFACTURER = "NTNU Sim"
+
+# zigpy builds its enums with a factory mypy cannot see through (members type as plain
+# int), so those handed back to zigpy's typed constructors are reached through Any.
+_STATUS: Any = foundation.Status
+_GENERAL: Any = foundation.GeneralCommand
+_TO_CLIENT: Any = foundation.Direction.Server_to_Client
+_ADDR_MODE: Any = t.AddrMode
+_LOGICAL: Any = zdo_t.LogicalType
+_LOCK: Any = DoorLock.LockState
+_DOOR: Any = DoorLock.DoorState
+_SOURCE = DoorLock.OperationEventSource
+_CODE = DoorLock.OperationEvent
+_ZIGBEE_EPOCH = 946684800  # 2000-01-01, the origin of ZCL time
+_NO_USER = 0xFFFF
+
+
+class Air:
+    """Frames in flight: delivered in order, `latency` seconds later, never re-entrantly."""
+
+    def __init__(self, latency: float) -> None:
+        self._latency = latency
+        self._queue: deque[tuple[float, Callable[[], None]]] = deque()
+        self._timer: asyncio.Handle | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
+
+    def send(self, deliver: Callable[[], None]) -> None:
+        """Carry one frame: `deliver` runs after the latency, in order."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._queue.append((loop.time() + self._latency, deliver))
+        self._idle.clear()
+        if self._timer is None:
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._latency > 0:
+            self._timer = loop.call_at(self._queue[0][0], self._deliver_due)
+        else:
+            self._timer = loop.call_soon(self._deliver_due)
+
+    def _deliver_due(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # Only what was already in flight: answers sent now wait for the next turn.
+        for _ in range(len(self._queue)):
+            if self._closed or self._queue[0][0] > now:
+                break
+            _, deliver = self._queue.popleft()
+            try:
+                deliver()
+            except Exception:  # the air must keep carrying frames
+                _LOGGER.exception("Simulated radio: delivering a frame failed")
+        if self._queue and not self._closed:
+            self._schedule(loop)
+        else:
+            self._idle.set()
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is in flight."""
+        return self._idle.is_set()
+
+    async def drained(self) -> None:
+        """Return once nothing is in flight."""
+        await self._idle.wait()
+
+    def close(self) -> None:
+        """Drop what is in flight; nothing more is delivered."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue.clear()
+        self._idle.set()
+
+
+def uplink_frame(
+    src: t.AddrModeAddress,
+    endpoint: int,
+    cluster_id: int,
+    payload: bytes,
+    *,
+    profile: int,
+    tsn: int,
+) -> t.ZigbeePacket:
+    """A frame from a device to the coordinator, as the radio hands it to zigpy."""
+    return t.ZigbeePacket(
+        src=src,
+        src_ep=t.uint8_t(endpoint),
+        dst=t.AddrModeAddress(addr_mode=_ADDR_MODE.NWK, address=t.NWK(0x0000)),
+        dst_ep=t.uint8_t(endpoint),
+        tsn=t.uint8_t(tsn),
+        profile_id=t.uint16_t(profile),
+        cluster_id=t.uint16_t(cluster_id),
+        data=t.SerializableBytes(payload),
+        lqi=t.uint8_t(255),
+        rssi=t.int8s(-40),
+    )
+
+
+def nwk_address(nwk: t.NWK) -> t.AddrModeAddress:
+    """A short (NWK) address as zigpy's packets carry it."""
+    return t.AddrModeAddress(addr_mode=_ADDR_MODE.NWK, address=nwk)
+
+
+def node_descriptor(logical_type: int) -> zdo_t.NodeDescriptor:
+    """The node descriptor a device of this logical type answers Node_Desc_req with."""
+    flags = zdo_t.NodeDescriptor.MACCapabilityFlags
+    mac = flags.AllocateAddress
+    if logical_type != _LOGICAL.EndDevice:
+        mac |= flags.FullFunctionDevice | flags.MainsPowered | flags.RxOnWhenIdle
+    return zdo_t.NodeDescriptor(
+        logical_type=_LOGICAL(logical_type),
+        complex_descriptor_available=0,
+        user_descriptor_available=0,
+        reserved=0,
+        aps_flags=0,
+        frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
+        mac_capability_flags=mac,
+        manufacturer_code=0x1234,  # not a registered vendor, so no quirk matches
+        maximum_buffer_size=82,
+        maximum_incoming_transfer_size=82,
+        server_mask=0,
+        maximum_outgoing_transfer_size=82,
+        descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability.NONE,
+    )
+
+
+class SimulatedDevice:
+    """One Zigbee node with a single endpoint; answers ZDO and the ZCL foundation."""
+
+    model: ClassVar[str]
+    device_type: ClassVar[int]
+    logical_type: ClassVar[int] = _LOGICAL.EndDevice
+    power_source: ClassVar[int] = Basic.PowerSource.Battery
+    clusters: ClassVar[tuple[type[Cluster], ...]]
+    writable: ClassVar[frozenset[tuple[int, int]]] = frozenset()
+    ENDPOINT = 1
+
+    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
+        self.ieee = ieee
+        self.nwk = nwk
+        self.online = True  # False: no MAC ACK for frames to it, and it sends nothing
+        self.bound: set[int] = set()
+        self._uplink = uplink
+        self._tsn = 0
+        self._aps_seq = 0
+        self._clusters = {int(cluster.cluster_id): cluster for cluster in self.clusters}
+        self.attributes: dict[int, dict[int, Any]] = {cid: {} for cid in self._clusters}
+        basic = Basic.AttributeDefs
+        self.attributes[Basic.cluster_id] |= {
+            basic.zcl_version.id: 8,
+            basic.manufacturer.id: MANUFACTURER,
+            basic.model.id: self.model,
+            basic.power_source.id: self.power_source,
+        }
+
+    # -- what zigpy sends ----------------------------------------------------------
+
+    def receive(self, packet: t.ZigbeePacket) -> None:
+        """Take a frame zigpy sent to this device."""
+        if not self.online:
+            return
+        data = packet.data.serialize()
+        if packet.dst_ep == 0:
+            self._receive_zdo(packet.cluster_id, data)
+        else:
+            self._receive_zcl(packet.cluster_id, data)
+
+    def _receive_zdo(self, command_id: int, data: bytes) -> None:
+        try:
+            command = zdo_t.ZDOCmd(command_id)
+            tsn, data = t.uint8_t.deserialize(data)
+            args, _ = t.deserialize(data, zdo_t.CLUSTERS[command][1])
+        except (KeyError, ValueError):
+            _LOGGER.debug("%s: ignoring ZDO 0x%04x %s", self.model, command_id, data.hex())
+            return
+        ok = zdo_t.Status.SUCCESS
+        reply: list[Any]
+        if command == zdo_t.ZDOCmd.Node_Desc_req:
+            reply = [ok, self.nwk, node_descriptor(self.logical_type)]
+        elif command == zdo_t.ZDOCmd.Active_EP_req:
+            reply = [ok, self.nwk, [self.ENDPOINT]]
+        elif command == zdo_t.ZDOCmd.Simple_Desc_req:
+            if args[1] != self.ENDPOINT:
+                reply = [zdo_t.Status.NOT_ACTIVE, self.nwk]
+            else:
+                reply = [ok, self.nwk, self._simple_descriptor()]
+        elif command == zdo_t.ZDOCmd.Bind_req:
+            self.bound.add(args[2])
+            reply = [ok]
+        elif command == zdo_t.ZDOCmd.Unbind_req:
+            self.bound.discard(args[2])
+            reply = [ok]
+        elif command in (zdo_t.ZDOCmd.Mgmt_Leave_req, zdo_t.ZDOCmd.Mgmt_Permit_Joining_req):
+            reply = [ok]
+        elif command & 0x8000:
+            return  # a response: nothing to answer
+        else:
+            reply = [zdo_t.Status.NOT_SUPPORTED]
+        try:
+            response = zdo_t.ZDOCmd(command | 0x8000)
+            types = zdo_t.CLUSTERS[response][1][: len(reply)]
+        except (KeyError, ValueError):
+            return  # a request without a defined response
+        payload = t.uint8_t(tsn).serialize() + t.serialize(reply, types)
+        self._send(response, payload, profile=0, endpoint=0)
+
+    def _simple_descriptor(self) -> zdo_t.SizePrefixedSimpleDescriptor:
+        return zdo_t.SizePrefixedSimpleDescriptor(
+            endpoint=self.ENDPOINT,
+            profile=zha.PROFILE_ID,
+            device_type=self.device_type,
+            device_version=1,
+            input_clusters=list(self._clusters),
+            output_clusters=[],
+        )
+
+    def _receive_zcl(self, cluster_id: int, data: bytes) -> None:
+        try:
+            hdr, payload = foundation.ZCLHeader.deserialize(data)
+        except ValueError:
+            return
+        cluster = self._clusters.get(cluster_id)
+        if cluster is None:
+            self._default_response(cluster_id, hdr, _STATUS.UNSUPPORTED_CLUSTER)
+            return
+        try:
+            if hdr.frame_control.is_general:
+                command = foundation.GENERAL_COMMANDS[_GENERAL(hdr.command_id)]
+            else:
+                command = cluster.server_commands[hdr.command_id]
+        except (KeyError, ValueError):
+            status = _STATUS.UNSUP_CLUSTER_COMMAND
+            if hdr.frame_control.is_general:
+                status = _STATUS.UNSUP_GENERAL_COMMAND
+            self._default_response(cluster_id, hdr, status)
+            return
+        try:
+            args, _ = command.schema.deserialize(payload)
+        except ValueError:
+            self._default_response(cluster_id, hdr, _STATUS.MALFORMED_COMMAND)
+            return
+        if hdr.frame_control.is_general:
+            self._general(cluster, hdr, args)
+        elif not self.command(cluster_id, hdr, args):
+            self._default_response(cluster_id, hdr, _STATUS.UNSUP_CLUSTER_COMMAND)
+
+    def _general(self, cluster: type[Cluster], hdr: foundation.ZCLHeader, args: Any) -> None:
+        cid = cluster.cluster_id
+        if hdr.command_id == _GENERAL.Read_Attributes:
+            records = [self._read(cluster, attrid) for attrid in args.attribute_ids]
+            self._reply(cid, hdr, _GENERAL.Read_Attributes_rsp, status_records=records)
+        elif hdr.command_id == _GENERAL.Write_Attributes:
+            failed = [
+                foundation.WriteAttributesStatusRecord(
+                    status=_STATUS.UNSUPPORTED_ATTRIBUTE, attrid=attr.attrid
+                )
+                for attr in args.attributes
+                if (cid, attr.attrid) not in self.writable
+            ]
+            if not failed:
+                for attr in args.attributes:
+                    self.attributes[cid][attr.attrid] = attr.value.value
+            written = failed or [foundation.WriteAttributesStatusRecord(status=_STATUS.SUCCESS)]
+            self._reply(cid, hdr, _GENERAL.Write_Attributes_rsp, status_records=written)
+        elif hdr.command_id == _GENERAL.Configure_Reporting:
+            ok = foundation.ConfigureReportingResponseRecord(status=_STATUS.SUCCESS)
+            self._reply(cid, hdr, _GENERAL.Configure_Reporting_rsp, status_records=[ok])
+        elif hdr.command_id != _GENERAL.Default_Response:
+            self._default_response(cid, hdr, _STATUS.UNSUP_GENERAL_COMMAND)
+
+    def _read(self, cluster: type[Cluster], attrid: int) -> foundation.ReadAttributeRecord:
+        value = self.attributes[cluster.cluster_id].get(attrid)
+        if value is None or attrid not in cluster.attributes:
+            return foundation.ReadAttributeRecord(
+                attrid=t.uint16_t(attrid), status=_STATUS.UNSUPPORTED_ATTRIBUTE
+            )
+        attr = cluster.attributes[attrid]
+        return foundation.ReadAttributeRecord(
+            attrid=t.uint16_t(attrid),
+            status=_STATUS.SUCCESS,
+            value=foundation.TypeValue(type=attr.zcl_type, value=attr.type(value)),
+        )
+
+    def command(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
+        """Handle a cluster command; False when the device does not know it."""
+        return False
+
+    # -- what the device sends -----------------------------------------------------
+
+    def _next_tsn(self) -> int:
+        self._tsn = (self._tsn + 1) % 256
+        return self._tsn
+
+    def _next_aps_seq(self) -> int:
+        # Separate from the ZCL sequence, as on a real device: sharing one counter made it
+        # wrap after 128 reports, and zigpy drops a frame identical to one seen in 10 s.
+        self._aps_seq = (self._aps_seq + 1) % 256
+        return self._aps_seq
+
+    def _send(
+        self,
+        cluster_id: int,
+        payload: bytes,
+        *,
+        profile: int = zha.PROFILE_ID,
+        endpoint: int = ENDPOINT,
+    ) -> None:
+        if not self.online:
+            return
+        self._uplink(
+            uplink_frame(
+                nwk_address(self.nwk),
+                endpoint,
+                cluster_id,
+                payload,
+                profile=profile,
+                tsn=self._next_aps_seq(),
+            )
+        )
+
+    def _reply(
+        self, cluster_id: int, hdr: foundation.ZCLHeader, command: int, **fields: Any
+    ) -> None:
+        schema: Any = foundation.GENERAL_COMMANDS[command].schema
+        rsp = foundation.ZCLHeader.general(hdr.tsn, command, direction=_TO_CLIENT)
+        self._send(cluster_id, rsp.serialize() + schema(**fields).serialize())
+
+    def _default_response(self, cluster_id: int, hdr: foundation.ZCLHeader, status: int) -> None:
+        if not hdr.frame_control.disable_default_response:
+            self._reply(
+                cluster_id, hdr, _GENERAL.Default_Response, command_id=hdr.command_id, status=status
+            )
+
+    def _cluster_response(
+        self, cluster: type[Cluster], tsn: int, command_id: int, **fields: Any
+    ) -> None:
+        """A cluster-specific response or notification, server to client."""
+        schema: Any = cluster.client_commands[command_id].schema
+        hdr = foundation.ZCLHeader.cluster(tsn, command_id, direction=_TO_CLIENT)
+        self._send(cluster.cluster_id, hdr.serialize() + schema(**fields).serialize())
+
+    def report(self, cluster: type[Cluster], attribute: foundation.ZCLAttributeDef) -> None:
+        """Report an attribute's value to the coordinator, if the cluster is bound."""
+        if cluster.cluster_id not in self.bound:
+            return
+        value = attribute.type(self.attributes[cluster.cluster_id][attribute.id])
+        record = foundation.Attribute(
+            attrid=attribute.id, value=foundation.TypeValue(type=attribute.zcl_type, value=value)
+        )
+        hdr = foundation.ZCLHeader.general(
+            self._next_tsn(), _GENERAL.Report_Attributes, direction=_TO_CLIENT
+        )
+        schema: Any = foundation.GENERAL_COMMANDS[_GENERAL.Report_Attributes].schema
+        self._send(
+            cluster.cluster_id, hdr.serialize() + schema(attribute_reports=[record]).serialize()
+        )
+
+
+class SimulatedLock(SimulatedDevice):
+    """A door lock with a card reader outside and a PUSH button inside.
+
+    It never grants a card by itself: every tap is forwarded as an operation event
+    (RFID, UnlockFailureInvalidPINorID) and the integration decides. It relocks when the
+    door closes after being opened unlocked. `swallow_commands` makes it ACK frames at the
+    MAC layer but never answer, to test timeouts; `command_status` is what it answers to
+    lock_door / unlock_door.
+    """
+
+    model = "SimLock"
+    device_type = zha.DeviceType.DOOR_LOCK
+    logical_type = zdo_t.LogicalType.Router  # mains powered, answers at once
+    power_source = Basic.PowerSource.Mains_single_phase
+    clusters = (Basic, DoorLock)
+    writable = frozenset({(DoorLock.cluster_id, DoorLock.AttributeDefs.auto_relock_time.id)})
+
+    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
+        super().__init__(ieee, nwk, uplink)
+        attrs = DoorLock.AttributeDefs
+        self.attributes[DoorLock.cluster_id] |= {
+            attrs.lock_state.id: _LOCK.Locked,
+            attrs.lock_type.id: DoorLock.LockType.Dead_bolt,
+            attrs.actuator_enabled.id: True,
+            attrs.door_state.id: _DOOR.Closed,
+            attrs.auto_relock_time.id: 0,  # no timer: it relocks when the door closes
+        }
+        self.swallow_commands = False
+        self.command_status: int = _STATUS.SUCCESS  # what lock_door / unlock_door answer
+        self._opened_unlocked = False
+
+    @property
+    def lock_state(self) -> int:
+        """The bolt."""
+        return _LOCK(self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.lock_state.id])
+
+    def receive(self, packet: t.ZigbeePacket) -> None:
+        """Take a frame, unless told to swallow everything."""
+        if not self.swallow_commands:
+            super().receive(packet)
+
+    def command(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
+        """lock_door / unlock_door: answer, then report and tell the operation."""
+        commands = DoorLock.ServerCommandDefs
+        if cluster_id != DoorLock.cluster_id or hdr.command_id not in (
+            commands.lock_door.id,
+            commands.unlock_door.id,
+        ):
+            return False
+        unlock = hdr.command_id == commands.unlock_door.id
+        # The *_door_response commands share their request's id.
+        self._cluster_response(DoorLock, hdr.tsn, hdr.command_id, status=self.command_status)
+        if self.command_status == _STATUS.SUCCESS:
+            state, code = (_LOCK.Unlocked, _CODE.Unlock) if unlock else (_LOCK.Locked, _CODE.Lock)
+            self._set_lock(state, _SOURCE.RF, code)
+        return True
+
+    def _set_lock(self, state: int, source: int, code: int) -> None:
+        self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.lock_state.id] = state
+        self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
+        self.operation_event(source, code)
+
+    def _set_door_state(self, state: int) -> None:
+        self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.door_state.id] = state
+        self.report(DoorLock, DoorLock.AttributeDefs.door_state)
+
+    def operation_event(self, source: int, code: int, pin: bytes = b"") -> None:
+        """Send operation_event_notification; `pin` goes on the wire as raw bytes."""
+        if DoorLock.cluster_id not in self.bound:
+            return
+        command_id = DoorLock.ClientCommandDefs.operation_event_notification.id
+        hdr = foundation.ZCLHeader.cluster(self._next_tsn(), command_id, direction=_TO_CLIENT)
+        payload = (
+            _SOURCE(source).serialize()
+            + _CODE(code).serialize()
+            + t.uint16_t(_NO_USER).serialize()
+            + t.LVBytes(pin).serialize()
+            + t.LocalTime(int(time.time()) - _ZIGBEE_EPOCH).serialize()
+        )
+        self._send(DoorLock.cluster_id, hdr.serialize() + payload)
+
+    def card_tap(self, card: str) -> None:
+        """Forward a tap; the integration decides whether to unlock."""
+        self.operation_event(_SOURCE.RFID, _CODE.UnlockFailureInvalidPINorID, card.encode())
+
+    def push_button(self) -> None:
+        """Free egress: unlock locally and tell."""
+        self._set_lock(_LOCK.Unlocked, _SOURCE.Manual, _CODE.Manual_Unlock)
+
+    def door_opened(self) -> None:
+        """The door opened: forced when the bolt was thrown."""
+        if self.lock_state == _LOCK.Locked:
+            self._set_door_state(_DOOR.Error_forced_open)
+        else:
+            self._opened_unlocked = True
+            self._set_door_state(_DOOR.Open)
+
+    def door_closed(self) -> None:
+        """The door closed: relock if it was opened unlocked."""
+        self._set_door_state(_DOOR.Closed)
+        if self._opened_unlocked and self.lock_state == _LOCK.Unlocked:
+            self._set_lock(_LOCK.Locked, _SOURCE.Manual, _CODE.AutoLock)
+        self._opened_unlocked = False
+
+    def jam(self) -> None:
+        """The bolt jammed."""
+        self._set_door_state(_DOOR.Error_jammed)
+
+    def announce(self) -> None:
+        """What a lock does when it is back: report its state."""
+        self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
+
+
+class SimulatedContact(SimulatedDevice):
+    """An IAS Zone door contact: zone status Alarm_1 means open; speaks once enrolled."""
+
+    model = "SimContact"
+    device_type = zha.DeviceType.IAS_ZONE
+    clusters = (Basic, IasZone)
+    writable = frozenset({(IasZone.cluster_id, IasZone.AttributeDefs.cie_addr.id)})
+
+    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
+        super().__init__(ieee, nwk, uplink)
+        attrs = IasZone.AttributeDefs
+        self.attributes[IasZone.cluster_id] |= {
+            attrs.zone_state.id: IasZone.ZoneState.Not_enrolled,
+            attrs.zone_type.id: IasZone.ZoneType.Contact_Switch,
+            attrs.zone_status.id: 0,
+            attrs.cie_addr.id: t.EUI64.convert("00:00:00:00:00:00:00:00"),
+            attrs.zone_id.id: 0xFF,
+        }
+
+    @property
+    def enrolled(self) -> bool:
+        """Whether the CIE has enrolled this zone."""
+        return (
+            self.attributes[IasZone.cluster_id][IasZone.AttributeDefs.zone_state.id]
+            == IasZone.ZoneState.Enrolled
+        )
+
+    def command(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
+        """enroll_response: the zone is enrolled and may notify."""
+        if (
+            cluster_id != IasZone.cluster_id
+            or hdr.command_id != IasZone.ServerCommandDefs.enroll_response.id
+        ):
+            return False
+        if args.enroll_response_code == IasZone.EnrollResponse.Success:
+            attrs = self.attributes[IasZone.cluster_id]
+            attrs[IasZone.AttributeDefs.zone_state.id] = IasZone.ZoneState.Enrolled
+            attrs[IasZone.AttributeDefs.zone_id.id] = args.zone_id
+        self._default_response(cluster_id, hdr, _STATUS.SUCCESS)
+        return True
+
+    def set_open(self, is_open: bool) -> None:
+        """Set Alarm_1 and notify the CIE."""
+        attrs = self.attributes[IasZone.cluster_id]
+        alarm = int(IasZone.ZoneStatus.Alarm_1)
+        status = int(attrs[IasZone.AttributeDefs.zone_status.id]) & ~alarm
+        status = IasZone.ZoneStatus(status | alarm if is_open else status)
+        attrs[IasZone.AttributeDefs.zone_status.id] = status
+        if self.enrolled:
+            self._cluster_response(
+                IasZone,
+                self._next_tsn(),
+                IasZone.ClientCommandDefs.status_change_notification.id,
+                zone_status=status,
+                extended_status=0,
+                zone_id=attrs[IasZone.AttributeDefs.zone_id.id],
+                delay=0,
+            )
+
+
+class SimulatedOccupancy(SimulatedDevice):
+    """An occupancy sensor: bit 0 of `occupancy`, reported when bound."""
+
+    model = "SimOccupancy"
+    device_type = zha.DeviceType.OCCUPANCY_SENSOR
+    clusters = (Basic, OccupancySensing)
+
+    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
+        super().__init__(ieee, nwk, uplink)
+        self.attributes[OccupancySensing.cluster_id][
+            OccupancySensing.AttributeDefs.occupancy.id
+        ] = 0
+
+    def set_occupied(self, occupied: bool) -> None:
+        """Set bit 0 and report it."""
+        self.attributes[OccupancySensing.cluster_id][
+            OccupancySensing.AttributeDefs.occupancy.id
+        ] = int(occupied)
+        self.report(OccupancySensing, OccupancySensing.AttributeDefs.occupancy)
