@@ -110,6 +110,8 @@ async def test_flow_tries_the_ils_before_creating_the_site(
         "category_map": "",
         "default_category": "friend_of_library",
         "card_field": "",
+        "encoding": "utf-8",
+        "refusing_flags": ["card_reported_lost", "charge_privileges_denied"],
     }
     assert mock_setup_entry.call_count == 1
 
@@ -310,3 +312,25 @@ async def test_a_sip_account_refused_while_running_asks_staff_for_it(
         hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
     )
     assert result["status"] == "in_use"
+
+
+async def test_an_unmapped_patron_type_gets_the_fewest_rights_and_one_repair_notice(
+    hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
+) -> None:
+    patron = ils.find("G0001")
+    assert patron is not None
+    patron["patron_type"] = "VIS\x1b[31m"  # a type nobody mapped, with a control sequence
+    for room in ("T01", "T01"):
+        await call_service(
+            hass, "borrow", {"room": room, "patron_id": "G0001", "password": PASSWORD}
+        )
+        await call_service(hass, "counter_return", {"room": room})
+    issues = [
+        issue
+        for (domain, issue_id), issue in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and issue_id.startswith("unmapped_patron_type_")
+    ]
+    assert len(issues) == 1
+    placeholders = issues[0].translation_placeholders or {}
+    assert placeholders["category"] == "friend_of_library"
+    assert "\x1b" not in placeholders["code"] and placeholders["code"].startswith("VIS")

@@ -231,7 +231,7 @@ def test_messages_use_known_placeholders() -> None:
         assert _placeholders(entry["message"]) <= known, key
     for key, entry in STRINGS.get("issues", {}).items():
         for text in entry.values():
-            assert _placeholders(text) <= {"room", "site", "error"}, key
+            assert _placeholders(text) <= {"room", "site", "error", "code", "category"}, key
     assert _placeholders(STRINGS["config"]["step"]["reauth_confirm"]["description"]) == {"host"}
     for key, text in _leaves(STRINGS):
         if not key.startswith(("exceptions.", "issues.", "config.step.reauth_confirm.")):

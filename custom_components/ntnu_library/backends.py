@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+import functools
+import hashlib
 import os
 import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.ssl import get_default_context, get_default_no_verify_context
 
 from .auth import PatronSystem
 from .auth.local import LocalDirectory
-from .auth.sip2 import Sip2Config, Sip2LoginRejected, Sip2PatronSystem, Sip2Unavailable
+from .auth.sip2 import (
+    DEFAULT_ENCODING,
+    DEFAULT_REFUSING_FLAGS,
+    MOST_RESTRICTED_CATEGORY,
+    Sip2Config,
+    Sip2LoginRejected,
+    Sip2PatronSystem,
+    Sip2Unavailable,
+)
 from .const import (
     CONF_BAUDRATE,
     CONF_BELLOWS,
@@ -27,6 +38,7 @@ from .const import (
     CONF_CATEGORY_MAP,
     CONF_DEFAULT_CATEGORY,
     CONF_DEVICE_PATH,
+    CONF_ENCODING,
     CONF_ERROR_DETECTION,
     CONF_FLOW_CONTROL,
     CONF_HOST,
@@ -37,6 +49,7 @@ from .const import (
     CONF_PATRON_SYSTEM,
     CONF_PORT,
     CONF_RADIO,
+    CONF_REFUSING_FLAGS,
     CONF_SIP2,
     CONF_TLS,
     CONF_VERIFY_TLS,
@@ -52,7 +65,8 @@ from .zigbee.simulated import SimulatedRadio
 from .zigbee.zha import ZhaRadio
 
 ZHA_DOMAIN = "zha"
-DEFAULT_CATEGORY = "friend_of_library"  # the smallest loan rights for an unknown patron type
+# The fewest loan rights, for a patron whose record names no type (from the loan table).
+DEFAULT_CATEGORY = MOST_RESTRICTED_CATEGORY
 
 
 # --- the radio ----------------------------------------------------------------------------------
@@ -148,6 +162,7 @@ def build_patron_backend(
     """The entry's patron system: the ILS over SIP2, or the site's own directory in `stored`."""
     if entry.data.get(CONF_PATRON_SYSTEM) == PATRONS_SIP2:
         sip2 = sip2_patron_system(entry.data[CONF_SIP2])
+        sip2.on_unmapped_category = functools.partial(_unmapped_patron_type, hass, entry)
 
         async def _async_check() -> None:
             try:
@@ -182,6 +197,25 @@ def build_patron_backend(
     )
 
 
+@callback
+def _unmapped_patron_type(hass: HomeAssistant, entry: ConfigEntry, code: str) -> None:
+    """The ILS sent a patron type the category map does not know: staff map it (once a type)."""
+    digest = hashlib.blake2b(code.encode(), digest_size=6).hexdigest()
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"unmapped_patron_type_{entry.entry_id}_{digest}",
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="unmapped_patron_type",
+        translation_placeholders={
+            "code": code,
+            "site": entry.title,
+            "category": MOST_RESTRICTED_CATEGORY,
+        },
+    )
+
+
 def parse_category_map(text: str) -> dict[str, str]:
     """`ILS type=category; …` (commas or new lines also separate); ValueError if malformed."""
     found: dict[str, str] = {}
@@ -211,6 +245,8 @@ def sip2_config(data: Mapping[str, Any]) -> Sip2Config:
         category_map=parse_category_map(data.get(CONF_CATEGORY_MAP, "")),
         default_category=data.get(CONF_DEFAULT_CATEGORY) or DEFAULT_CATEGORY,
         card_field=data.get(CONF_CARD_FIELD) or None,
+        encoding=data.get(CONF_ENCODING) or DEFAULT_ENCODING,
+        refusing_flags=data.get(CONF_REFUSING_FLAGS, DEFAULT_REFUSING_FLAGS),
     )
 
 

@@ -31,7 +31,15 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util, slugify
 import voluptuous as vol
 
-from .auth.sip2 import Sip2LoginRejected, Sip2Unavailable
+from .auth.sip2 import (
+    DEFAULT_ENCODING,
+    DEFAULT_REFUSING_FLAGS,
+    PATRON_STATUS_FLAGS,
+    SIP2_ENCODINGS,
+    Sip2ConfigError,
+    Sip2LoginRejected,
+    Sip2Unavailable,
+)
 from .backends import DEFAULT_CATEGORY, ZHA_DOMAIN, same_port, sip2_patron_system, zha_ports
 from .const import (
     CONF_BAUDRATE,
@@ -42,6 +50,7 @@ from .const import (
     CONF_DEFAULT_CATEGORY,
     CONF_DEMO_DATA,
     CONF_DEVICE_PATH,
+    CONF_ENCODING,
     CONF_ERROR_DETECTION,
     CONF_FLOW_CONTROL,
     CONF_HOST,
@@ -52,6 +61,7 @@ from .const import (
     CONF_PATRON_SYSTEM,
     CONF_PORT,
     CONF_RADIO,
+    CONF_REFUSING_FLAGS,
     CONF_SIP2,
     CONF_SITE_NAME,
     CONF_TLS,
@@ -150,15 +160,41 @@ _SIP2_SCHEMA = vol.Schema(
             sorted(CATEGORIES), "category"
         ),
         vol.Optional(CONF_CARD_FIELD, default=""): TextSelector(),
+        vol.Required(CONF_ENCODING, default=DEFAULT_ENCODING): _select(
+            SIP2_ENCODINGS, CONF_ENCODING
+        ),
+        vol.Required(CONF_REFUSING_FLAGS, default=sorted(DEFAULT_REFUSING_FLAGS)): SelectSelector(
+            SelectSelectorConfig(
+                options=list(PATRON_STATUS_FLAGS),
+                translation_key=CONF_REFUSING_FLAGS,
+                multiple=True,
+                mode=SelectSelectorMode.LIST,
+            )
+        ),
     }
 )
+
+# Settings the SIP2 client refuses, by the form field they are entered in.
+_SIP2_FIELD_ERRORS = {
+    "category_map": (CONF_CATEGORY_MAP, "invalid_category_map"),
+    "default_category": (CONF_CATEGORY_MAP, "invalid_category_map"),
+    "encoding": (CONF_ENCODING, "invalid_encoding"),
+    "refusing_flags": (CONF_REFUSING_FLAGS, "invalid_value"),
+    "institution": (CONF_INSTITUTION, "not_in_encoding"),
+    "login_user": (CONF_LOGIN_USER, "not_in_encoding"),
+    "login_password": (CONF_LOGIN_PASSWORD, "not_in_encoding"),
+    "location": (CONF_LOCATION, "not_in_encoding"),
+}
 
 
 async def _async_try_sip2(data: dict[str, Any]) -> dict[str, str]:
     """Connect, log in and ask the ILS's status; the form errors if that fails."""
     try:
         sip2 = sip2_patron_system(data)
-    except ValueError:  # a category map naming no category of ours
+    except Sip2ConfigError as err:
+        field, error = _SIP2_FIELD_ERRORS.get(err.field, ("base", "invalid_value"))
+        return {field: error}
+    except ValueError:  # a category map that is not TYPE=category lines
         return {CONF_CATEGORY_MAP: "invalid_category_map"}
     try:
         await sip2.async_test()

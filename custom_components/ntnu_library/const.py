@@ -49,6 +49,8 @@ CONF_CATEGORY_FIELD: Final = "category_field"
 CONF_CATEGORY_MAP: Final = "category_map"
 CONF_DEFAULT_CATEGORY: Final = "default_category"
 CONF_CARD_FIELD: Final = "card_field"
+CONF_ENCODING: Final = "encoding"
+CONF_REFUSING_FLAGS: Final = "refusing_flags"
 DEFAULT_SIP2_PORT: Final = 6001
 
 # Room subentries

@@ -2,11 +2,13 @@
 
     python scripts/lib/ils.py             serve the demo patrons (password ntnu-demo, card
                                           C-<id>); prints the port
+    python scripts/lib/ils.py --encoding cp850   the same in code page 850 (the SIP2 default)
     python scripts/lib/ils.py --bench     measure the SIP2 login round trip on loopback
 
 It speaks 93/94 (terminal login), 99/98 (status) and 63/64 (patron information) with the
-integration's own codec, error detection (AY/AZ) whenever the terminal uses it, and 97 (resend).
-Faults for the tests are switched on with `IlsServer.fault` (see FAULTS).
+integration's own codec, in one character set (`encoding`, UTF-8 unless told), error detection
+(AY/AZ) whenever the terminal uses it, and 97 (resend). Faults for the tests are switched on
+with `IlsServer.fault` (see FAULTS).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ FAULTS = frozenset(
         "reset",  # half the answer, then a TCP reset
         "huge",  # a 1 MB line
         "drop",  # answer, then close the connection (the client must reconnect)
+        # The terminal's side: a 63 arrives with a wrong checksum (a line error on the way in),
+        # which this ILS answers with 96, as the spec asks.
+        "request_checksum",  # every 63
+        "request_checksum_once",  # the first 63; the terminal's resend arrives intact
     }
 )
 
@@ -79,8 +85,10 @@ class IlsServer:
         login_password: str | None = None,
         tls: ssl.SSLContext | None = None,
         institution: str = INSTITUTION,
+        encoding: str = codec.DEFAULT_ENCODING,
     ) -> None:
         self.patrons = {str(p["id"]).upper(): dict(p) for p in patrons}
+        self.encoding = codec.check_encoding(encoding)
         self.host = host
         self.port = port
         self.login_user = login_user
@@ -90,6 +98,7 @@ class IlsServer:
         self.fault: str | None = None
         self.reject_login = False
         self.counts: dict[str, int] = {}  # requests seen per command
+        self.checksummed = 0  # requests that came with error detection (AY/AZ)
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -158,13 +167,21 @@ class IlsServer:
                     raw = await reader.readuntil(codec.CR)
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
                     return
+                if raw.startswith(b"63") and self.fault in {
+                    "request_checksum",
+                    "request_checksum_once",
+                }:
+                    raw = _wrong_checksum(raw)
+                    if self.fault == "request_checksum_once":
+                        self.fault = None
                 try:
-                    request = codec.decode(raw)
+                    request = codec.decode(raw, encoding=self.encoding)
                 except Sip2Error:
                     writer.write(b"96\r")  # request SC resend
                     await writer.drain()
                     continue
                 detect = raw.rstrip(b"\r\n")[-6:-4] == b"AZ"
+                self.checksummed += detect
                 self.counts[request.command] = self.counts.get(request.command, 0) + 1
                 if request.command == codec.REQUEST_ACS_RESEND:
                     if last is not None:
@@ -191,6 +208,7 @@ class IlsServer:
                 line = codec.encode(
                     Message(answer.command, answer.fixed, answer.fields, sequence),
                     error_detection=detect,
+                    encoding=self.encoding,
                 )
                 last = line
                 if request.command == codec.PATRON_INFORMATION and self.fault:
@@ -214,8 +232,7 @@ class IlsServer:
         fault = self.fault
         sent = line
         if fault in {"bad_checksum", "bad_checksum_once"}:
-            wrong = f"{(int(line[-5:-1], 16) + 1) & 0xFFFF:04X}".encode()
-            sent = line[:-5] + wrong + codec.CR
+            sent = _wrong_checksum(line)
             if fault == "bad_checksum_once":
                 self.fault = None
                 writer.write(sent)
@@ -229,14 +246,16 @@ class IlsServer:
             sent = line[:20] + codec.CR
             writer.write(sent)
         elif fault == "missing_bl":
-            original = codec.decode(line)
+            original = codec.decode(line, encoding=self.encoding)
             without = Message(
                 original.command,
                 original.fixed,
                 tuple(f for f in original.fields if f[0] != "BL"),
                 original.sequence,
             )
-            sent = codec.encode(without, error_detection=line[-7:-5] == b"AZ")
+            sent = codec.encode(
+                without, error_detection=line[-7:-5] == b"AZ", encoding=self.encoding
+            )
             writer.write(sent)
         elif fault == "silent":
             await asyncio.sleep(3600)
@@ -299,11 +318,21 @@ class IlsServer:
             now=now,
             institution=self.institution,
             patron_id=str(patron["id"]),
-            name=str(patron.get("name", "")),
+            # A name the character set lacks comes out as "?", as from a real cp850 ILS.
+            name=str(patron.get("name", "")).encode(self.encoding, "replace").decode(self.encoding),
             valid_patron="Y",
             valid_password=cq,
             extra=tuple(extra),
         )
+
+
+def _wrong_checksum(line: bytes) -> bytes:
+    """The line with its AZ checksum off by one (unchanged if it carries none)."""
+    body = line.rstrip(b"\r\n")
+    if body[-6:-4] != b"AZ":
+        return line
+    wrong = f"{(int(body[-4:], 16) + 1) & 0xFFFF:04X}".encode()
+    return body[:-4] + wrong + codec.CR
 
 
 def demo_patrons(today: date | None = None) -> list[dict[str, Any]]:
@@ -363,12 +392,18 @@ async def bench(rounds: int = 200) -> dict[str, float]:
     }
 
 
-async def _serve_forever(port: int) -> None:
+async def _serve_forever(port: int, encoding: str) -> None:
     server = IlsServer(
-        demo_patrons(), port=port, login_user=DEMO_LOGIN_USER, login_password=DEMO_LOGIN_PASSWORD
+        demo_patrons(),
+        port=port,
+        login_user=DEMO_LOGIN_USER,
+        login_password=DEMO_LOGIN_PASSWORD,
+        encoding=encoding,
     )
     await server.start()
-    print(f"SIP2 ILS on 127.0.0.1:{server.port} (institution {INSTITUTION})", flush=True)
+    print(
+        f"SIP2 ILS on 127.0.0.1:{server.port} (institution {INSTITUTION}, {encoding})", flush=True
+    )
     print(server.port, flush=True)
     try:
         await asyncio.Event().wait()
@@ -380,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve the demo patrons, or measure the login round trip."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--encoding", choices=codec.SIP2_ENCODINGS, default=codec.DEFAULT_ENCODING)
     parser.add_argument("--bench", action="store_true")
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args(argv)
@@ -388,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:32} {value}")
         return 0
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(args.port))
+        asyncio.run(_serve_forever(args.port, args.encoding))
     return 0
 
 

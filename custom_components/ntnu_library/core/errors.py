@@ -11,6 +11,7 @@ class Reason(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     PATRON_SYSTEM_UNAVAILABLE = "patron_system_unavailable"
+    PATRON_SYSTEM_ERROR = "patron_system_error"  # it answered, but not readably
     # Patron status flags of the library system (SIP2 patron status).
     PRIVILEGES_DENIED = "privileges_denied"
     CARD_REPORTED_LOST = "card_reported_lost"

@@ -397,7 +397,7 @@ class SimulatedLock(SimulatedDevice):
 
     It never grants a card by itself: every tap is forwarded as an operation event
     (RFID, UnlockFailureInvalidPINorID) and the integration decides. It relocks when the
-    door closes after being opened unlocked. `swallow_commands` makes it ACK frames at the
+    door closes after being opened unlocked (unless `relocks_on_close` is False). `swallow_commands` makes it ACK frames at the
     MAC layer but never answer, to test timeouts; `command_status` is what it answers to
     lock_door / unlock_door.
     """
@@ -422,6 +422,9 @@ class SimulatedLock(SimulatedDevice):
         self.swallow_commands = False
         self.command_status: int = _STATUS.SUCCESS  # what lock_door / unlock_door answer
         self._opened_unlocked = False
+        # Most study-room locks throw the bolt when the door closes; some leave it to the
+        # controller (False), which is what the site's own relock-on-close is for.
+        self.relocks_on_close = True
 
     @property
     def lock_state(self) -> int:
@@ -492,7 +495,7 @@ class SimulatedLock(SimulatedDevice):
     def door_closed(self) -> None:
         """The door closed: relock if it was opened unlocked."""
         self._set_door_state(_DOOR.Closed)
-        if self._opened_unlocked and self.lock_state == _LOCK.Unlocked:
+        if self.relocks_on_close and self._opened_unlocked and self.lock_state == _LOCK.Unlocked:
             self._set_lock(_LOCK.Locked, _SOURCE.Manual, _CODE.AutoLock)
         self._opened_unlocked = False
 

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from .client import Sip2Config, Sip2LoginRejected, Sip2PatronSystem, Sip2Unavailable
-from .codec import Sip2ChecksumError, Sip2Error
+from .client import (
+    DEFAULT_REFUSING_FLAGS,
+    MOST_RESTRICTED_CATEGORY,
+    PATRON_STATUS_FLAGS,
+    SIP2_PROTOCOL_ERROR,
+    Sip2Config,
+    Sip2ConfigError,
+    Sip2LoginRejected,
+    Sip2PatronSystem,
+    Sip2Unavailable,
+)
+from .codec import DEFAULT_ENCODING, SIP2_ENCODINGS, Sip2ChecksumError, Sip2Error
 
 __all__ = [
+    "DEFAULT_ENCODING",
+    "DEFAULT_REFUSING_FLAGS",
+    "MOST_RESTRICTED_CATEGORY",
+    "PATRON_STATUS_FLAGS",
+    "SIP2_ENCODINGS",
+    "SIP2_PROTOCOL_ERROR",
     "Sip2ChecksumError",
     "Sip2Config",
+    "Sip2ConfigError",
     "Sip2Error",
     "Sip2LoginRejected",
     "Sip2PatronSystem",

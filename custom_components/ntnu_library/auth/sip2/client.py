@@ -1,10 +1,16 @@
-"""The SIP2 patron system (DESIGN.md §2 `sip2`, §4): the library's ILS over TCP, TLS optional.
+"""The SIP2 patron system (patron system `sip2`): the library's ILS over TCP, TLS optional.
 
 One connection, used serially behind a lock (most ILSs allow one SIP session per terminal and
 answer strictly in order). A dropped connection is reopened, and the terminal logged in again,
 once per request. A timeout closes the connection: a late answer would otherwise be read as the
 answer to the next question. With error detection a bad checksum is answered by one 97 (Request
-ACS Resend), as the spec asks; a second bad answer makes the patron system unavailable.
+ACS Resend), as the spec asks; a second bad answer fails that request.
+
+Two kinds of failure: the ILS cannot be reached or does not answer in time (an outage,
+PATRON_SYSTEM_UNAVAILABLE, which the integration's breaker counts), or it answered with
+something that cannot be read (SIP2_PROTOCOL_ERROR: that request fails, the next is asked as
+usual). Text is read in the site's character set with U+FFFD for what does not decode, so an
+odd byte in a name never fails a login.
 
 Passwords (the patron's AD, the terminal's CO) are never logged and never put in an error.
 """
@@ -13,21 +19,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 import logging
 import ssl
+import sys
 import time
 from types import MappingProxyType
 from typing import Final
 
-from ...core.categories import CATEGORIES
+from ...core.categories import CATEGORIES, Category
 from ...core.errors import Reason, Refused
 from ...core.model import Patron, mask_patron_id
 from .. import PatronSystem, normalize_card, normalize_patron_id
 from . import codec
-from .codec import Message, Sip2ChecksumError, Sip2Error
+from .codec import DEFAULT_ENCODING, Message, Sip2ChecksumError, Sip2Error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,24 +42,47 @@ CARD_CACHE_SECONDS: Final = 60.0
 CARD_CACHE_SIZE: Final = 256
 MAX_ID_LENGTH: Final = 64
 MAX_PASSWORD_LENGTH: Final = 128
+# Unmapped patron types remembered (each reported once) and the length of one as shown to staff.
+UNMAPPED_TYPES_MAX: Final = 32
+UNMAPPED_TYPE_LENGTH: Final = 40
 
-# Patron status positions (SIP2 2.00, 64 response) and the refusal each one means.
-_STATUS_REASONS: Final[tuple[Reason, ...]] = (
-    Reason.PRIVILEGES_DENIED,  # 0 charge privileges denied
-    Reason.PRIVILEGES_DENIED,  # 1 renewal privileges denied
-    Reason.PRIVILEGES_DENIED,  # 2 recall privileges denied
-    Reason.PRIVILEGES_DENIED,  # 3 hold privileges denied
-    Reason.CARD_REPORTED_LOST,  # 4 card reported lost
-    Reason.TOO_MANY_ITEMS,  # 5 too many items charged
-    Reason.TOO_MANY_ITEMS,  # 6 too many items overdue
-    Reason.TOO_MANY_ITEMS,  # 7 too many renewals
-    Reason.TOO_MANY_ITEMS,  # 8 too many claims of items returned
-    Reason.TOO_MANY_ITEMS,  # 9 too many items lost
-    Reason.EXCESSIVE_FEES,  # 10 excessive outstanding fines
-    Reason.EXCESSIVE_FEES,  # 11 excessive outstanding fees
-    Reason.TOO_MANY_ITEMS,  # 12 recall overdue
-    Reason.TOO_MANY_ITEMS,  # 13 too many items billed
+# The 14 patron status flags of the 64 response (SIP2 2.00), in their order on the wire.
+PATRON_STATUS_FLAGS: Final = (
+    "charge_privileges_denied",
+    "renewal_privileges_denied",
+    "recall_privileges_denied",
+    "hold_privileges_denied",
+    "card_reported_lost",
+    "too_many_items_charged",
+    "too_many_items_overdue",
+    "too_many_renewals",
+    "too_many_claims_of_items_returned",
+    "too_many_items_lost",
+    "excessive_outstanding_fines",
+    "excessive_outstanding_fees",
+    "recall_overdue",
+    "too_many_items_billed",
 )
+# The refusal a flag means when the site lets it refuse a room, position for position.
+_FLAG_REASONS: Final[tuple[Reason, ...]] = (
+    Reason.PRIVILEGES_DENIED,
+    Reason.PRIVILEGES_DENIED,
+    Reason.PRIVILEGES_DENIED,
+    Reason.PRIVILEGES_DENIED,
+    Reason.CARD_REPORTED_LOST,
+    Reason.TOO_MANY_ITEMS,
+    Reason.TOO_MANY_ITEMS,
+    Reason.TOO_MANY_ITEMS,
+    Reason.TOO_MANY_ITEMS,
+    Reason.TOO_MANY_ITEMS,
+    Reason.EXCESSIVE_FEES,
+    Reason.EXCESSIVE_FEES,
+    Reason.TOO_MANY_ITEMS,
+    Reason.TOO_MANY_ITEMS,
+)
+# Most flags are about loans, not rooms: only these refuse a room unless the site says otherwise.
+DEFAULT_REFUSING_FLAGS: Final = frozenset({"charge_privileges_denied", "card_reported_lost"})
+_CARD_LOST: Final = PATRON_STATUS_FLAGS.index("card_reported_lost")
 # When several flags are set, the one a patron can act on first is named.
 _REASON_ORDER: Final = (
     Reason.CARD_REPORTED_LOST,
@@ -61,6 +91,28 @@ _REASON_ORDER: Final = (
     Reason.TOO_MANY_ITEMS,
 )
 
+# An answer that cannot be read fails its request without looking like an outage.
+SIP2_PROTOCOL_ERROR: Final[Reason] = Reason.PATRON_SYSTEM_ERROR
+
+
+def _most_restricted() -> str:
+    """The category with the fewest items, then the shortest loan; the table's first on a tie.
+
+    A loan "by agreement" (partner libraries) is not counted as short: its length is unknown.
+    """
+    start = date(2001, 1, 1)
+
+    def strictness(entry: Category) -> tuple[int, int]:
+        period = entry.loan_period
+        days = (period.due(start) - start).days if period is not None else sys.maxsize
+        return entry.item_limit, days
+
+    return min(CATEGORIES.values(), key=strictness).key
+
+
+# Where a patron type the site has not mapped lands: the least a patron can borrow.
+MOST_RESTRICTED_CATEGORY: Final = _most_restricted()
+
 
 class Sip2Unavailable(Exception):
     """The ILS cannot be reached, timed out or answered nonsense."""
@@ -68,6 +120,14 @@ class Sip2Unavailable(Exception):
 
 class Sip2LoginRejected(Exception):
     """The ILS refused the terminal's SIP login (93 answered with ok=0)."""
+
+
+class Sip2ConfigError(ValueError):
+    """A setting that cannot work; `field` names it (the Sip2Config attribute)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
 
 
 class _Dropped(Exception):
@@ -89,26 +149,87 @@ class Sip2Config:
     terminal_password: str = field(default="", repr=False)  # AC, rarely used
     error_detection: bool = True
     timeout: float = 5.0
+    encoding: str = DEFAULT_ENCODING  # one of SIP2_ENCODINGS, both ways
     category_field: str = "PC"
-    # ILS patron type -> our category key; a value that is already a key passes unchanged.
+    # ILS patron type -> our category key; a value that is already a key passes unchanged. A
+    # type neither maps gets MOST_RESTRICTED_CATEGORY and is reported (on_unmapped_category).
     category_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    default_category: str = "friend_of_library"
+    # For a patron whose record carries no type at all (many ILSs never send one).
+    default_category: str = MOST_RESTRICTED_CATEGORY
+    # Patron status flags that refuse a room: names of PATRON_STATUS_FLAGS or their positions,
+    # held as a frozenset of positions once checked.
+    refusing_flags: Collection[int | str] = DEFAULT_REFUSING_FLAGS
     card_field: str | None = None  # a vendor field carrying the card number, if any
 
     def __post_init__(self) -> None:
-        for key in (self.default_category, *self.category_map.values()):
+        if self.default_category not in CATEGORIES:
+            raise Sip2ConfigError("default_category", f"unknown category {self.default_category!r}")
+        for key in self.category_map.values():
             if key not in CATEGORIES:
-                raise ValueError(f"unknown category {key!r}")
+                raise Sip2ConfigError("category_map", f"unknown category {key!r}")
         if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
+            raise Sip2ConfigError("timeout", "must be positive")
         if not 0 < self.port < 65536:
-            raise ValueError("port out of range")
+            raise Sip2ConfigError("port", "out of range")
+        try:
+            codec.check_encoding(self.encoding)
+        except ValueError as err:
+            raise Sip2ConfigError("encoding", str(err)) from None
+        # What the terminal sends on every connection must be sendable, or no request could be.
+        for name in (
+            "institution",
+            "login_user",
+            "login_password",
+            "location",
+            "terminal_password",
+        ):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                codec.check_text(value, name, self.encoding)
+            except Sip2Error as err:
+                raise Sip2ConfigError(name, str(err)) from None
+        object.__setattr__(self, "refusing_flags", _flag_positions(self.refusing_flags))
 
 
-def flag_reasons(status: str) -> list[Reason]:
-    """Return the refusals the patron status flags call for, most actionable first."""
-    found = {_STATUS_REASONS[i] for i, flag in enumerate(status[:14]) if flag == "Y"}
+def _flag_positions(flags: Collection[int | str]) -> frozenset[int]:
+    if isinstance(flags, str):  # one name is not a collection of letters
+        flags = (flags,)
+    positions: set[int] = set()
+    for flag in flags:
+        if isinstance(flag, str) and flag in PATRON_STATUS_FLAGS:
+            positions.add(PATRON_STATUS_FLAGS.index(flag))
+        elif (
+            isinstance(flag, int)
+            and not isinstance(flag, bool)
+            and 0 <= flag < len(PATRON_STATUS_FLAGS)
+        ):
+            positions.add(flag)
+        else:
+            raise Sip2ConfigError("refusing_flags", f"unknown patron status flag {flag!r}")
+    return frozenset(positions)
+
+
+_DEFAULT_POSITIONS: Final = _flag_positions(DEFAULT_REFUSING_FLAGS)
+
+
+def flag_reasons(status: str, refusing: Collection[int] = _DEFAULT_POSITIONS) -> list[Reason]:
+    """Return the refusals the set `refusing` flags call for, most actionable first."""
+    found = {
+        _FLAG_REASONS[i]
+        for i, flag in enumerate(status[: len(PATRON_STATUS_FLAGS)])
+        if flag == "Y" and i in refusing
+    }
     return [reason for reason in _REASON_ORDER if reason in found]
+
+
+def shown_type(raw: str) -> str:
+    r"""A patron type as staff may see it: unprintables escaped (ESC as `\x1b`), length bounded."""
+    text = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in raw
+    )
+    return text[:UNMAPPED_TYPE_LENGTH]
 
 
 class Sip2PatronSystem(PatronSystem):
@@ -121,9 +242,17 @@ class Sip2PatronSystem(PatronSystem):
         ssl_context: ssl.SSLContext | None = None,
         now: Callable[[], datetime] = datetime.now,
         monotonic: Callable[[], float] = time.monotonic,
+        on_unmapped_category: Callable[[str], None] | None = None,
     ) -> None:
-        """Take the configuration; an SSL context may be handed in (HA's shared one)."""
+        """Take the configuration; an SSL context may be handed in (HA's shared one).
+
+        `on_unmapped_category` is called once per patron type the category mapping does not
+        know (escaped by `shown_type`, at most UNMAPPED_TYPES_MAX of them), for a repair issue.
+        """
         self.config = config
+        self.on_unmapped_category = on_unmapped_category
+        self._refusing = _flag_positions(config.refusing_flags)
+        self._unmapped: set[str] = set()
         self._ssl_context = ssl_context
         self._now = now
         self._monotonic = monotonic
@@ -151,33 +280,39 @@ class Sip2PatronSystem(PatronSystem):
             # An empty AD makes some ILSs skip the password check: never send one.
             raise Refused(Reason.INVALID_CREDENTIALS)
         request = self._patron_request(key, password)
-        if request is None:  # a `|` or CR: an attempt to inject fields
+        # A `|`, CR, LF or NUL (an attempt to inject fields), or a letter the ILS's character
+        # set lacks (that password cannot be the one on file).
+        if request is None:
             raise Refused(Reason.INVALID_CREDENTIALS)
         answer = await self._ask(request, key)
         if answer.get("BL") != "Y" or answer.get("CQ") != "Y":
             _LOGGER.debug("SIP2 login refused for %s", mask_patron_id(key))
             raise Refused(Reason.INVALID_CREDENTIALS)
-        reasons = flag_reasons(answer.fixed)
+        reasons = flag_reasons(answer.fixed, self._refusing)
         if reasons:
             _LOGGER.debug("SIP2 patron %s flagged: %s", mask_patron_id(key), reasons[0])
             raise Refused(reasons[0])
         patron = self._patron(answer, key)
-        if patron.card:
+        # The cache answers card taps: a card reported lost must not be let in through it.
+        if patron.card and not flag_reasons(answer.fixed, {_CARD_LOST}):
             self._remember(patron.card, patron)
         return patron
 
     async def async_get_patron(self, patron_id: str) -> Patron | None:
-        """Return the patron (suspended when a status flag is set), or None when BL is not Y."""
+        """Return the patron (suspended when a refusing flag is set), or None when BL is not Y."""
         key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
         answer = await self._lookup(key)
         if answer is None:
             return None
-        return self._patron(answer, key, suspended=bool(flag_reasons(answer.fixed)))
+        suspended = bool(flag_reasons(answer.fixed, self._refusing))
+        return self._patron(answer, key, suspended=suspended)
 
     async def async_find_by_card(self, card: str) -> Patron | None:
         """Resolve a tapped card through the ILS (the card as AA), cached for a minute.
 
-        A card tap is an access attempt: a set status flag (card lost …) raises its refusal.
+        A card tap is an access attempt: a refusing status flag raises its refusal, and a card
+        reported lost is refused whatever the site chose: the flag may let its owner log in with
+        a password, never let a finder open a door with the card.
         """
         key = normalize_card(card) if isinstance(card, str) else ""
         cached = self._cards.get(key)
@@ -188,7 +323,7 @@ class Sip2PatronSystem(PatronSystem):
         if answer is None:
             self._remember(key, None)
             return None
-        reasons = flag_reasons(answer.fixed)
+        reasons = flag_reasons(answer.fixed, self._refusing | {_CARD_LOST})
         if reasons:
             raise Refused(reasons[0])
         patron = self._patron(answer, key)
@@ -217,7 +352,7 @@ class Sip2PatronSystem(PatronSystem):
         """
         try:
             answer = await self._request(codec.sc_status(), codec.ACS_STATUS)
-        except Sip2Error as err:
+        except Sip2Error as err:  # for a health check, an unreadable answer is a failed one
             raise Sip2Unavailable(str(err)) from None
         if answer.fixed[:1] != "Y":
             raise Sip2Unavailable("ACS is offline")
@@ -249,16 +384,29 @@ class Sip2PatronSystem(PatronSystem):
             terminal_password=self.config.terminal_password,
         )
         try:
-            codec.encode(request)
+            codec.encode(request, encoding=self.config.encoding)
         except Sip2Error:
             return None
         return request
 
     async def _ask(self, request: Message, key: str) -> Message:
-        """Send a 63 and return its 64, or Refused(PATRON_SYSTEM_UNAVAILABLE)."""
+        """Send a 63 and return its 64.
+
+        Refused(SIP2_PROTOCOL_ERROR) when the answer cannot be read, and
+        Refused(PATRON_SYSTEM_UNAVAILABLE) when there is none (or the SIP login was refused).
+        """
         try:
             answer = await self._request(request, codec.PATRON_INFORMATION_RESPONSE)
-        except (Sip2Error, Sip2Unavailable, Sip2LoginRejected) as err:
+        except Sip2Error as err:
+            # The ILS is there and answered: this request failed, the system is not down.
+            self.login_rejected = False
+            _LOGGER.warning(
+                "SIP2 patron information for %s failed: unreadable answer: %s",
+                mask_patron_id(key),
+                err,
+            )
+            raise Refused(SIP2_PROTOCOL_ERROR) from None
+        except (Sip2Unavailable, Sip2LoginRejected) as err:
             self.login_rejected = isinstance(err, Sip2LoginRejected)
             _LOGGER.warning(
                 "SIP2 patron information for %s failed: %s: %s",
@@ -273,12 +421,19 @@ class Sip2PatronSystem(PatronSystem):
     def _patron(self, answer: Message, key: str, *, suspended: bool = False) -> Patron:
         config = self.config
         raw_id = answer.get("AA")
-        patron_id = normalize_patron_id(raw_id) if raw_id else key
+        # An ID that did not decode (U+FFFD) is not the patron's: keep the one asked for.
+        patron_id = normalize_patron_id(raw_id) if raw_id and "\ufffd" not in raw_id else key
         name = (answer.get("AE") or "").strip() or patron_id
         raw_type = (answer.get(config.category_field) or "").strip()
         category = config.category_map.get(raw_type)
         if category is None:
-            category = raw_type if raw_type in CATEGORIES else config.default_category
+            if not raw_type:
+                category = config.default_category
+            elif raw_type in CATEGORIES:
+                category = raw_type
+            else:  # a type nobody mapped: the least rights until staff map it
+                category = MOST_RESTRICTED_CATEGORY
+                self._report_unmapped(raw_type)
         expires = codec.parse_sip_date(answer.get("PA"))
         card: str | None = None
         if config.card_field:
@@ -291,6 +446,23 @@ class Sip2PatronSystem(PatronSystem):
             suspended=suspended,
             card=card,
         )
+
+    def _report_unmapped(self, raw_type: str) -> None:
+        shown = shown_type(raw_type)
+        if shown in self._unmapped or len(self._unmapped) >= UNMAPPED_TYPES_MAX:
+            return  # reported already, or an ILS sending ever new types: memory stays bounded
+        self._unmapped.add(shown)
+        _LOGGER.warning(
+            "SIP2 patron type %s has no category; such patrons get %s until it is mapped",
+            shown,
+            MOST_RESTRICTED_CATEGORY,
+        )
+        if self.on_unmapped_category is None:
+            return
+        try:
+            self.on_unmapped_category(shown)
+        except Exception:  # a failing report must not cost the patron the login
+            _LOGGER.exception("Reporting the unmapped SIP2 patron type failed")
 
     def _remember(self, card: str, patron: Patron | None) -> None:
         self._cards[card] = (self._monotonic() + CARD_CACHE_SECONDS, patron)
@@ -361,6 +533,7 @@ class Sip2PatronSystem(PatronSystem):
 
     async def _exchange(self, request: Message, expect: str) -> Message:
         detect = self.config.error_detection
+        encoding = self.config.encoding
         sequence: int | None = None
         if detect:
             sequence = self._sequence
@@ -368,17 +541,20 @@ class Sip2PatronSystem(PatronSystem):
         line = codec.encode(
             Message(request.command, request.fixed, request.fields, sequence),
             error_detection=detect,
+            encoding=encoding,
         )
         await self._send(line)
         for again in (False, True):
             raw = await self._read_line()
             try:
-                answer = codec.decode(raw)
+                answer = codec.decode(raw, encoding=encoding)
             except Sip2ChecksumError:
                 if again:
                     raise
                 await self._send(
-                    codec.encode(Message(codec.REQUEST_ACS_RESEND), error_detection=True)
+                    codec.encode(
+                        Message(codec.REQUEST_ACS_RESEND), error_detection=True, encoding=encoding
+                    )
                 )
                 continue
             if answer.command == codec.REQUEST_SC_RESEND and not again:

@@ -3,10 +3,13 @@
 A message is one line ending in CR: a two-digit command, fixed-length fields, then variable
 fields `XXvalue|`. With error detection the line ends in `AY<seq>AZ<checksum>`, the checksum
 being the two's complement of the 16-bit sum of every byte up to and including "AZ", as four
-upper-case hex digits. Values are sent as UTF-8 (ILSs differ; ASCII is a subset).
+upper-case hex digits. The character set is the caller's (`SIP2_ENCODINGS`): the 3M spec and
+many ILSs use code page 850, newer ones UTF-8. The checksum covers the encoded bytes.
 
-Everything that cannot be parsed raises `Sip2Error`, nothing else: the parser reads what a
-server on the network sends, and a malformed answer must end in a refusal, never in a crash.
+A value that does not decode is read with U+FFFD in its place: one odd byte in a name must not
+cost a patron the login. Everything else that cannot be parsed raises `Sip2Error`, nothing else:
+the parser reads what a server on the network sends, and a malformed answer must end in a
+refusal, never in a crash.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from typing import Final
 
 MAX_LINE: Final = 64 * 1024
 CR: Final = b"\r"
+
+# The character sets a site can choose; all keep ASCII (and so `|`, CR and the trailer) as is.
+SIP2_ENCODINGS: Final = ("utf-8", "cp850", "latin-1")
+DEFAULT_ENCODING: Final = "utf-8"
 
 LOGIN: Final = "93"
 LOGIN_RESPONSE: Final = "94"
@@ -43,6 +50,9 @@ FIXED_LENGTHS: Final[dict[str, int]] = {
 _CONTROL: Final = frozenset({REQUEST_SC_RESEND, REQUEST_ACS_RESEND})
 
 _CODE = re.compile(r"[A-Z0-9]{2}")
+# What breaks the framing somewhere: the delimiter, CR, LF (a line end for some ILSs) and NUL
+# (the end of a C string; pysip2 hangs up on one). None of them is ever sent inside a value.
+_UNSENDABLE = re.compile(r"[|\r\n\x00]")
 _TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{4})\Z")
 
 
@@ -84,35 +94,48 @@ def checksum(data: bytes) -> str:
     return f"{(-sum(data)) & 0xFFFF:04X}"
 
 
-def _check_text(value: str, what: str) -> None:
-    if "|" in value or "\r" in value:
-        raise Sip2Error(f"{what} contains a field delimiter or CR")
+def check_encoding(encoding: str) -> str:
+    """Return the encoding if it is one of SIP2_ENCODINGS; ValueError otherwise."""
+    if encoding not in SIP2_ENCODINGS:
+        raise ValueError(f"encoding must be one of {', '.join(SIP2_ENCODINGS)}")
+    return encoding
+
+
+def check_text(value: str, what: str, encoding: str = DEFAULT_ENCODING) -> None:
+    """Raise Sip2Error for a value that would break the framing or that the encoding lacks."""
+    if _UNSENDABLE.search(value):
+        raise Sip2Error(f"{what} contains a field delimiter, CR, LF or NUL")
     try:
-        value.encode()
+        value.encode(encoding)
     except UnicodeEncodeError:
-        raise Sip2Error(f"{what} is not encodable") from None
+        # Never replaced: a password with a `?` in place of a letter might be someone else's.
+        raise Sip2Error(f"{what} is not encodable in {encoding}") from None
 
 
-def encode(message: Message, *, error_detection: bool = False) -> bytes:
+def encode(
+    message: Message, *, error_detection: bool = False, encoding: str = DEFAULT_ENCODING
+) -> bytes:
     """Return the wire form of a message, CR included.
 
-    Raises Sip2Error for a value that would break the framing (a `|` or CR in a patron ID is an
-    attempt to inject fields) and for a fixed part of the wrong length.
+    Raises Sip2Error for a value that would break the framing (a `|`, CR or LF in a patron ID is
+    an attempt to inject fields), for a character the encoding lacks and for a fixed part of the
+    wrong length.
     """
+    check_encoding(encoding)
     command = message.command
     expected = FIXED_LENGTHS.get(command)
     if expected is None:
         raise Sip2Error("unknown command")
     if len(message.fixed) != expected:
         raise Sip2Error("fixed part has the wrong length")
-    _check_text(message.fixed, "fixed part")
+    check_text(message.fixed, "fixed part", encoding)
     parts = [command, message.fixed]
     for code, value in message.fields:
         if not _CODE.fullmatch(code):
             raise Sip2Error("bad field code")
-        _check_text(value, "field value")
+        check_text(value, "field value", encoding)
         parts.append(f"{code}{value}|")
-    body = "".join(parts).encode()
+    body = "".join(parts).encode(encoding)
     if not error_detection:
         if message.sequence is not None:
             raise Sip2Error("a sequence number needs error detection")
@@ -125,11 +148,13 @@ def encode(message: Message, *, error_detection: bool = False) -> bytes:
     return body + checksum(body).encode() + CR
 
 
-def decode(line: bytes) -> Message:
+def decode(line: bytes, *, encoding: str = DEFAULT_ENCODING) -> Message:
     """Parse one line (trailing CR, and a CRLF's LF, optional) into a Message.
 
-    Verifies the checksum when the line carries one (Sip2ChecksumError on a mismatch).
+    Verifies the checksum when the line carries one (Sip2ChecksumError on a mismatch). Bytes
+    the encoding cannot read become U+FFFD: the answer still counts.
     """
+    check_encoding(encoding)
     if len(line) > MAX_LINE:
         raise Sip2Error("line too long")
     line = line.lstrip(b"\n").removesuffix(b"\n").removesuffix(CR)
@@ -142,10 +167,7 @@ def decode(line: bytes) -> Message:
         if trailer.group(1) is not None:
             sequence = int(trailer.group(1))
         line = line[: trailer.start()]
-    try:
-        text = line.decode()
-    except UnicodeDecodeError:
-        raise Sip2Error("not UTF-8") from None
+    text = line.decode(encoding, errors="replace")
     if "\r" in text:
         raise Sip2Error("CR inside a line")
     command = text[:2]

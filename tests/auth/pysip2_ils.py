@@ -1,0 +1,276 @@
+"""A second, independent ILS for the SIP2 client tests: the server of pysip2 (PyPI `pysip2`).
+
+scripts/lib/ils.py speaks SIP2 with the integration's own codec, so a mistake shared by codec and
+client would pass there. pysip2 is someone else's reading of the spec: its own framing, checksum
+and character sets (code page 850 unless told otherwise).
+
+It serves the same patron records as `IlsServer` (dicts with id, name, password, card, status,
+valid, blank_cq) with the same surface (port, counts, connections, reject_login, fault), on the
+test's event loop. pysip2 serves inside an anyio task group, which must be entered and left by
+one task: start() runs the whole server in a task of its own.
+
+What pysip2 cannot do, and what stands in:
+- Its 64 carries only SIP2 2.00 fields: no patron type (PC), expiry (PA) or vendor card field,
+  so `vendor_fields` is False, and it cannot send an empty CQ (such a patron gets none).
+- It cannot be told to misbehave. A tap on each connection's stream (`_Tap`, wrapping the
+  stream pysip2 reads and writes, nothing else) injects the faults of FAULTS; pysip2 itself
+  answers the bad checksum of a request with 96 and a 97 with its last answer.
+- It has no hook per connection or per 97: the tap counts connections and 97s, the route
+  handlers count 93, 99 and 63.
+- Its start() never closes the listening socket (0.1.0): the server is run as start() runs it
+  (listen(), then serve with pysip2's own connection handler), with the listener closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import anyio
+from anyio import EndOfStream
+from anyio.abc import SocketAttribute, SocketStream
+from ils import INSTITUTION
+from pysip2 import (
+    LOGIN,
+    PATRON_INFORMATION,
+    SC_STATUS,
+    LoginRequest,
+    LoginResponse,
+    PatronInformationRequest,
+    PatronInformationResponse,
+    SCStatusRequest,
+    SIP2Server,
+)
+
+FAULTS = frozenset(
+    {
+        "bad_checksum",  # every 64 sent with a wrong checksum (the 97 replay too)
+        "bad_checksum_once",  # the first 64 wrong; pysip2's replay after 97 is the right one
+        "request_checksum",  # every 63 arrives with a wrong checksum: pysip2 answers 96
+        "request_checksum_once",  # the first 63 only; the terminal's resend arrives intact
+        "drop",  # answer the next 63, then close the connection
+    }
+)
+
+
+def _wrong_checksum(frame: bytes) -> bytes:
+    body = frame.rstrip(b"\r")
+    if body[-6:-4] != b"AZ":
+        return frame
+    return body[:-4] + f"{(int(body[-4:], 16) + 1) & 0xFFFF:04X}".encode() + b"\r"
+
+
+def _status(flags: Iterable[int] | str | None) -> str:
+    if isinstance(flags, str):
+        return flags.ljust(14)[:14]
+    status = [" "] * 14
+    for index in flags or ():
+        status[index] = "Y"
+    return "".join(status)
+
+
+class _Tap:
+    """One connection's stream as pysip2 sees it, with FAULTS applied frame by frame."""
+
+    def __init__(self, stream: SocketStream, ils: PySip2Ils) -> None:
+        self._stream = stream
+        self._ils = ils
+        self._pending = b""
+
+    def extra(self, attribute: Any, *default: Any) -> Any:
+        return self._stream.extra(attribute, *default)
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        # Whole frames only, so a fault can touch one frame and its checksum.
+        while b"\r" not in self._pending:
+            try:
+                data = await self._stream.receive(max_bytes)
+            except EndOfStream:
+                if not self._pending:
+                    raise
+                rest, self._pending = self._pending, b""
+                return rest  # a last line without CR: pysip2's to judge
+            self._pending += data
+        cut = self._pending.rfind(b"\r") + 1
+        frames, self._pending = self._pending[:cut], self._pending[cut:]
+        out = []
+        for frame in frames.split(b"\r"):
+            if not frame:
+                continue
+            frame += b"\r"
+            if frame.rstrip(b"\r")[-6:-4] == b"AZ":
+                self._ils.checksummed += 1
+            if frame.startswith(b"97"):
+                self._ils.count("97")
+            fault = self._ils.fault
+            if frame.startswith(b"63") and fault in {"request_checksum", "request_checksum_once"}:
+                frame = _wrong_checksum(frame)
+                if fault == "request_checksum_once":
+                    self._ils.fault = None
+            out.append(frame)
+        return b"".join(out)
+
+    async def send(self, item: bytes) -> None:
+        fault = self._ils.fault
+        if item.startswith(b"64") and fault in {"bad_checksum", "bad_checksum_once"}:
+            if fault == "bad_checksum_once":
+                self._ils.fault = None
+            item = _wrong_checksum(item)
+        await self._stream.send(item)
+        if item.startswith(b"64") and fault == "drop":
+            self._ils.fault = None
+            await self._stream.aclose()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def __aenter__(self) -> _Tap:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _TappedServer(SIP2Server):
+    ils: PySip2Ils
+
+    async def handle(self, stream: SocketStream) -> None:
+        """pysip2's own connection handler, on the tapped stream."""
+        self.ils.connections += 1
+        await self._handle_connection(_Tap(stream, self.ils))
+
+
+class PySip2Ils:
+    """pysip2's SIP2Server serving patron records on 127.0.0.1 (a free port)."""
+
+    vendor_fields = False  # no PC, PA or card field in its 64
+
+    def __init__(
+        self,
+        patrons: Iterable[Mapping[str, Any]],
+        *,
+        login_user: str | None = None,
+        login_password: str | None = None,
+        institution: str = INSTITUTION,
+        encoding: str = "cp850",
+    ) -> None:
+        self.patrons = {str(p["id"]).upper(): dict(p) for p in patrons}
+        self.login_user = login_user
+        self.login_password = login_password
+        self.institution = institution
+        self.encoding = encoding
+        self.port = 0
+        self.fault: str | None = None
+        self.reject_login = False
+        self.counts: dict[str, int] = {}
+        self.connections = 0
+        self.checksummed = 0  # requests that came with AY/AZ
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        server = _TappedServer(
+            encoding=encoding, institution_id=institution, login_required=login_user is not None
+        )
+        server.ils = self
+        server.route(LOGIN)(self._login)
+        server.route(SC_STATUS)(self._sc_status)
+        server.route(PATRON_INFORMATION)(self._patron_information)
+        self.server = server
+
+    def count(self, command: str) -> None:
+        self.counts[command] = self.counts.get(command, 0) + 1
+
+    async def start(self) -> None:
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._stop = asyncio.Event()
+
+        async def serve() -> None:
+            # What SIP2Server.start() does, but closing the listener: pysip2 0.1.0's start()
+            # leaves it open (the port still takes connections, until the socket is collected).
+            listener = await self.server.listen("127.0.0.1", 0)
+            async with listener, anyio.create_task_group() as group:
+                group.start_soon(listener.serve, self.server.handle)
+                ready.set_result(listener.extra(SocketAttribute.local_port))
+                await self._stop.wait()
+                group.cancel_scope.cancel()
+
+        self._task = asyncio.create_task(serve())
+        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            self._task.result()  # raises what kept it from listening
+        self.port = ready.result()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def __aenter__(self) -> PySip2Ils:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        key = key.strip().upper()
+        if key in self.patrons:
+            return self.patrons[key]
+        for patron in self.patrons.values():
+            if str(patron.get("card") or "").upper() == key:
+                return patron
+        return None
+
+    # --- The routes ---------------------------------------------------------------------------
+
+    async def _login(self, request: LoginRequest, ctx: Any) -> LoginResponse:
+        self.count("93")
+        ok = (
+            not self.reject_login
+            and request.login_user_id == self.login_user
+            and request.login_password == self.login_password
+        )
+        return LoginResponse(ok="1" if ok else "0")
+
+    async def _sc_status(self, request: SCStatusRequest, ctx: Any) -> Any:
+        self.count("99")
+        return self.server.build_acs_status(request)
+
+    async def _patron_information(
+        self, request: PatronInformationRequest, ctx: Any
+    ) -> PatronInformationResponse:
+        self.count("63")
+        patron = self.find(request.patron_identifier)
+        password = request.patron_password
+        common: dict[str, Any] = {
+            "language": "000",
+            "transaction_date": ctx.now_18(),
+            "hold_items_count": "0000",
+            "overdue_items_count": "0000",
+            "charged_items_count": "0000",
+            "fine_items_count": "0000",
+            "recall_items_count": "0000",
+            "unavailable_holds_count": "0000",
+            "institution_id": self.institution,
+        }
+        if patron is None or patron.get("valid") is False:
+            return PatronInformationResponse(
+                **common,
+                patron_status=" " * 14,
+                patron_identifier=request.patron_identifier,
+                personal_name="",
+                valid_patron="N",
+                valid_patron_password="N" if password is not None else None,
+            )
+        cq: str | None = None
+        if password is not None and not patron.get("blank_cq"):
+            cq = "Y" if password == patron.get("password") else "N"
+        return PatronInformationResponse(
+            **common,
+            patron_status=_status(patron.get("status")),
+            patron_identifier=str(patron["id"]),
+            personal_name=str(patron.get("name", "")),
+            valid_patron="Y",
+            valid_patron_password=cq,
+        )
