@@ -1,0 +1,127 @@
+"""The patron gate under attack: floods of made-up IDs, lock-outs by guessing, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ntnu_library.const import DOMAIN, MAX_WAITING_LOGINS_PER_CALLER
+from custom_components.ntnu_library.core.model import Patron
+
+from .conftest import PASSWORD, SMALL_SITE, call_service, state_of
+
+WRONG = "not-the-password"
+
+
+@pytest.fixture
+def site_rooms() -> tuple[str, ...]:
+    """Five rooms are enough here."""
+    return SMALL_SITE
+
+
+async def _refusal(hass: HomeAssistant, service: str, data: dict[str, Any], **kw: Any) -> str:
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(DOMAIN, service, data, blocking=True, **kw)
+    return str(err.value.translation_key)
+
+
+async def test_made_up_ids_from_one_caller_do_not_starve_a_real_patron(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """300 borrows with invented IDs from one account; a patron elsewhere is checked at once.
+
+    Password checks are counted in the order they start: the real patron's comes after at
+    most the ones already running or waiting, not after the whole flood.
+    """
+    system = init_integration.runtime_data.patrons.system
+    checked: list[str] = []
+    authenticate = system.async_authenticate
+
+    async def counting(patron_id: str, password: str) -> Patron:
+        checked.append(patron_id)
+        return await authenticate(patron_id, password)
+
+    system.async_authenticate = counting  # type: ignore[method-assign]
+    flooder, patron = Context(user_id="flooder"), Context(user_id="counter-kiosk")
+
+    async def invented(n: int) -> str:
+        data = {"room": "T01", "patron_id": f"ZZ{n:05d}", "password": WRONG}
+        return await _refusal(hass, "borrow", data, context=flooder)
+
+    flood = [asyncio.ensure_future(invented(n)) for n in range(300)]
+    await asyncio.sleep(0)
+    result = await hass.services.async_call(
+        DOMAIN,
+        "borrow",
+        {"room": "T02", "patron_id": "G0001", "password": PASSWORD},
+        blocking=True,
+        return_response=True,
+        context=patron,
+    )
+    assert result is not None and result["status"] == "in_use"
+    # Two checks run at a time; the flood has at most its queue waiting before the patron.
+    assert checked.index("G0001") <= 2 + MAX_WAITING_LOGINS_PER_CALLER
+    answers = await asyncio.gather(*flood)
+    assert set(answers) == {"too_many_attempts", "invalid_credentials"}
+    # Nearly all of the flood was turned away before any password check.
+    assert answers.count("too_many_attempts") >= 300 - 2 * (2 + MAX_WAITING_LOGINS_PER_CALLER)
+    assert len(checked) < 2 * (2 + MAX_WAITING_LOGINS_PER_CALLER) + 1
+
+
+async def test_someone_elses_guesses_do_not_keep_a_patron_out(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The backoff holds the password; the card, the counter and clear_login_lock still work."""
+    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
+    guess = {"room": "T01", "patron_id": "S0001", "password": WRONG}
+    for _ in range(6):
+        assert await _refusal(hass, "open_door", guess) == "invalid_credentials"
+    right = {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+    assert await _refusal(hass, "open_door", right) == "too_many_attempts"
+
+    # The patron's own card opens their room: no password, so no backoff.
+    await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
+    assert state_of(hass, "lock.t01") == "unlocked"
+
+    # At the counter, staff clear the lock; the right password works again at once.
+    cleared = await call_service(hass, "clear_login_lock", {"patron_id": "S0001"})
+    assert cleared == {"patron": "S***1", "cleared": True}
+    opened = await call_service(hass, "open_door", right)
+    assert opened["door"] == "unlocked"
+    # Nothing to clear the second time.
+    again = await call_service(hass, "clear_login_lock", {"patron_id": "S0001"})
+    assert again["cleared"] is False
+
+
+async def test_clear_login_lock_is_for_staff(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_read_only_user: Any
+) -> None:
+    from homeassistant.exceptions import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_login_lock",
+            {"patron_id": "S0001"},
+            blocking=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )
+    assert await _refusal(hass, "clear_login_lock", {"patron_id": "Z9999"}) == "unknown_patron"
+
+
+async def test_a_failure_is_on_disk_before_it_is_answered(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    """A crash right after a refusal must not forget it: no delayed write in between."""
+    key = f"{DOMAIN}.{init_integration.entry_id}"
+    guess = {"room": "T01", "patron_id": "S0001", "password": WRONG}
+    for _ in range(5):
+        assert await _refusal(hass, "borrow", guess) == "invalid_credentials"
+    # No time has passed and nothing was waited for: the write happened before the answer.
+    saved = hass_storage[key]["data"]["throttle"]["patrons"]
+    assert len(saved["S0001"]["failures"]) == 5
