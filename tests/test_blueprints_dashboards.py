@@ -273,13 +273,19 @@ async def test_default_actions_of_the_alerts_validate(
     hass: HomeAssistant, config_dir: pathlib.Path
 ) -> None:
     """The notification default of an action input is substituted and checked too."""
-    for name in ("door_alert.yaml", "freeze_after_violation.yaml"):
+    expected = {
+        "door_alert.yaml": ["persistent_notification.create"],
+        # The freeze itself (only when a freeze length is set), then the report.
+        "freeze_after_violation.yaml": [
+            "ntnu_library.freeze_patron",
+            "persistent_notification.create",
+        ],
+    }
+    for name, actions in expected.items():
         validated = await async_validate_config_item(
             hass, name, _instance(name, SAMPLE_INPUTS[name])
         )
-        assert [s["action"] for s in _actions(validated["actions"])] == [
-            "persistent_notification.create"
-        ]
+        assert [s["action"] for s in _actions(validated["actions"])] == actions
 
 
 async def test_auto_return_needs_its_sensors(hass: HomeAssistant, config_dir: pathlib.Path) -> None:
@@ -640,5 +646,32 @@ async def test_freeze_blueprint_reports_a_room_left_at_closing(
     assert masked and masked != "D0001"
     assert "T08" in call.data["title"] and masked in call.data["title"]
     assert "ntnu_library.freeze_patron" in call.data["message"]
+    assert returned[0]["ref"] in call.data["message"]  # what staff freeze the patron by
     assert "Main Library" in call.data["message"] and _CJK.search(call.data["message"])
+    # No freeze length was set: nobody is frozen by the automation.
+    assert "D0001" not in site.runtime_data.library.state.freezes
+
+
+@pytest.mark.parametrize("start_time", [T0.replace(hour=21, minute=50)])
+async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
+    hass: HomeAssistant,
+    site: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    setup_automations: Callable[..., Awaitable[None]],
+) -> None:
+    notifications: list[ServiceCall] = async_mock_service(hass, "persistent_notification", "create")
+    await setup_automations(
+        _instance(
+            "freeze_after_violation.yaml",
+            SAMPLE_INPUTS["freeze_after_violation.yaml"] | {"freeze_days": 7},
+        )
+    )
+    await _call(hass, "borrow", room="T08", patron_id="D0001", password=DEMO_PASSWORD)
+    await _call(hass, "simulate", room="T08", action="occupied")
+    await _advance(hass, freezer, 12)  # past 22:00: returned at closing
+    freeze = site.runtime_data.library.state.freezes["D0001"]
+    assert freeze.until - dt_util.now() > timedelta(days=6, hours=23)
+    assert freeze.reason == "Room T08 returned automatically: closing"
+    (call,) = notifications
+    assert "frozen for 7 days" in call.data["message"]
     assert "D0001" not in call.data["message"]

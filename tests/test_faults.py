@@ -1,4 +1,4 @@
-"""Fault injection (issue 3, point 3): the radio or a lock fails, the door stays shut.
+"""Fault injection: the radio or a lock fails, the door stays shut.
 
 One test per fault, each through Home Assistant and the services: the own stick's link is
 lost and comes back, a lock stops answering, a command times out, a lock refuses the

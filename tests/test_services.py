@@ -1,4 +1,4 @@
-"""The services of DESIGN.md §3, called as Home Assistant calls them, on the simulated network."""
+"""The integration's services, called as Home Assistant calls them, on the simulated network."""
 
 from __future__ import annotations
 
@@ -873,7 +873,7 @@ async def test_reserve_open_and_cancel_long_term(
         hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": month}
     )
 
-    # The holder opens without borrowing (seed 000 section 2), by QR and by card.
+    # The holder opens without borrowing (the library's instructions, section 2), by QR and by card.
     result = await call_service(hass, *_patron("open_door", "L03", "G0001"))
     assert result["door"] == "unlocked"
     assert state_of(hass, "lock.l03") == "unlocked"

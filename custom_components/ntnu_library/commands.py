@@ -23,7 +23,8 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, EVENT_NAME, signal_room_event, signal_room_update
 from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
-from .core.study_rooms import Library, LibraryState, Outcome
+from .core.room_state import LibraryState
+from .core.study_rooms import Library, Outcome
 from .core.throttle import normalize_patron_id
 from .doors import DoorKeeper
 from .gate import PatronGate
@@ -133,6 +134,8 @@ class SiteCommands:
     ) -> dict[str, Any]:
         """Return a room at the counter by room, patron ID or patron name."""
         if room_id is None:
+            if patron_id:
+                patron_id = self._library.patron_of_ref(patron_id, dt_util.now()) or patron_id
             patron_id = await self._gate.async_resolve(patron_id, patron_name)
         else:
             self._library.room(room_id)
@@ -169,7 +172,7 @@ class SiteCommands:
 
     async def async_freeze(self, patron_id: str, days: int | None, reason: str) -> dict[str, Any]:
         """Freeze a patron."""
-        patron = await self._gate.async_known_patron(patron_id)
+        patron = await self._known(patron_id)
         pid = patron.patron_id
         await self._async_run(None, lambda now: self._library.freeze(pid, days, reason, now))
         freeze = self._library.frozen(pid, dt_util.now())
@@ -180,23 +183,28 @@ class SiteCommands:
 
     async def async_unfreeze(self, patron_id: str) -> dict[str, Any]:
         """Lift a freeze."""
-        patron = await self._gate.async_known_patron(patron_id)
+        patron = await self._known(patron_id)
         pid = patron.patron_id
         await self._async_run(None, lambda now: self._library.unfreeze(pid, now))
         return {"patron": mask_patron_id(pid), "frozen_until": None}
 
     async def async_check_in(self, patron_id: str) -> dict[str, Any]:
         """A frozen patron checks in at the counter for today."""
-        patron = await self._gate.async_known_patron(patron_id)
+        patron = await self._known(patron_id)
         pid = patron.patron_id
         await self._async_run(None, lambda now: self._library.check_in(pid, now))
         return {"patron": mask_patron_id(pid), "checked_in": dt_util.now().date().isoformat()}
 
     async def async_clear_login_lock(self, patron_id: str) -> dict[str, Any]:
         """Staff end the backoff that someone else's guesses put on a patron's ID."""
-        patron = await self._gate.async_known_patron(patron_id)
+        patron = await self._known(patron_id)
         cleared = self._gate.clear_login_lock(patron.patron_id)
         return {"patron": mask_patron_id(patron.patron_id), "cleared": cleared}
+
+    async def _known(self, patron_id: str) -> Patron:
+        """The patron a staff command names, by ID or by the ref of one of their events."""
+        pid = self._library.patron_of_ref(patron_id, dt_util.now()) or patron_id
+        return await self._gate.async_known_patron(pid)
 
     async def async_policy_tick(self, now: datetime | None = None) -> None:
         """Return forgotten rooms and drop what has ended."""
@@ -347,6 +355,8 @@ class SiteCommands:
             }
             if event.reason:
                 data["reason"] = event.reason
+            if event.ref:
+                data["ref"] = event.ref
             self._hass.bus.async_fire(EVENT_NAME, data)
             async_dispatcher_send(self._hass, signal_room_event(self._entry.entry_id), event)
             if event.type is EventType.REFUSED:

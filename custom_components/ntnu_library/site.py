@@ -26,7 +26,8 @@ from .commands import SiteCommands
 from .const import DOMAIN
 from .core.model import RoomStatus, mask_patron_id
 from .core.policy import Policy
-from .core.study_rooms import Library, LibraryState
+from .core.room_state import LibraryState
+from .core.study_rooms import Library
 from .core.throttle import LoginThrottle
 from .device_events import DeviceEvents
 from .directory import DirectoryAdmin

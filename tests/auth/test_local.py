@@ -1,4 +1,4 @@
-"""The embedded patron directory: logins, staff operations, the Store (DESIGN.md §2, §4)."""
+"""The embedded patron directory: logins, staff operations, the Store."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The loan table of seed 001, row for row, and the default membership periods."""
+"""The library's loan table, row for row, and the default membership periods."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_row(
 
 
 def test_spot_checks_from_the_design() -> None:
-    """DESIGN §1: 100 items / 6 months ... 5 items / 21 days; partner library 5 / by agreement."""
+    """100 items / 6 months ... 5 items / 21 days; partner library 5 / by agreement."""
     full_time = CATEGORIES["faculty_full_time"]
     assert full_time.item_limit == 100
     assert full_time.loan_period == LoanPeriod(amount=6, unit=PeriodUnit.MONTHS)
@@ -159,7 +159,7 @@ def test_unhashable_category_is_refused_not_crashed() -> None:
     assert err.value.reason is Reason.INVALID_VALUE
 
 
-# --- membership (seed 001: four years for undergraduate and graduate students, seven for doctoral)
+# --- membership (four years for undergraduate and graduate students, seven for doctoral)
 
 
 @pytest.mark.parametrize(

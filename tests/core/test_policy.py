@@ -1,4 +1,4 @@
-"""The numbers seed 000 leaves to the library (DESIGN.md §1), with their documented defaults.
+"""The numbers the room instructions leave to the library, with their documented defaults.
 
 Auto-return after a room has been empty 30 minutes, return of every temporary room at closing
 time (22:00), a freeze of 7 days after a violation, counter service 08:00–22:00, no maximum

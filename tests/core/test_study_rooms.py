@@ -1,4 +1,4 @@
-"""The study-room rules of seed 000 and DESIGN.md §1, one test (or table) per rule and refusal.
+"""The study-room rules, one test (or table) per rule and refusal.
 
 Seed 000: borrow an idle temporary room by QR + login (登記使用) and the door unlocks; a
 long-term room is reserved for a month beforehand and needs no borrow, but a holder whose rights
@@ -35,6 +35,7 @@ from custom_components.ntnu_library.core.model import (
     month_key,
 )
 from custom_components.ntnu_library.core.policy import Policy
+from custom_components.ntnu_library.core.room_state import RefEntry
 from custom_components.ntnu_library.core.study_rooms import (
     MAX_FREEZE_DAYS,
     AutoReturnReason,
@@ -202,7 +203,7 @@ def test_the_lock_offline_refuses_a_borrow_fail_secure(library: Library) -> None
     assert library.status("T01", NOW, lock_online=False) is RoomStatus.UNAVAILABLE
 
 
-# --- membership (seed 001: an expired or suspended membership cannot borrow rooms) -------------
+# --- membership (circulation rules: an expired or suspended membership cannot borrow rooms) -------------
 
 
 MEMBERSHIP_ACTIONS: dict[str, Callable[[Library, Patron], object]] = {
@@ -477,7 +478,11 @@ def test_the_borrower_returns_the_room_it_is_idle_and_locked(library: Library) -
     assert library.status("T01", later, lock_online=True) is RoomStatus.IDLE
     assert library.holder("T01", later) is None
     assert library.borrowed_room("S0001") is None
-    assert library.state.as_dict() == LibraryState().as_dict()
+    # Nothing of the borrow is left but its ref, which staff may still name the patron by.
+    assert library.state.as_dict() == LibraryState(refs=library.state.refs).as_dict()
+    assert set(library.state.refs.values()) == {
+        RefEntry(patron_id="S0001", room_id="T01", month=None, until=NOW + timedelta(days=30))
+    }
     # Someone else may borrow it now.
     assert library.borrow("T01", BOB, later, lock_online=True).unlock
 
@@ -1011,8 +1016,8 @@ def test_the_state_survives_a_round_trip_through_json() -> None:
 def test_the_stored_form_is_plain_json() -> None:
     assert busy_state().as_dict() == {
         "borrows": {
-            "T01": {"patron_id": "S0001", "since": "2026-03-10T09:15:00+08:00"},
-            "T02": {"patron_id": "G0001", "since": "2026-03-10T13:02:00+08:00"},
+            "T01": {"patron_id": "S0001", "since": "2026-03-10T09:15:00+08:00", "ref": ""},
+            "T02": {"patron_id": "G0001", "since": "2026-03-10T13:02:00+08:00", "ref": ""},
         },
         "reservations": [
             {"room": "L01", "month": "2026-03", "patron_id": "D0001"},
@@ -1024,6 +1029,7 @@ def test_the_stored_form_is_plain_json() -> None:
         },
         "check_ins": {"X0001": "2026-03-10"},
         "vacant_since": {"T01": "2026-03-10T10:00:00+08:00"},
+        "refs": {},
     }
 
 

@@ -1,4 +1,4 @@
-"""Login throttling, DESIGN.md §4 and OWASP ASVS 2.2.1.
+"""Login throttling (OWASP ASVS 2.2.1).
 
 Per patron ID: exponential backoff and at most 100 failures an hour. Per client address only a
 soft delay: a whole library shares one NAT address and must never be locked out.

@@ -1,4 +1,4 @@
-"""Patron categories: the loan table of seed 001, row for row, as data.
+"""Patron categories: the library's loan table (circulation rules), row for row, as data.
 
 One table (`LOAN_TABLE`) holds every row of the seed: the categories it covers, the item limit,
 the loan period and its labels in English (the seed's words) and Traditional Chinese. Everything

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -83,6 +83,8 @@ class Borrow:
 
     patron_id: str
     since: datetime
+    # Names the borrower in events without showing the ID; random, so not part of equality.
+    ref: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -104,6 +106,8 @@ class RoomEvent:
     patron_id: str | None = None
     reason: str | None = None
     card: str | None = None
+    # The borrow's (or hold's) opaque ref (room_state.py); random, so not part of equality.
+    ref: str | None = field(default=None, compare=False)
 
 
 def printable(text: str, limit: int = 64) -> str:
@@ -115,13 +119,14 @@ def mask_patron_id(patron_id: str | None) -> str | None:
     """Show enough of an ID for staff to recognise it, never the whole of it (nor a newline)."""
     if not patron_id:
         return None
-    patron_id = printable(patron_id)
+    patron_id = printable(patron_id, len(patron_id))
     if len(patron_id) <= 2:
         return "*" * len(patron_id)
     keep_head = 2 if len(patron_id) >= 7 else 1
     return patron_id[:keep_head] + "*" * (len(patron_id) - keep_head - 1) + patron_id[-1]
 
 
-def month_key(moment: datetime | date) -> str:
-    """The calendar month a long-term reservation is for, as YYYY-MM."""
-    return f"{moment.year:04d}-{moment.month:02d}"
+def month_key(moment: datetime | date, *, ahead: int = 0) -> str:
+    """The calendar month a long-term reservation is for (or `ahead` months later), as YYYY-MM."""
+    index = moment.year * 12 + moment.month - 1 + ahead
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

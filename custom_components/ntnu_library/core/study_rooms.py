@@ -1,21 +1,19 @@
-"""The study-room rules: who may borrow, open and return which room, and when.
+"""The study-room rules, from the main library's instructions of 2023-03-23.
 
-The library's own instructions (2023-03-23, main library, temporary and long-term rooms) are
-the source: borrow (登記使用), open (開門), card tap, PUSH exit, return (結束使用), counter return,
-long-term reservation, and the daily counter check-in of a frozen long-term holder.
+Who may borrow (登記使用), open (開門) and return (結束使用) which room and when; card taps,
+PUSH exits, counter returns, long-term reservations, freezes and the daily check-in.
 
 Every command either raises `Refused` and changes nothing, or changes the state and returns an
-`Outcome` with the events to log and whether the door must be unlocked or locked. Time is
-always passed in (`now`, an aware local datetime), so the rules are plain functions of state.
+`Outcome`: the events to log and whether the door must be unlocked or locked. Time is passed
+in (`now`, an aware local datetime), so the rules are plain functions of state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 import re
-from typing import Any
 
 from ..const import MAX_MONTHS_AHEAD
 from .errors import Reason, Refused
@@ -32,6 +30,7 @@ from .model import (
     month_key,
 )
 from .policy import MAX_FREEZE_DAYS, Policy
+from .room_state import LibraryState
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")  # \Z: "$" lets "2026-03\n" through
 
@@ -55,66 +54,6 @@ class Outcome:
     events: list[RoomEvent] = field(default_factory=list)
     unlock: bool = False
     lock: bool = False
-
-
-@dataclass(kw_only=True, slots=True)
-class LibraryState:
-    """Everything that must survive a restart."""
-
-    borrows: dict[str, Borrow] = field(default_factory=dict)
-    # (room_id, "YYYY-MM") -> patron_id
-    reservations: dict[tuple[str, str], str] = field(default_factory=dict)
-    freezes: dict[str, Freeze] = field(default_factory=dict)
-    check_ins: dict[str, date] = field(default_factory=dict)
-    vacant_since: dict[str, datetime] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for the Store."""
-        return {
-            "borrows": {
-                room: {"patron_id": b.patron_id, "since": b.since.isoformat()}
-                for room, b in self.borrows.items()
-            },
-            "reservations": [
-                {"room": room, "month": month, "patron_id": pid}
-                for (room, month), pid in sorted(self.reservations.items())
-            ],
-            "freezes": {
-                pid: {"until": f.until.isoformat(), "reason": f.reason}
-                for pid, f in self.freezes.items()
-            },
-            "check_ins": {pid: day.isoformat() for pid, day in self.check_ins.items()},
-            "vacant_since": {room: at.isoformat() for room, at in self.vacant_since.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LibraryState:
-        """Read what `as_dict` wrote."""
-        return cls(
-            borrows={
-                room: Borrow(patron_id=b["patron_id"], since=datetime.fromisoformat(b["since"]))
-                for room, b in data.get("borrows", {}).items()
-            },
-            reservations={
-                (r["room"], r["month"]): r["patron_id"] for r in data.get("reservations", [])
-            },
-            freezes={
-                pid: Freeze(until=datetime.fromisoformat(f["until"]), reason=f["reason"])
-                for pid, f in data.get("freezes", {}).items()
-            },
-            check_ins={
-                pid: date.fromisoformat(day) for pid, day in data.get("check_ins", {}).items()
-            },
-            vacant_since={
-                room: datetime.fromisoformat(at)
-                for room, at in data.get("vacant_since", {}).items()
-            },
-        )
-
-
-def _months_ahead(now: datetime, months: int) -> str:
-    index = now.year * 12 + now.month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def parse_month(value: str) -> str:
@@ -186,6 +125,10 @@ class Library:
         """Whether a frozen patron checked in at the counter today."""
         return self.state.check_ins.get(patron_id) == now.date()
 
+    def patron_of_ref(self, text: str, now: datetime) -> str | None:
+        """The patron behind an event's ref (staff may name a patron by it)."""
+        return self.state.patron_of_ref(text, now)
+
     def borrowed_room(self, patron_id: str) -> str | None:
         """The temporary room a patron holds, if any."""
         for room_id, borrow in self.state.borrows.items():
@@ -216,13 +159,11 @@ class Library:
         held = self.borrowed_room(patron.patron_id)
         if held is not None:
             raise Refused(Reason.ALREADY_HOLDING, room=held)
-        self.state.borrows[room_id] = Borrow(patron_id=patron.patron_id, since=now)
+        ref = self.state.issue_ref(patron.patron_id, room_id, now, None)
+        self.state.borrows[room_id] = Borrow(patron_id=patron.patron_id, since=now, ref=ref)
         self._restart_vacancy_clock(room_id, now)
-        return Outcome(
-            room_id=room_id,
-            events=[self._event(room_id, EventType.BORROWED, Source.QR, now, patron.patron_id)],
-            unlock=True,
-        )
+        event = self._event(room_id, EventType.BORROWED, Source.QR, now, patron.patron_id, ref=ref)
+        return Outcome(room_id=room_id, events=[event], unlock=True)
 
     def open_door(
         self,
@@ -243,11 +184,12 @@ class Library:
         if self.frozen(patron.patron_id, now) and not self.checked_in_today(patron.patron_id, now):
             raise Refused(Reason.NOT_CHECKED_IN, room=room_id)
         kind = EventType.CARD_TAP if source is Source.CARD else EventType.QR_OPEN
-        return Outcome(
-            room_id=room_id,
-            events=[self._event(room_id, kind, source, now, patron.patron_id)],
-            unlock=True,
-        )
+        borrow = self.state.borrows.get(room_id)
+        ref = borrow.ref if borrow else None
+        if ref is None:  # this month's long-term holder
+            ref = self.state.issue_ref(patron.patron_id, room_id, now, month_key(now))
+        event = self._event(room_id, kind, source, now, patron.patron_id, ref=ref)
+        return Outcome(room_id=room_id, events=[event], unlock=True)
 
     def card_tap(
         self, room_id: str, card: str, patron: Patron | None, now: datetime, *, lock_online: bool
@@ -324,7 +266,7 @@ class Library:
         month = parse_month(month)
         if room.kind is not RoomKind.LONG_TERM:
             raise Refused(Reason.NOT_LONG_TERM_ROOM, room=room_id)
-        if not month_key(now) <= month <= _months_ahead(now, MAX_MONTHS_AHEAD):
+        if not month_key(now) <= month <= month_key(now, ahead=MAX_MONTHS_AHEAD):
             raise Refused(Reason.INVALID_MONTH, month=month)
         self._require_membership(patron, now)
         current = self.state.reservations.get((room_id, month))
@@ -447,6 +389,9 @@ class Library:
         for key in [k for k in self.state.reservations if k[1] < this_month]:
             del self.state.reservations[key]
             changed = True
+        for ref in [r for r, entry in self.state.refs.items() if entry.until <= now]:
+            del self.state.refs[ref]
+            changed = True
         return changed
 
     # --- helpers ---------------------------------------------------------------------------
@@ -476,7 +421,9 @@ class Library:
     ) -> Outcome:
         borrow = self.state.borrows.pop(room_id)
         self.state.vacant_since.pop(room_id, None)
-        event = self._event(room_id, kind, source, now, borrow.patron_id, reason=reason)
+        event = self._event(
+            room_id, kind, source, now, borrow.patron_id, reason=reason, ref=borrow.ref or None
+        )
         return Outcome(room_id=room_id, events=[event], lock=True)
 
     @staticmethod
@@ -489,6 +436,7 @@ class Library:
         *,
         reason: str | None = None,
         card: str | None = None,
+        ref: str | None = None,
     ) -> RoomEvent:
         return RoomEvent(
             room_id=room_id,
@@ -498,4 +446,5 @@ class Library:
             patron_id=patron_id,
             reason=reason,
             card=card,
+            ref=ref,
         )

@@ -1,10 +1,8 @@
 """The Zigbee layer every radio mode shares: ZCL frames in, room events out; lock, unlock.
 
-`ZigbeeRooms` binds rooms to devices by IEEE address on a zigpy `ControllerApplication`
-it is attached to, listens on each room's Door Lock (0x0101), IAS Zone (0x0500) and
-Occupancy Sensing (0x0406) cluster, keeps the last known state per room and turns frames
-into `DeviceEvent`s (decoded in `frames.py`). Radio modes subclass it and add `async_start` /
-`async_stop`.
+`ZigbeeRooms` binds rooms to devices by IEEE address on a zigpy application, listens on each
+room's Door Lock, IAS Zone and Occupancy Sensing cluster, keeps the last known state per room
+and turns frames (decoded in `frames.py`) into `DeviceEvent`s. Modes add start and stop.
 """
 
 from __future__ import annotations
@@ -96,11 +94,7 @@ class _AppListener:
 
 
 class ZigbeeRooms:
-    """Rooms on a zigpy network: decoded events, lock commands, availability.
-
-    Queries (`is_online`, `lock_state`, `door_open`, `occupied`) answer for unknown rooms
-    as for a room we know nothing about; commands raise `UnknownRoom`.
-    """
+    """Rooms on a zigpy network (unknown rooms: queries know nothing, commands raise)."""
 
     can_permit_join = False
     can_simulate = False
@@ -144,10 +138,8 @@ class ZigbeeRooms:
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task of this radio: the site owns it, `async_stop` ends it."""
-        if self._spawn_task is not None:
-            task = self._spawn_task(coro, name)
-        else:
-            task = asyncio.get_running_loop().create_task(coro, name=name)
+        spawn = self._spawn_task or (lambda c, n: asyncio.get_running_loop().create_task(c, name=n))
+        task = spawn(coro, name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -309,7 +309,7 @@ class SimulatedRadio(OwnedNetwork):
     async def async_simulate(self, room_id: str, action: str, card: str | None = None) -> None:
         """Make a room's simulated devices act; returns once the frames have been handled.
 
-        Actions (DESIGN §3): card_tap (needs `card`), push_button, door_open, door_close,
+        Actions (the `simulate` service's): card_tap (needs `card`), push_button, door_open, door_close,
         occupied, vacant, jam, offline, online.
         """
         if action not in SIMULATE_ACTIONS:

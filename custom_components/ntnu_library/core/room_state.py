@@ -1,0 +1,130 @@
+"""What the study-room rules keep across restarts, and the opaque refs events carry.
+
+A ref names the patron behind a borrow (or a month's long-term hold) without showing who it
+is: events carry it, and staff services accept it in place of a patron ID, so an automation
+can freeze the patron behind a violation without ever seeing the ID. A ref lasts
+`REF_DAYS` after it was issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+import secrets
+from typing import Any
+
+from .model import Borrow, Freeze
+
+REF_PREFIX = "REF-"
+REF_DAYS = 30
+
+
+def new_ref() -> str:
+    """A fresh, unguessable ref (48 random bits, upper-case like patron IDs)."""
+    return REF_PREFIX + secrets.token_hex(6).upper()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RefEntry:
+    """Who a ref stands for, what it was issued for (a room, and a month for a hold), until when."""
+
+    patron_id: str
+    room_id: str
+    month: str | None
+    until: datetime
+
+
+@dataclass(kw_only=True, slots=True)
+class LibraryState:
+    """Everything that must survive a restart."""
+
+    borrows: dict[str, Borrow] = field(default_factory=dict)
+    # (room_id, "YYYY-MM") -> patron_id
+    reservations: dict[tuple[str, str], str] = field(default_factory=dict)
+    freezes: dict[str, Freeze] = field(default_factory=dict)
+    check_ins: dict[str, date] = field(default_factory=dict)
+    vacant_since: dict[str, datetime] = field(default_factory=dict)
+    refs: dict[str, RefEntry] = field(default_factory=dict)
+
+    def issue_ref(self, patron_id: str, room_id: str, now: datetime, month: str | None) -> str:
+        """A ref for this patron's borrow (or month's hold) of the room; reused for a hold."""
+        if month is not None:
+            for ref, entry in self.refs.items():
+                if (entry.patron_id, entry.room_id, entry.month) == (patron_id, room_id, month):
+                    return ref
+        ref = new_ref()
+        self.refs[ref] = RefEntry(
+            patron_id=patron_id, room_id=room_id, month=month, until=now + timedelta(days=REF_DAYS)
+        )
+        return ref
+
+    def patron_of_ref(self, text: str, now: datetime) -> str | None:
+        """The patron a (still valid) ref stands for; None for anything else."""
+        entry = self.refs.get(text.strip().upper()) if isinstance(text, str) else None
+        return entry.patron_id if entry is not None and entry.until > now else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the Store."""
+        return {
+            "borrows": {
+                room: {"patron_id": b.patron_id, "since": b.since.isoformat(), "ref": b.ref}
+                for room, b in self.borrows.items()
+            },
+            "reservations": [
+                {"room": room, "month": month, "patron_id": pid}
+                for (room, month), pid in sorted(self.reservations.items())
+            ],
+            "freezes": {
+                pid: {"until": f.until.isoformat(), "reason": f.reason}
+                for pid, f in self.freezes.items()
+            },
+            "check_ins": {pid: day.isoformat() for pid, day in self.check_ins.items()},
+            "vacant_since": {room: at.isoformat() for room, at in self.vacant_since.items()},
+            "refs": {
+                ref: {
+                    "patron_id": e.patron_id,
+                    "room": e.room_id,
+                    "month": e.month,
+                    "until": e.until.isoformat(),
+                }
+                for ref, e in sorted(self.refs.items())
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LibraryState:
+        """Read what `as_dict` wrote (a Store from before refs has none)."""
+        return cls(
+            borrows={
+                room: Borrow(
+                    patron_id=b["patron_id"],
+                    since=datetime.fromisoformat(b["since"]),
+                    ref=b.get("ref") or "",
+                )
+                for room, b in data.get("borrows", {}).items()
+            },
+            reservations={
+                (r["room"], r["month"]): r["patron_id"] for r in data.get("reservations", [])
+            },
+            freezes={
+                pid: Freeze(until=datetime.fromisoformat(f["until"]), reason=f["reason"])
+                for pid, f in data.get("freezes", {}).items()
+            },
+            check_ins={
+                pid: date.fromisoformat(day) for pid, day in data.get("check_ins", {}).items()
+            },
+            vacant_since={
+                room: datetime.fromisoformat(at)
+                for room, at in data.get("vacant_since", {}).items()
+            },
+            refs={
+                ref: RefEntry(
+                    patron_id=e["patron_id"],
+                    room_id=e["room"],
+                    month=e.get("month"),
+                    until=datetime.fromisoformat(e["until"]),
+                )
+                for ref, e in data.get("refs", {}).items()
+            },
+        )
