@@ -273,7 +273,7 @@ def wait_until_loaded(api: Api, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def print_summary(api: Api) -> None:
+def print_summary(api: Api, demo_dir: str = ".demo") -> None:
     """How to use the demo."""
     base = api.base
     lines = [
@@ -288,7 +288,8 @@ def print_summary(api: Api) -> None:
         *(f"      {pid}  {what}" for pid, what in DEMO_PATRONS),
     ]
     lines += [
-        " Stop with Ctrl-C. The configuration stays in .demo/ (scripts/demo --reset starts afresh).",
+        " Settings → System → Restart restarts Home Assistant; Ctrl-C stops the demo.",
+        f" The configuration stays in {demo_dir}/ (scripts/demo --reset starts afresh).",
         "=" * 80,
     ]
     print("\n".join(lines), flush=True)
@@ -313,6 +314,7 @@ def main() -> int:
     parser.add_argument("--check-port", action="store_true", help="only check the port is free")
     parser.add_argument("--patrons", choices=("local", "sip2"), default="local")
     parser.add_argument("--ils-port", type=int, default=6001, help="the demo ILS (SIP2)")
+    parser.add_argument("--demo-dir", default=".demo", help="where the demo's state is, as shown")
     args = parser.parse_args()
     api = Api(args.port)
     try:
@@ -332,7 +334,7 @@ def main() -> int:
         site = add_site(api, args.patrons, args.ils_port)
         print(f"demo: {site}", flush=True)
         wait_until_loaded(api, args.timeout)
-        print_summary(api)
+        print_summary(api, args.demo_dir)
     except DemoError as err:
         print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)
         return 1

@@ -10,6 +10,9 @@
 #
 # Python: a working `python3.13` on PATH, else pyenv's 3.13.x. NTNU_LIBRARY_PYTHON=/path/to/python
 # overrides both.
+#
+# NTNU_VENV_REUSE_ONLY=1 never builds: a missing or outdated .venv is an error instead (the
+# tests run scripts/demo so, since a test must never install anything).
 
 ntnu_repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ntnu_requirement_files=(requirements/test.txt requirements/demo.txt)
@@ -92,6 +95,9 @@ ntnu_venv_setup() {
     fi
     if [[ "$have" == "$want" ]]; then
         echo "venv: reusing .venv ($("$venv/bin/python" -V 2>&1), requirements unchanged)" >&2
+    elif [[ "${NTNU_VENV_REUSE_ONLY:-}" == "1" ]]; then
+        echo "venv: .venv is missing or out of date and NTNU_VENV_REUSE_ONLY=1: not building it (scripts/test builds it)" >&2
+        return 1
     else
         # Several people (or CI jobs) may run the scripts at once in one checkout: build once.
         local lock_fd="" status=0
