@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageChops, ImageStat
 import pytest
@@ -139,3 +140,21 @@ def test_images_are_what_the_script_draws() -> None:
             assert mean < 2.0, (
                 f"{name} differs from what scripts/lib/draw_brand.py draws; run it again"
             )
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("homeassistant.components.brands") is None,
+    reason="Home Assistant before 2026.3 takes brand images from brands.home-assistant.io only",
+)
+@pytest.mark.parametrize("name", ["icon.png", "dark_logo@2x.png"])
+async def test_home_assistant_serves_the_brand_images(
+    hass: Any, hass_client: Any, enable_custom_integrations: None, name: str
+) -> None:
+    """What the integrations page shows: Home Assistant's brand endpoint serves our files."""
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "brands", {})
+    client = await hass_client()
+    response = await client.get(f"/api/brands/integration/{DOMAIN}/{name}?placeholder=no")
+    assert response.status == 200
+    assert await response.read() == (BRAND / name).read_bytes()

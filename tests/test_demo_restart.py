@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import contextlib
-import json
 import os
 from pathlib import Path
 import signal
@@ -23,10 +22,8 @@ import socket
 import subprocess
 import time
 from typing import Any
-import urllib.error
-import urllib.parse
-import urllib.request
 
+import demo_bootstrap  # scripts/lib, on the path through tests/conftest.py
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,9 +39,6 @@ FIRST_START_TIMEOUT = 120.0  # a fresh demo: owner, Home Assistant start, site s
 RESTART_TIMEOUT = 120.0  # Home Assistant's stop, then its start again
 STOP_TIMEOUT = 60.0
 POLL = 0.2
-
-# Never through a proxy: the demo listens on loopback only.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(autouse=True)
@@ -136,9 +130,8 @@ class Demo:
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
         self.process = process
-        self.base = f"http://127.0.0.1:{port}"
+        self.api = demo_bootstrap.Api(port)
         self.log = log
-        self.token: str | None = None
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -170,26 +163,7 @@ class Demo:
         form: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """One request; (HTTP status, decoded JSON). Raises OSError when nothing answers."""
-        headers = {"Accept": "application/json"}
-        data = None
-        if form is not None:
-            data = urllib.parse.urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.base + path, data, headers, method=method)
-        try:
-            with _OPENER.open(request, timeout=15) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        return self.api.call(method, path, body, form=form, timeout=15)
 
     def answers(self, path: str) -> bool:
         """The HTTP API answers path with 200."""
@@ -199,31 +173,8 @@ class Demo:
             return False
 
     def log_in(self, username: str, password: str) -> None:
-        """Home Assistant's login flow, as the frontend runs it, then the token endpoint."""
-        client_id = self.base + "/"
-        status, flow = self.call(
-            "POST",
-            "/auth/login_flow",
-            {"client_id": client_id, "handler": ["homeassistant", None], "redirect_uri": client_id},
-        )
-        assert status == 200, flow
-        status, result = self.call(
-            "POST",
-            f"/auth/login_flow/{flow['flow_id']}",
-            {"client_id": client_id, "username": username, "password": password},
-        )
-        assert status == 200 and result["type"] == "create_entry", result
-        status, tokens = self.call(
-            "POST",
-            "/auth/token",
-            form={
-                "grant_type": "authorization_code",
-                "code": result["result"],
-                "client_id": client_id,
-            },
-        )
-        assert status == 200, tokens
-        self.token = tokens["access_token"]
+        """Home Assistant's login flow, as the frontend runs it (the demo's own helper)."""
+        demo_bootstrap.log_in(self.api, username, password)
 
     def states(self) -> list[dict[str, Any]]:
         try:

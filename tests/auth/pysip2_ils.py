@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+import socket
 from typing import Any
 
 import anyio
 from anyio import EndOfStream
-from anyio.abc import SocketAttribute, SocketStream
+from anyio.abc import SocketAttribute, SocketListener, SocketStream
 from ils import INSTITUTION
 from pysip2 import (
     LOGIN,
@@ -187,7 +188,12 @@ class PySip2Ils:
         async def serve() -> None:
             # What SIP2Server.start() does, but closing the listener: pysip2 0.1.0's start()
             # leaves it open (the port still takes connections, until the socket is collected).
-            listener = await self.server.listen("127.0.0.1", 0)
+            # A socket bound here, not a host name for anyio to resolve: newer Home Assistant
+            # test plugins refuse any name resolution, even of "127.0.0.1" as bytes.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+            listener = await SocketListener.from_socket(sock)
             async with listener, anyio.create_task_group() as group:
                 group.start_soon(listener.serve, self.server.handle)
                 ready.set_result(listener.extra(SocketAttribute.local_port))
