@@ -21,7 +21,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EVENT_NAME, signal_room_event, signal_room_update
-from .core.errors import Reason, Refused
+from .core.errors import Refused
 from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
 from .core.room_state import LibraryState
 from .core.study_rooms import Library, Outcome
@@ -34,6 +34,9 @@ from .zigbee.radio import RoomRadio
 _LOGGER = logging.getLogger(__package__)
 
 type Decide = Callable[[datetime], Outcome]
+
+# What a patron does at a room with their own ID and password.
+PATRON_ACTIONS = ("borrow", "open", "return")
 
 
 class SiteCommands:
@@ -68,49 +71,19 @@ class SiteCommands:
 
     # --- a patron's own request (ID and password) -----------------------------------------
 
-    async def async_borrow(
-        self, room_id: str, patron_id: str, password: str, *, caller: str | None = None,
-        address: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        """登記使用."""
-        return await self._async_as_patron(
-            room_id, patron_id, password, caller, address,
-            lambda patron, now: self._library.borrow(
-                room_id, patron, now, lock_online=self._radio.is_online(room_id)
-            ),
-        )  # fmt: skip
-
-    async def async_open_door(
-        self, room_id: str, patron_id: str, password: str, *, caller: str | None = None,
-        address: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        """開門."""
-        return await self._async_as_patron(
-            room_id, patron_id, password, caller, address,
-            lambda patron, now: self._library.open_door(
-                room_id, patron, now, lock_online=self._radio.is_online(room_id)
-            ),
-        )  # fmt: skip
-
-    async def async_return_room(
-        self, room_id: str, patron_id: str, password: str, *, caller: str | None = None,
-        address: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        """結束使用."""
-        return await self._async_as_patron(
-            room_id, patron_id, password, caller, address,
-            lambda patron, now: self._library.return_room(room_id, patron, now),
-        )  # fmt: skip
-
-    async def _async_as_patron(
+    async def async_patron_action(
         self,
+        action: str,
         room_id: str,
         patron_id: str,
         password: str,
-        caller: str | None,
-        address: str | None,
-        decide: Callable[[Patron, datetime], Outcome],
+        *,
+        caller: str | None = None,
+        address: str | None = None,
     ) -> dict[str, Any]:
+        """登記使用 (borrow), 開門 (open) or 結束使用 (return), as the patron logged in."""
+        if action not in PATRON_ACTIONS:
+            raise ValueError(f"not a patron action: {action!r}")
         self._library.room(room_id)
         try:
             patron = await self._gate.async_login(
@@ -119,9 +92,17 @@ class SiteCommands:
         except Refused as refusal:
             self._emit_refusal(room_id, normalize_patron_id(patron_id), refusal)
             raise
-        return await self._async_run(
-            room_id, lambda now: decide(patron, now), refused_patron=patron.patron_id
-        )
+        lock = self._radio.is_online  # asked when the decision is made, under the site lock
+        decide: dict[str, Decide] = {
+            "borrow": lambda now: self._library.borrow(
+                room_id, patron, now, lock_online=lock(room_id)
+            ),
+            "open": lambda now: self._library.open_door(
+                room_id, patron, now, lock_online=lock(room_id)
+            ),
+            "return": lambda now: self._library.return_room(room_id, patron, now),
+        }
+        return await self._async_run(room_id, decide[action], refused_patron=patron.patron_id)
 
     # --- staff and automations -------------------------------------------------------------
 
@@ -388,6 +369,3 @@ class SiteCommands:
                 )
             ]
         )
-
-
-__all__ = ["Reason", "SiteCommands"]

@@ -23,7 +23,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
-from .backends import PatronBackend, PatronLoginRejected, PatronSystemDown
+from .backends import PatronBackend, PatronSystemDown
 from .const import (
     DOMAIN,
     LOGIN_QUEUE_SECONDS,
@@ -262,5 +262,3 @@ class PatronGate:
             ir.async_delete_issue(self._hass, DOMAIN, issue_id)
         self.down = down
 
-
-__all__ = ["FairSlots", "PatronGate", "PatronLoginRejected"]

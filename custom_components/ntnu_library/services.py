@@ -20,7 +20,6 @@ from homeassistant.helpers.typing import VolSchemaType
 import voluptuous as vol
 
 from .access import async_require_admin
-from .commands import SiteCommands
 from .const import (
     ATTR_ACTION,
     ATTR_CARD,
@@ -212,12 +211,10 @@ async def _run(
         return await handler(runtime, call)
 
 
-def _patron_action(
-    command: Callable[..., Awaitable[dict[str, Any]]],
-) -> Callable[[SiteRuntime, ServiceCall], Awaitable[dict[str, Any]]]:
+def _patron_action(action: str) -> Handler:
     async def handler(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-        return await command(
-            runtime.commands,
+        return await runtime.commands.async_patron_action(
+            action,
             call.data[ATTR_ROOM],
             call.data[ATTR_PATRON_ID],
             call.data[ATTR_PASSWORD],
@@ -306,9 +303,9 @@ async def _remove_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, A
 
 # name: (handler, schema, staff only)
 SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
-    "borrow": (_patron_action(SiteCommands.async_borrow), PATRON_SCHEMA, False),
-    "open_door": (_patron_action(SiteCommands.async_open_door), PATRON_SCHEMA, False),
-    "return_room": (_patron_action(SiteCommands.async_return_room), PATRON_SCHEMA, False),
+    "borrow": (_patron_action("borrow"), PATRON_SCHEMA, False),
+    "open_door": (_patron_action("open"), PATRON_SCHEMA, False),
+    "return_room": (_patron_action("return"), PATRON_SCHEMA, False),
     "counter_return": (_counter_return, COUNTER_RETURN_SCHEMA, True),
     "check_in": (_check_in, PATRON_ID_SCHEMA, True),
     "clear_login_lock": (_clear_login_lock, PATRON_ID_SCHEMA, True),
