@@ -9,6 +9,7 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from zigpy.zcl.clusters.closures import DoorLock
 
 from custom_components.ntnu_library.const import DOMAIN, MAX_WAITING_LOGINS_PER_CALLER
 from custom_components.ntnu_library.core.model import Patron
@@ -125,3 +126,27 @@ async def test_a_failure_is_on_disk_before_it_is_answered(
     # No time has passed and nothing was waited for: the write happened before the answer.
     saved = hass_storage[key]["data"]["throttle"]["patrons"]
     assert len(saved["S0001"]["failures"]) == 5
+
+
+async def test_a_card_tap_waiting_for_the_patron_system_ends_with_the_site(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A tap in flight belongs to the site: unloading cancels it, and no door opens."""
+    runtime = init_integration.runtime_data
+    asked = asyncio.Event()
+
+    async def never_answers(card: str) -> Patron | None:
+        asked.set()
+        await asyncio.Event().wait()
+        return None
+
+    runtime.patrons.system.async_find_by_card = never_answers  # type: ignore[method-assign]
+    lock = runtime.radio.lock_model("T01")
+    await runtime.radio.async_simulate("T01", "card_tap", "C-S0001")
+    await asyncio.wait_for(asked.wait(), 5)
+    assert runtime.commands._taps["T01"]  # being decided
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert not any(task for taps in runtime.commands._taps.values() for task in taps)
+    assert lock.lock_state == DoorLock.LockState.Locked

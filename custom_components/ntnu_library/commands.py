@@ -264,12 +264,11 @@ class SiteCommands:
             _LOGGER.error("Card tap at %s not handled: %s", room_id, err)
 
     @callback
-    def cancel_taps(self, room_id: str | None = None) -> None:
-        """Drop the card taps being decided (their lock is gone, or the site stops)."""
-        for room, taps in self._taps.items():
-            if room_id is None or room == room_id:
-                for task in taps:
-                    task.cancel()
+    def cancel_taps(self) -> None:
+        """Drop the card taps being decided (the site stops)."""
+        for taps in self._taps.values():
+            for task in taps:
+                task.cancel()
 
     async def async_settle(self, room_id: str) -> None:
         """Wait for the room's card taps being decided (the patron system may be asked)."""

@@ -86,8 +86,8 @@ class DeviceEvents:
             self._library.occupancy(room_id, kind is DeviceEventType.OCCUPIED, dt_util.now())
             self._storage.async_schedule_save()
         elif kind is DeviceEventType.OFFLINE:
-            # A tap being decided has no lock to open any more.
-            self._commands.cancel_taps(room_id)
+            # Taps being decided run on: their unlock fails at once (the lock is offline) and
+            # they are logged as refused or failed, which staff want to see.
             # The radio itself gone takes every lock with it: the radio says that once.
             _LOGGER.log(
                 logging.WARNING if self._radio.connected else logging.DEBUG,
