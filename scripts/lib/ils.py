@@ -5,10 +5,15 @@
     python scripts/lib/ils.py --encoding cp850   the same in code page 850 (the SIP2 default)
     python scripts/lib/ils.py --bench     measure the SIP2 login round trip on loopback
 
-It speaks 93/94 (terminal login), 99/98 (status) and 63/64 (patron information) with the
-integration's own codec, in one character set (`encoding`, UTF-8 unless told), error detection
-(AY/AZ) whenever the terminal uses it, and 97 (resend). Faults for the tests are switched on
-with `IlsServer.fault` (see FAULTS).
+It speaks 93/94 (terminal login), 99/98 (status), 63/64 (patron information) and 01/24 (block
+patron) with the integration's own codec, in one character set (`encoding`, UTF-8 unless told),
+error detection (AY/AZ) whenever the terminal uses it, and 97 (resend). Faults for the tests are
+switched on with `IlsServer.fault` (see FAULTS).
+
+A block (01) is kept on the patron record, as in a real ILS: charge privileges denied (patron
+status position 0) is set from then on, and `blocked` holds the blocked card message. SIP2 has
+no message that lifts a block (25 Patron Enable is for system testing only), so a library lifts
+it in the ILS: here `IlsServer.unblock(patron_id)`.
 """
 
 from __future__ import annotations
@@ -39,24 +44,27 @@ DEMO_LOGIN_PASSWORD = "ntnu-door-secret"
 INSTITUTION = "NTNU"
 CARD_FIELD = "ZC"  # the vendor field this ILS puts the card number in
 
+# Each applies to the answers about a patron: the 64 to a 63 and the 24 to a 01.
 FAULTS = frozenset(
     {
-        "bad_checksum",  # every 64 with a wrong checksum
-        "bad_checksum_once",  # the first 64 wrong, the resend (after 97) right
+        "bad_checksum",  # every answer with a wrong checksum
+        "bad_checksum_once",  # the first answer wrong, the resend (after 97) right
         "garbage",  # bytes that are no SIP2 message
-        "truncated",  # a 64 cut short inside its fixed part, CR-terminated
-        "missing_bl",  # a 64 without BL
+        "truncated",  # an answer cut short inside its fixed part, CR-terminated
+        "missing_bl",  # an answer without BL
         "silent",  # never answer
         "drip",  # the answer one byte every 50 ms
         "reset",  # half the answer, then a TCP reset
         "huge",  # a 1 MB line
         "drop",  # answer, then close the connection (the client must reconnect)
-        # The terminal's side: a 63 arrives with a wrong checksum (a line error on the way in),
-        # which this ILS answers with 96, as the spec asks.
-        "request_checksum",  # every 63
-        "request_checksum_once",  # the first 63; the terminal's resend arrives intact
+        # The terminal's side: a 63 or 01 arrives with a wrong checksum (a line error on the way
+        # in), which this ILS answers with 96, as the spec asks.
+        "request_checksum",  # every 63 and 01
+        "request_checksum_once",  # the first; the terminal's resend arrives intact
     }
 )
+# The requests whose answers FAULTS spoil.
+_ABOUT_A_PATRON = frozenset({codec.PATRON_INFORMATION, codec.BLOCK_PATRON})
 
 
 def _status(flags: Iterable[int] | str | None) -> str:
@@ -73,6 +81,10 @@ class IlsServer:
 
     `status` is a 14-character string or the positions of the set flags; `expires` a date or
     None; `blank_cq` True answers a password check with an empty CQ; `valid` False answers BL=N.
+    A block adds `blocked` (the message), `card_retained` and `status_before_block`.
+
+    `keep_blocks` False answers 01 as Koha's SIP server does: a 24 with the privileges denied,
+    and nothing kept on the record.
     """
 
     def __init__(
@@ -97,6 +109,9 @@ class IlsServer:
         self.institution = institution
         self.fault: str | None = None
         self.reject_login = False
+        self.keep_blocks = True
+        # Every 01 as received: (patron ID asked for, blocked card message, card retained).
+        self.blocks: list[tuple[str, str, bool]] = []
         self.counts: dict[str, int] = {}  # requests seen per command
         self.checksummed = 0  # requests that came with error detection (AY/AZ)
         self.connections = 0
@@ -145,6 +160,16 @@ class IlsServer:
                 return patron
         return None
 
+    def unblock(self, patron_id: str) -> bool:
+        """Lift a block as staff would in the ILS; False when the patron is not blocked."""
+        patron = self.find(patron_id)
+        if patron is None or "blocked" not in patron:
+            return False
+        patron["status"] = patron.pop("status_before_block", None)
+        del patron["blocked"]
+        patron.pop("card_retained", None)
+        return True
+
     # --- The session ------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -167,7 +192,7 @@ class IlsServer:
                     raw = await reader.readuntil(codec.CR)
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
                     return
-                if raw.startswith(b"63") and self.fault in {
+                if raw.startswith((b"63", b"01")) and self.fault in {
                     "request_checksum",
                     "request_checksum_once",
                 }:
@@ -202,6 +227,8 @@ class IlsServer:
                     answer = codec.acs_status(self.institution, datetime.now())
                 elif request.command == codec.PATRON_INFORMATION:
                     answer = self._patron_information(request)
+                elif request.command == codec.BLOCK_PATRON:
+                    answer = self._block_patron(request)
                 else:
                     return
                 sequence = request.sequence if detect else None
@@ -211,7 +238,7 @@ class IlsServer:
                     encoding=self.encoding,
                 )
                 last = line
-                if request.command == codec.PATRON_INFORMATION and self.fault:
+                if request.command in _ABOUT_A_PATRON and self.fault:
                     sent = await self._faulty(line, writer)
                     if sent is None:
                         return
@@ -323,6 +350,44 @@ class IlsServer:
             valid_patron="Y",
             valid_password=cq,
             extra=tuple(extra),
+        )
+
+    def _block_patron(self, request: Message) -> Message:
+        """01: block the patron (charge privileges denied from now on) and answer 24."""
+        key = request.get("AA") or ""
+        message = request.get("AL") or ""
+        retained = request.fixed[:1] == "Y"
+        self.blocks.append((key, message, retained))
+        patron = self.find(key)
+        now = datetime.now()
+        if patron is None or patron.get("valid") is False:
+            return codec.patron_status_response(
+                status=_status(None),
+                now=now,
+                institution=self.institution,
+                patron_id=key,
+                name="",
+                valid_patron="N",
+                extra=(("AF", "Unknown patron"),),
+            )
+        status = list(_status(patron.get("status")))
+        if self.keep_blocks:
+            if "blocked" not in patron:
+                patron["status_before_block"] = patron.get("status")
+            status[0] = "Y"
+            patron["status"] = "".join(status)
+            patron["blocked"] = message
+            patron["card_retained"] = retained
+        else:  # Koha: privileges denied in this answer only
+            status[:4] = "YYYY"
+        return codec.patron_status_response(
+            status="".join(status),
+            now=now,
+            institution=self.institution,
+            patron_id=str(patron["id"]),
+            name=str(patron.get("name", "")).encode(self.encoding, "replace").decode(self.encoding),
+            valid_patron="Y",
+            extra=(("AF", "Card blocked"),),
         )
 
 

@@ -16,7 +16,11 @@ What pysip2 cannot do, and what stands in:
   stream pysip2 reads and writes, nothing else) injects the faults of FAULTS; pysip2 itself
   answers the bad checksum of a request with 96 and a 97 with its last answer.
 - It has no hook per connection or per 97: the tap counts connections and 97s, the route
-  handlers count 93, 99 and 63.
+  handlers count 93, 99, 63 and 01.
+- It decodes 01 Block Patron and routes it (without a handler it answers a 24 with BL=N, as an
+  ILS that does not know the patron would). The handler here keeps the block on the record as
+  scripts/lib/ils.py does (charge privileges denied, `blocked`), with the same `blocks`,
+  `keep_blocks` and `unblock`.
 - Its start() never closes the listening socket (0.1.0): the server is run as start() runs it
   (listen(), then serve with pysip2's own connection handler), with the listener closed.
 """
@@ -33,26 +37,33 @@ from anyio import EndOfStream
 from anyio.abc import SocketAttribute, SocketListener, SocketStream
 from ils import INSTITUTION
 from pysip2 import (
+    BLOCK_PATRON,
     LOGIN,
     PATRON_INFORMATION,
     SC_STATUS,
+    BlockPatronRequest,
     LoginRequest,
     LoginResponse,
     PatronInformationRequest,
     PatronInformationResponse,
+    PatronStatusResponse,
     SCStatusRequest,
     SIP2Server,
 )
 
+# As in scripts/lib/ils.py, each touches the questions about a patron (63, 01) and their
+# answers (64, 24).
 FAULTS = frozenset(
     {
-        "bad_checksum",  # every 64 sent with a wrong checksum (the 97 replay too)
-        "bad_checksum_once",  # the first 64 wrong; pysip2's replay after 97 is the right one
-        "request_checksum",  # every 63 arrives with a wrong checksum: pysip2 answers 96
-        "request_checksum_once",  # the first 63 only; the terminal's resend arrives intact
-        "drop",  # answer the next 63, then close the connection
+        "bad_checksum",  # every answer sent with a wrong checksum (the 97 replay too)
+        "bad_checksum_once",  # the first answer wrong; pysip2's replay after 97 is the right one
+        "request_checksum",  # every 63 or 01 arrives with a wrong checksum: pysip2 answers 96
+        "request_checksum_once",  # the first only; the terminal's resend arrives intact
+        "drop",  # answer the next question, then close the connection
     }
 )
+_QUESTIONS = (b"63", b"01")
+_ANSWERS = (b"64", b"24")
 
 
 def _wrong_checksum(frame: bytes) -> bytes:
@@ -105,7 +116,10 @@ class _Tap:
             if frame.startswith(b"97"):
                 self._ils.count("97")
             fault = self._ils.fault
-            if frame.startswith(b"63") and fault in {"request_checksum", "request_checksum_once"}:
+            if frame.startswith(_QUESTIONS) and fault in {
+                "request_checksum",
+                "request_checksum_once",
+            }:
                 frame = _wrong_checksum(frame)
                 if fault == "request_checksum_once":
                     self._ils.fault = None
@@ -114,12 +128,12 @@ class _Tap:
 
     async def send(self, item: bytes) -> None:
         fault = self._ils.fault
-        if item.startswith(b"64") and fault in {"bad_checksum", "bad_checksum_once"}:
+        if item.startswith(_ANSWERS) and fault in {"bad_checksum", "bad_checksum_once"}:
             if fault == "bad_checksum_once":
                 self._ils.fault = None
             item = _wrong_checksum(item)
         await self._stream.send(item)
-        if item.startswith(b"64") and fault == "drop":
+        if item.startswith(_ANSWERS) and fault == "drop":
             self._ils.fault = None
             await self._stream.aclose()
 
@@ -164,6 +178,8 @@ class PySip2Ils:
         self.port = 0
         self.fault: str | None = None
         self.reject_login = False
+        self.keep_blocks = True
+        self.blocks: list[tuple[str, str, bool]] = []  # (patron ID, message, card retained)
         self.counts: dict[str, int] = {}
         self.connections = 0
         self.checksummed = 0  # requests that came with AY/AZ
@@ -176,6 +192,7 @@ class PySip2Ils:
         server.route(LOGIN)(self._login)
         server.route(SC_STATUS)(self._sc_status)
         server.route(PATRON_INFORMATION)(self._patron_information)
+        server.route(BLOCK_PATRON)(self._block_patron)
         self.server = server
 
     def count(self, command: str) -> None:
@@ -228,6 +245,16 @@ class PySip2Ils:
                 return patron
         return None
 
+    def unblock(self, patron_id: str) -> bool:
+        """Lift a block as staff would in the ILS; False when the patron is not blocked."""
+        patron = self.find(patron_id)
+        if patron is None or "blocked" not in patron:
+            return False
+        patron["status"] = patron.pop("status_before_block", None)
+        del patron["blocked"]
+        patron.pop("card_retained", None)
+        return True
+
     # --- The routes ---------------------------------------------------------------------------
 
     async def _login(self, request: LoginRequest, ctx: Any) -> LoginResponse:
@@ -279,4 +306,41 @@ class PySip2Ils:
             personal_name=str(patron.get("name", "")),
             valid_patron="Y",
             valid_patron_password=cq,
+        )
+
+    async def _block_patron(self, request: BlockPatronRequest, ctx: Any) -> PatronStatusResponse:
+        self.count("01")
+        retained = request.card_retained == "Y"
+        self.blocks.append((request.patron_identifier, request.blocked_card_message, retained))
+        patron = self.find(request.patron_identifier)
+        common: dict[str, Any] = {
+            "language": "000",
+            "transaction_date": ctx.now_18(),
+            "institution_id": self.institution,
+        }
+        if patron is None or patron.get("valid") is False:
+            return PatronStatusResponse(
+                **common,
+                patron_status=" " * 14,
+                patron_identifier=request.patron_identifier,
+                personal_name="",
+                valid_patron="N",
+            )
+        status = list(_status(patron.get("status")))
+        if self.keep_blocks:
+            if "blocked" not in patron:
+                patron["status_before_block"] = patron.get("status")
+            status[0] = "Y"
+            patron["status"] = "".join(status)
+            patron["blocked"] = request.blocked_card_message
+            patron["card_retained"] = retained
+        else:
+            status[:4] = "YYYY"
+        return PatronStatusResponse(
+            **common,
+            patron_status="".join(status),
+            patron_identifier=str(patron["id"]),
+            personal_name=str(patron.get("name", "")),
+            valid_patron="Y",
+            screen_message=("Card blocked",),
         )

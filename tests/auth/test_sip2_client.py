@@ -791,3 +791,314 @@ def test_demo_patrons() -> None:
     assert first["password"] == "ntnu-demo"
     expired = next(p for p in patrons if p["id"] == "E0001")
     assert expired["expires"] < date(2026, 3, 1)
+
+
+# --- Blocks shared between sites (01 Block Patron) ---------------------------------------------
+# Two clients on one ILS stand for two buildings, each with its own Home Assistant: site A
+# freezes a patron and writes the block, site B (its own connection, its own card cache) only
+# reads the ILS.
+
+REASON = "Left room 3 unlocked (2nd time)"
+
+
+def two_sites(ils: Ils, **options: Any) -> tuple[Sip2PatronSystem, Sip2PatronSystem]:
+    """Two sites' clients on one ILS: separate objects, connections and card caches."""
+    return (
+        Sip2PatronSystem(config_for(ils, **options)),
+        Sip2PatronSystem(config_for(ils, **options)),
+    )
+
+
+@pytest.mark.parametrize("error_detection", [True, False])
+async def test_a_block_at_one_site_refuses_the_patron_at_every_site(
+    ils: Ils, error_detection: bool
+) -> None:
+    site_a, site_b = two_sites(ils, error_detection=error_detection)
+    try:
+        # (A look-up, not a login: a login would put the card in site B's cache, see below.)
+        before = await site_b.async_get_patron("S0001")
+        assert before is not None
+        assert not before.suspended
+        await site_a.async_block_patron(" s0001 ", REASON)
+        # The ILS holds the block, with the reason, and the card was not retained.
+        assert ils.blocks == [("S0001", REASON, False)]
+        assert ils.patrons["S0001"]["blocked"] == REASON
+        assert ils.counts["01"] == 1
+        # Site B refuses at login and at the door: charge privileges denied.
+        assert await refused(site_b.async_authenticate("S0001", PASSWORD)) is (
+            Reason.PRIVILEGES_DENIED
+        )
+        assert await refused(site_b.async_find_by_card("C-S0001")) is Reason.PRIVILEGES_DENIED
+        patron = await site_b.async_get_patron("S0001")
+        assert patron is not None
+        assert patron.suspended
+        # A fresh site (a building whose Home Assistant just started) refuses too.
+        site_c = Sip2PatronSystem(config_for(ils, error_detection=error_detection))
+        try:
+            assert await refused(site_c.async_find_by_card("C-S0001")) is (Reason.PRIVILEGES_DENIED)
+        finally:
+            await site_c.async_close()
+        # Lifting a block is the ILS's business; then every site lets the patron in again.
+        assert ils.unblock("S0001")
+        assert not ils.unblock("S0001")
+        assert (await site_b.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
+        assert (await site_a.async_find_by_card("C-S0001")) is not None
+    finally:
+        await site_a.async_close()
+        await site_b.async_close()
+    # Every request carried AY/AZ (sequence numbers checked by the client), or none did.
+    if error_detection:
+        assert ils.checksummed == sum(ils.counts.values())
+    else:
+        assert ils.checksummed == 0
+
+
+async def test_the_blocking_site_forgets_the_card_at_once(ils: Ils) -> None:
+    system = Sip2PatronSystem(config_for(ils))
+    try:
+        assert await system.async_find_by_card("C-S0001") is not None
+        assert await system.async_find_by_card("C-S0001") is not None  # from the cache
+        asked = ils.counts["63"]
+        await system.async_block_patron("S0001", REASON)
+        # The cached card is not trusted: the ILS is asked, and refuses.
+        assert await refused(system.async_find_by_card("C-S0001")) is Reason.PRIVILEGES_DENIED
+        assert ils.counts["63"] == asked + 2  # the check after the 01, and the tap
+    finally:
+        await system.async_close()
+
+
+async def test_another_sites_card_cache_holds_a_blocked_card_at_most_a_minute(ils: Ils) -> None:
+    clock = [1000.0]
+    site_a = Sip2PatronSystem(config_for(ils))
+    site_b = Sip2PatronSystem(config_for(ils), monotonic=lambda: clock[0])
+    try:
+        assert await site_b.async_find_by_card("C-S0001") is not None
+        await site_a.async_block_patron("S0001", REASON)
+        # Site B cannot know until it asks again: its cached answer stands until it expires.
+        assert await site_b.async_find_by_card("C-S0001") is not None
+        assert await refused(site_b.async_authenticate("S0001", PASSWORD)) is (
+            Reason.PRIVILEGES_DENIED
+        )
+        clock[0] += sip2_client.CARD_CACHE_SECONDS + 1
+        assert await refused(site_b.async_find_by_card("C-S0001")) is Reason.PRIVILEGES_DENIED
+    finally:
+        await site_a.async_close()
+        await site_b.async_close()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [sip2_client.PATRON_STATUS_FLAGS[0]],
+        ["card_reported_lost", "charge_privileges_denied", "excessive_outstanding_fees"],
+    ],
+)
+async def test_a_block_refuses_wherever_charge_privileges_denied_refuses(
+    ils: Ils, flags: list[str]
+) -> None:
+    site_a, site_b = two_sites(ils, refusing_flags=flags)
+    try:
+        await site_a.async_block_patron("A0001", REASON)
+        assert await refused(site_b.async_authenticate("A0001", NON_ASCII_PASSWORD)) is (
+            Reason.PRIVILEGES_DENIED
+        )
+    finally:
+        await site_a.async_close()
+        await site_b.async_close()
+
+
+async def test_a_site_that_does_not_refuse_charge_privileges_denied_lets_a_blocked_patron_in(
+    ils: Ils, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The site's choice: documented, and the blocking site warns when it is its own.
+    site_a, site_b = two_sites(ils, refusing_flags=["card_reported_lost"])
+    try:
+        await site_a.async_block_patron("S0001", REASON)
+        assert "refusing flags do not refuse" in caplog.text
+        assert (await site_b.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
+    finally:
+        await site_a.async_close()
+        await site_b.async_close()
+
+
+async def test_blocking_a_patron_already_flagged_keeps_the_flag_after_the_unblock(
+    system: Sip2PatronSystem, ils: Ils
+) -> None:
+    await system.async_block_patron("P0001", REASON)
+    await system.async_block_patron("P0001", "again")  # a second block: one record
+    assert ils.patrons["P0001"]["blocked"] == "again"
+    assert ils.unblock("P0001")
+    # Charge privileges were denied before the block, and still are.
+    assert await refused(system.async_authenticate("P0001", PASSWORD)) is (Reason.PRIVILEGES_DENIED)
+
+
+@pytest.mark.parametrize(
+    "patron_id", ["NOBODY", "V0001", "", "   ", "S0001|AAP0001", "S0001\r01", "S" * 100]
+)
+async def test_blocking_an_unknown_patron_is_refused(
+    system: Sip2PatronSystem, ils: Ils, patron_id: str
+) -> None:
+    assert await refused(system.async_block_patron(patron_id, REASON)) is Reason.UNKNOWN_PATRON
+    if patron_id.strip() in {"NOBODY", "V0001"}:
+        assert ils.blocks == [(patron_id, REASON, False)]  # asked, and answered BL=N
+        assert "63" not in ils.counts  # nothing to check after a BL=N
+    else:
+        assert "01" not in ils.counts  # never sent: nothing to inject, nobody to block
+    # The session is fine.
+    assert (await system.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
+
+
+async def test_an_ils_without_block_patron_is_not_mistaken_for_success() -> None:
+    # pysip2 with no handler for 01 answers its fallback: a 24 with BL=N.
+    async with PySip2Ils(PATRONS) as server:
+        del server.server._handlers["01"]
+        system = Sip2PatronSystem(config_for(server, login_user=None, login_password=None))
+        try:
+            assert await refused(system.async_block_patron("S0001", REASON)) is (
+                Reason.UNKNOWN_PATRON
+            )
+            assert (await system.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
+        finally:
+            await system.async_close()
+
+
+async def test_an_ils_that_does_not_keep_the_block_is_not_mistaken_for_success(
+    system: Sip2PatronSystem, ils: Ils, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As Koha's SIP server: a 24 with the privileges denied, nothing stored.
+    ils.keep_blocks = False
+    assert await refused(system.async_block_patron("S0001", REASON)) is SIP2_PROTOCOL_ERROR
+    assert "does not keep it" in caplog.text
+    assert ils.counts["01"] == 1
+    assert ils.counts["63"] == 1  # the check that found no block
+
+
+async def test_a_block_when_the_ils_is_down_raises(kind: str) -> None:
+    async with new_ils(kind) as server:
+        port = server.port
+    system = Sip2PatronSystem(make_config(port))
+    try:
+        assert await refused(system.async_block_patron("S0001", REASON)) is (
+            Reason.PATRON_SYSTEM_UNAVAILABLE
+        )
+    finally:
+        await system.async_close()
+
+
+async def test_a_block_when_the_ils_refuses_the_sip_login_raises(ils: Ils) -> None:
+    system = Sip2PatronSystem(config_for(ils, login_password="wrong"))
+    try:
+        assert await refused(system.async_block_patron("S0001", REASON)) is (
+            Reason.PATRON_SYSTEM_UNAVAILABLE
+        )
+        assert system.login_rejected
+    finally:
+        await system.async_close()
+    assert "01" not in ils.counts
+    assert ils.blocks == []
+
+
+@ours_only
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("truncated", SIP2_PROTOCOL_ERROR),
+        ("garbage", SIP2_PROTOCOL_ERROR),
+        ("huge", SIP2_PROTOCOL_ERROR),
+        ("bad_checksum", SIP2_PROTOCOL_ERROR),
+        ("request_checksum", SIP2_PROTOCOL_ERROR),
+        ("silent", Reason.PATRON_SYSTEM_UNAVAILABLE),
+        ("reset", Reason.PATRON_SYSTEM_UNAVAILABLE),
+        ("drip", Reason.PATRON_SYSTEM_UNAVAILABLE),
+    ],
+)
+async def test_a_block_the_ils_does_not_answer_properly_raises(
+    system: Sip2PatronSystem, ils: IlsServer, fault: str, reason: Reason
+) -> None:
+    await system.async_test()
+    assert await system.async_find_by_card("C-S0001") is not None
+    ils.fault = fault
+    start = time.monotonic()
+    assert await refused(system.async_block_patron("S0001", REASON)) is reason
+    assert time.monotonic() - start < 2.5
+    # The card is asked about again. A block whose answer was lost may still have been kept
+    # (the caller, told it failed, asks again: a second block is harmless).
+    ils.fault = None
+    ils.counts.clear()
+    if ils.blocks:
+        assert await refused(system.async_find_by_card("C-S0001")) is Reason.PRIVILEGES_DENIED
+    else:
+        assert fault == "request_checksum"  # never read, so never kept
+        assert await system.async_find_by_card("C-S0001") is not None
+    assert ils.counts["63"] == 1
+
+
+@pytest.mark.parametrize("fault", ["bad_checksum_once", "request_checksum_once", "drop"])
+async def test_a_block_survives_a_line_error_or_a_dropped_connection(
+    system: Sip2PatronSystem, ils: Ils, fault: str
+) -> None:
+    await system.async_test()
+    ils.fault = fault
+    await system.async_block_patron("S0001", REASON)
+    assert ils.counts["01"] == 1  # one 01 read: the resend replaced the damaged one
+    assert ils.blocks == [("S0001", REASON, False)]
+    if fault == "bad_checksum_once":
+        assert ils.counts["97"] == 1
+    assert await refused(system.async_authenticate("S0001", PASSWORD)) is (Reason.PRIVILEGES_DENIED)
+
+
+@pytest.mark.parametrize(
+    ("reason", "sent"),
+    [
+        ("Door|AAP0001|", "Door AAP0001"),  # no field injection
+        ("line one\r\nline two\x00", "line one line two"),
+        ("tab\tand\u202emirror\x1b[2J", "tab and mirror [2J"),
+        ("  ", sip2_client.DEFAULT_BLOCK_MESSAGE),
+        ("", sip2_client.DEFAULT_BLOCK_MESSAGE),
+        ("x" * 500, "x" * sip2_client.BLOCK_MESSAGE_LENGTH),
+        ("Åse Ødegård, blåbær", "Åse Ødegård, blåbær"),  # in every character set
+    ],
+)
+async def test_the_reason_is_sanitised_and_bounded(
+    system: Sip2PatronSystem, ils: Ils, reason: str, sent: str
+) -> None:
+    await system.async_block_patron("S0001", reason)
+    assert ils.blocks == [("S0001", sent, False)]
+    assert len(ils.blocks[0][1]) <= sip2_client.BLOCK_MESSAGE_LENGTH
+
+
+@pytest.mark.parametrize("ils_encoding", SIP2_ENCODINGS)
+async def test_the_reason_in_the_sites_character_set(ils: Ils, ils_encoding: str) -> None:
+    system = Sip2PatronSystem(config_for(ils, encoding=ils_encoding))
+    try:
+        await system.async_block_patron("A0001", "王小明 found Åse's card")
+    finally:
+        await system.async_close()
+    expected = "王小明" if ils_encoding == "utf-8" else "???"
+    assert ils.blocks == [("A0001", f"{expected} found Åse's card", False)]
+
+
+def test_block_message() -> None:
+    assert sip2_client.block_message("a | b") == "a b"
+    assert sip2_client.block_message("x" * 59 + " y") == "x" * 59
+    assert sip2_client.block_message("密碼", "latin-1") == "??"
+    assert sip2_client.block_message(None) == sip2_client.DEFAULT_BLOCK_MESSAGE  # type: ignore[arg-type]
+    assert {0, 4} == sip2_client.BLOCK_FLAGS
+    assert make_config(1).refusing_flags >= sip2_client.BLOCK_FLAGS
+
+
+@ours_only
+async def test_block_logs_no_secret_and_no_whole_id(
+    system: Sip2PatronSystem, ils: IlsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await system.async_block_patron("S0001", REASON)
+    ils.fault = "garbage"
+    with pytest.raises(Refused):
+        await system.async_block_patron("S0001", REASON)
+    ils.fault = None
+    with pytest.raises(Refused):
+        await system.async_block_patron("NOBODY", REASON)
+    assert caplog.records
+    for forbidden in (LOGIN_PASSWORD, "S0001", "NOBODY"):
+        assert forbidden not in caplog.text

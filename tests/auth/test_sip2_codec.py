@@ -90,6 +90,17 @@ def test_builders_round_trip(
             valid_password=None if ok else "",
             extra=(("PC", "student_master"), ("PA", "20270131")),
         ),
+        codec.block_patron("NTNU", patron_id, user, NOW, terminal_password=password),
+        codec.block_patron("NTNU", patron_id, user, NOW, card_retained=True),
+        codec.patron_status_response(
+            status="Y" + " " * 13,
+            now=NOW,
+            institution="NTNU",
+            patron_id=patron_id,
+            name=user,
+            valid_patron="Y" if ok else None,
+            extra=(("AF", "Card blocked"),),
+        ),
     ]
     for message in built:
         for detect in (False, True):
@@ -340,3 +351,76 @@ def test_we_read_what_pysip2_sends(
     assert pysip2.verify_checksum(
         codec.encode(answer, error_detection=True, encoding=encoding)[:-1]
     )
+
+
+def test_block_patron_is_laid_out_as_the_spec_says() -> None:
+    line = codec.encode(codec.block_patron("NTNU", "S0001", "Left the door open", NOW))
+    # 01, card retained N (the patron keeps the card), the date, then AO AL AA AC in order.
+    assert line == b"01N20260314    092653AONTNU|ALLeft the door open|AAS0001|AC|\r"
+    answer = codec.patron_status_response(
+        status="Y" + " " * 13,
+        now=NOW,
+        institution="NTNU",
+        patron_id="S0001",
+        name="A",
+        valid_patron="Y",
+    )
+    assert codec.encode(answer) == (
+        b"24Y             00020260314    092653AONTNU|AAS0001|AEA|BLY|\r"
+    )
+    with pytest.raises(Sip2Error):
+        codec.patron_status_response(
+            status="Y", now=NOW, institution="", patron_id="", name="", valid_patron=None
+        )
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from(SIP2_ENCODINGS), st.integers(0, 9), st.booleans())
+def test_pysip2_reads_our_block_patron(
+    data: st.DataObject, encoding: str, sequence: int, retained: bool
+) -> None:
+    patron_id = data.draw(_text_in(encoding).filter(bool))
+    text = data.draw(_text_in(encoding).filter(bool))
+    request = codec.block_patron(
+        "NTNU", patron_id, text, NOW, card_retained=retained, terminal_password="tp"
+    )
+    line = codec.encode(
+        Message(request.command, request.fixed, request.fields, sequence),
+        error_detection=True,
+        encoding=encoding,
+    )
+    decoded = pysip2.decode_message(line, encoding=encoding)
+    assert decoded.sequence_number == sequence
+    assert isinstance(decoded.message, pysip2.BlockPatronRequest)
+    assert decoded.message.card_retained == ("Y" if retained else "N")
+    assert decoded.message.transaction_date == codec.sip_date(NOW)
+    assert decoded.message.institution_id == "NTNU"
+    assert decoded.message.blocked_card_message == text
+    assert decoded.message.patron_identifier == patron_id
+    assert decoded.message.terminal_password == "tp"
+
+
+@pytest.mark.parametrize("encoding", SIP2_ENCODINGS)
+def test_we_read_pysip2s_patron_status_response(encoding: str) -> None:
+    line = pysip2.encode_message(
+        pysip2.PatronStatusResponse(
+            patron_status="YYYY          ",
+            language="000",
+            transaction_date=codec.sip_date(NOW),
+            institution_id="NTNU",
+            patron_identifier="A0001",
+            personal_name=NAME,
+            valid_patron="Y",
+            screen_message=("Card blocked",),
+        ),
+        sequence_number=7,
+        checksum=True,
+        encoding=encoding,
+    )
+    answer = codec.decode(line, encoding=encoding)
+    assert answer.command == codec.PATRON_STATUS_RESPONSE
+    assert answer.sequence == 7
+    assert answer.fixed[:14] == "YYYY          "
+    assert answer.get("AE") == NAME
+    assert answer.get("BL") == "Y"
+    assert answer.get("AF") == "Card blocked"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from .client import (
+    BLOCK_FLAGS,
+    BLOCK_MESSAGE_LENGTH,
+    DEFAULT_BLOCK_MESSAGE,
     DEFAULT_REFUSING_FLAGS,
     MOST_RESTRICTED_CATEGORY,
     PATRON_STATUS_FLAGS,
@@ -16,6 +19,9 @@ from .client import (
 from .codec import DEFAULT_ENCODING, SIP2_ENCODINGS, Sip2ChecksumError, Sip2Error
 
 __all__ = [
+    "BLOCK_FLAGS",
+    "BLOCK_MESSAGE_LENGTH",
+    "DEFAULT_BLOCK_MESSAGE",
     "DEFAULT_ENCODING",
     "DEFAULT_REFUSING_FLAGS",
     "MOST_RESTRICTED_CATEGORY",

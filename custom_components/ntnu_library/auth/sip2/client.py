@@ -13,6 +13,10 @@ usual). Text is read in the site's character set with U+FFFD for what does not d
 odd byte in a name never fails a login.
 
 Passwords (the patron's AD, the terminal's CO) are never logged and never put in an error.
+
+Sites that share one ILS share its blocks: `async_block_patron` writes a freeze to the ILS with
+01 Block Patron, and every site whose client reads that ILS refuses the patron from its next
+question on (see BLOCK_FLAGS). An ILS block is lifted in the ILS, never from here.
 """
 
 from __future__ import annotations
@@ -93,6 +97,26 @@ _REASON_ORDER: Final = (
 
 # An answer that cannot be read fails its request without looking like an outage.
 SIP2_PROTOCOL_ERROR: Final[Reason] = Reason.PATRON_SYSTEM_ERROR
+
+# --- Blocks (01 Block Patron) -------------------------------------------------------------------
+# SIP2 2.00 says the ACS "should invalidate the patron's card" on 01 and answer 24 Patron Status,
+# but not which of the 14 patron status flags a blocked patron then carries. The flag for "may
+# not borrow at all" is charge privileges denied (position 0), and that is what ILSs set: the
+# SIP server tests of Koha and OpenNCIP expect a 24 starting "24Y" after 01 (Koha sets positions
+# 0-3, all the privileges), and an ILS that treats a blocked card as a lost one sets card
+# reported lost (position 4) too, or alone. Some invalidate the card outright, and the patron is
+# then unknown (BL=N). A block is therefore read as any of these, and each is refused: both
+# flags are in DEFAULT_REFUSING_FLAGS (PRIVILEGES_DENIED, CARD_REPORTED_LOST), and BL=N refuses
+# a login as invalid credentials and a card as unknown. A site that takes charge privileges
+# denied out of its refusing flags no longer refuses a patron another site blocked.
+#
+# There is no undoing a block from here. The nearest message, 25 Patron Enable, is by the spec
+# "only for system testing and validation", and would lift every block the ILS holds on the
+# patron, the library's own included: an ILS block is lifted by staff in the ILS.
+BLOCK_FLAGS: Final = frozenset({PATRON_STATUS_FLAGS.index("charge_privileges_denied"), _CARD_LOST})
+# The blocked card message (AL) as staff read it in the ILS: one line, bounded, always sendable.
+BLOCK_MESSAGE_LENGTH: Final = 60
+DEFAULT_BLOCK_MESSAGE: Final = "Room rights frozen"
 
 
 def _most_restricted() -> str:
@@ -232,8 +256,21 @@ def shown_type(raw: str) -> str:
     return text[:UNMAPPED_TYPE_LENGTH]
 
 
+def block_message(reason: str, encoding: str = DEFAULT_ENCODING) -> str:
+    """The reason as a blocked card message: printable, one line, BLOCK_MESSAGE_LENGTH at most.
+
+    A `|`, CR, LF, NUL or any other unprintable character becomes a space (one for a run of
+    them), a letter the ILS's character set lacks becomes "?", an empty reason the default.
+    """
+    text = reason if isinstance(reason, str) else ""
+    text = "".join(ch if ch.isprintable() and ch != "|" else " " for ch in text)
+    text = " ".join(text.split())
+    text = text.encode(encoding, "replace").decode(encoding)
+    return text[:BLOCK_MESSAGE_LENGTH].rstrip() or DEFAULT_BLOCK_MESSAGE
+
+
 class Sip2PatronSystem(PatronSystem):
-    """Patrons as the ILS knows them, through SIP2 Patron Information."""
+    """Patrons as the ILS knows them, through SIP2 Patron Information; blocks by Block Patron."""
 
     def __init__(
         self,
@@ -343,6 +380,84 @@ class Sip2PatronSystem(PatronSystem):
         """SIP2 cannot search by name."""
         return []
 
+    # --- Shared patron rules ----------------------------------------------------------------
+
+    async def async_block_patron(self, patron_id: str, reason: str) -> None:
+        """Block the patron in the ILS (01 Block Patron), so that every site refuses them.
+
+        The reason goes to the ILS as the blocked card message (see `block_message`); card
+        retained is N: the patron keeps the card, no door reader swallows one. The 24 answer is
+        then checked by asking what every other site will ask next, a 63 for the patron: it must
+        show the block (BLOCK_FLAGS, or BL=N), or the ILS took the message without keeping it
+        (Koha's SIP server answers 01 with the flags set and stores nothing). The patron's cards
+        leave the card cache, whatever the outcome.
+
+        Raises Refused(UNKNOWN_PATRON) when the ILS answers BL=N to the block (it does not know
+        the patron; an ILS without 01, as pysip2 with no handler, answers so too) or the ID
+        cannot be sent; Refused(PATRON_SYSTEM_UNAVAILABLE) when the ILS does not answer (or
+        refuses the SIP login); Refused(SIP2_PROTOCOL_ERROR) when its answer cannot be read, is
+        not a 24, or the block does not show. Returns only once the ILS's answer about the
+        patron refuses them. A failure after the 01 was sent may still leave the block in the
+        ILS: asking again is harmless (a second block of a blocked patron changes nothing).
+        """
+        key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
+        self._forget_patron(key)
+        try:
+            await self._block(key, reason)
+        finally:
+            # A card lookup answered before the block may have cached the patron meanwhile.
+            self._forget_patron(key)
+
+    async def _block(self, key: str, reason: str) -> None:
+        masked = mask_patron_id(key) or "-"
+        request = codec.block_patron(
+            self.config.institution,
+            key,
+            block_message(reason, self.config.encoding),
+            self._now(),
+            card_retained=False,
+            terminal_password=self.config.terminal_password,
+        )
+        if not key or len(key) > MAX_ID_LENGTH or not self._sendable(request):
+            raise Refused(Reason.UNKNOWN_PATRON, patron=masked)
+        answer = await self._ask(request, key, codec.PATRON_STATUS_RESPONSE, "block patron")
+        if answer.get("BL") == "N":
+            _LOGGER.warning("SIP2 block refused: the ILS does not know patron %s", masked)
+            raise Refused(Reason.UNKNOWN_PATRON, patron=masked)
+        # What another site's client will read: the block must be there.
+        check = self._patron_request(key, None)
+        if check is None:  # pragma: no cover - the same ID was sendable in the 01
+            raise Refused(Reason.UNKNOWN_PATRON, patron=masked)
+        status = await self._ask(check, key)
+        if status.get("BL") != "Y":
+            _LOGGER.info("SIP2 patron %s blocked: the ILS no longer knows the card", masked)
+            return
+        if not flag_reasons(status.fixed, BLOCK_FLAGS):
+            _LOGGER.warning(
+                "SIP2 block of %s acknowledged, but the ILS does not keep it: its patron status "
+                "shows neither charge privileges denied nor card reported lost",
+                masked,
+            )
+            raise Refused(SIP2_PROTOCOL_ERROR)
+        if not flag_reasons(status.fixed, self._refusing):
+            _LOGGER.warning(
+                "SIP2 patron %s blocked, but this site's refusing flags do not refuse the flags "
+                "the ILS set: the patron is refused only where they do",
+                masked,
+            )
+        _LOGGER.info("SIP2 patron %s blocked in the ILS", masked)
+
+    def _forget_patron(self, key: str) -> None:
+        """Drop every cached card that resolves to this patron (or is this ID)."""
+        if not key:
+            return
+        for card in [
+            card
+            for card, (_, patron) in self._cards.items()
+            if card == key or (patron is not None and patron.patron_id == key)
+        ]:
+            del self._cards[card]
+
     # --- Config flow and shutdown ----------------------------------------------------------
 
     async def async_test(self) -> None:
@@ -383,25 +498,36 @@ class Sip2PatronSystem(PatronSystem):
             password=password,
             terminal_password=self.config.terminal_password,
         )
+        return request if self._sendable(request) else None
+
+    def _sendable(self, request: Message) -> bool:
+        """Whether the request encodes: no `|`, CR, LF or NUL, nothing the charset lacks."""
         try:
             codec.encode(request, encoding=self.config.encoding)
         except Sip2Error:
-            return None
-        return request
+            return False
+        return True
 
-    async def _ask(self, request: Message, key: str) -> Message:
-        """Send a 63 and return its 64.
+    async def _ask(
+        self,
+        request: Message,
+        key: str,
+        expect: str = codec.PATRON_INFORMATION_RESPONSE,
+        what: str = "patron information",
+    ) -> Message:
+        """Send a request about a patron (63, or 01) and return its answer (64, or 24).
 
         Refused(SIP2_PROTOCOL_ERROR) when the answer cannot be read, and
         Refused(PATRON_SYSTEM_UNAVAILABLE) when there is none (or the SIP login was refused).
         """
         try:
-            answer = await self._request(request, codec.PATRON_INFORMATION_RESPONSE)
+            answer = await self._request(request, expect)
         except Sip2Error as err:
             # The ILS is there and answered: this request failed, the system is not down.
             self.login_rejected = False
             _LOGGER.warning(
-                "SIP2 patron information for %s failed: unreadable answer: %s",
+                "SIP2 %s for %s failed: unreadable answer: %s",
+                what,
                 mask_patron_id(key),
                 err,
             )
@@ -409,7 +535,8 @@ class Sip2PatronSystem(PatronSystem):
         except (Sip2Unavailable, Sip2LoginRejected) as err:
             self.login_rejected = isinstance(err, Sip2LoginRejected)
             _LOGGER.warning(
-                "SIP2 patron information for %s failed: %s: %s",
+                "SIP2 %s for %s failed: %s: %s",
+                what,
                 mask_patron_id(key),
                 type(err).__name__,
                 err,

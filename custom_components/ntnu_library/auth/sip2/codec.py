@@ -1,5 +1,7 @@
 """A small SIP2 2.00 codec: the messages a self-check terminal and a door controller need.
 
+93/94 login, 99/98 status, 63/64 patron information, 01/24 block patron, 96/97 resends.
+
 A message is one line ending in CR: a two-digit command, fixed-length fields, then variable
 fields `XXvalue|`. With error detection the line ends in `AY<seq>AZ<checksum>`, the checksum
 being the two's complement of the 16-bit sum of every byte up to and including "AZ", as four
@@ -32,6 +34,8 @@ SC_STATUS: Final = "99"
 ACS_STATUS: Final = "98"
 PATRON_INFORMATION: Final = "63"
 PATRON_INFORMATION_RESPONSE: Final = "64"
+BLOCK_PATRON: Final = "01"
+PATRON_STATUS_RESPONSE: Final = "24"
 REQUEST_SC_RESEND: Final = "96"
 REQUEST_ACS_RESEND: Final = "97"
 
@@ -43,6 +47,8 @@ FIXED_LENGTHS: Final[dict[str, int]] = {
     ACS_STATUS: 34,  # 6 flags, timeout 3, retries 3, date 18, protocol version 4
     PATRON_INFORMATION: 31,  # language 3, transaction date 18, summary 10
     PATRON_INFORMATION_RESPONSE: 59,  # status 14, language 3, date 18, 6 counts of 4
+    BLOCK_PATRON: 19,  # card retained 1, transaction date 18
+    PATRON_STATUS_RESPONSE: 35,  # status 14, language 3, transaction date 18
     REQUEST_SC_RESEND: 0,
     REQUEST_ACS_RESEND: 0,
 }
@@ -250,6 +256,29 @@ def patron_information(
     return Message(PATRON_INFORMATION, fixed, tuple(fields))
 
 
+def block_patron(
+    institution: str,
+    patron_id: str,
+    message: str,
+    now: datetime,
+    *,
+    card_retained: bool = False,
+    terminal_password: str = "",
+) -> Message:
+    """01 Block Patron: AO, AL (the blocked card message), AA, AC, all required, in that order.
+
+    `card_retained` Y says the terminal swallowed the card; a door reader never does.
+    """
+    fixed = ("Y" if card_retained else "N") + sip_date(now)
+    fields = (
+        ("AO", institution),
+        ("AL", message),
+        ("AA", patron_id),
+        ("AC", terminal_password),
+    )
+    return Message(BLOCK_PATRON, fixed, fields)
+
+
 PATRON_STATUS_LENGTH: Final = 14
 
 
@@ -274,3 +303,23 @@ def patron_information_response(
     if valid_password is not None:
         fields.append(("CQ", valid_password))
     return Message(PATRON_INFORMATION_RESPONSE, fixed, (*fields, *extra))
+
+
+def patron_status_response(
+    *,
+    status: str,
+    now: datetime,
+    institution: str,
+    patron_id: str,
+    name: str,
+    valid_patron: str | None,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Message:
+    """24 Patron Status Response (the answer to 01 Block Patron, and to 23); BL None omits it."""
+    if len(status) != PATRON_STATUS_LENGTH:
+        raise Sip2Error("patron status must have 14 flags")
+    fixed = status + "000" + sip_date(now)
+    fields = [("AO", institution), ("AA", patron_id), ("AE", name)]
+    if valid_patron is not None:
+        fields.append(("BL", valid_patron))
+    return Message(PATRON_STATUS_RESPONSE, fixed, (*fields, *extra))
