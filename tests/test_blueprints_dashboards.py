@@ -49,6 +49,7 @@ import yaml
 # custom_components namespace package rather than the test plugin's own testing_config.
 from custom_components.ntnu_library.const import DOMAIN, EVENT_NAME
 from custom_components.ntnu_library.services import SERVICES
+from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BLUEPRINT_DIR = ROOT / "blueprints" / "automation" / "ntnu_library"
@@ -66,6 +67,9 @@ ROOM_ENTITY_PATTERNS = (
     "sensor.{r}_status",
     "sensor.{r}_holder",
     "sensor.{r}_in_use_since",
+    "sensor.{r}_lock_battery",
+    "sensor.{r}_door_contact_battery",
+    "sensor.{r}_occupancy_sensor_battery",
     "binary_sensor.{r}_door",
     "binary_sensor.{r}_occupancy",
     "binary_sensor.{r}_lock_pending",
@@ -106,6 +110,11 @@ SAMPLE_INPUTS: dict[str, dict[str, Any]] = {
     "door_alert.yaml": {
         "locks": [f"lock.{r.lower()}" for r in ROOMS],
         "offline_minutes": 3,
+        "batteries": [
+            f"sensor.{r.lower()}_{device}_battery"
+            for r in ROOMS
+            for device in ("lock", "door_contact", "occupancy_sensor")
+        ],
     },
     "freeze_after_violation.yaml": {
         "reasons": ["closing", "max_use"],
@@ -288,6 +297,18 @@ async def test_default_actions_of_the_alerts_validate(
         assert [s["action"] for s in _actions(validated["actions"])] == actions
 
 
+async def test_door_alert_of_before_battery_alerts_still_validates(
+    hass: HomeAssistant, config_dir: pathlib.Path
+) -> None:
+    """An automation made before the battery inputs existed watches no battery, and loads."""
+    inputs = {k: v for k, v in SAMPLE_INPUTS["door_alert.yaml"].items() if k != "batteries"}
+    validated = await async_validate_config_item(hass, "old", _instance("door_alert.yaml", inputs))
+    assert validated is not None
+    assert validated.validation_status is ValidationStatus.OK
+    battery = next(t for t in validated["triggers"] if t["id"] == "battery_low")
+    assert battery["entity_id"] == [] and battery["below"] == 20
+
+
 async def test_auto_return_needs_its_sensors(hass: HomeAssistant, config_dir: pathlib.Path) -> None:
     with pytest.raises(HomeAssistantError, match="occupancy_sensors"):
         await async_validate_config_item(
@@ -315,7 +336,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 8 + 2
+    assert len(EXPECTED_ENTITIES) == 18 * 11 + 2
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 
@@ -612,6 +633,74 @@ async def test_door_alert_default_is_a_persistent_notification(
     ]
     assert notifications[0].data["title"] == "Door forced open / 門被強行開啟: T06"
     assert notifications[1].data["title"] == "Lock jammed / 門鎖卡住: L04"
+
+
+async def test_door_alert_reports_a_low_battery(
+    hass: HomeAssistant,
+    site: ConfigEntry,
+    setup_automations: Callable[..., Awaitable[None]],
+) -> None:
+    alerts = async_capture_events(hass, "ntnu_library_test_alert")
+    inputs = SAMPLE_INPUTS["door_alert.yaml"] | {
+        "battery_threshold": 15,
+        "alert_actions": [
+            {
+                "event": "ntnu_library_test_alert",
+                "event_data": {
+                    key: f"{{{{ {key} }}}}" for key in ("alert", "room", "site", "title", "message")
+                },
+            }
+        ],
+    }
+    await setup_automations(_instance("door_alert.yaml", inputs))
+    radio = site.runtime_data.radio
+
+    async def drain(address: str | None, percent: float) -> None:
+        assert address is not None
+        radio.device(address).set_battery(percent)
+        await radio._async_settle()
+        await hass.async_block_till_done()
+
+    contact = simulated_devices("T10").contact
+    await drain(contact, 40)
+    await drain(contact, 16)  # not below 15 %
+    assert hass.states.get("sensor.t10_door_contact_battery").state == "16"
+    assert alerts == []
+
+    await _call(hass, "simulate", room="T09", action="battery_low")  # the lock: 10 %
+    await drain(contact, 12)
+    await drain(contact, 11)  # still low: told once
+    assert hass.states.get("sensor.t09_lock_battery").state == "10"
+    assert [(a.data["alert"], a.data["room"]) for a in alerts] == [
+        ("battery_low", "T09"),
+        ("battery_low", "T10"),
+    ]
+    lock, door_contact = (a.data for a in alerts)
+    assert lock["title"] == "Battery low / 電量不足: T09"
+    assert "lock of study room T09 (Main Library) is down to 10 %" in lock["message"]
+    assert "below 15 %" in lock["message"] and "cannot be opened by card" in lock["message"]
+    assert "研究室 T09 (Main Library) 的門鎖電量剩 10%" in lock["message"]
+    assert (
+        "door contact of study room T10 (Main Library) is down to 12 %" in door_contact["message"]
+    )
+    assert "門磁電量剩 12%" in door_contact["message"]
+    assert "cannot be opened" not in door_contact["message"]
+
+
+async def test_battery_alert_notification_does_not_replace_a_door_alert(
+    hass: HomeAssistant,
+    site: ConfigEntry,
+    setup_automations: Callable[..., Awaitable[None]],
+) -> None:
+    notifications = async_mock_service(hass, "persistent_notification", "create")
+    await setup_automations(_instance("door_alert.yaml", SAMPLE_INPUTS["door_alert.yaml"]))
+    await _call(hass, "simulate", room="T11", action="jam")
+    await _call(hass, "simulate", room="T11", action="battery_low")
+    assert [c.data["notification_id"] for c in notifications] == [
+        "ntnu_library_door_T11",
+        "ntnu_library_door_T11_battery",
+    ]
+    assert notifications[1].data["title"] == "Battery low / 電量不足: T11"
 
 
 @pytest.mark.parametrize("start_time", [T0.replace(hour=21, minute=50)])

@@ -14,12 +14,14 @@ from homeassistant.components.lock import (
     SERVICE_UNLOCK,
     LockState as HaLockState,
 )
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     STATE_OFF,
     STATE_ON,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
+    EntityCategory,
     Platform,
 )
 from homeassistant.core import Context, HomeAssistant
@@ -44,12 +46,14 @@ from custom_components.ntnu_library.const import (
     CONF_SITE_NAME,
     DOMAIN,
     EVENT_NAME,
+    SUBENTRY_ROOM,
 )
 from custom_components.ntnu_library.core.model import EventType
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.sensor import STATUS_OPTIONS
-from custom_components.ntnu_library.subentries import room_subentry
-from custom_components.ntnu_library.zigbee.radio import LockState
+from custom_components.ntnu_library.subentries import room_subentry, room_subentry_data
+from custom_components.ntnu_library.zigbee.radio import LockState, RoomDevices
+from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
 from .conftest import PASSWORD, TIME_ZONE
 
@@ -62,6 +66,9 @@ ROOM_ENTITIES = {
     "sensor.{room}_status",
     "sensor.{room}_holder",
     "sensor.{room}_in_use_since",
+    "sensor.{room}_lock_battery",
+    "sensor.{room}_door_contact_battery",
+    "sensor.{room}_occupancy_sensor_battery",
     "binary_sensor.{room}_door",
     "binary_sensor.{room}_occupancy",
     "binary_sensor.{room}_lock_pending",
@@ -407,6 +414,86 @@ async def test_door_and_occupancy(hass: HomeAssistant, init_integration: MockCon
     assert hass.states.get(occupancy).state == STATE_OFF
     # Only T02 moved.
     assert hass.states.get("binary_sensor.t03_door").state == STATE_OFF
+
+
+async def test_battery_sensors_follow_the_devices_reports(
+    hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """Each device's battery, as its Power Configuration reports it over the air."""
+    radio = init_integration.runtime_data.radio
+    sensors = {
+        "lock": "sensor.t05_lock_battery",
+        "contact": "sensor.t05_door_contact_battery",
+        "occupancy": "sensor.t05_occupancy_sensor_battery",
+    }
+    for entity_id in sensors.values():
+        state = hass.states.get(entity_id)
+        assert state.state == "100"
+        assert state.attributes["device_class"] == "battery"
+        assert state.attributes["unit_of_measurement"] == "%"
+        assert state.attributes["state_class"] == "measurement"
+        entry = entity_registry.async_get(entity_id)
+        assert entry is not None and entry.entity_category is EntityCategory.DIAGNOSTIC
+
+    devices = simulated_devices("T05")
+    radio.device(devices.occupancy).set_battery(61)
+    await radio._async_settle()
+    await hass.async_block_till_done()
+    assert hass.states.get(sensors["occupancy"]).state == "61"
+    assert hass.states.get(sensors["contact"]).state == "100"
+    assert hass.states.get("sensor.t06_occupancy_sensor_battery").state == "100"
+
+    await _simulate(hass, "T05", "battery_low")
+    assert hass.states.get(sensors["lock"]).state == "10"
+
+    # A lock away takes its room's entities with it, its batteries' levels too.
+    await _simulate(hass, "T05", "offline")
+    assert hass.states.get(sensors["occupancy"]).state == STATE_UNAVAILABLE
+    await _simulate(hass, "T05", "online")
+    assert hass.states.get(sensors["occupancy"]).state == "61"
+
+
+async def test_a_room_with_only_a_lock_has_only_its_battery(
+    hass: HomeAssistant, policy_options: dict[str, Any]
+) -> None:
+    room = next(r for r in DEMO_ROOMS if r.room_id == "T01")
+    devices = simulated_devices("T01")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Main Library",
+        data={
+            CONF_SITE_NAME: "Main Library",
+            CONF_RADIO: "simulated",
+            CONF_PATRON_SYSTEM: "local",
+            CONF_DEMO_DATA: False,
+        },
+        options=policy_options,
+        subentries_data=[
+            ConfigSubentryData(
+                data=room_subentry_data(room, RoomDevices(room_id="T01", lock=devices.lock)),
+                subentry_type=SUBENTRY_ROOM,
+                title="T01",
+                unique_id="T01",
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    sensors = {
+        s.entity_id
+        for s in hass.states.async_all("sensor")
+        if s.entity_id.startswith("sensor.t01_")
+    }
+    assert sensors == {
+        "sensor.t01_status",
+        "sensor.t01_holder",
+        "sensor.t01_in_use_since",
+        "sensor.t01_lock_battery",
+    }
+    assert hass.states.get("sensor.t01_lock_battery").state == "100"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 # --- the door log ----------------------------------------------------------------------------

@@ -231,7 +231,8 @@ def test_messages_use_known_placeholders() -> None:
         assert _placeholders(entry["message"]) <= known, key
     for key, entry in STRINGS.get("issues", {}).items():
         for text in entry.values():
-            assert _placeholders(text) <= {"room", "site", "error", "code", "category"}, key
+            issue_placeholders = {"room", "site", "error", "code", "category", "entity", "ieee"}
+            assert _placeholders(text) <= issue_placeholders, key
     assert _placeholders(STRINGS["config"]["step"]["reauth_confirm"]["description"]) == {"host"}
     for key, text in _leaves(STRINGS):
         if not key.startswith(("exceptions.", "issues.", "config.step.reauth_confirm.")):

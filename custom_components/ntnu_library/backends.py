@@ -59,12 +59,12 @@ from .const import (
     RADIO_BELLOWS,
     RADIO_ZHA,
 )
+from .zha_locks import ZHA_DOMAIN, async_guard_zha_locks
 from .zigbee.bellows import BellowsRadio
 from .zigbee.radio import RoomRadio, Spawn
 from .zigbee.simulated import SimulatedRadio
 from .zigbee.zha import ZhaRadio
 
-ZHA_DOMAIN = "zha"
 # The fewest loan rights, for a patron whose record names no type (from the loan table).
 DEFAULT_CATEGORY = MOST_RESTRICTED_CATEGORY
 
@@ -91,6 +91,8 @@ def build_radio(
     if mode == RADIO_ZHA:
         radio = ZhaRadio(lambda: zha_application(hass), spawn=spawn)
         _follow_zha(hass, entry, radio)
+        # ZHA's own lock entities would unlock the rooms past the rules: disabled.
+        async_guard_zha_locks(hass, entry)
         return radio
     return SimulatedRadio(spawn=spawn, auto_relock_seconds=auto_relock_seconds)
 

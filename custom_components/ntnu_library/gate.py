@@ -261,4 +261,3 @@ class PatronGate:
             _LOGGER.info("The patron system of %s answers again", self._entry.title)
             ir.async_delete_issue(self._hass, DOMAIN, issue_id)
         self.down = down
-

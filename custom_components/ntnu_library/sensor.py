@@ -1,4 +1,4 @@
-"""Room status, holder and in-use-since; the site's counts of idle and in-use rooms."""
+"""Room status, holder, in-use-since and its devices' batteries; the site's room counts."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import NtnuLibraryConfigEntry
+from .const import CONF_CONTACT_IEEE, CONF_LOCK_IEEE, CONF_OCCUPANCY_IEEE
 from .core.model import Room, RoomStatus
 from .entity import NtnuLibraryEntity, RoomEntity, room_subentry_pairs
 from .site import SiteRuntime
+from .zigbee.radio import Role
 
 PARALLEL_UPDATES = 0
 
@@ -31,7 +33,8 @@ STATUS_OPTIONS = [s.value for s in RoomStatus if s is not RoomStatus.UNAVAILABLE
 class RoomSensorDescription(SensorEntityDescription):
     """A room sensor and how to read it."""
 
-    value_fn: Callable[[SiteRuntime, str], str | datetime | None]
+    value_fn: Callable[[SiteRuntime, str], str | int | datetime | None]
+    device_key: str | None = None  # the bound device it needs; None: every room has it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +42,21 @@ class SiteSensorDescription(SensorEntityDescription):
     """A site sensor and how to read it."""
 
     value_fn: Callable[[SiteRuntime], int]
+
+
+def _battery(role: Role, device_key: str, translation_key: str) -> RoomSensorDescription:
+    """The battery level of one of the room's devices (unknown until it reports one)."""
+    return RoomSensorDescription(
+        key=translation_key,
+        translation_key=translation_key,
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,  # whole percent (also what newer HA would default to)
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        device_key=device_key,
+        value_fn=lambda runtime, room_id: runtime.radio.battery(room_id, role),
+    )
 
 
 ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
@@ -61,6 +79,9 @@ ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda runtime, room_id: runtime.library.in_use_since(room_id),
     ),
+    _battery(Role.LOCK, CONF_LOCK_IEEE, translation_key="lock_battery"),
+    _battery(Role.CONTACT, CONF_CONTACT_IEEE, translation_key="contact_battery"),
+    _battery(Role.OCCUPANCY, CONF_OCCUPANCY_IEEE, translation_key="occupancy_battery"),
 )
 
 
@@ -89,12 +110,21 @@ async def async_setup_entry(
     entry: NtnuLibraryConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """The site's counts, then each room's sensors on the room's subentry."""
+    """The site's counts, then each room's sensors on the room's subentry.
+
+    A battery sensor for each device bound to the room (a contact or an occupancy sensor only
+    where the room has one).
+    """
     runtime = entry.runtime_data
     async_add_entities(SiteSensor(runtime, description) for description in SITE_SENSORS)
     for room, subentry_id in room_subentry_pairs(runtime, entry):
+        data = entry.subentries[subentry_id].data
         async_add_entities(
-            [RoomSensor(runtime, room, description) for description in ROOM_SENSORS],
+            [
+                RoomSensor(runtime, room, description)
+                for description in ROOM_SENSORS
+                if description.device_key is None or data.get(description.device_key)
+            ],
             config_subentry_id=subentry_id,
         )
 
@@ -111,7 +141,7 @@ class RoomSensor(RoomEntity, SensorEntity):
         self.entity_description = description
 
     @property
-    def native_value(self) -> str | datetime | None:
+    def native_value(self) -> str | int | datetime | None:
         """Read from the runtime."""
         return self.entity_description.value_fn(self.runtime, self.room.room_id)
 

@@ -9,7 +9,7 @@ import pytest
 import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.closures import DoorLock
-from zigpy.zcl.clusters.general import Basic
+from zigpy.zcl.clusters.general import Basic, Identify, PowerConfiguration
 from zigpy.zcl.clusters.measurement import OccupancySensing
 from zigpy.zcl.clusters.security import IasZone
 import zigpy.zdo.types as zdo_t
@@ -65,9 +65,15 @@ async def test_start_interviews_every_device(radio: SimulatedRadio) -> None:
             device = app.devices[t.EUI64.convert(address)]
             assert device.is_initialized
             assert (device.manufacturer, device.model) == ("NTNU Sim", model)
-            assert set(device.endpoints[1].in_clusters) == {Basic.cluster_id, cluster.cluster_id}
+            assert set(device.endpoints[1].in_clusters) == {
+                Basic.cluster_id,
+                PowerConfiguration.cluster_id,
+                Identify.cluster_id,
+                cluster.cluster_id,
+            }
             # Configuration reached the device: it reports to the coordinator.
             assert cluster.cluster_id in radio.device(address).bound
+            assert PowerConfiguration.cluster_id in radio.device(address).bound
         assert radio.is_online(room.room_id)
         assert radio.lock_state(room.room_id) is LockState.LOCKED
         assert radio.door_open(room.room_id) is False
@@ -111,6 +117,8 @@ ACTION_CASES = [
     (["jam"], "jam", []),  # a repeated alarm is told once
     ([], "offline", [E.OFFLINE]),
     (["offline"], "online", [E.ONLINE]),
+    ([], "battery_low", [E.BATTERY]),
+    (["battery_low"], "battery_low", []),  # the same level is not told again
 ]
 
 

@@ -26,6 +26,7 @@ from custom_components.ntnu_library.zigbee.radio import (
     LockOffline,
     LockState,
     RadioError,
+    Role,
     UnknownRoom,
 )
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
@@ -276,6 +277,20 @@ async def test_reinterview_reattaches_to_the_new_device(
     ]
     await zha_radio.async_unlock("T01")
     assert radio.lock_model("T01").lock_state == DoorLock.LockState.Unlocked
+
+
+async def test_battery_levels_come_from_zhas_clusters(
+    radio: SimulatedRadio, zha_radio: ZhaRadio, received: list[DeviceEvent]
+) -> None:
+    """ZHA configured the battery reporting; we only listen (the start read nothing more)."""
+    assert zha_radio.battery("T02", Role.OCCUPANCY) == 100  # ZHA's cached value
+    assert zha_radio.battery("L01", Role.CONTACT) is None  # no contact in that room
+    occupancy = ROOMS[1].occupancy
+    assert occupancy is not None
+    radio.device(occupancy).set_battery(12)
+    await radio._async_settle()
+    assert received == [DeviceEvent(room_id="T02", type=E.BATTERY, role=Role.OCCUPANCY, battery=12)]
+    assert zha_radio.battery("T02", Role.OCCUPANCY) == 12
 
 
 # -- ZHA reloads and unloads -------------------------------------------------------------

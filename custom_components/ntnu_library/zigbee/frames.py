@@ -1,19 +1,19 @@
-"""What a room's devices are and what their ZCL frames say: locks, door contacts, occupancy.
+"""What a room's devices are and what their ZCL frames say: locks, contacts, occupancy, batteries.
 
 Pure mapping, no state: the layer (`layer.py`) keeps what it last heard per room.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from zigpy.application import ControllerApplication
 from zigpy.zcl.clusters.closures import DoorLock
+from zigpy.zcl.clusters.general import PowerConfiguration
 from zigpy.zcl.clusters.measurement import OccupancySensing
 from zigpy.zcl.clusters.security import IasZone
 
-from .radio import DeviceEventType, KnownDevice, LockState
+from .radio import DeviceEventType, KnownDevice, LockState, Role
 
 LOCK_ATTR = DoorLock.AttributeDefs
 SOURCE = DoorLock.OperationEventSource
@@ -28,15 +28,6 @@ LOCK_STATES = {
     DoorLock.LockState.Not_fully_locked: LockState.UNLOCKED,
 }
 
-
-class Role(StrEnum):
-    """What a device does for its room."""
-
-    LOCK = "lock"
-    CONTACT = "contact"
-    OCCUPANCY = "occupancy"
-
-
 ROLE_CLUSTERS: dict[Role, int] = {
     Role.LOCK: DoorLock.cluster_id,
     Role.CONTACT: IasZone.cluster_id,
@@ -50,6 +41,26 @@ STATE_ATTRIBUTES = frozenset(
         (Role.OCCUPANCY, OccupancySensing.AttributeDefs.occupancy.id),
     }
 )
+
+# Battery-powered devices carry Power Configuration; the level is in half-percent (0-200).
+POWER_CLUSTER = PowerConfiguration.cluster_id
+BATTERY_ATTR = PowerConfiguration.AttributeDefs.battery_percentage_remaining
+_BATTERY_UNKNOWN = 0xFF  # "invalid or unknown" in ZCL
+
+
+def battery_percent(value: Any) -> int | None:
+    """battery_percentage_remaining as whole percent (rounded down); None if not a level.
+
+    Rounding down never makes a battery look fuller than it is (a 19.5 % battery is below a
+    20 % alert threshold).
+    """
+    try:
+        half_percent = int(value)
+    except (TypeError, ValueError):
+        return None
+    if half_percent == _BATTERY_UNKNOWN or not 0 <= half_percent <= 200:
+        return None
+    return half_percent // 2
 
 
 class MalformedFrame(ValueError):

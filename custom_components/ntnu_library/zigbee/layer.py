@@ -1,15 +1,15 @@
 """The Zigbee layer every radio mode shares: ZCL frames in, room events out; lock, unlock.
 
 `ZigbeeRooms` binds rooms to devices by IEEE address on a zigpy application, listens on each
-room's Door Lock, IAS Zone and Occupancy Sensing cluster, keeps the last known state per room
-and turns frames (decoded in `frames.py`) into `DeviceEvent`s. Modes add start and stop.
+room's Door Lock, IAS Zone and Occupancy Sensing cluster and each device's Power Configuration,
+and turns frames (decoded in `frames.py`) into the room state of `states.py`, which emits the
+`DeviceEvent`s. Modes add start and stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
 import functools
 import logging
 from typing import Any
@@ -24,30 +24,32 @@ from zigpy.zcl.clusters.security import IasZone
 
 from . import compat
 from .frames import (
+    BATTERY_ATTR,
     DOOR,
     LOCK_ATTR,
     LOCK_STATES,
     OPERATION_EVENT,
+    POWER_CLUSTER,
     ROLE_CLUSTERS,
     STATE_ATTRIBUTES,
     ZONE_STATUS_CHANGE,
     MalformedFrame,
-    Role,
+    battery_percent,
     describe_devices,
     operation_event,
 )
 from .radio import (
-    DeviceEvent,
     DeviceEventType,
     KnownDevice,
     LockCommandFailed,
     LockOffline,
     LockState,
     NotSupported,
+    Role,
     RoomDevices,
     Spawn,
-    UnknownRoom,
 )
+from .states import RoomState, RoomStates
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,16 +60,9 @@ DEFAULT_CHECK_TIMEOUT = 3.0
 REPORT_MAX_INTERVAL = 900
 
 
-@dataclass(slots=True)
-class _Room:
-    """What we last heard from one room's devices."""
-
-    devices: RoomDevices
-    online: bool = False
-    lock: LockState = LockState.UNKNOWN
-    door_open: bool | None = None
-    occupied: bool | None = None
-    door_state: int | None = None  # the lock's raw door_state, to tell alarms once
+def _call_each(callbacks: list[Callable[[], Any]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 class _AppListener:
@@ -93,7 +88,7 @@ class _AppListener:
     device_removed = device_left
 
 
-class ZigbeeRooms:
+class ZigbeeRooms(RoomStates):
     """Rooms on a zigpy network (unknown rooms: queries know nothing, commands raise)."""
 
     can_permit_join = False
@@ -107,16 +102,15 @@ class ZigbeeRooms:
         check_timeout: float = DEFAULT_CHECK_TIMEOUT,
         spawn: Spawn | None = None,
     ) -> None:
+        super().__init__()
         self._command_timeout = command_timeout
         self._check_timeout = check_timeout
         self._spawn_task = spawn
         self._tasks: set[asyncio.Task[Any]] = set()
         self._app: ControllerApplication | None = None
         self._listener = _AppListener(self)
-        self._rooms: dict[str, _Room] = {}
         self._bindings: dict[t.EUI64, tuple[str, Role]] = {}
         self._unwatch: dict[t.EUI64, Callable[[], None]] = {}
-        self._subscribers: list[Callable[[DeviceEvent], None]] = []
         self.set_rooms(list(rooms))
 
     # -- what this mode can do (overridden by the modes that can) -------------------
@@ -184,7 +178,7 @@ class ZigbeeRooms:
         self._rooms = {
             room.room_id: old[room.room_id]
             if room.room_id in old and old[room.room_id].devices == room
-            else _Room(devices=room)
+            else RoomState(devices=room)
             for room in rooms
         }
         self._bindings = bindings
@@ -210,7 +204,7 @@ class ZigbeeRooms:
             self._app = None
 
     def _attach_device(self, ieee: t.EUI64) -> None:
-        """Watch the room cluster of a bound device once zigpy has interviewed it."""
+        """Watch a bound device's room cluster (and battery) once zigpy has interviewed it."""
         if ieee not in self._bindings or self._app is None:
             return
         room_id, role = self._bindings[ieee]
@@ -230,11 +224,18 @@ class ZigbeeRooms:
                     ROLE_CLUSTERS[role],
                 )
             return
-        self._unwatch[ieee] = compat.watch_cluster(
-            cluster,
-            functools.partial(self._guard, self._on_command, room_id, role),
-            functools.partial(self._guard, self._on_attribute, room_id, role),
-        )
+        watches = [
+            compat.watch_cluster(
+                cluster,
+                functools.partial(self._guard, self._on_command, room_id, role),
+                functools.partial(self._guard, self._on_attribute, room_id, role),
+            )
+        ]
+        if (power := self._cluster(ieee, role, cluster_id=POWER_CLUSTER)) is not None:
+            on_battery = functools.partial(self._guard, self._on_battery, room_id, role)
+            watches.append(compat.watch_cluster(power, lambda *_: None, on_battery))
+            self._on_battery(room_id, role, BATTERY_ATTR.id, power.get(BATTERY_ATTR.name))
+        self._unwatch[ieee] = functools.partial(_call_each, watches)
         self._prime(self._rooms[room_id], role, cluster)
         if role is Role.LOCK:
             self._set_online(room_id, True)
@@ -251,18 +252,21 @@ class ZigbeeRooms:
         """Every interviewed device on the network but the coordinator, by IEEE address."""
         return describe_devices(self._app) if self._app is not None else []
 
-    def _cluster(self, ieee: t.EUI64, role: Role | None = None) -> Cluster | None:
-        """The bound device's room cluster, if the device is on the network and interviewed."""
-        role = role or self._bindings[ieee][1]
+    def _cluster(
+        self, ieee: t.EUI64, role: Role | None = None, *, cluster_id: int | None = None
+    ) -> Cluster | None:
+        """The device's room cluster (or `cluster_id`), once it is on the network, interviewed."""
+        if cluster_id is None:
+            cluster_id = ROLE_CLUSTERS[role or self._bindings[ieee][1]]
         device = self._app.devices.get(ieee) if self._app is not None else None
         if device is None or not getattr(device, "is_initialized", False):
             return None
         for endpoint_id, endpoint in device.endpoints.items():
-            if endpoint_id != 0 and ROLE_CLUSTERS[role] in endpoint.in_clusters:
-                return endpoint.in_clusters[ROLE_CLUSTERS[role]]
+            if endpoint_id != 0 and cluster_id in endpoint.in_clusters:
+                return endpoint.in_clusters[cluster_id]
         return None
 
-    def _prime(self, room: _Room, role: Role, cluster: Cluster) -> None:
+    def _prime(self, room: RoomState, role: Role, cluster: Cluster) -> None:
         """Take zigpy's cached values as the last known state, without events."""
         if role is Role.LOCK:
             if (value := cluster.get(LOCK_ATTR.lock_state.name)) is not None:
@@ -355,83 +359,11 @@ class ZigbeeRooms:
                     room_id, DeviceEventType.OCCUPIED if occupied else DeviceEventType.VACANT
                 )
 
-    # -- state changes (each emits only on change) --------------------------------
-
-    def _set_online(self, room_id: str, online: bool) -> None:
-        room = self._rooms[room_id]
-        if room.online != online:
-            room.online = online
-            _LOGGER.info("Room %s: lock is %s", room_id, "online" if online else "offline")
-            self._emit(room_id, DeviceEventType.ONLINE if online else DeviceEventType.OFFLINE)
-
-    def _set_lock(self, room_id: str, state: LockState) -> None:
-        room = self._rooms[room_id]
-        if state is not LockState.UNKNOWN and room.lock is not state:
-            room.lock = state
-            self._emit(
-                room_id,
-                DeviceEventType.LOCKED if state is LockState.LOCKED else DeviceEventType.UNLOCKED,
-            )
-
-    def _set_door(self, room_id: str, is_open: bool) -> None:
-        room = self._rooms[room_id]
-        if room.door_open != is_open:
-            room.door_open = is_open
-            self._emit(
-                room_id, DeviceEventType.DOOR_OPEN if is_open else DeviceEventType.DOOR_CLOSED
-            )
-
-    def _set_door_state(self, room_id: str, state: int) -> None:
-        room = self._rooms[room_id]
-        if room.door_state == state:
-            return  # periodic reports repeat; alarms are told once
-        room.door_state = state
-        if state == DOOR.Open:
-            self._set_door(room_id, True)
-        elif state == DOOR.Closed:
-            self._set_door(room_id, False)
-        elif state == DOOR.Error_forced_open:
-            self._emit(room_id, DeviceEventType.FORCED_OPEN)
-            self._set_door(room_id, True)
-        elif state == DOOR.Error_jammed:
-            self._emit(room_id, DeviceEventType.JAMMED)
-
-    def _emit(self, room_id: str, event_type: DeviceEventType, card: str | None = None) -> None:
-        event = DeviceEvent(room_id=room_id, type=event_type, card=card)
-        _LOGGER.debug("Room event %s", event)
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # a subscriber's bug must not reach zigpy
-                _LOGGER.exception("Subscriber failed on %s", event)
+    def _on_battery(self, room_id: str, role: Role, attrid: int, value: Any) -> None:
+        if attrid == BATTERY_ATTR.id and (level := battery_percent(value)) is not None:
+            self._set_battery(room_id, role, level)
 
     # -- RoomRadio -----------------------------------------------------------------
-
-    def subscribe(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
-        """Call `callback` for every decoded event; returns an unsubscribe function."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def is_online(self, room_id: str) -> bool:
-        """Whether the room's lock answers."""
-        return room.online if (room := self._rooms.get(room_id)) else False
-
-    def lock_state(self, room_id: str) -> LockState:
-        """The last known bolt state."""
-        return room.lock if (room := self._rooms.get(room_id)) else LockState.UNKNOWN
-
-    def door_open(self, room_id: str) -> bool | None:
-        """The last known door state (contact, else the lock's door_state)."""
-        return room.door_open if (room := self._rooms.get(room_id)) else None
-
-    def occupied(self, room_id: str) -> bool | None:
-        """The last known occupancy, None when unknown or no sensor."""
-        return room.occupied if (room := self._rooms.get(room_id)) else None
 
     async def async_unlock(self, room_id: str) -> None:
         """Send unlock_door; raise LockOffline or LockCommandFailed."""
@@ -440,12 +372,6 @@ class ZigbeeRooms:
     async def async_lock(self, room_id: str) -> None:
         """Send lock_door; raise LockOffline or LockCommandFailed."""
         await self._async_lock_command(room_id, DoorLock.ServerCommandDefs.lock_door.name)
-
-    def _room(self, room_id: str) -> _Room:
-        try:
-            return self._rooms[room_id]
-        except KeyError:
-            raise UnknownRoom(room_id) from None
 
     def _lock_cluster(self, room_id: str) -> Cluster | None:
         return self._cluster(t.EUI64.convert(self._room(room_id).devices.lock), Role.LOCK)

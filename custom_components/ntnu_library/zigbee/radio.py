@@ -31,6 +31,15 @@ class DeviceEventType(StrEnum):
     ONLINE = "online"  # the lock answers again
     OFFLINE = "offline"  # the lock stopped answering
     LEFT = "left"  # a bound device (lock, contact or occupancy) left the network
+    BATTERY = "battery"  # Power Configuration battery level changed; `role` and `battery` set
+
+
+class Role(StrEnum):
+    """What a device does for its room."""
+
+    LOCK = "lock"
+    CONTACT = "contact"
+    OCCUPANCY = "occupancy"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -40,6 +49,8 @@ class DeviceEvent:
     room_id: str
     type: DeviceEventType
     card: str | None = None
+    role: Role | None = None  # which device, for BATTERY
+    battery: int | None = None  # percent remaining, for BATTERY
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -98,7 +109,7 @@ type Spawn = Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]]
 
 SIMULATE_ACTIONS = (
     "card_tap", "push_button", "door_open", "door_close",
-    "occupied", "vacant", "jam", "offline", "online",
+    "occupied", "vacant", "jam", "offline", "online", "battery_low",
 )  # fmt: skip
 
 
@@ -140,6 +151,9 @@ class RoomRadio(Protocol):
 
     def occupied(self, room_id: str) -> bool | None:
         """The last known occupancy, None when unknown or no sensor."""
+
+    def battery(self, room_id: str, role: Role) -> int | None:
+        """The device's last reported battery level in percent; None when unknown or mains."""
 
     def known_devices(self) -> list[KnownDevice]:
         """The devices the network knows, for binding rooms in the configuration."""

@@ -3,6 +3,11 @@
 Each model parses the ZDO / ZCL bytes zigpy sends it and answers with serialized frames, so
 requests, responses and reports all cross zigpy's real codec. `Air` carries frames between
 the models and the simulated radio (`simulated.py`) in order, after an optional latency.
+
+Like the real ones, all three are battery powered (a study-room lock runs on AA cells, e.g.
+Yale, Danalock, Aqara) and carry Identify and Power Configuration beside their room cluster.
+The lock keeps its receiver on (it answers a command at once, as a real lock polls fast
+enough to), the two sensors sleep.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 import logging
+import math
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from zigpy.profiles import zha
 import zigpy.types as t
 from zigpy.zcl import Cluster, foundation
 from zigpy.zcl.clusters.closures import DoorLock
-from zigpy.zcl.clusters.general import Basic
+from zigpy.zcl.clusters.general import Basic, Identify, PowerConfiguration
 from zigpy.zcl.clusters.measurement import OccupancySensing
 from zigpy.zcl.clusters.security import IasZone
 import zigpy.zdo.types as zdo_t
@@ -42,6 +48,19 @@ _SOURCE = DoorLock.OperationEventSource
 _CODE = DoorLock.OperationEvent
 _ZIGBEE_EPOCH = 946684800  # 2000-01-01, the origin of ZCL time
 _NO_USER = 0xFFFF
+_POWER = PowerConfiguration.AttributeDefs
+_IDENTIFY_TIME = Identify.AttributeDefs.identify_time
+_IDENTIFY_KEY = (Identify.cluster_id, _IDENTIFY_TIME.id)  # writable on every device
+_SEND_REPORTS: Any = foundation.ReportingDirection.SendReports
+
+
+class BatteryPack(NamedTuple):
+    """A device's batteries: what Power Configuration tells of them (voltages in 100 mV)."""
+
+    size: int  # PowerConfiguration.BatterySize
+    quantity: int
+    empty: int  # the pack's voltage at 0 %
+    full: int  # and at 100 %
 
 
 class Air:
@@ -137,12 +156,20 @@ def nwk_address(nwk: t.NWK) -> t.AddrModeAddress:
     return t.AddrModeAddress(addr_mode=_ADDR_MODE.NWK, address=nwk)
 
 
-def node_descriptor(logical_type: int) -> zdo_t.NodeDescriptor:
-    """The node descriptor a device of this logical type answers Node_Desc_req with."""
+def node_descriptor(
+    logical_type: int, *, rx_on_when_idle: bool | None = None
+) -> zdo_t.NodeDescriptor:
+    """The node descriptor a device of this logical type answers Node_Desc_req with.
+
+    Routers and the coordinator are mains powered and always listen; an end device runs on
+    batteries and sleeps, unless `rx_on_when_idle` keeps its receiver on.
+    """
     flags = zdo_t.NodeDescriptor.MACCapabilityFlags
     mac = flags.AllocateAddress
     if logical_type != _LOGICAL.EndDevice:
         mac |= flags.FullFunctionDevice | flags.MainsPowered | flags.RxOnWhenIdle
+    elif rx_on_when_idle:
+        mac |= flags.RxOnWhenIdle
     return zdo_t.NodeDescriptor(
         logical_type=_LOGICAL(logical_type),
         complex_descriptor_available=0,
@@ -161,12 +188,18 @@ def node_descriptor(logical_type: int) -> zdo_t.NodeDescriptor:
 
 
 class SimulatedDevice:
-    """One Zigbee node with a single endpoint; answers ZDO and the ZCL foundation."""
+    """One Zigbee node with a single endpoint; answers ZDO, the ZCL foundation and Identify.
+
+    Configure_Reporting is answered and kept in `reporting`; a level that changes
+    (`report_change`) is reported once it moved by the configured reportable change.
+    """
 
     model: ClassVar[str]
     device_type: ClassVar[int]
     logical_type: ClassVar[int] = _LOGICAL.EndDevice
+    rx_on_when_idle: ClassVar[bool] = False
     power_source: ClassVar[int] = Basic.PowerSource.Battery
+    battery_pack: ClassVar[BatteryPack | None] = None
     clusters: ClassVar[tuple[type[Cluster], ...]]
     writable: ClassVar[frozenset[tuple[int, int]]] = frozenset()
     ENDPOINT = 1
@@ -181,6 +214,10 @@ class SimulatedDevice:
         self._aps_seq = 0
         self._clusters = {int(cluster.cluster_id): cluster for cluster in self.clusters}
         self.attributes: dict[int, dict[int, Any]] = {cid: {} for cid in self._clusters}
+        # (cluster, attribute) -> (min interval, max interval, reportable change), as configured
+        self.reporting: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self._reported: dict[tuple[int, int], Any] = {}  # the last value reported
+        self._identify_until = 0.0  # time.monotonic() when identifying stops
         basic = Basic.AttributeDefs
         self.attributes[Basic.cluster_id] |= {
             basic.zcl_version.id: 8,
@@ -188,6 +225,14 @@ class SimulatedDevice:
             basic.model.id: self.model,
             basic.power_source.id: self.power_source,
         }
+        if Identify.cluster_id in self._clusters:
+            self.attributes[Identify.cluster_id][_IDENTIFY_TIME.id] = 0
+        if (pack := self.battery_pack) is not None:
+            self.attributes[PowerConfiguration.cluster_id] |= {
+                _POWER.battery_size.id: pack.size,
+                _POWER.battery_quantity.id: pack.quantity,
+            }
+            self._set_battery_attributes(100)
 
     # -- what zigpy sends ----------------------------------------------------------
 
@@ -212,7 +257,8 @@ class SimulatedDevice:
         ok = zdo_t.Status.SUCCESS
         reply: list[Any]
         if command == zdo_t.ZDOCmd.Node_Desc_req:
-            reply = [ok, self.nwk, node_descriptor(self.logical_type)]
+            descriptor = node_descriptor(self.logical_type, rx_on_when_idle=self.rx_on_when_idle)
+            reply = [ok, self.nwk, descriptor]
         elif command == zdo_t.ZDOCmd.Active_EP_req:
             reply = [ok, self.nwk, [self.ENDPOINT]]
         elif command == zdo_t.ZDOCmd.Simple_Desc_req:
@@ -277,7 +323,7 @@ class SimulatedDevice:
             return
         if hdr.frame_control.is_general:
             self._general(cluster, hdr, args)
-        elif not self.command(cluster_id, hdr, args):
+        elif not (self._identify(cluster_id, hdr, args) or self.command(cluster_id, hdr, args)):
             self._default_response(cluster_id, hdr, _STATUS.UNSUP_CLUSTER_COMMAND)
 
     def _general(self, cluster: type[Cluster], hdr: foundation.ZCLHeader, args: Any) -> None:
@@ -291,20 +337,46 @@ class SimulatedDevice:
                     status=_STATUS.UNSUPPORTED_ATTRIBUTE, attrid=attr.attrid
                 )
                 for attr in args.attributes
-                if (cid, attr.attrid) not in self.writable
+                if (cid, attr.attrid) not in self.writable | {_IDENTIFY_KEY}
             ]
             if not failed:
                 for attr in args.attributes:
                     self.attributes[cid][attr.attrid] = attr.value.value
+                    if (cid, attr.attrid) == _IDENTIFY_KEY:
+                        self._identify_until = time.monotonic() + int(attr.value.value)
             written = failed or [foundation.WriteAttributesStatusRecord(status=_STATUS.SUCCESS)]
             self._reply(cid, hdr, _GENERAL.Write_Attributes_rsp, status_records=written)
         elif hdr.command_id == _GENERAL.Configure_Reporting:
-            ok = foundation.ConfigureReportingResponseRecord(status=_STATUS.SUCCESS)
-            self._reply(cid, hdr, _GENERAL.Configure_Reporting_rsp, status_records=[ok])
+            self._configure_reporting(cluster, hdr, args.config_records)
         elif hdr.command_id != _GENERAL.Default_Response:
             self._default_response(cid, hdr, _STATUS.UNSUP_GENERAL_COMMAND)
 
+    def _configure_reporting(
+        self, cluster: type[Cluster], hdr: foundation.ZCLHeader, records: list[Any]
+    ) -> None:
+        """Keep each record's intervals and change; an attribute the device lacks fails."""
+        cid = cluster.cluster_id
+        failed = []
+        for record in records:
+            if record.direction != _SEND_REPORTS or record.attrid not in self.attributes[cid]:
+                failed.append(
+                    foundation.ConfigureReportingResponseRecord(
+                        status=_STATUS.UNSUPPORTED_ATTRIBUTE,
+                        direction=record.direction,
+                        attrid=record.attrid,
+                    )
+                )
+                continue
+            change = int(getattr(record, "reportable_change", 0) or 0)  # analog types only
+            key = (cid, int(record.attrid))
+            self.reporting[key] = (int(record.min_interval), int(record.max_interval), change)
+            self._reported[key] = self.attributes[cid][key[1]]  # changes count from here
+        ok = [foundation.ConfigureReportingResponseRecord(status=_STATUS.SUCCESS)]
+        self._reply(cid, hdr, _GENERAL.Configure_Reporting_rsp, status_records=failed or ok)
+
     def _read(self, cluster: type[Cluster], attrid: int) -> foundation.ReadAttributeRecord:
+        if (cluster.cluster_id, attrid) == _IDENTIFY_KEY:
+            self.attributes[Identify.cluster_id][attrid] = self.identify_time
         value = self.attributes[cluster.cluster_id].get(attrid)
         if value is None or attrid not in cluster.attributes:
             return foundation.ReadAttributeRecord(
@@ -320,6 +392,50 @@ class SimulatedDevice:
     def command(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
         """Handle a cluster command; False when the device does not know it."""
         return False
+
+    # -- Identify and the battery --------------------------------------------------
+
+    @property
+    def identify_time(self) -> int:
+        """Seconds it goes on identifying (blinking its LED); 0 when it does not."""
+        return max(0, math.ceil(self._identify_until - time.monotonic()))
+
+    def _identify(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
+        """The identify command starts (0: stops) identifying; identify_query tells how long.
+
+        A device that is not identifying answers identify_query with a plain Default Response.
+        """
+        if cluster_id != Identify.cluster_id:
+            return False
+        commands = Identify.ServerCommandDefs
+        if hdr.command_id == commands.identify.id:
+            self._identify_until = time.monotonic() + int(args.identify_time)
+            self._default_response(cluster_id, hdr, _STATUS.SUCCESS)
+        elif hdr.command_id == commands.identify_query.id and self.identify_time:
+            response = Identify.ClientCommandDefs.identify_query_response.id
+            self._cluster_response(Identify, hdr.tsn, response, timeout=self.identify_time)
+        elif hdr.command_id == commands.identify_query.id:
+            self._default_response(cluster_id, hdr, _STATUS.SUCCESS)
+        else:
+            return False
+        return True
+
+    def _set_battery_attributes(self, percent: float) -> None:
+        assert self.battery_pack is not None
+        percent = min(100.0, max(0.0, percent))
+        pack = self.battery_pack
+        self.attributes[PowerConfiguration.cluster_id] |= {
+            _POWER.battery_percentage_remaining.id: round(percent * 2),  # half-percent
+            _POWER.battery_voltage.id: round(pack.empty + (pack.full - pack.empty) * percent / 100),
+        }
+
+    def set_battery(self, percent: float) -> None:
+        """The batteries drained (or were replaced) to `percent`: report what changed enough."""
+        if self.battery_pack is None:
+            raise ValueError(f"{self.model} has no battery")
+        self._set_battery_attributes(percent)
+        self.report_change(PowerConfiguration, _POWER.battery_percentage_remaining)
+        self.report_change(PowerConfiguration, _POWER.battery_voltage)
 
     # -- what the device sends -----------------------------------------------------
 
@@ -375,10 +491,25 @@ class SimulatedDevice:
         hdr = foundation.ZCLHeader.cluster(tsn, command_id, direction=_TO_CLIENT)
         self._send(cluster.cluster_id, hdr.serialize() + schema(**fields).serialize())
 
+    def report_change(self, cluster: type[Cluster], attribute: foundation.ZCLAttributeDef) -> None:
+        """Report a level once it moved by its reportable change, if it is bound.
+
+        The change counts from the last report (or from when reporting was configured); without
+        a configured change any change is reported.
+        """
+        key = (cluster.cluster_id, attribute.id)
+        change = max(1, self.reporting.get(key, (0, 0, 0))[2])
+        last = self._reported.get(key)
+        if last is None or abs(self.attributes[key[0]][key[1]] - last) >= change:
+            self.report(cluster, attribute)
+
     def report(self, cluster: type[Cluster], attribute: foundation.ZCLAttributeDef) -> None:
         """Report an attribute's value to the coordinator, if the cluster is bound."""
         if cluster.cluster_id not in self.bound:
             return
+        self._reported[(cluster.cluster_id, attribute.id)] = self.attributes[cluster.cluster_id][
+            attribute.id
+        ]
         value = attribute.type(self.attributes[cluster.cluster_id][attribute.id])
         record = foundation.Attribute(
             attrid=attribute.id, value=foundation.TypeValue(type=attribute.zcl_type, value=value)
@@ -404,9 +535,9 @@ class SimulatedLock(SimulatedDevice):
 
     model = "SimLock"
     device_type = zha.DeviceType.DOOR_LOCK
-    logical_type = zdo_t.LogicalType.Router  # mains powered, answers at once
-    power_source = Basic.PowerSource.Mains_single_phase
-    clusters = (Basic, DoorLock)
+    rx_on_when_idle = True  # on batteries, yet it answers a command at once
+    battery_pack = BatteryPack(PowerConfiguration.BatterySize.AA, 4, empty=44, full=62)
+    clusters = (Basic, PowerConfiguration, Identify, DoorLock)
     writable = frozenset({(DoorLock.cluster_id, DoorLock.AttributeDefs.auto_relock_time.id)})
 
     def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
@@ -513,7 +644,8 @@ class SimulatedContact(SimulatedDevice):
 
     model = "SimContact"
     device_type = zha.DeviceType.IAS_ZONE
-    clusters = (Basic, IasZone)
+    battery_pack = BatteryPack(PowerConfiguration.BatterySize.Other, 1, empty=22, full=30)  # CR2032
+    clusters = (Basic, PowerConfiguration, Identify, IasZone)
     writable = frozenset({(IasZone.cluster_id, IasZone.AttributeDefs.cie_addr.id)})
 
     def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
@@ -573,7 +705,8 @@ class SimulatedOccupancy(SimulatedDevice):
 
     model = "SimOccupancy"
     device_type = zha.DeviceType.OCCUPANCY_SENSOR
-    clusters = (Basic, OccupancySensing)
+    battery_pack = BatteryPack(PowerConfiguration.BatterySize.AAA, 2, empty=22, full=31)
+    clusters = (Basic, PowerConfiguration, Identify, OccupancySensing)
 
     def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
         super().__init__(ieee, nwk, uplink)

@@ -47,6 +47,7 @@ from .sim_devices import (
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_START_TIMEOUT = 30.0
+BATTERY_LOW_PERCENT = 10  # what the battery_low action drains the lock to
 
 # zigpy builds its enums with a factory mypy cannot see through.
 _LOGICAL: Any = zdo_t.LogicalType
@@ -309,8 +310,9 @@ class SimulatedRadio(OwnedNetwork):
     async def async_simulate(self, room_id: str, action: str, card: str | None = None) -> None:
         """Make a room's simulated devices act; returns once the frames have been handled.
 
-        Actions (the `simulate` service's): card_tap (needs `card`), push_button, door_open, door_close,
-        occupied, vacant, jam, offline, online.
+        Actions (the `simulate` service's): card_tap (needs `card`), push_button, door_open,
+        door_close, occupied, vacant, jam, offline, online, battery_low (the lock's batteries
+        down to BATTERY_LOW_PERCENT).
         """
         if action not in SIMULATE_ACTIONS:
             raise ValueError(
@@ -343,6 +345,8 @@ class SimulatedRadio(OwnedNetwork):
             occupancy.set_occupied(action == "occupied")
         elif action == "jam":
             lock.jam()
+        elif action == "battery_low":
+            lock.set_battery(BATTERY_LOW_PERCENT)
         elif action == "offline":
             lock.online = False
             await self._async_settle()
