@@ -6,17 +6,13 @@ from .client import (
     BLOCK_FLAGS,
     BLOCK_MESSAGE_LENGTH,
     DEFAULT_BLOCK_MESSAGE,
-    DEFAULT_REFUSING_FLAGS,
-    MOST_RESTRICTED_CATEGORY,
-    PATRON_STATUS_FLAGS,
     SIP2_PROTOCOL_ERROR,
-    Sip2Config,
-    Sip2ConfigError,
-    Sip2LoginRejected,
     Sip2PatronSystem,
-    Sip2Unavailable,
 )
 from .codec import DEFAULT_ENCODING, SIP2_ENCODINGS, Sip2ChecksumError, Sip2Error
+from .config import Sip2Config, Sip2ConfigError
+from .connection import Sip2LoginRejected, Sip2Unavailable
+from .patron_info import DEFAULT_REFUSING_FLAGS, MOST_RESTRICTED_CATEGORY, PATRON_STATUS_FLAGS
 
 __all__ = [
     "BLOCK_FLAGS",
