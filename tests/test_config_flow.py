@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+import re
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -23,6 +24,7 @@ from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
     CONF_FLOOR,
     CONF_KIND,
+    CONF_LIBRARY,
     CONF_LOCK_IEEE,
     CONF_NAME,
     CONF_OCCUPANCY_IEEE,
@@ -113,7 +115,12 @@ async def test_user_flow_without_demo_data(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Gongguan"
-    assert result["data"] == {**SITE_INPUT, CONF_DEMO_DATA: False}
+    assert result["data"] == {
+        **SITE_INPUT,
+        CONF_DEMO_DATA: False,
+        CONF_LIBRARY: result["data"][CONF_LIBRARY],
+    }
+    assert re.fullmatch(r"[0-9a-f]{32}", result["data"][CONF_LIBRARY])  # a library of its own
     assert result["options"] == Policy().as_dict()
     entry = result["result"]
     assert entry.unique_id == "gongguan"
@@ -130,7 +137,12 @@ async def test_user_flow_with_demo_data(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Main Library"
-    assert result["data"] == {**SITE_INPUT, CONF_SITE_NAME: "Main Library", CONF_DEMO_DATA: True}
+    assert result["data"] == {
+        **SITE_INPUT,
+        CONF_SITE_NAME: "Main Library",
+        CONF_DEMO_DATA: True,
+        CONF_LIBRARY: result["data"][CONF_LIBRARY],
+    }
     assert result["options"] == DEMO_POLICY.as_dict()  # the demo counter never closes
     entry = result["result"]
     assert entry.unique_id == "main_library"

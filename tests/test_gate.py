@@ -119,7 +119,7 @@ async def test_a_failure_is_on_disk_before_it_is_answered(
     hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     """A crash right after a refusal must not forget it: no delayed write in between."""
-    key = f"{DOMAIN}.{init_integration.entry_id}"
+    key = f"{DOMAIN}.library.{init_integration.runtime_data.hub.library_id}"
     guess = {"room": "T01", "patron_id": "S0001", "password": WRONG}
     for _ in range(5):
         assert await _refusal(hass, "borrow", guess) == "invalid_credentials"

@@ -178,7 +178,7 @@ async def test_reload_after_options_change_keeps_state(
     assert state_of(hass, "sensor.l02_status") == "reserved"
     # The new freeze length is the default now.
     await call_service(hass, "freeze_patron", {"patron_id": "G0001"})
-    left = second.library.state.freezes["G0001"].until - dt_util.now()
+    left = second.library.patrons.freezes["G0001"].until - dt_util.now()
     assert timedelta(days=3) - timedelta(minutes=1) < left <= timedelta(days=3)
     result = await call_service(hass, "return_room", _patron("T01", "S0001"))
     assert result["status"] == "idle"

@@ -31,7 +31,15 @@ from custom_components.ntnu_library.core.model import mask_patron_id
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
 
-from .conftest import PASSWORD, SMALL_SITE, THIS_MONTH, WHOLE_SITE, call_service, state_of
+from .conftest import (
+    PASSWORD,
+    SMALL_SITE,
+    THIS_MONTH,
+    WHOLE_SITE,
+    IlsServer,
+    call_service,
+    state_of,
+)
 
 # A Wednesday morning, mid-month: the counter rows below set hours around it.
 NEXT_MONTH = "2025-04"
@@ -64,8 +72,8 @@ def _patron(service: str, room: str, patron_id: str, password: str = PASSWORD) -
 
 
 def _directory(entry: MockConfigEntry) -> dict[str, Any]:
-    """The site's own patron directory as stored (empty for a SIP2 site)."""
-    return copy.deepcopy(entry.runtime_data.as_store_data()["patrons"])
+    """The library's own patron directory as stored (SIP2 sites do not use it)."""
+    return copy.deepcopy(entry.runtime_data.hub.as_store_data()["patrons"])
 
 
 def _snapshot(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
@@ -73,6 +81,7 @@ def _snapshot(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
     runtime = entry.runtime_data
     return {
         "store": copy.deepcopy(runtime.as_store_data()["library"]),
+        "patron_state": copy.deepcopy(runtime.hub.as_store_data()["patron_state"]),
         "rooms": {
             s.entity_id: s.state
             for s in hass.states.async_all("sensor")
@@ -704,8 +713,7 @@ async def test_frozen_holder_checks_in_each_day(
     assert result["door"] == "unlocked"
 
     # A check-in of another day never counts, pruned or not (the clock's tick prunes them).
-    state = init_integration.runtime_data.library.state
-    state.check_ins["X0001"] = date(2025, 3, 12)
+    init_integration.runtime_data.library.patrons.check_ins["X0001"] = date(2025, 3, 12)
     with pytest.raises(ServiceValidationError) as err:
         await call_service(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
@@ -913,12 +921,17 @@ async def test_reserve_next_month_leaves_this_month_alone(
 
 
 async def test_freeze_and_unfreeze(
-    hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
+    hass: HomeAssistant,
+    frozen_clock: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    ils: IlsServer | None,
 ) -> None:
     result = await call_service(
         hass, "freeze_patron", {"patron_id": "s0001", "days": 3, "reason": "x"}
     )
-    assert result == {"patron": "S***1", "frozen_until": "2025-03-15T10:00:00+08:00"}
+    # With SIP2 the freeze is also a block in the ILS, for the library's other installations.
+    blocked = {} if ils is None else {"ils_blocked": True}
+    assert result == {"patron": "S***1", "frozen_until": "2025-03-15T10:00:00+08:00"} | blocked
     with pytest.raises(ServiceValidationError) as err:
         await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert err.value.translation_key == "frozen"
@@ -932,6 +945,8 @@ async def test_freeze_and_unfreeze(
 
     result = await call_service(hass, "unfreeze_patron", {"patron_id": "S0001"})
     assert result == {"patron": "S***1", "frozen_until": None}
+    if ils is not None:  # SIP2 cannot lift a block: staff do it in the ILS
+        ils.unblock("S0001")
     result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
     assert result["status"] == "in_use"
 
@@ -1019,7 +1034,7 @@ async def test_patron_directory_services(
     with pytest.raises(ServiceValidationError) as err:
         await call_service(hass, *_patron("borrow", "T01", "S0002", "secret-2"))
     assert err.value.translation_key == "invalid_credentials"
-    stored = init_integration.runtime_data.as_store_data()["patrons"]
+    stored = init_integration.runtime_data.hub.as_store_data()["patrons"]
     assert "S0002" not in str(stored)
 
 

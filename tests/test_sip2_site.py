@@ -30,7 +30,9 @@ from custom_components.ntnu_library.const import (
     DOMAIN,
     PATRONS_SIP2,
 )
+from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.diagnostics import async_get_config_entry_diagnostics
+from custom_components.ntnu_library.subentries import room_subentry
 
 from .conftest import (
     ILS_LOGIN_PASSWORD,
@@ -334,3 +336,59 @@ async def test_an_unmapped_patron_type_gets_the_fewest_rights_and_one_repair_not
     placeholders = issues[0].translation_placeholders or {}
     assert placeholders["category"] == "friend_of_library"
     assert "\x1b" not in placeholders["code"] and placeholders["code"].startswith("VIS")
+
+
+async def test_a_freeze_is_written_to_the_ils_and_refused_by_another_installation(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    ils: IlsServer,
+    policy_options: dict[str, Any],
+) -> None:
+    """Buildings with a Home Assistant each share freezes through the ILS (Block Patron)."""
+    frozen = await call_service(
+        hass, "freeze_patron", {"patron_id": "G0001", "days": 7, "reason": "left T01 open"}
+    )
+    assert frozen["ils_blocked"] is True
+    assert [(key, message) for key, message, _ in ils.blocks] == [("G0001", "left T01 open")]
+
+    # Linkou: another installation, so another library, on its own SIP2 connection.
+    linkou = MockConfigEntry(
+        domain=DOMAIN,
+        title="Linkou",
+        unique_id="linkou",
+        data={
+            CONF_SITE_NAME: "Linkou",
+            CONF_RADIO: "simulated",
+            CONF_PATRON_SYSTEM: PATRONS_SIP2,
+            CONF_DEMO_DATA: False,
+            CONF_SIP2: sip2_settings(ils),
+        },
+        options=policy_options,
+        subentries_data=[room_subentry(room) for room in DEMO_ROOMS if room.room_id == "T05"],
+    )
+    linkou.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(linkou.entry_id)
+    await hass.async_block_till_done()
+    assert linkou.runtime_data.hub is not init_integration.runtime_data.hub
+    assert "G0001" not in linkou.runtime_data.library.patrons.freezes  # nothing shared here
+    with pytest.raises(ServiceValidationError) as err:
+        await call_service(
+            hass,
+            "borrow",
+            {
+                "config_entry_id": linkou.entry_id,
+                "room": "T05",
+                "patron_id": "G0001",
+                "password": PASSWORD,
+            },
+        )
+    assert err.value.translation_key == "privileges_denied"
+
+
+async def test_a_freeze_stands_when_the_ils_does_not_take_the_block(
+    hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
+) -> None:
+    ils.keep_blocks = False  # answers the block, keeps nothing (as some ILSs do)
+    frozen = await call_service(hass, "freeze_patron", {"patron_id": "G0001"})
+    assert frozen["ils_blocked"] is False
+    assert "G0001" in init_integration.runtime_data.library.patrons.freezes

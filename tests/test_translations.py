@@ -387,6 +387,8 @@ def _check_form(result: FlowResult, section: str) -> None:
                 options = [
                     o["value"] if isinstance(o, dict) else o for o in validator.config["options"]
                 ]
+                if key == "library":  # the existing libraries are named by their sites
+                    options = ["new"]
                 translated = strings["selector"][key]["options"]
                 assert set(options) <= set(translated), (language, key)
         shown = {str(m) for m in schema.schema}

@@ -59,6 +59,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
         await runtime.gate.async_check()
     except PatronLoginRejected as err:
         await runtime.patrons.async_close()
+        await runtime.leave_library()
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="sip2_login_rejected"
         ) from err
@@ -70,6 +71,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     except (RadioError, OSError) as err:
         await runtime.radio.async_stop()
         await runtime.patrons.async_close()
+        await runtime.leave_library()
         _radio_issue(hass, entry, str(err))
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,

@@ -60,7 +60,7 @@ from .const import (
     RADIO_ZHA,
 )
 from .zha_locks import ZHA_DOMAIN, async_guard_zha_locks
-from .zigbee.bellows import BellowsRadio
+from .zigbee.bellows import BellowsRadio, network_address
 from .zigbee.radio import RoomRadio, Spawn
 from .zigbee.simulated import SimulatedRadio
 from .zigbee.zha import ZhaRadio
@@ -130,8 +130,19 @@ def zha_ports(hass: HomeAssistant) -> list[str]:
 
 
 def same_port(path: str, others: list[str]) -> bool:
-    """Whether `path` is one of `others` once /dev/serial/by-id links are resolved (blocking)."""
-    return os.path.realpath(path) in {os.path.realpath(other) for other in others}
+    """Whether `path` is one of `others` once /dev/serial/by-id links are resolved (blocking).
+
+    A network coordinator (socket://host:port) is no file: it is compared by its address.
+    """
+    return _port_key(path) in {_port_key(other) for other in others}
+
+
+def _port_key(path: str) -> str:
+    try:
+        address = network_address(path)
+    except ValueError:  # a malformed network address (ZHA's own, say) is no file either
+        return path.strip().lower()
+    return os.path.realpath(path) if address is None else f"socket://{address}"
 
 
 # --- the patron system --------------------------------------------------------------------------
@@ -156,12 +167,15 @@ class PatronBackend:
     async_check: Callable[[], Awaitable[None]]  # raises PatronSystemDown / PatronLoginRejected
     async_close: Callable[[], Awaitable[None]]
     login_rejected: Callable[[], bool]  # the ILS refused our account while running
+    # Writes a freeze to the ILS (SIP2 Block Patron), so every building that reads it
+    # refuses the patron; None where the patron system has no such thing (the local one).
+    async_block: Callable[[str, str], Awaitable[None]] | None = None
 
 
 def build_patron_backend(
-    hass: HomeAssistant, entry: ConfigEntry, stored: Mapping[str, Any]
+    hass: HomeAssistant, entry: ConfigEntry, directory: LocalDirectory
 ) -> PatronBackend:
-    """The entry's patron system: the ILS over SIP2, or the site's own directory in `stored`."""
+    """The entry's patron system: the ILS over SIP2, or the library's own `directory`."""
     if entry.data.get(CONF_PATRON_SYSTEM) == PATRONS_SIP2:
         sip2 = sip2_patron_system(entry.data[CONF_SIP2])
         sip2.on_unmapped_category = functools.partial(_unmapped_patron_type, hass, entry)
@@ -181,10 +195,8 @@ def build_patron_backend(
             async_check=_async_check,
             async_close=sip2.async_close,
             login_rejected=lambda: sip2.login_rejected,
+            async_block=sip2.async_block_patron,
         )
-    directory = LocalDirectory.from_dict(
-        stored, run_blocking=hass.async_add_executor_job, on_change=lambda: None
-    )
 
     async def _async_nothing() -> None:
         return None

@@ -21,13 +21,14 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EVENT_NAME, signal_room_event, signal_room_update
-from .core.errors import Refused
+from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
-from .core.room_state import LibraryState
+from .core.room_state import LibraryState, PatronState
 from .core.study_rooms import Library, Outcome
 from .core.throttle import normalize_patron_id
 from .doors import DoorKeeper
 from .gate import PatronGate
+from .library import LibraryHub
 from .storage import SiteStorage
 from .zigbee.radio import RoomRadio
 
@@ -51,6 +52,7 @@ class SiteCommands:
         radio: RoomRadio,
         gate: PatronGate,
         storage: SiteStorage,
+        hub: LibraryHub,
         doors: DoorKeeper,
         summary: Callable[[str], dict[str, Any]],
     ) -> None:
@@ -60,9 +62,9 @@ class SiteCommands:
         self._radio = radio
         self._gate = gate
         self._storage = storage
+        self._hub = hub
         self._doors = doors
         self._summary = summary
-        self._decide_lock = asyncio.Lock()
         self._taps: dict[str, set[asyncio.Task[None]]] = {}
         self._relocking: set[str] = set()
         doors.request_lock = self.request_relock
@@ -90,8 +92,13 @@ class SiteCommands:
                 patron_id, password, caller=caller, address=address
             )
         except Refused as refusal:
-            self._emit_refusal(room_id, normalize_patron_id(patron_id), refusal)
-            raise
+            pid = normalize_patron_id(patron_id)
+            freeze = self._library.frozen(pid, dt_util.now())
+            if refusal.reason is Reason.PRIVILEGES_DENIED and freeze is not None:
+                # Most likely our own freeze, blocked in the ILS: say it as the freeze it is.
+                refusal = Refused(Reason.FROZEN, until=freeze.until.isoformat(timespec="minutes"))
+            self._emit_refusal(room_id, pid, refusal)
+            raise refusal from None
         lock = self._radio.is_online  # asked when the decision is made, under the site lock
         decide: dict[str, Decide] = {
             "borrow": lambda now: self._library.borrow(
@@ -152,15 +159,29 @@ class SiteCommands:
         return result | {"month": month}
 
     async def async_freeze(self, patron_id: str, days: int | None, reason: str) -> dict[str, Any]:
-        """Freeze a patron."""
+        """Freeze a patron at every site of the library (and, with SIP2, in the ILS too)."""
         patron = await self._known(patron_id)
         pid = patron.patron_id
         await self._async_run(None, lambda now: self._library.freeze(pid, days, reason, now))
         freeze = self._library.frozen(pid, dt_util.now())
-        return {
+        answer: dict[str, Any] = {
             "patron": mask_patron_id(pid),
             "frozen_until": freeze.until.isoformat() if freeze else None,
         }
+        if (block := self._gate.backend.async_block) is not None:
+            # Other Home Assistant installations of the library share freezes through the ILS.
+            try:
+                await self._gate.async_ask(lambda: block(pid, reason))
+            except Refused as refusal:
+                _LOGGER.warning(
+                    "Patron %s is frozen here, but the ILS did not take the block: %s",
+                    mask_patron_id(pid),
+                    refusal.reason,
+                )
+                answer["ils_blocked"] = False
+            else:
+                answer["ils_blocked"] = True
+        return answer
 
     async def async_unfreeze(self, patron_id: str) -> dict[str, Any]:
         """Lift a freeze."""
@@ -196,8 +217,10 @@ class SiteCommands:
             except Refused:  # returned meanwhile
                 continue
             _LOGGER.info("Room %s returned automatically (%s)", room_id, reason)
-        if self._library.prune(now):
-            await self._storage.async_save()
+        async with self._hub.lock:
+            if self._library.prune(now):
+                await self._storage.async_save()
+                await self._hub.storage.async_save()
 
     # --- the door itself -------------------------------------------------------------------
 
@@ -296,20 +319,26 @@ class SiteCommands:
 
         `refused_patron` is set for a patron's own request: its refusal is a room event.
         """
-        async with self._decide_lock:
+        async with self._hub.lock:  # every site of the library decides one at a time
             now = dt_util.now()
-            snapshot = self._library.state.as_dict()
+            site_before = self._library.state.as_dict()
+            patrons_before = self._library.patrons.as_dict()
             try:
                 outcome = decide(now)
             except Refused as refusal:
                 if refused_patron is not None and room_id is not None:
                     self._emit_refusal(room_id, refused_patron, refusal)
                 raise
+
+            def restore() -> None:
+                self._library.state = LibraryState.from_dict(site_before)
+                self._library.patrons.restore(PatronState.from_dict(patrons_before))
+
             # An open by the holder or a refused tap changes nothing worth a disk write.
-            if self._library.state.as_dict() != snapshot:
-                await self._storage.async_persist(
-                    lambda: setattr(self._library, "state", LibraryState.from_dict(snapshot))
-                )
+            if self._library.patrons.as_dict() != patrons_before:
+                await self._hub.storage.async_persist(restore)
+            if self._library.state.as_dict() != site_before:
+                await self._storage.async_persist(restore)
         door = await self._doors.async_move(outcome)
         self.emit(outcome.events)
         if outcome.room_id is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+import uuid
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -20,6 +21,7 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -55,6 +57,7 @@ from .const import (
     CONF_FLOW_CONTROL,
     CONF_HOST,
     CONF_INSTITUTION,
+    CONF_LIBRARY,
     CONF_LOCATION,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
@@ -83,10 +86,12 @@ from .const import (
 from .core.categories import CATEGORIES
 from .core.errors import Refused
 from .core.policy import Policy
-from .demo import DEMO_POLICY, DEMO_ROOMS
+from .demo import DEMO_BRANCH_ROOMS, DEMO_POLICY, DEMO_ROOMS
+from .library import library_id
 from .subentries import RoomSubentryFlow, room_subentry
-from .zigbee.bellows import probe
+from .zigbee.bellows import form_path, network_address, probe
 
+NEW_LIBRARY = "new"
 _TIME_FIELDS = ("closing_time", "counter_opens", "counter_closes")
 _MINUTE_FIELDS = ("auto_return_minutes", "max_use_minutes")
 
@@ -216,6 +221,7 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing chosen."""
         self._site: dict[str, Any] = {}
+        self._joins = False  # the new site joins an existing library
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Name the site and choose its radio and patron system."""
@@ -237,14 +243,48 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(site_id)
                 self._abort_if_unique_id_configured()
                 demo = bool(user_input.get(CONF_DEMO_DATA))
-                self._site = {**user_input, CONF_SITE_NAME: name, CONF_DEMO_DATA: demo}
+                library = user_input.get(CONF_LIBRARY)
+                if library not in self._libraries():
+                    library = uuid.uuid4().hex  # a library of its own
+                self._site = {
+                    **user_input,
+                    CONF_SITE_NAME: name,
+                    CONF_DEMO_DATA: demo,
+                    CONF_LIBRARY: library,
+                }
+                self._joins = library in self._libraries()
                 if user_input[CONF_RADIO] == RADIO_BELLOWS:
                     return await self.async_step_bellows()
                 return await self._async_next_after_radio()
         schema = _site_schema(user_input or {}).extend(
             {vol.Required(CONF_DEMO_DATA, default=False): BooleanSelector()}
         )
+        if libraries := self._libraries():
+            # A second building offers to join the library of the first (one patron rule set).
+            default = next(iter(libraries)) if len(libraries) == 1 else NEW_LIBRARY
+            options = [
+                SelectOptionDict(value=key, label=" + ".join(titles))
+                for key, titles in libraries.items()
+            ]
+            schema = schema.extend(
+                {
+                    vol.Required(CONF_LIBRARY, default=default): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[*options, SelectOptionDict(value=NEW_LIBRARY, label="new")],
+                            translation_key=CONF_LIBRARY,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            )
         return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
+
+    def _libraries(self) -> dict[str, list[str]]:
+        """The libraries the sites set up so far belong to, with their sites' names."""
+        found: dict[str, list[str]] = {}
+        for entry in self._async_current_entries(include_ignore=False):
+            found.setdefault(library_id(entry), []).append(entry.title)
+        return found
 
     def _name_taken(self, site_id: str, this: ConfigEntry | None) -> bool:
         """Another site has this name (or was created under it)."""
@@ -257,18 +297,22 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_bellows(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """The site's own EZSP coordinator stick: probed before the site is created."""
+        """The site's own EZSP coordinator (a stick, or socket://host:port): probed first."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            path = user_input[CONF_DEVICE_PATH].strip()
-            if await self.hass.async_add_executor_job(same_port, path, zha_ports(self.hass)):
+            path = form_path(user_input[CONF_DEVICE_PATH])
+            if path is None:
+                errors[CONF_DEVICE_PATH] = "invalid_network_address"
+            elif await self.hass.async_add_executor_job(same_port, path, zha_ports(self.hass)):
                 errors[CONF_DEVICE_PATH] = "port_used_by_zha"
             elif path != self._site.get(CONF_BELLOWS, {}).get(CONF_DEVICE_PATH) and not await probe(
                 path,
                 int(user_input[CONF_BAUDRATE]),
                 user_input[CONF_FLOW_CONTROL],
             ):  # the site's own running radio holds its current port: not probed again
-                errors["base"] = "cannot_connect_radio"
+                errors["base"] = (
+                    "cannot_connect_network" if network_address(path) else "cannot_connect_radio"
+                )
             else:
                 self._site[CONF_BELLOWS] = {
                     **user_input,
@@ -322,11 +366,13 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             return self.async_abort(reason="reconfigure_successful")
         demo = self._site[CONF_DEMO_DATA]
+        # A demo building joining a library gets a smaller set of rooms (Gongguan's).
+        rooms = (DEMO_BRANCH_ROOMS if self._joins else DEMO_ROOMS) if demo else ()
         return self.async_create_entry(
             title=self._site[CONF_SITE_NAME],
             data=self._site,
             options=(DEMO_POLICY if demo else Policy()).as_dict(),
-            subentries=[room_subentry(room) for room in DEMO_ROOMS] if demo else (),
+            subentries=[room_subentry(room) for room in rooms],
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:

@@ -19,6 +19,7 @@ CONF_SITE_NAME: Final = "site_name"
 CONF_RADIO: Final = "radio"
 CONF_PATRON_SYSTEM: Final = "patron_system"
 CONF_DEMO_DATA: Final = "demo_data"
+CONF_LIBRARY: Final = "library"  # the library (group of sites) this site belongs to
 
 RADIO_SIMULATED: Final = "simulated"
 RADIO_BELLOWS: Final = "bellows"  # an EZSP stick of the integration's own

@@ -46,6 +46,9 @@ DEMO_ROOMS: tuple[Room, ...] = (
     ),
 )
 
+# A second building of the demo library (Gongguan): six temporary rooms.
+DEMO_BRANCH_ROOMS: tuple[Room, ...] = DEMO_ROOMS[:6]
+
 # (patron id, name, category, membership: None = default period, "expired", or "none")
 DEMO_PATRONS: tuple[tuple[str, str, str, str | None], ...] = (
     ("S0001", "王小明", "student_undergraduate", None),
@@ -86,18 +89,22 @@ def demo_membership_expires(category: str, membership: str | None, today: date) 
 
 
 async def async_seed_demo(runtime: SiteRuntime, now: datetime) -> None:
-    """Fill an empty site with this month's long-term holders and the demo patrons.
+    """Fill a new site: its library's demo patrons (once a library), this month's holders.
 
-    With SIP2 the demo ILS serves the patrons; only a site's own directory is filled here.
+    With SIP2 the demo ILS serves the patrons; only the library's own directory is filled.
     """
     today = now.date()
-    if (directory := runtime.patrons.directory) is not None:
-        await _async_add_demo_patrons(directory, today)
-    state = runtime.library.state
+    hub = runtime.hub
+    if not hub.seeded:
+        if (directory := runtime.patrons.directory) is not None:
+            await _async_add_demo_patrons(directory, today)
+        runtime.library.freeze("X0001", 30, "demo: returned a room late", now)
+        hub.seeded = True
+        await hub.storage.async_save()
     this_month = month_key(today)
-    state.reservations[("L01", this_month)] = "D0001"
-    state.reservations[("L02", this_month)] = "X0001"
-    runtime.library.freeze("X0001", 30, "demo: returned a room late", now)
+    for room_id, patron_id in (("L01", "D0001"), ("L02", "X0001")):
+        if room_id in runtime.library.rooms:
+            runtime.library.state.reservations[(room_id, this_month)] = patron_id
     runtime.seeded = True
 
 

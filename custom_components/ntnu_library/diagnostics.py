@@ -34,7 +34,6 @@ async def async_get_config_entry_diagnostics(
         }
         for room_id, room in sorted(runtime.library.rooms.items())
     }
-    state = runtime.library.state
     return {
         "entry": {
             "title": entry.title,
@@ -49,7 +48,7 @@ async def async_get_config_entry_diagnostics(
         # Staff's free-text reasons stay out: any logged-in user can download this.
         "freezes": {
             mask_patron_id(pid): {"until": f.until.isoformat()}
-            for pid, f in sorted(state.freezes.items())
+            for pid, f in sorted(runtime.library.patrons.freezes.items())
         },
         "patrons": {
             "system": runtime.patrons.kind,
@@ -61,4 +60,6 @@ async def async_get_config_entry_diagnostics(
         },
         "patron_system_breaker": runtime.gate.breaker.state(time.monotonic()).value,
         "patron_system_down": runtime.gate.down,
+        # The library's sites in this Home Assistant (patron-level state is shared by them).
+        "library_sites": len(runtime.hub.sites),
     }

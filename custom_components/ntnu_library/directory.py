@@ -1,7 +1,7 @@
-"""Staff manage the site's own patron directory: add, update and remove patrons.
+"""Staff manage the library's own patron directory: add, update and remove patrons.
 
-Only a `local` site has one; with SIP2 the library's ILS holds the patrons and these refuse
-with `patrons_managed_elsewhere`.
+Only a `local` site uses one (shared by every site of its library); with SIP2 the library's
+ILS holds the patrons and these refuse with `patrons_managed_elsewhere`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from .auth.local import LocalDirectory
 from .core.categories import default_membership_expiry
 from .core.errors import Reason, Refused
 from .core.model import Patron, mask_patron_id
-from .core.study_rooms import Library
 from .gate import PatronGate
-from .storage import SiteStorage
+from .library import LibraryHub
 
 
 def patron_summary(patron: Patron) -> dict[str, Any]:
@@ -39,14 +38,13 @@ class DirectoryAdmin:
         self,
         *,
         directory: LocalDirectory | None,
-        library: Library,
+        hub: LibraryHub,
         gate: PatronGate,
-        storage: SiteStorage,
     ) -> None:
         self._directory = directory
-        self._library = library
+        self._hub = hub
         self._gate = gate
-        self._storage = storage
+        self._storage = hub.storage
 
     def _local(self) -> LocalDirectory:
         if self._directory is None:
@@ -74,11 +72,7 @@ class DirectoryAdmin:
         """Remove a patron who holds no room now."""
         directory = self._local()
         patron = await self._gate.async_known_patron(patron_id)
-        held = self._library.borrowed_room(patron.patron_id) or next(
-            (room for room, _, pid in self._library.reservations() if pid == patron.patron_id),
-            None,
-        )
-        if held is not None:
+        if (held := self._hub.holds(patron.patron_id)) is not None:
             raise Refused(Reason.ROOM_HAS_HOLDER, room=held)
         await directory.async_remove_patron(patron.patron_id)
         await self._storage.async_save()

@@ -35,7 +35,7 @@ from .core.breaker import CircuitBreaker
 from .core.errors import Reason, Refused
 from .core.model import Patron, mask_patron_id, printable
 from .core.throttle import LoginThrottle, normalize_patron_id
-from .storage import SiteStorage
+from .library import LibraryHub
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -110,19 +110,24 @@ class PatronGate:
         entry: ConfigEntry,
         *,
         backend: PatronBackend,
-        throttle: LoginThrottle,
-        storage: SiteStorage,
+        hub: LibraryHub,
     ) -> None:
         self._hass = hass
         self._entry = entry
         self.backend = backend
-        self.throttle = throttle
+        # The library's: failures at one building count at every other.
+        self._hub = hub
         self.breaker = CircuitBreaker()
-        self._storage = storage
+        self._storage = hub.storage
         self._slots = FairSlots(
             LOGIN_SLOTS, max_waiting=MAX_WAITING_LOGINS_PER_CALLER, max_wait=LOGIN_QUEUE_SECONDS
         )
         self.down = False  # the patron system did not answer its last health check
+
+    @property
+    def throttle(self) -> LoginThrottle:
+        """The library's login throttle."""
+        return self._hub.throttle
 
     # --- logins ----------------------------------------------------------------------------
 

@@ -174,8 +174,25 @@ UPDATE_PATRON_SCHEMA = vol.Schema(
 type Handler = Callable[[SiteRuntime, ServiceCall], Awaitable[dict[str, Any]]]
 
 
+# Services about a patron, not a building: any site of the patron's library will do.
+PATRON_LEVEL = frozenset(
+    {
+        "check_in",
+        "clear_login_lock",
+        "freeze_patron",
+        "unfreeze_patron",
+        "add_patron",
+        "update_patron",
+        "remove_patron",
+    }
+)
+
+
 def _site(hass: HomeAssistant, call: ServiceCall) -> SiteRuntime:
-    """The site a call acts on: the one named, or the only one loaded."""
+    """The site a call acts on: the one named, or the only one loaded.
+
+    A patron-level service needs no site when every loaded site is of the same library.
+    """
     entry_id = call.data.get(ATTR_CONFIG_ENTRY_ID)
     entries: list[NtnuLibraryConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
     if entry_id is not None:
@@ -194,6 +211,12 @@ def _site(hass: HomeAssistant, call: ServiceCall) -> SiteRuntime:
             )
         return entry.runtime_data
     if len(entries) == 1:
+        return entries[0].runtime_data
+    if (
+        entries
+        and call.service in PATRON_LEVEL
+        and len({entry.runtime_data.hub.library_id for entry in entries}) == 1
+    ):
         return entries[0].runtime_data
     raise ServiceValidationError(
         translation_domain=DOMAIN,

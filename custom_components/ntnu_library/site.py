@@ -7,13 +7,15 @@
 - `doors`: the bolt step and the doors kept shut;
 - `commands`: the one command path every command takes;
 - `directory`: staff's management of the local patron directory;
-- `device_events`: what the devices tell, routed.
+- `device_events`: what the devices tell, routed;
+- `hub`: the library this site is a building of (patron-level state, shared by its sites).
 
 `async_build_site` wires them from the config entry; `__init__.py` starts and stops them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +30,11 @@ from .core.model import RoomStatus, mask_patron_id
 from .core.policy import Policy
 from .core.room_state import LibraryState
 from .core.study_rooms import Library
-from .core.throttle import LoginThrottle
 from .device_events import DeviceEvents
 from .directory import DirectoryAdmin
 from .doors import DoorKeeper
 from .gate import PatronGate
+from .library import LibraryHub, async_join_library, async_leave_library
 from .storage import SiteStorage
 from .subentries import room_devices, rooms_of_entry
 from .zigbee.radio import RoomRadio
@@ -64,6 +66,8 @@ class SiteRuntime:
     commands: SiteCommands
     directory: DirectoryAdmin
     device_events: DeviceEvents
+    hub: LibraryHub
+    leave_library: Callable[[], Awaitable[None]]
     seeded: bool = False
 
     # --- what entities, services and diagnostics read ---------------------------------------
@@ -83,12 +87,9 @@ class SiteRuntime:
         return room_summary(self.library, self.radio, room_id)
 
     def as_store_data(self) -> dict[str, Any]:
-        """What the Store keeps."""
-        directory = self.patrons.directory
+        """What the site's Store keeps (the patrons' part is the library's)."""
         return {
             "library": self.library.state.as_dict(),
-            "patrons": directory.as_dict() if directory is not None else {},
-            "throttle": self.gate.throttle.as_dict(),
             "doors": self.doors.as_dict(),
             "seeded": self.seeded,
         }
@@ -108,18 +109,25 @@ class SiteRuntime:
         await self.storage.async_save()
         await self.radio.async_stop()
         await self.patrons.async_close()
+        await self.leave_library()
 
 
 async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRuntime:
-    """Load the Store and wire the site's collaborators (nothing is started yet)."""
+    """Load the Store, join the library and wire the site's collaborators (nothing started).
+
+    Until `async_start`, a site that fails to start must call `leave_library`.
+    """
     storage = SiteStorage(hass, entry.entry_id)
     data = await storage.async_load()
+    hub, handed_over = await async_join_library(hass, entry, data)
     policy = Policy.from_options(entry.options)
     relock_after_s = policy.relock_after_s
     library = Library(
         rooms_of_entry(entry),
         policy,
-        LibraryState.from_dict(data["library"]) if "library" in data else None,
+        LibraryState.from_dict(data.get("library", {})),
+        patrons=hub.patrons,
+        held_elsewhere=lambda patron_id: hub.held_elsewhere(entry.entry_id, patron_id),
     )
 
     def spawn(coro: Any, name: str) -> Any:
@@ -129,14 +137,8 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRunti
 
     radio = build_radio(hass, entry, spawn=spawn, auto_relock_seconds=relock_after_s)
     radio.set_rooms(room_devices(entry))
-    patrons = build_patron_backend(hass, entry, data.get("patrons", {}))
-    gate = PatronGate(
-        hass,
-        entry,
-        backend=patrons,
-        throttle=LoginThrottle.from_dict(data.get("throttle", {})),
-        storage=storage,
-    )
+    patrons = build_patron_backend(hass, entry, hub.directory)
+    gate = PatronGate(hass, entry, backend=patrons, hub=hub)
     doors = DoorKeeper(
         hass,
         entry,
@@ -152,9 +154,14 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRunti
         radio=radio,
         gate=gate,
         storage=storage,
+        hub=hub,
         doors=doors,
         summary=lambda room_id: room_summary(library, radio, room_id),
     )
+
+    async def _leave() -> None:
+        await async_leave_library(hass, hub, entry.entry_id)
+
     runtime = SiteRuntime(
         entry_id=entry.entry_id,
         site_name=entry.title,
@@ -165,9 +172,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRunti
         storage=storage,
         doors=doors,
         commands=commands,
-        directory=DirectoryAdmin(
-            directory=patrons.directory, library=library, gate=gate, storage=storage
-        ),
+        directory=DirectoryAdmin(directory=patrons.directory, hub=hub, gate=gate),
         device_events=DeviceEvents(
             hass,
             entry,
@@ -177,9 +182,12 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRunti
             doors=doors,
             storage=storage,
         ),
+        hub=hub,
+        leave_library=_leave,
         seeded=bool(data.get("seeded")),
     )
+    hub.sites[entry.entry_id] = runtime
     storage.provide(runtime.as_store_data)
-    if patrons.directory is not None:
-        patrons.directory.on_change = storage.async_schedule_save
+    if handed_over:  # the library has it now: the site's Store no longer holds it
+        await storage.async_save()
     return runtime

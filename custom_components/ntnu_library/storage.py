@@ -1,9 +1,9 @@
-"""What survives a restart, per site: one private, versioned Store, written before a bolt moves.
+"""What survives a restart: one private, versioned Store per site and one per library.
 
-The site hands in a function that assembles everything to keep (the room rules' state, the
-local patron directory, the login throttle, the doors waiting for their lock). A decision is
-only acted on once it is written: `async_persist` writes now and, when that fails, puts the
-old state back and refuses with `storage_failed`.
+Its owner hands in a function that assembles everything to keep (a site: its rooms' state and
+the doors waiting for their lock; a library: the patron directory, freezes, check-ins and the
+login throttle). A decision is only acted on once it is written: `async_persist` writes now
+and, when that fails, puts the old state back and refuses with `storage_failed`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ SAVE_DELAY_SECONDS = 1
 
 
 class SiteStorage:
-    """The site's Store: `library`, `patrons`, `throttle`, `doors`, `seeded`."""
+    """A private Store: `ntnu_library.<entry id>` (a site), `ntnu_library.library.<id>`."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+    def __init__(self, hass: HomeAssistant, key: str) -> None:
         self.store: Store[dict[str, Any]] = Store(
             hass,
             STORAGE_VERSION,
-            f"{DOMAIN}.{entry_id}",
+            f"{DOMAIN}.{key}",
             minor_version=STORAGE_MINOR_VERSION,
             private=True,
             atomic_writes=True,

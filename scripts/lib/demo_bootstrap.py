@@ -205,12 +205,27 @@ def _describe_form(result: dict[str, Any]) -> str:
     )
 
 
-def add_site(api: Api, patrons: str = "local", ils_port: int = 6001) -> str:
-    """Run the config flow for the demo site unless an entry exists; return what happened."""
-    if existing := _entries(api):
-        titles = ", ".join(repr(entry.get("title")) for entry in existing)
-        return f"site already set up: {titles} (--reset starts a new one)"
-    site = SITE | {"patron_system": patrons}
+# The second building of --sites 2: it joins the first one's library (the flow's default).
+BRANCH = "Gongguan"
+
+
+def add_sites(api: Api, patrons: str = "local", ils_port: int = 6001, sites: int = 1) -> str:
+    """Add the demo's sites that are not there yet; return what happened, a line each."""
+    titles = {entry.get("title") for entry in _entries(api)}
+    done = []
+    for name in (SITE["site_name"], BRANCH)[:sites]:
+        if name in titles:
+            done.append(f"site already set up: {name!r} (--reset starts a new one)")
+        else:
+            done.append(add_site(api, patrons, ils_port, name))
+    return "\ndemo: ".join(done)
+
+
+def add_site(
+    api: Api, patrons: str = "local", ils_port: int = 6001, name: str = SITE["site_name"]
+) -> str:
+    """Run the config flow for one demo site; return what happened."""
+    site = SITE | {"patron_system": patrons, "site_name": name}
 
     status, result = api.call(
         "POST",
@@ -273,7 +288,7 @@ def wait_until_loaded(api: Api, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def print_summary(api: Api, demo_dir: str = ".demo") -> None:
+def print_summary(api: Api, demo_dir: str = ".demo", sites: int = 1) -> None:
     """How to use the demo."""
     base = api.base
     lines = [
@@ -284,6 +299,11 @@ def print_summary(api: Api, demo_dir: str = ".demo") -> None:
         f"   Dashboards             {base}/ntnu-staff   {base}/ntnu-status",
         "   Services               ntnu_library.borrow / open_door / return_room / simulate …",
         "   Rooms                  temporary T01-T12, long-term L01-L06",
+        *(
+            [f"   {BRANCH:<22} temporary T01-T06, the same library (config_entry_id picks a site)"]
+            if sites > 1
+            else []
+        ),
         "   Demo patrons           password ntnu-demo, card C-<id>",
         *(f"      {pid}  {what}" for pid, what in DEMO_PATRONS),
     ]
@@ -315,6 +335,7 @@ def main() -> int:
     parser.add_argument("--patrons", choices=("local", "sip2"), default="local")
     parser.add_argument("--ils-port", type=int, default=6001, help="the demo ILS (SIP2)")
     parser.add_argument("--demo-dir", default=".demo", help="where the demo's state is, as shown")
+    parser.add_argument("--sites", type=int, choices=(1, 2), default=1, help="buildings")
     args = parser.parse_args()
     api = Api(args.port)
     try:
@@ -331,10 +352,10 @@ def main() -> int:
             flush=True,
         )
         wait_until_running(api, args.pid, args.timeout)
-        site = add_site(api, args.patrons, args.ils_port)
+        site = add_sites(api, args.patrons, args.ils_port, args.sites)
         print(f"demo: {site}", flush=True)
         wait_until_loaded(api, args.timeout)
-        print_summary(api, args.demo_dir)
+        print_summary(api, args.demo_dir, args.sites)
     except DemoError as err:
         print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)
         return 1

@@ -35,7 +35,7 @@ TAIPEI = ZoneInfo("Asia/Taipei")
 def _freeze(library: Any, patron_id: str, days: int | None, reason: str, now: datetime) -> Any:
     """Freeze, and return the freeze the patron now has."""
     library.freeze(patron_id, days, reason, now)
-    return library.state.freezes[patron_id]
+    return library.patrons.freezes[patron_id]
 
 
 def at(hour: int, minute: int = 0, *, day: int = 10) -> datetime:

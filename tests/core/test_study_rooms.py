@@ -35,7 +35,7 @@ from custom_components.ntnu_library.core.model import (
     month_key,
 )
 from custom_components.ntnu_library.core.policy import Policy
-from custom_components.ntnu_library.core.room_state import RefEntry
+from custom_components.ntnu_library.core.room_state import PatronState, RefEntry
 from custom_components.ntnu_library.core.study_rooms import (
     MAX_FREEZE_DAYS,
     AutoReturnReason,
@@ -51,7 +51,7 @@ TAIPEI = ZoneInfo("Asia/Taipei")
 def _freeze(library: Any, patron_id: str, days: int | None, reason: str, now: datetime) -> Any:
     """Freeze, and return the freeze the patron now has."""
     library.freeze(patron_id, days, reason, now)
-    return library.state.freezes[patron_id]
+    return library.patrons.freezes[patron_id]
 
 
 def at(hour: int, minute: int = 0, *, day: int = 10, month: int = 3, year: int = 2026) -> datetime:
@@ -293,7 +293,7 @@ def test_a_frozen_holder_opens_for_the_rest_of_the_day_after_counter_check_in(
 ) -> None:
     morning = at(8, 30)
     frozen_holder.check_in("X0001", morning)
-    assert frozen_holder.state.check_ins == {"X0001": TODAY}
+    assert frozen_holder.patrons.check_ins == {"X0001": TODAY}
     assert frozen_holder.checked_in_today("X0001", morning)
 
     for moment in (morning, NOW, at(23, 59)):  # again and again, until midnight
@@ -479,8 +479,8 @@ def test_the_borrower_returns_the_room_it_is_idle_and_locked(library: Library) -
     assert library.holder("T01", later) is None
     assert library.borrowed_room("S0001") is None
     # Nothing of the borrow is left but its ref, which staff may still name the patron by.
-    assert library.state.as_dict() == LibraryState(refs=library.state.refs).as_dict()
-    assert set(library.state.refs.values()) == {
+    assert library.state.as_dict() == LibraryState().as_dict()
+    assert set(library.patrons.refs.values()) == {
         RefEntry(patron_id="S0001", room_id="T01", month=None, until=NOW + timedelta(days=30))
     }
     # Someone else may borrow it now.
@@ -731,7 +731,7 @@ def test_a_freeze_lasts_the_policys_days_by_default(library: Library) -> None:
     freeze = _freeze(library, "S0001", None, "left T01 unreturned", NOW)
     assert freeze == Freeze(until=NOW + timedelta(days=7), reason="left T01 unreturned")
     assert library.frozen("S0001", NOW) == freeze
-    assert library.state.freezes == {"S0001": freeze}
+    assert library.patrons.freezes == {"S0001": freeze}
 
     library = Library(ROOMS, Policy(freeze_days=14))
     assert _freeze(library, "S0001", None, "r", NOW).until == NOW + timedelta(days=14)
@@ -759,7 +759,7 @@ def test_a_shorter_freeze_never_shortens_a_longer_one(library: Library) -> None:
     library.freeze("S0001", 30, "first", NOW)
     freeze = _freeze(library, "S0001", 3, "second", NOW + timedelta(days=1))
     assert freeze.until == NOW + timedelta(days=30)
-    assert library.state.freezes["S0001"].until == NOW + timedelta(days=30)
+    assert library.patrons.freezes["S0001"].until == NOW + timedelta(days=30)
 
 
 def test_a_longer_freeze_extends_a_shorter_one(library: Library) -> None:
@@ -776,8 +776,8 @@ def test_unfreezing_lifts_the_freeze_and_the_check_in(frozen_holder: Library) ->
     frozen_holder.check_in("X0001", NOW)
     frozen_holder.unfreeze("X0001", NOW)
     assert frozen_holder.frozen("X0001", NOW) is None
-    assert "X0001" not in frozen_holder.state.freezes
-    assert "X0001" not in frozen_holder.state.check_ins
+    assert "X0001" not in frozen_holder.patrons.freezes
+    assert "X0001" not in frozen_holder.patrons.check_ins
     assert frozen_holder.borrow("T01", XENA, NOW, lock_online=True).unlock
 
 
@@ -954,13 +954,13 @@ def test_long_term_rooms_are_never_due(library: Library) -> None:
 
 
 def test_prune_drops_ended_freezes_old_check_ins_and_past_months(library: Library) -> None:
-    state = library.state
-    state.freezes = {
+    state, patrons = library.state, library.patrons
+    patrons.freezes = {
         "S0001": Freeze(until=NOW - timedelta(seconds=1), reason="ended"),
         "G0001": Freeze(until=NOW, reason="ends now"),
         "X0001": Freeze(until=NOW + timedelta(days=3), reason="runs"),
     }
-    state.check_ins = {"S0001": TODAY - timedelta(days=1), "X0001": TODAY}
+    patrons.check_ins = {"S0001": TODAY - timedelta(days=1), "X0001": TODAY}
     state.reservations = {
         ("L01", "2025-12"): "D0001",
         ("L01", LAST_MONTH): "D0001",
@@ -971,8 +971,8 @@ def test_prune_drops_ended_freezes_old_check_ins_and_past_months(library: Librar
 
     assert library.prune(NOW) is True
 
-    assert set(state.freezes) == {"X0001"}
-    assert state.check_ins == {"X0001": TODAY}
+    assert set(patrons.freezes) == {"X0001"}
+    assert patrons.check_ins == {"X0001": TODAY}
     assert state.reservations == {("L01", THIS_MONTH): "D0001", ("L02", NEXT_MONTH): "X0001"}
     assert set(state.borrows) == {"T01"}  # a borrow is never pruned
     assert library.prune(NOW) is False
@@ -998,9 +998,20 @@ def busy_state() -> LibraryState:
             ("L02", THIS_MONTH): "X0001",
             ("L01", NEXT_MONTH): "G0001",
         },
+        vacant_since={"T01": at(10)},
+    )
+
+
+def busy_patrons() -> PatronState:
+    """The library's part, with something in every field."""
+    return PatronState(
         freezes={"X0001": Freeze(until=at(14, day=17), reason="left T01 unreturned 未歸還")},
         check_ins={"X0001": TODAY},
-        vacant_since={"T01": at(10)},
+        refs={
+            "REF-0123456789AB": RefEntry(
+                patron_id="S0001", room_id="T01", month=None, until=at(9, day=20)
+            )
+        },
     )
 
 
@@ -1024,13 +1035,24 @@ def test_the_stored_form_is_plain_json() -> None:
             {"room": "L01", "month": "2026-04", "patron_id": "G0001"},
             {"room": "L02", "month": "2026-03", "patron_id": "X0001"},
         ],
+        "vacant_since": {"T01": "2026-03-10T10:00:00+08:00"},
+    }
+    assert busy_patrons().as_dict() == {
         "freezes": {
             "X0001": {"until": "2026-03-17T14:00:00+08:00", "reason": "left T01 unreturned 未歸還"}
         },
         "check_ins": {"X0001": "2026-03-10"},
-        "vacant_since": {"T01": "2026-03-10T10:00:00+08:00"},
-        "refs": {},
+        "refs": {
+            "REF-0123456789AB": {
+                "patron_id": "S0001",
+                "room": "T01",
+                "month": None,
+                "until": "2026-03-20T09:00:00+08:00",
+            }
+        },
     }
+    patrons = busy_patrons()
+    assert PatronState.from_dict(json.loads(json.dumps(patrons.as_dict()))) == patrons
 
 
 def test_an_empty_store_reads_as_an_empty_state() -> None:
@@ -1039,7 +1061,12 @@ def test_an_empty_store_reads_as_an_empty_state() -> None:
 
 
 def test_a_restored_library_keeps_applying_the_rules() -> None:
-    library = Library(ROOMS, Policy(), LibraryState.from_dict(busy_state().as_dict()))
+    library = Library(
+        ROOMS,
+        Policy(),
+        LibraryState.from_dict(busy_state().as_dict()),
+        patrons=PatronState.from_dict(busy_patrons().as_dict()),
+    )
     with refused(library, Reason.ROOM_NOT_IDLE):
         library.borrow("T01", BOB, NOW, lock_online=True)
     assert library.open_door("L02", XENA, NOW, lock_online=True).unlock  # checked in today

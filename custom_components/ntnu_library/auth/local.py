@@ -392,6 +392,22 @@ class LocalDirectory(PatronSystem):
                 raise ValueError(f"patron directory: record {index}: {field_name}") from None
         return directory
 
+    def merge(self, other: LocalDirectory) -> list[str]:
+        """Take in another directory's patrons (a site joining a library brings its own).
+
+        Returns the IDs left out because their card belongs to someone else here.
+        """
+        skipped: list[str] = []
+        for key, entry in other._entries.items():
+            try:
+                self._check_new(entry.patron)
+            except Refused:
+                if key not in self._entries:
+                    skipped.append(key)
+                continue
+            self._put(entry)
+        return skipped
+
     def _load(self, record: object) -> None:
         if not isinstance(record, Mapping):
             raise Refused(Reason.INVALID_VALUE, field="record")

@@ -1,5 +1,8 @@
 """What the study-room rules keep across restarts, and the opaque refs events carry.
 
+Two parts: a site's own (`LibraryState`: its borrows, reservations, empty-room clocks) and the
+library's, shared by every site of it (`PatronState`: freezes, daily check-ins, refs).
+
 A ref names the patron behind a borrow (or a month's long-term hold) without showing who it
 is: events carry it, and staff services accept it in place of a patron ID, so an automation
 can freeze the patron behind a violation without ever seeing the ID. A ref lasts
@@ -36,15 +39,11 @@ class RefEntry:
 
 
 @dataclass(kw_only=True, slots=True)
-class LibraryState:
-    """Everything that must survive a restart."""
+class PatronState:
+    """What holds for a patron in every building of the library."""
 
-    borrows: dict[str, Borrow] = field(default_factory=dict)
-    # (room_id, "YYYY-MM") -> patron_id
-    reservations: dict[tuple[str, str], str] = field(default_factory=dict)
     freezes: dict[str, Freeze] = field(default_factory=dict)
     check_ins: dict[str, date] = field(default_factory=dict)
-    vacant_since: dict[str, datetime] = field(default_factory=dict)
     refs: dict[str, RefEntry] = field(default_factory=dict)
 
     def issue_ref(self, patron_id: str, room_id: str, now: datetime, month: str | None) -> str:
@@ -64,23 +63,31 @@ class LibraryState:
         entry = self.refs.get(text.strip().upper()) if isinstance(text, str) else None
         return entry.patron_id if entry is not None and entry.until > now else None
 
+    def restore(self, other: PatronState) -> None:
+        """Become `other` again, in place: every site of the library holds this object."""
+        self.freezes, self.check_ins, self.refs = other.freezes, other.check_ins, other.refs
+
+    def merge(self, other: PatronState) -> None:
+        """Take in another's state (a site that kept its own before it joined a library).
+
+        A longer freeze wins, the later check-in counts, every ref is kept.
+        """
+        for pid, freeze in other.freezes.items():
+            if pid not in self.freezes or self.freezes[pid].until < freeze.until:
+                self.freezes[pid] = freeze
+        for pid, day in other.check_ins.items():
+            self.check_ins[pid] = max(day, self.check_ins.get(pid, day))
+        for ref, entry in other.refs.items():
+            self.refs.setdefault(ref, entry)
+
     def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for the Store."""
+        """JSON-safe form for the library's Store."""
         return {
-            "borrows": {
-                room: {"patron_id": b.patron_id, "since": b.since.isoformat(), "ref": b.ref}
-                for room, b in self.borrows.items()
-            },
-            "reservations": [
-                {"room": room, "month": month, "patron_id": pid}
-                for (room, month), pid in sorted(self.reservations.items())
-            ],
             "freezes": {
                 pid: {"until": f.until.isoformat(), "reason": f.reason}
                 for pid, f in self.freezes.items()
             },
             "check_ins": {pid: day.isoformat() for pid, day in self.check_ins.items()},
-            "vacant_since": {room: at.isoformat() for room, at in self.vacant_since.items()},
             "refs": {
                 ref: {
                     "patron_id": e.patron_id,
@@ -90,6 +97,52 @@ class LibraryState:
                 }
                 for ref, e in sorted(self.refs.items())
             },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PatronState:
+        """Read what `as_dict` wrote (also the patron part of a site's Store from before)."""
+        return cls(
+            freezes={
+                pid: Freeze(until=datetime.fromisoformat(f["until"]), reason=f["reason"])
+                for pid, f in data.get("freezes", {}).items()
+            },
+            check_ins={
+                pid: date.fromisoformat(day) for pid, day in data.get("check_ins", {}).items()
+            },
+            refs={
+                ref: RefEntry(
+                    patron_id=e["patron_id"],
+                    room_id=e["room"],
+                    month=e.get("month"),
+                    until=datetime.fromisoformat(e["until"]),
+                )
+                for ref, e in data.get("refs", {}).items()
+            },
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class LibraryState:
+    """What one site keeps: its rooms' borrows, reservations and empty-room clocks."""
+
+    borrows: dict[str, Borrow] = field(default_factory=dict)
+    # (room_id, "YYYY-MM") -> patron_id
+    reservations: dict[tuple[str, str], str] = field(default_factory=dict)
+    vacant_since: dict[str, datetime] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the site's Store."""
+        return {
+            "borrows": {
+                room: {"patron_id": b.patron_id, "since": b.since.isoformat(), "ref": b.ref}
+                for room, b in self.borrows.items()
+            },
+            "reservations": [
+                {"room": room, "month": month, "patron_id": pid}
+                for (room, month), pid in sorted(self.reservations.items())
+            ],
+            "vacant_since": {room: at.isoformat() for room, at in self.vacant_since.items()},
         }
 
     @classmethod
@@ -107,24 +160,8 @@ class LibraryState:
             reservations={
                 (r["room"], r["month"]): r["patron_id"] for r in data.get("reservations", [])
             },
-            freezes={
-                pid: Freeze(until=datetime.fromisoformat(f["until"]), reason=f["reason"])
-                for pid, f in data.get("freezes", {}).items()
-            },
-            check_ins={
-                pid: date.fromisoformat(day) for pid, day in data.get("check_ins", {}).items()
-            },
             vacant_since={
                 room: datetime.fromisoformat(at)
                 for room, at in data.get("vacant_since", {}).items()
-            },
-            refs={
-                ref: RefEntry(
-                    patron_id=e["patron_id"],
-                    room_id=e["room"],
-                    month=e.get("month"),
-                    until=datetime.fromisoformat(e["until"]),
-                )
-                for ref, e in data.get("refs", {}).items()
             },
         )

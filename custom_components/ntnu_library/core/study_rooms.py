@@ -10,7 +10,7 @@ in (`now`, an aware local datetime), so the rules are plain functions of state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import re
@@ -30,7 +30,7 @@ from .model import (
     month_key,
 )
 from .policy import MAX_FREEZE_DAYS, Policy
-from .room_state import LibraryState
+from .room_state import LibraryState, PatronState
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")  # \Z: "$" lets "2026-03\n" through
 
@@ -64,14 +64,28 @@ def parse_month(value: str) -> str:
 
 
 class Library:
-    """The rooms of one site and the rules that govern them."""
+    """The rooms of one site and the rules that govern them.
+
+    A patron's freezes, check-ins and refs are the library's (`patrons`), shared by every site
+    of it; so is the rule of one temporary room per patron (`held_elsewhere`).
+    """
 
     def __init__(
-        self, rooms: Iterable[Room], policy: Policy, state: LibraryState | None = None
+        self,
+        rooms: Iterable[Room],
+        policy: Policy,
+        state: LibraryState | None = None,
+        *,
+        patrons: PatronState | None = None,
+        held_elsewhere: Callable[[str], str | None] | None = None,
     ) -> None:
         self.rooms: dict[str, Room] = {room.room_id: room for room in rooms}
         self.policy = policy
         self.state = state or LibraryState()
+        # The library's part, shared with the other sites of the same library.
+        self.patrons = patrons if patrons is not None else PatronState()
+        # The temporary room a patron holds at another site of the library, if any.
+        self._held_elsewhere = held_elsewhere or (lambda patron_id: None)
         # Live sensor knowledge; refreshed by the radio after a restart.
         self._occupied: dict[str, bool] = {}
         self._forget_unknown_rooms()
@@ -118,16 +132,16 @@ class Library:
 
     def frozen(self, patron_id: str, now: datetime) -> Freeze | None:
         """The patron's freeze, if it still runs."""
-        freeze = self.state.freezes.get(patron_id)
+        freeze = self.patrons.freezes.get(patron_id)
         return freeze if freeze and freeze.until > now else None
 
     def checked_in_today(self, patron_id: str, now: datetime) -> bool:
         """Whether a frozen patron checked in at the counter today."""
-        return self.state.check_ins.get(patron_id) == now.date()
+        return self.patrons.check_ins.get(patron_id) == now.date()
 
     def patron_of_ref(self, text: str, now: datetime) -> str | None:
         """The patron behind an event's ref (staff may name a patron by it)."""
-        return self.state.patron_of_ref(text, now)
+        return self.patrons.patron_of_ref(text, now)
 
     def borrowed_room(self, patron_id: str) -> str | None:
         """The temporary room a patron holds, if any."""
@@ -156,10 +170,10 @@ class Library:
             raise Refused(Reason.FROZEN, until=self._until(patron.patron_id))
         if room_id in self.state.borrows:
             raise Refused(Reason.ROOM_NOT_IDLE, room=room_id)
-        held = self.borrowed_room(patron.patron_id)
+        held = self.borrowed_room(patron.patron_id) or self._held_elsewhere(patron.patron_id)
         if held is not None:
             raise Refused(Reason.ALREADY_HOLDING, room=held)
-        ref = self.state.issue_ref(patron.patron_id, room_id, now, None)
+        ref = self.patrons.issue_ref(patron.patron_id, room_id, now, None)
         self.state.borrows[room_id] = Borrow(patron_id=patron.patron_id, since=now, ref=ref)
         self._restart_vacancy_clock(room_id, now)
         event = self._event(room_id, EventType.BORROWED, Source.QR, now, patron.patron_id, ref=ref)
@@ -187,7 +201,7 @@ class Library:
         borrow = self.state.borrows.get(room_id)
         ref = borrow.ref if borrow else None
         if ref is None:  # this month's long-term holder
-            ref = self.state.issue_ref(patron.patron_id, room_id, now, month_key(now))
+            ref = self.patrons.issue_ref(patron.patron_id, room_id, now, month_key(now))
         event = self._event(room_id, kind, source, now, patron.patron_id, ref=ref)
         return Outcome(room_id=room_id, events=[event], unlock=True)
 
@@ -298,15 +312,15 @@ class Library:
         current = self.frozen(patron_id, now)
         if current and current.until > until:
             until = current.until
-        self.state.freezes[patron_id] = Freeze(until=until, reason=reason)
+        self.patrons.freezes[patron_id] = Freeze(until=until, reason=reason)
         return Outcome(room_id=None)
 
     def unfreeze(self, patron_id: str, now: datetime) -> Outcome:
         """Lift a freeze."""
         if not self.frozen(patron_id, now):
             raise Refused(Reason.NOT_FROZEN, patron=patron_id)
-        del self.state.freezes[patron_id]
-        self.state.check_ins.pop(patron_id, None)
+        del self.patrons.freezes[patron_id]
+        self.patrons.check_ins.pop(patron_id, None)
         return Outcome(room_id=None)
 
     def check_in(self, patron_id: str, now: datetime) -> Outcome:
@@ -319,7 +333,7 @@ class Library:
             )
         if not self.frozen(patron_id, now):
             raise Refused(Reason.NOT_FROZEN, patron=patron_id)
-        self.state.check_ins[patron_id] = now.date()
+        self.patrons.check_ins[patron_id] = now.date()
         return Outcome(room_id=None)
 
     # --- the door itself ---------------------------------------------------------------------
@@ -379,18 +393,18 @@ class Library:
     def prune(self, now: datetime) -> bool:
         """Drop ended freezes, old check-ins and past reservations; True if anything went."""
         changed = False
-        for pid in [p for p, f in self.state.freezes.items() if f.until <= now]:
-            del self.state.freezes[pid]
+        for pid in [p for p, f in self.patrons.freezes.items() if f.until <= now]:
+            del self.patrons.freezes[pid]
             changed = True
-        for pid in [p for p, d in self.state.check_ins.items() if d < now.date()]:
-            del self.state.check_ins[pid]
+        for pid in [p for p, d in self.patrons.check_ins.items() if d < now.date()]:
+            del self.patrons.check_ins[pid]
             changed = True
         this_month = month_key(now)
         for key in [k for k in self.state.reservations if k[1] < this_month]:
             del self.state.reservations[key]
             changed = True
-        for ref in [r for r, entry in self.state.refs.items() if entry.until <= now]:
-            del self.state.refs[ref]
+        for ref in [r for r, entry in self.patrons.refs.items() if entry.until <= now]:
+            del self.patrons.refs[ref]
             changed = True
         return changed
 
@@ -401,7 +415,7 @@ class Library:
             raise Refused(Reason.MEMBERSHIP_EXPIRED)
 
     def _until(self, patron_id: str) -> str:
-        freeze = self.state.freezes[patron_id]
+        freeze = self.patrons.freezes[patron_id]
         return freeze.until.isoformat(timespec="minutes")
 
     def _restart_vacancy_clock(self, room_id: str, now: datetime) -> None:
