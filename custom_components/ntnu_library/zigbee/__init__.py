@@ -1,8 +1,10 @@
 """Zigbee: radio modes, and the mapping from ZCL frames to room events and back.
 
-`radio` is the contract the rest of the integration uses; `rooms` is the layer every radio
-mode shares; `simulated` is a zigpy network with simulated devices; `compat` holds the
-differences between zigpy versions.
+`radio` is the contract the rest of the integration uses; `frames` decodes what the rooms'
+devices say; `layer` (with `states`) is what every radio mode shares; `owned` configures the
+devices of a network the integration owns; the modes are `bellows` (an EZSP coordinator of
+our own), `zha` (ZHA's network) and `simulated` (with the device models of `sim_devices`);
+`compat` holds the differences between zigpy versions.
 """
 
 from __future__ import annotations
