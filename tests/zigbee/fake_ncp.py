@@ -5,7 +5,12 @@ gateway is bellows' own code (EZSP version negotiation, the v8 frame codec, netw
 sendUnicast and the callbacks). `FakeNcp` decodes each command with bellows' own command
 table, answers with serialized response frames, and carries APS frames to the simulated
 devices of `zigbee.simulated`, whose replies come back as `incomingMessageHandler` frames.
-ASH framing (byte stuffing, CRC, ACKs) is below the fake, so it is not exercised.
+ASH framing (byte stuffing, CRC, ACKs) is below the gateway, so it is not exercised there.
+
+`NcpServer` puts the same coordinator behind a TCP port on 127.0.0.1, as a network
+coordinator (an Ethernet or Wi-Fi gateway) serves its stick's UART: bellows then opens
+``socket://127.0.0.1:PORT`` through zigpy's own serial layer, and its real ASH layer talks
+to the NCP's end of ASH here (frames built with bellows' frame classes; nothing patched).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import errno
 from typing import Any
 
+from bellows.ash import AckFrame, DataFrame, RStackFrame, RstFrame, parse_frame
 from bellows.ezsp import EZSP
 import bellows.types as bt
 import bellows.uart
@@ -80,6 +86,10 @@ class FakeNcp:
         return self
 
     async def reset(self) -> None:
+        self.reset_protocol()
+
+    def reset_protocol(self) -> None:
+        """The NCP reset: it speaks EZSP v4 until the host asks for its version again."""
         self._proto = 4
 
     async def disconnect(self) -> None:
@@ -89,6 +99,10 @@ class FakeNcp:
         await asyncio.sleep(10)
 
     async def send_data(self, data: bytes) -> None:
+        self.command(data)
+
+    def command(self, data: bytes) -> None:
+        """One EZSP command frame from the host: decode it, answer through the event loop."""
         protocol = EZSP._BY_VERSION[self._proto]
         if self._proto == 4:
             seq, frame_id, payload = data[0], data[2], data[3:]
@@ -283,3 +297,157 @@ def install(monkeypatch: pytest.MonkeyPatch) -> FakeNcp:
     fake = FakeNcp()
     monkeypatch.setattr(bellows.uart, "connect", fake.connect)
     return fake
+
+
+# --- the coordinator behind a TCP port (a network coordinator) --------------------------------
+
+_FLAG, _ESCAPE, _CANCEL = 0x7E, 0x7D, 0x1A
+_RESERVED = frozenset({0x7E, 0x7D, 0x11, 0x13, 0x18, 0x1A})  # ASH's reserved bytes
+
+
+def _stuff(data: bytes) -> bytes:
+    out = bytearray()
+    for byte in data:
+        out += bytes([_ESCAPE, byte ^ 0x20]) if byte in _RESERVED else bytes([byte])
+    return bytes(out)
+
+
+def _unstuff(data: bytes) -> bytes:
+    out, escaped = bytearray(), False
+    for byte in data:
+        if escaped:
+            out.append(byte ^ 0x20)
+            escaped = False
+        elif byte == _ESCAPE:
+            escaped = True
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
+class _AshLink(asyncio.Protocol):
+    """The NCP's end of ASH on one TCP connection.
+
+    Host DATA frames are acknowledged and their EZSP frames handed to the `FakeNcp`; its
+    answers go back as numbered DATA frames; RST is answered by RSTACK (a software reset).
+    TCP loses nothing, so nothing is retransmitted and the host's ACKs need no bookkeeping.
+    """
+
+    def __init__(self, server: NcpServer) -> None:
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._rx = 0  # the next frame number expected from the host
+        self._tx = 0  # the number of our next DATA frame
+        self._hung_up = False  # nothing more is written once the end was sent
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if self._server.link is not None:  # one client at a time, as a UART bridge serves
+            transport.close()
+            return
+        self._server.link = self
+        self._server.connections += 1
+        self._server.ncp.api = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._server.link is self:
+            self._server.link = None
+            if self._server.ncp.api is self:
+                self._server.ncp.api = None
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def hang_up(self) -> None:
+        """End the connection in order (FIN): the host reads the end, then closes its side."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._hung_up = True
+            self._transport.write_eof()
+
+    def data_received(self, data: bytes) -> None:
+        if self._server.silent or self._hung_up:
+            return
+        self._buffer += data
+        while (end := self._buffer.find(_FLAG)) >= 0:
+            raw = bytes(self._buffer[:end]).rpartition(bytes([_CANCEL]))[2]
+            del self._buffer[: end + 1]
+            if raw:
+                self._frame_from_host(_unstuff(raw))
+
+    def _frame_from_host(self, raw: bytes) -> None:
+        frame = parse_frame(raw)
+        if isinstance(frame, RstFrame):
+            self._rx = self._tx = 0
+            self._server.ncp.reset_protocol()
+            self._write(RStackFrame(version=2, reset_code=bt.NcpResetCode.RESET_SOFTWARE))
+        elif isinstance(frame, DataFrame):
+            fresh = frame.frm_num == self._rx
+            if fresh:
+                self._rx = (self._rx + 1) % 8
+            self._write(AckFrame(res=0, ncp_ready=0, ack_num=self._rx))  # a re-sent one too
+            if fresh:
+                self._server.ncp.command(frame.ezsp_frame)
+        # ACK and NAK frames from the host: nothing of ours waits for them.
+
+    def frame_received(self, ezsp_frame: bytes) -> None:
+        """`FakeNcp` answers (it takes this link as its `api`): send a DATA frame."""
+        frame = DataFrame(frm_num=self._tx, re_tx=False, ack_num=self._rx, ezsp_frame=ezsp_frame)
+        self._tx = (self._tx + 1) % 8
+        self._write(frame)
+
+    def _write(self, frame: Any) -> None:
+        if self._transport is not None and not self._transport.is_closing() and not self._hung_up:
+            self._transport.write(_stuff(frame.to_bytes()) + bytes([_FLAG]))
+
+
+class NcpServer:
+    """A `FakeNcp` behind a TCP port on 127.0.0.1: a network coordinator (EZSP over TCP).
+
+    Like a UART bridge it sends nothing until the host resets it (bellows waits a moment
+    for a reset that zigbeed would send on its own, then sends RST) and serves one client
+    at a time. `drop` hangs up but keeps listening (the gateway restarted its bridge);
+    `stop` closes the connection and stops listening (the gateway is off) until `start`
+    again, on the same port. `silent` swallows every byte (a TCP port that is no EZSP coordinator).
+    """
+
+    def __init__(self, ncp: FakeNcp) -> None:
+        self.ncp = ncp
+        self.port = 0
+        self.link: _AshLink | None = None
+        self.connections = 0  # how many clients were served
+        self.silent = False
+        self._server: asyncio.Server | None = None
+
+    @property
+    def path(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _AshLink(self), "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def drop(self) -> None:
+        """Hang up on the host, still listening (the gateway restarted its bridge)."""
+        if self.link is not None:
+            self.link.hang_up()
+
+    async def stop(self) -> None:
+        """Stop listening and drop the host: the coordinator is gone from the network."""
+        if self._server is not None:
+            self._server.close()
+            if self.link is not None:
+                self.link.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> NcpServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -7,6 +7,13 @@
   a ``request_priority`` context manager we do not need.
 - Shutdown: zigpy 0.78 leaves the application's tasks running, 2.x cancels them without
   waiting; neither waits for a device's interview task.
+- Link loss: a task of the application's that fails with the link goes unretrieved in 0.78
+  (asyncio logs it) and is logged as an error by 2.x: both are cancelled (`abandon_tasks`).
+  bellows' frames in flight (its ASH send tasks) fail alone in both: their errors are taken.
+- Network coordinators (``socket://host:port``): zigpy 0.78 opens them with asyncio and
+  takes a missing port as 6638; zigpy 2 opens them through serialx and refuses a missing
+  port. bellows' UART thread option (``use_thread``) and its wait for a reset the
+  coordinator sends by itself (1 s, then 2 s in bellows 1.x) exist in both.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from zigpy.application import ControllerApplication
 import zigpy.config
 import zigpy.types as t
 from zigpy.zcl import Cluster
+
+_ASH_SEND = "AshProtocol._send_data_frame"  # bellows.ash
 
 type CommandCallback = Callable[[int, Any], None]
 type AttributeCallback = Callable[[int, Any], None]
@@ -103,8 +112,44 @@ async def async_shutdown(app: ControllerApplication, *, db: bool = True) -> None
         )
         if task is not None
     )
+    _quiet_frames_in_flight()  # zigpy 0.78 closes the link before its first await
     await app.shutdown(db=db)
     await _cancel_all(getattr(app, "_tasks", ()))
+
+
+def abandon_tasks(app: ControllerApplication) -> None:
+    """Cancel the application's own tasks in flight when its link went (they cannot finish).
+
+    Left alone, each fails with the link (bellows' ASH: "Connection has been closed") once
+    zigpy has dropped it from its task set: zigpy 0.78 leaves the error to asyncio, which logs
+    "Task exception was never retrieved"; zigpy 2 logs it as an error of its own. An error a
+    task still raises on its way out is taken here, as are those of the frames in flight.
+    """
+    for task in list(getattr(app, "_tasks", ())):
+        if not task.done():
+            task.add_done_callback(_retrieve)
+            task.cancel()
+    _quiet_frames_in_flight()
+
+
+def _quiet_frames_in_flight() -> None:
+    """Take the errors of bellows' frames in flight, which nobody may be left to await.
+
+    bellows' ASH layer (0.44 and 1.x alike) sends each frame in a task of its own behind
+    ``asyncio.shield``: when the caller was cancelled (a timeout, a shutdown, a lost link),
+    that task fails alone once the link closes ("Connection has been closed") and asyncio
+    logs "Task exception was never retrieved". A caller still waiting gets the error as
+    before. Called right before the link closes, with nothing awaited in between. (A stick in
+    bellows' UART thread sends from that thread's loop, out of reach here.)
+    """
+    for task in asyncio.all_tasks():
+        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == _ASH_SEND:
+            task.add_done_callback(_retrieve)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
