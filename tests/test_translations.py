@@ -405,7 +405,7 @@ def _flow_texts(section: str, kind: str) -> dict[str, set[str]]:
 
 
 def _flow_codes() -> dict[str, dict[str, set[str]]]:
-    """Error and abort codes each flow class can return (config_flow.py, subentries.py).
+    """Error and abort codes each flow class can return (config_flow.py, options_flow.py, …).
 
     The room flow's module is read whole: its form helpers set errors outside the class.
     """
@@ -414,16 +414,17 @@ def _flow_codes() -> dict[str, dict[str, set[str]]]:
         "NtnuLibraryOptionsFlow": "options",
         "RoomSubentryFlow": f"config_subentries.{SUBENTRY_ROOM}",
     }
-    trees = [
-        ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
-        for name in ("config_flow.py", "subentries.py")
-    ]
+    trees = {
+        name: ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+        for name in ("config_flow.py", "options_flow.py", "subentries.py")
+    }
     nodes: list[tuple[str, ast.AST]] = [
         (node.name, node)
-        for node in trees[0].body
+        for name in ("config_flow.py", "options_flow.py")
+        for node in trees[name].body
         if isinstance(node, ast.ClassDef) and node.name in sections
     ]
-    nodes.append(("RoomSubentryFlow", trees[1]))
+    nodes.append(("RoomSubentryFlow", trees["subentries.py"]))
     codes: dict[str, dict[str, set[str]]] = {}
     for name, node in nodes:
         found = codes.setdefault(sections[name], {"error": set(), "abort": set()})
