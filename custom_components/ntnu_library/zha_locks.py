@@ -48,7 +48,18 @@ def async_guard_zha_locks(hass: HomeAssistant, entry: ConfigEntry) -> ZhaLockEnt
 
 def zha_lock_entities(hass: HomeAssistant, ieee: str) -> list[er.RegistryEntry]:
     """ZHA's lock entities of the device with this IEEE address (ZHA's device identifier)."""
-    device = dr.async_get(hass).async_get_device(identifiers={(ZHA_DOMAIN, ieee)})
+    # Among ZHA's devices: async_get_device(identifiers=…) is deprecated from HA 2026 on, and
+    # its successor does not exist in 2025.4; this helper is in both.
+    registry = dr.async_get(hass)
+    device = next(
+        (
+            device
+            for zha_entry in hass.config_entries.async_entries(ZHA_DOMAIN)
+            for device in dr.async_entries_for_config_entry(registry, zha_entry.entry_id)
+            if (ZHA_DOMAIN, ieee) in device.identifiers
+        ),
+        None,
+    )
     if device is None:
         return []
     return [

@@ -42,6 +42,13 @@ def _records(response: Any) -> list[Any]:
     return list(getattr(response, "status_records", None) or response[0])  # zigpy 0.78 / 2.x
 
 
+def _reporting(answer: Any) -> list[tuple[Any, int | None]]:
+    """(status, attribute id) of a configure_reporting answer, on either zigpy."""
+    if isinstance(answer, dict):  # zigpy >= 2: {attribute: status}
+        return [(status, attribute.id) for attribute, status in answer.items()]
+    return [(record.status, record.attrid) for record in _records(answer)]
+
+
 # -- Identify ------------------------------------------------------------------------------
 
 
@@ -113,7 +120,7 @@ async def test_battery_reporting_is_configured_and_answered(radio: SimulatedRadi
 
     power = _cluster(radio, Role.CONTACT, PowerConfiguration)
     answer = await power.configure_reporting("battery_voltage", 60, 3600, 2)
-    assert [r.status for r in _records(answer)] == [STATUS.SUCCESS]
+    assert [status for status, _ in _reporting(answer)] == [STATUS.SUCCESS]
     contact = radio.device(_address(Role.CONTACT))
     assert contact.reporting[(PowerConfiguration.cluster_id, POWER.battery_voltage.id)] == (
         60,
@@ -121,9 +128,7 @@ async def test_battery_reporting_is_configured_and_answered(radio: SimulatedRadi
         2,
     )
     answer = await power.configure_reporting("mains_voltage", 60, 3600, 1)
-    assert [(r.status, r.attrid) for r in _records(answer)] == [
-        (STATUS.UNSUPPORTED_ATTRIBUTE, POWER.mains_voltage.id)
-    ]
+    assert _reporting(answer) == [(STATUS.UNSUPPORTED_ATTRIBUTE, POWER.mains_voltage.id)]
 
 
 # -- battery levels in the room layer -------------------------------------------------------
