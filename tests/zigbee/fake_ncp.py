@@ -16,7 +16,9 @@ to the NCP's end of ASH here (frames built with bellows' frame classes; nothing 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import errno
+from pathlib import Path
 from typing import Any
 
 from bellows.ash import AckFrame, DataFrame, RStackFrame, RstFrame, parse_frame
@@ -28,7 +30,9 @@ import zigpy.types as t
 from zigpy.zcl.clusters.general import Basic
 import zigpy.zdo.types as zdo_t
 
-from custom_components.ntnu_library.zigbee.simulated import SimulatedDevice
+from custom_components.ntnu_library.zigbee.bellows import BellowsRadio
+from custom_components.ntnu_library.zigbee.radio import RoomDevices
+from custom_components.ntnu_library.zigbee.simulated import SimulatedDevice, simulated_devices
 
 _NWK: Any = t.AddrMode.NWK  # zigpy's enum factory hides the member type from mypy
 EZSP_VERSION = 8  # in both bellows 0.44 and 1.x; no XNCP extensions below v13
@@ -451,3 +455,28 @@ class NcpServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+# Two rooms on the fake coordinator: T01 with all three devices, L01 with its lock only.
+ROOMS = [simulated_devices("T01"), RoomDevices(room_id="L01", lock=simulated_devices("L01").lock)]
+
+
+def bellows_radio(path: str, tmp_path: Path, **kwargs: Any) -> BellowsRadio:
+    """The integration's own radio on the fake coordinator, with short timeouts for tests."""
+    return BellowsRadio(
+        ROOMS,
+        path=path,
+        database_path=str(tmp_path / "ntnu_library_zigbee.db"),
+        command_timeout=2,
+        check_timeout=1,
+        reconnect_min_delay=0.01,
+        reconnect_max_delay=0.04,
+        **kwargs,
+    )
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    """Poll: the fake answers through the event loop (or a socket), so nothing to wait on."""
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)

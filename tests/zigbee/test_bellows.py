@@ -12,7 +12,7 @@ fake, so it is not exercised.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 import errno
 from pathlib import Path
 from typing import Any
@@ -29,18 +29,14 @@ from custom_components.ntnu_library.zigbee.radio import (
     LockOffline,
     LockState,
     RadioError,
-    RoomDevices,
 )
 from custom_components.ntnu_library.zigbee.simulated import (
     SimulatedContact,
     SimulatedDevice,
     SimulatedLock,
-    simulated_devices,
 )
 
-from .fake_ncp import COORDINATOR_IEEE, FakeNcp, install
-
-ROOMS = [simulated_devices("T01"), RoomDevices(room_id="L01", lock=simulated_devices("L01").lock)]
+from .fake_ncp import COORDINATOR_IEEE, ROOMS, FakeNcp, bellows_radio, install, wait_for
 
 
 @pytest.fixture
@@ -49,23 +45,7 @@ async def ncp(monkeypatch: pytest.MonkeyPatch) -> FakeNcp:
 
 
 def _radio(tmp_path: Path, **kwargs: Any) -> BellowsRadio:
-    return BellowsRadio(
-        ROOMS,
-        path="/dev/ttyFAKE",
-        database_path=str(tmp_path / "ntnu_library_zigbee.db"),
-        command_timeout=2,
-        check_timeout=1,
-        reconnect_min_delay=0.01,
-        reconnect_max_delay=0.04,
-        **kwargs,
-    )
-
-
-async def _wait_for(condition: Callable[[], bool]) -> None:
-    """Poll (the fake answers through the event loop, so there is nothing to wait on)."""
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    return bellows_radio("/dev/ttyFAKE", tmp_path, **kwargs)
 
 
 def _add_site(ncp: FakeNcp) -> dict[str, SimulatedDevice]:
@@ -89,7 +69,7 @@ async def radio(ncp: FakeNcp, tmp_path: Path) -> AsyncGenerator[BellowsRadio]:
         ncp.join(device)
     contact = devices["contact"]
     assert isinstance(contact, SimulatedContact)
-    await _wait_for(
+    await wait_for(
         lambda: (
             all(radio.lock_state(room.room_id) is LockState.LOCKED for room in ROOMS)
             and contact.enrolled
@@ -160,7 +140,7 @@ async def test_unlock_goes_out_as_an_aps_frame(
     assert hdr.direction == foundation.Direction.Client_to_Server
     assert hdr.command_id == DoorLock.ServerCommandDefs.unlock_door.id == 0x01
     assert payload in (b"", b"\x00")  # no PIN: absent or an empty octet string
-    await _wait_for(lambda: radio.lock_state("T01") is LockState.UNLOCKED)
+    await wait_for(lambda: radio.lock_state("T01") is LockState.UNLOCKED)
     assert E.UNLOCKED in [event.type for event in events]
 
 
@@ -168,7 +148,7 @@ async def test_a_card_tap_arrives_through_incoming_message_handler(
     radio: BellowsRadio, ncp: FakeNcp, events: list[DeviceEvent]
 ) -> None:
     _lock(ncp).card_tap("04A1B2C3")
-    await _wait_for(lambda: bool(events))
+    await wait_for(lambda: bool(events))
     assert events == [DeviceEvent(room_id="T01", type=E.CARD_TAP, card="04A1B2C3")]
 
 
@@ -192,7 +172,7 @@ async def test_radio_loss_takes_every_room_offline_until_the_stick_is_back(
     events.clear()
 
     ncp.online = True
-    await _wait_for(lambda: radio.connected and radio.is_online("T01") and radio.is_online("L01"))
+    await wait_for(lambda: radio.connected and radio.is_online("T01") and radio.is_online("L01"))
     assert {(event.room_id, event.type) for event in events} == {
         ("T01", E.ONLINE),
         ("L01", E.ONLINE),

@@ -14,7 +14,7 @@ shortened here except in the probe test, which shows the unshortened path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 import errno
 import functools
 import logging
@@ -63,7 +63,6 @@ from custom_components.ntnu_library.zigbee.radio import (
     LockOffline,
     LockState,
     RadioError,
-    RoomDevices,
 )
 from custom_components.ntnu_library.zigbee.simulated import (
     SimulatedContact,
@@ -74,9 +73,8 @@ from custom_components.ntnu_library.zigbee.simulated import (
 )
 
 from ..conftest import PASSWORD, TIME_ZONE, call_service, state_of
-from .fake_ncp import FakeNcp, NcpServer
+from .fake_ncp import ROOMS, FakeNcp, NcpServer, bellows_radio, wait_for
 
-ROOMS = [simulated_devices("T01"), RoomDevices(room_id="L01", lock=simulated_devices("L01").lock)]
 _BELLOWS = "custom_components.ntnu_library.zigbee.bellows"
 _FLOW = "custom_components.ntnu_library.config_flow"
 BELLOWS_RESET_WAIT = bellows.ezsp.NETWORK_COORDINATOR_STARTUP_RESET_WAIT  # 1 s, 2 s in 1.x
@@ -98,23 +96,7 @@ async def server(socket_enabled: None) -> AsyncGenerator[NcpServer]:
 
 
 def _radio(path: str, tmp_path: Path, **kwargs: Any) -> BellowsRadio:
-    return BellowsRadio(
-        ROOMS,
-        path=path,
-        database_path=str(tmp_path / "ntnu_library_zigbee.db"),
-        command_timeout=2,
-        check_timeout=1,
-        reconnect_min_delay=0.01,
-        reconnect_max_delay=0.04,
-        **kwargs,
-    )
-
-
-async def _wait_for(condition: Callable[[], bool]) -> None:
-    """Poll: the coordinator answers over a socket, so there is nothing to wait on."""
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    return bellows_radio(path, tmp_path, **kwargs)
 
 
 def _bellows_threads() -> list[threading.Thread]:
@@ -143,7 +125,7 @@ async def radio(server: NcpServer, tmp_path: Path) -> AsyncGenerator[BellowsRadi
         ncp.join(device)
     contact = devices[1]
     assert isinstance(contact, SimulatedContact)
-    await _wait_for(
+    await wait_for(
         lambda: (
             all(radio.lock_state(room.room_id) is LockState.LOCKED for room in ROOMS)
             and contact.enrolled
@@ -269,10 +251,10 @@ async def test_a_network_coordinator_starts_and_serves_its_rooms(
     # In this event loop, as ZHA runs a network coordinator: no bellows UART thread.
     assert _bellows_threads() == []
     await radio.async_unlock("T01")
-    await _wait_for(lambda: radio.lock_state("T01") is LockState.UNLOCKED)
+    await wait_for(lambda: radio.lock_state("T01") is LockState.UNLOCKED)
     assert _lock(server).lock_state == UNLOCKED
     _lock(server).card_tap("04A1B2C3")
-    await _wait_for(lambda: any(event.type is E.CARD_TAP for event in events))
+    await wait_for(lambda: any(event.type is E.CARD_TAP for event in events))
 
 
 def _ours(record: logging.LogRecord) -> bool:
@@ -308,7 +290,7 @@ async def test_a_lost_link_takes_every_room_offline_until_the_coordinator_is_bac
         server.drop()  # still listening: the first attempt gets through
     else:
         await server.stop()  # nothing listens: attempts are refused, with backoff
-    await _wait_for(lambda: not radio.connected)
+    await wait_for(lambda: not radio.connected)
     assert not radio.is_online("T01")
     assert not radio.is_online("L01")
     assert {(event.room_id, event.type) for event in events} == {
@@ -327,7 +309,7 @@ async def test_a_lost_link_takes_every_room_offline_until_the_coordinator_is_bac
         assert server.connections == 1
         await server.start()  # the same port again
     events.clear()
-    await _wait_for(lambda: bool(_lost_and_back(caplog)[1]))  # logged once the rooms answered
+    await wait_for(lambda: bool(_lost_and_back(caplog)[1]))  # logged once the rooms answered
     assert radio.connected
     assert radio.is_online("T01")
     assert radio.is_online("L01")
@@ -342,7 +324,7 @@ async def test_a_lost_link_takes_every_room_offline_until_the_coordinator_is_bac
     if how == "hangs up":
         assert "(the connection was closed)" in lost[0]
     await radio.async_unlock("T01")
-    await _wait_for(lambda: radio.lock_state("T01") is LockState.UNLOCKED)
+    await wait_for(lambda: radio.lock_state("T01") is LockState.UNLOCKED)
 
 
 async def test_work_in_flight_when_the_link_goes_is_abandoned(
@@ -360,10 +342,10 @@ async def test_work_in_flight_when_the_link_goes_is_abandoned(
     await asyncio.sleep(0.05)  # its frame is out and not acknowledged
     assert not feeding.done()
     server.drop()
-    await _wait_for(feeding.done)
+    await wait_for(feeding.done)
     assert feeding.cancelled()
     server.silent = False
-    await _wait_for(lambda: radio.connected)
+    await wait_for(lambda: radio.connected)
 
 
 @pytest.mark.parametrize(
@@ -389,19 +371,19 @@ async def test_stopping_while_reconnecting_leaves_nothing_behind(
     if moment == "while an attempt waits":
         server.silent = True  # it connects, then waits for an answer that never comes
         server.drop()
-        await _wait_for(lambda: server.connections == 2)
+        await wait_for(lambda: server.connections == 2)
     else:
         await server.stop()  # attempts are refused
-    await _wait_for(lambda: not radio.connected)
+    await wait_for(lambda: not radio.connected)
     if moment == "while an attempt closes":
-        await _wait_for(lambda: len(closed) == 2)  # the lost application, then an attempt's
+        await wait_for(lambda: len(closed) == 2)  # the lost application, then an attempt's
     else:
         await asyncio.sleep(0.3)
     await radio.async_stop()
     assert radio.app is None
     assert not radio.connected
     assert _others() == set()  # zigpy's database writer included
-    await _wait_for(lambda: server.link is None)  # an attempt's connection is closed too
+    await wait_for(lambda: server.link is None)  # an attempt's connection is closed too
 
 
 async def test_start_errors_name_the_address(server: NcpServer, tmp_path: Path) -> None:
@@ -448,7 +430,7 @@ async def test_probe_a_network_coordinator(
     await server.stop()
     assert await probe(server.path) is False  # nothing listens
     assert await probe("socket://127.0.0.1") is False  # no port: never opened
-    await _wait_for(lambda: server.link is None)
+    await wait_for(lambda: server.link is None)
     assert _others() == set()
     assert _bellows_threads() == []
 
@@ -493,7 +475,7 @@ async def test_the_flow_probes_a_network_coordinator(
     assert done["type"] is FlowResultType.CREATE_ENTRY
     assert done["data"][CONF_BELLOWS][CONF_DEVICE_PATH] == server.path
     assert server.connections == 2  # the silent probe, then the one that answered
-    await _wait_for(lambda: server.link is None)  # the probe closed its connection
+    await wait_for(lambda: server.link is None)  # the probe closed its connection
 
 
 @pytest.fixture
@@ -549,7 +531,7 @@ async def network_site(
         ncp.join(device)
     contact = joining[1]
     assert isinstance(contact, SimulatedContact)
-    await _wait_for(
+    await wait_for(
         lambda: (
             radio.is_online("T01")
             and radio.lock_state("T01") is LockState.LOCKED
@@ -578,13 +560,13 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     lock = _lock(server)
     room_entities = ("lock.t01", "sensor.t01_status", "binary_sensor.t01_door")
     assert (await call_service(hass, "borrow", _patron("S0001")))["door"] == "unlocked"
-    await _wait_for(lambda: lock.lock_state == UNLOCKED)  # Unlocked, behind the gateway
+    await wait_for(lambda: lock.lock_state == UNLOCKED)  # Unlocked, behind the gateway
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
-    await _wait_for(lambda: lock.lock_state == LOCKED)
+    await wait_for(lambda: lock.lock_state == LOCKED)
 
     caplog.clear()
     await server.stop()  # the building's gateway is off the network
-    await _wait_for(lambda: not radio.connected)
+    await wait_for(lambda: not radio.connected)
     await hass.async_block_till_done()
     lost, _ = _lost_and_back(caplog)
     assert [r.getMessage() for r in caplog.records if _ours(r)] == lost  # one line, not per room
@@ -597,7 +579,7 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     await asyncio.sleep(0.2)  # attempts, refused, with backoff
 
     await server.start()
-    await _wait_for(lambda: bool(_lost_and_back(caplog)[1]))
+    await wait_for(lambda: bool(_lost_and_back(caplog)[1]))
     assert radio.connected
     assert radio.is_online("T01")
     await hass.async_block_till_done()
@@ -607,4 +589,4 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     lost, back = _lost_and_back(caplog)
     assert (len(lost), len(back)) == (1, 1), (lost, back)
     assert (await call_service(hass, "open_door", _patron("S0001")))["door"] == "unlocked"
-    await _wait_for(lambda: lock.lock_state == UNLOCKED)
+    await wait_for(lambda: lock.lock_state == UNLOCKED)
