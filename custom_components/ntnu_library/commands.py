@@ -23,7 +23,6 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, EVENT_NAME, signal_room_event, signal_room_update
 from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
-from .core.room_state import LibraryState, PatronState
 from .core.study_rooms import Library, Outcome
 from .core.throttle import normalize_patron_id
 from .doors import DoorKeeper
@@ -321,8 +320,8 @@ class SiteCommands:
         """
         async with self._hub.lock:  # every site of the library decides one at a time
             now = dt_util.now()
-            site_before = self._library.state.as_dict()
-            patrons_before = self._library.patrons.as_dict()
+            site_before = self._library.state.snapshot()
+            patrons_before = self._library.patrons.snapshot()
             try:
                 outcome = decide(now)
             except Refused as refusal:
@@ -331,13 +330,13 @@ class SiteCommands:
                 raise
 
             def restore() -> None:
-                self._library.state = LibraryState.from_dict(site_before)
-                self._library.patrons.restore(PatronState.from_dict(patrons_before))
+                self._library.state.restore(site_before)
+                self._library.patrons.restore(patrons_before)
 
             # An open by the holder or a refused tap changes nothing worth a disk write.
-            if self._library.patrons.as_dict() != patrons_before:
+            if self._library.patrons.snapshot() != patrons_before:
                 await self._hub.storage.async_persist(restore)
-            if self._library.state.as_dict() != site_before:
+            if self._library.state.snapshot() != site_before:
                 await self._storage.async_persist(restore)
         door = await self._doors.async_move(outcome)
         self.emit(outcome.events)

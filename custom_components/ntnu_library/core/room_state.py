@@ -63,9 +63,16 @@ class PatronState:
         entry = self.refs.get(text.strip().upper()) if isinstance(text, str) else None
         return entry.patron_id if entry is not None and entry.until > now else None
 
-    def restore(self, other: PatronState) -> None:
-        """Become `other` again, in place: every site of the library holds this object."""
-        self.freezes, self.check_ins, self.refs = other.freezes, other.check_ins, other.refs
+    def snapshot(self) -> tuple[dict[str, Freeze], dict[str, date], dict[str, RefEntry]]:
+        """Shallow copies (the values are immutable): cheap to take, compare and restore."""
+        return dict(self.freezes), dict(self.check_ins), dict(self.refs)
+
+    def restore(
+        self, snapshot: tuple[dict[str, Freeze], dict[str, date], dict[str, RefEntry]]
+    ) -> None:
+        """Go back to a snapshot, in place: every site of the library holds this object."""
+        freezes, check_ins, refs = snapshot
+        self.freezes, self.check_ins, self.refs = dict(freezes), dict(check_ins), dict(refs)
 
     def merge(self, other: PatronState) -> None:
         """Take in another's state (a site that kept its own before it joined a library).
@@ -130,6 +137,21 @@ class LibraryState:
     # (room_id, "YYYY-MM") -> patron_id
     reservations: dict[tuple[str, str], str] = field(default_factory=dict)
     vacant_since: dict[str, datetime] = field(default_factory=dict)
+
+    def snapshot(
+        self,
+    ) -> tuple[dict[str, Borrow], dict[tuple[str, str], str], dict[str, datetime]]:
+        """Shallow copies (the values are immutable): cheap to take, compare and restore."""
+        return dict(self.borrows), dict(self.reservations), dict(self.vacant_since)
+
+    def restore(
+        self,
+        snapshot: tuple[dict[str, Borrow], dict[tuple[str, str], str], dict[str, datetime]],
+    ) -> None:
+        """Go back to a snapshot, in place."""
+        borrows, reservations, vacant_since = snapshot
+        self.borrows, self.reservations = dict(borrows), dict(reservations)
+        self.vacant_since = dict(vacant_since)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the site's Store."""
