@@ -86,17 +86,15 @@ async def test_start_interviews_every_device(radio: SimulatedRadio) -> None:
     assert contact.enrolled
 
 
-async def test_eighteen_rooms_start_well_under_two_seconds() -> None:
+async def test_eighteen_rooms_start_with_every_device_interviewed() -> None:
+    """How fast is scripts/bench's to say (setup_s); here: all of them, all online."""
     rooms = [simulated_devices(f"T{n:02d}") for n in range(1, 13)]
     rooms += [simulated_devices(f"L{n:02d}") for n in range(1, 7)]
     radio = SimulatedRadio(rooms)
-    started = time.perf_counter()
     await radio.async_start()
-    elapsed = time.perf_counter() - started
     try:
         assert all(radio.is_online(room.room_id) for room in rooms)
         assert len(radio.app.devices) == 1 + 3 * 18  # type: ignore[union-attr]
-        assert elapsed < 2.0
     finally:
         await radio.async_stop()
 
