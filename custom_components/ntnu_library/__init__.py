@@ -13,6 +13,7 @@ from homeassistant.helpers import (
     device_registry as dr,
     issue_registry as ir,
 )
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -27,11 +28,14 @@ from .const import (
     POLICY_TICK_SECONDS,
     RADIO_BELLOWS,
     RADIO_ZHA,
+    SIGNAL_PUBLIC_STATUS,
 )
 from .demo import async_seed_demo
 from .entity import site_device_info
 from .services import async_setup_services
 from .site import SiteRuntime, async_build_site
+from .web import async_setup_web
+from .websocket import async_setup_websocket
 from .zigbee.radio import RadioError
 
 PLATFORMS: list[Platform] = [
@@ -47,8 +51,10 @@ type NtnuLibraryConfigEntry = ConfigEntry[SiteRuntime]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the services once for every site."""
+    """Register the services, the websocket command and the public pages once for every site."""
     async_setup_services(hass)
+    async_setup_websocket(hass)
+    await async_setup_web(hass)
     return True
 
 
@@ -115,6 +121,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await runtime.commands.async_policy_tick()
+    async_dispatcher_send(hass, SIGNAL_PUBLIC_STATUS)
     LOGGER.debug("Site %s started with %d rooms", entry.title, len(runtime.library.rooms))
     return True
 
@@ -139,6 +146,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry)
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.async_stop()
+        async_dispatcher_send(hass, SIGNAL_PUBLIC_STATUS)
     return unloaded
 
 

@@ -20,7 +20,13 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, EVENT_NAME, signal_room_event, signal_room_update
+from .const import (
+    DOMAIN,
+    EVENT_NAME,
+    SIGNAL_PUBLIC_STATUS,
+    signal_room_event,
+    signal_room_update,
+)
 from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
 from .core.study_rooms import Library, Outcome
@@ -98,19 +104,41 @@ class SiteCommands:
                 refusal = Refused(Reason.FROZEN, until=freeze.until.isoformat(timespec="minutes"))
             self._emit_refusal(room_id, pid, refusal)
             raise refusal from None
+        return await self._async_act(action, room_id, patron, Source.QR)
+
+    async def _async_act(
+        self, action: str, room_id: str, patron: Patron, source: Source
+    ) -> dict[str, Any]:
+        """Borrow, open or return for a patron whose identity is settled."""
         lock = self._radio.is_online  # asked when the decision is made, under the site lock
         decide: dict[str, Decide] = {
             "borrow": lambda now: self._library.borrow(
-                room_id, patron, now, lock_online=lock(room_id)
+                room_id, patron, now, lock_online=lock(room_id), source=source
             ),
             "open": lambda now: self._library.open_door(
-                room_id, patron, now, lock_online=lock(room_id)
+                room_id, patron, now, lock_online=lock(room_id), source=source
             ),
-            "return": lambda now: self._library.return_room(room_id, patron, now),
+            "return": lambda now: self._library.return_room(room_id, patron, now, source=source),
         }
-        return await self._async_run(room_id, decide[action], refused_patron=patron.patron_id)
+        # A patron's own refused request is a room event; staff see theirs as the error.
+        refused = patron.patron_id if source is Source.QR else None
+        return await self._async_run(room_id, decide[action], refused_patron=refused)
 
     # --- staff and automations -------------------------------------------------------------
+
+    async def async_counter_action(
+        self, action: str, room_id: str, patron_id: str
+    ) -> dict[str, Any]:
+        """Staff borrow, open or return for a patron at the counter who shows their card.
+
+        No password: staff have checked the card. The rules are the patron's own (a frozen
+        patron is still refused); the events say the counter did it.
+        """
+        if action not in PATRON_ACTIONS:
+            raise ValueError(f"not a patron action: {action!r}")
+        self._library.room(room_id)
+        patron = await self._known(patron_id)
+        return await self._async_act(action, room_id, patron, Source.COUNTER)
 
     async def async_counter_return(
         self,
@@ -349,6 +377,7 @@ class SiteCommands:
     def notify(self, room_id: str | None) -> None:
         """Entities of `room_id` (None: of every room) show the state again."""
         async_dispatcher_send(self._hass, signal_room_update(self._entry.entry_id), room_id)
+        async_dispatcher_send(self._hass, SIGNAL_PUBLIC_STATUS)
 
     @callback
     def emit(self, events: list[RoomEvent]) -> None:

@@ -69,6 +69,7 @@ ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_ROOM: Final = "room"
 ATTR_PATRON_ID: Final = "patron_id"
 ATTR_PASSWORD: Final = "password"
+ATTR_RESET_PASSWORD: Final = "reset_password"
 ATTR_PATRON_NAME: Final = "patron_name"
 ATTR_MONTH: Final = "month"
 ATTR_DAYS: Final = "days"
@@ -82,6 +83,11 @@ ATTR_SUSPENDED: Final = "suspended"
 ATTR_SECONDS: Final = "seconds"
 
 POLICY_TICK_SECONDS: Final = 60
+
+
+# Dispatcher signal (no arguments): some room of some site may show another status, or a site
+# started or stopped. The public status panel listens to it.
+SIGNAL_PUBLIC_STATUS: Final = f"{DOMAIN}_public_status"
 
 
 def signal_room_update(entry_id: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
-from .auth.local import LocalDirectory
+from .auth.local import ACTIVATION_VALID, LocalDirectory
 from .core.categories import default_membership_expiry
 from .core.errors import Reason, Refused
 from .core.model import Patron, mask_patron_id
@@ -29,6 +29,12 @@ def patron_summary(patron: Patron) -> dict[str, Any]:
         "suspended": patron.suspended,
         "card": patron.card is not None,
     }
+
+
+def _activation_answer(code: str) -> dict[str, Any]:
+    """The code, once, as response data, and until when it works."""
+    expires = dt_util.now() + ACTIVATION_VALID
+    return {"activation_code": code, "activation_expires": expires.isoformat(timespec="minutes")}
 
 
 class DirectoryAdmin:
@@ -52,21 +58,46 @@ class DirectoryAdmin:
         return self._directory
 
     async def async_add_patron(self, **fields: Any) -> dict[str, Any]:
-        """Add a patron; the category's membership period by default."""
+        """Add a patron; the category's membership period by default.
+
+        The answer carries the patron's one-time activation code (staff hand it over; the
+        patron chooses a password with it on the activation page).
+        """
         directory = self._local()
         if fields.get("membership_expires") is None:
             fields["membership_expires"] = default_membership_expiry(
                 fields["category"], dt_util.now().date()
             )
         patron = await directory.async_add_patron(fields.pop("patron_id"), **fields)
+        code = directory.issue_activation(patron.patron_id, dt_util.now())
         await self._storage.async_save()
-        return patron_summary(patron)
+        return patron_summary(patron) | _activation_answer(code)
 
-    async def async_update_patron(self, patron_id: str, **changes: Any) -> dict[str, Any]:
-        """Change a patron; only the fields given change."""
-        patron = await self._local().async_update_patron(patron_id, **changes)
+    async def async_update_patron(
+        self, patron_id: str, *, reset_password: bool = False, **changes: Any
+    ) -> dict[str, Any]:
+        """Change a patron; only the fields given change.
+
+        `reset_password`: the old password stops working and the answer carries a new
+        activation code.
+        """
+        directory = self._local()
+        patron = await directory.async_update_patron(patron_id, **changes)
+        answer = patron_summary(patron)
+        if reset_password:
+            answer |= _activation_answer(
+                directory.issue_activation(patron.patron_id, dt_util.now())
+            )
         await self._storage.async_save()
-        return patron_summary(patron)
+        return answer
+
+    async def async_activate(
+        self, patron_id: str, code: str, password: str, *, address: str | None
+    ) -> dict[str, Any]:
+        """The patron sets their own password with an activation code (the activation page)."""
+        patron = await self._gate.async_activate(patron_id, code, password, address=address)
+        await self._storage.async_save()
+        return {"patron": mask_patron_id(patron.patron_id), "activated": True}
 
     async def async_remove_patron(self, patron_id: str) -> dict[str, Any]:
         """Remove a patron who holds no room now."""

@@ -22,6 +22,7 @@ import time
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
 from .backends import PatronBackend, PatronSystemDown
 from .const import (
@@ -136,6 +137,43 @@ class PatronGate:
     ) -> Patron:
         """Check credentials; one refusal for a wrong ID or password, the same time for both."""
         pid = normalize_patron_id(patron_id)
+        return await self._async_throttled(
+            pid,
+            caller=caller,
+            address=address,
+            check=lambda: self.async_ask(
+                lambda: self.backend.system.async_authenticate(pid, password)
+            ),
+        )
+
+    async def async_activate(
+        self, patron_id: str, code: str, password: str, *, address: str | None
+    ) -> Patron:
+        """A patron chooses their password with an activation code (throttled as a login)."""
+        directory = self.backend.directory
+        if directory is None:
+            raise Refused(Reason.PATRONS_MANAGED_ELSEWHERE)
+        pid = normalize_patron_id(patron_id)
+        return await self._async_throttled(
+            pid,
+            caller=None,
+            address=address,
+            check=lambda: directory.async_activate(pid, code, password, dt_util.now()),
+        )
+
+    async def _async_throttled(
+        self,
+        pid: str,
+        *,
+        caller: str | None,
+        address: str | None,
+        check: Callable[[], Awaitable[Patron]],
+    ) -> Patron:
+        """Run a credential check behind the throttle and the fair password-check slots.
+
+        A wrong ID or secret counts against the ID and the address, and is on disk before
+        it is answered.
+        """
         delay = self.throttle.check(pid, address, time.monotonic())
         verdict = False
         try:
@@ -143,9 +181,7 @@ class PatronGate:
                 await asyncio.sleep(delay)
             await self._slots.acquire(caller or address or "-")
             try:
-                patron = await self.async_ask(
-                    lambda: self.backend.system.async_authenticate(pid, password)
-                )
+                patron = await check()
             finally:
                 self._slots.release()
         except Refused as refusal:

@@ -1,4 +1,8 @@
-"""The integration's services: patron actions with credentials, staff and automation actions.
+"""The integration's services: for staff and automations only, none with a secret.
+
+Home Assistant records every service call with its data, so no password or activation code
+is ever a field here: patrons act on the room page or through the websocket command
+(`websocket.py`); activation codes go back to staff only as response data.
 
 Registered once for every site; each call picks its site (`config_entry_id`, or the only one
 loaded), checks staff rights in one place (`access.py`), validates its fields against the
@@ -12,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
@@ -29,27 +32,26 @@ from .const import (
     ATTR_MEMBERSHIP_EXPIRES,
     ATTR_MONTH,
     ATTR_NAME,
-    ATTR_PASSWORD,
     ATTR_PATRON_ID,
     ATTR_PATRON_NAME,
     ATTR_REASON,
+    ATTR_RESET_PASSWORD,
     ATTR_ROOM,
     ATTR_SECONDS,
     ATTR_SUSPENDED,
     DOMAIN,
     MAX_CARD_LENGTH,
     MAX_ID_LENGTH,
-    MAX_PASSWORD_LENGTH,
     MAX_TEXT_LENGTH,
     ROOM_ID_PATTERN,
 )
 from .core.categories import CATEGORIES
 from .core.policy import MAX_FREEZE_DAYS
 from .exceptions import translated_errors
+from .site import find_site
 from .zigbee.radio import SIMULATE_ACTIONS
 
 if TYPE_CHECKING:
-    from . import NtnuLibraryConfigEntry
     from .site import SiteRuntime
 
 
@@ -78,16 +80,17 @@ def _whole_number(value: Any) -> int:
 _ID = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_ID_LENGTH), _printable)
 _ROOM = vol.All(cv.string, vol.Strip, vol.Upper, vol.Match(ROOM_ID_PATTERN))
 _TEXT = vol.All(cv.string, vol.Length(max=MAX_TEXT_LENGTH), _printable)
-_PASSWORD = vol.All(cv.string, vol.Length(min=1, max=MAX_PASSWORD_LENGTH))
 _CARD = vol.All(cv.string, vol.Length(min=1, max=MAX_CARD_LENGTH), _printable)
 _ENTRY: dict[vol.Marker, Any] = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+# What the websocket command and the public pages validate the same way.
+PATRON_ID_FIELD = _ID
+ROOM_FIELD = _ROOM
 
-PATRON_SCHEMA = vol.Schema(
+COUNTER_ACTION_SCHEMA = vol.Schema(
     {
         **_ENTRY,
         vol.Required(ATTR_ROOM): _ROOM,
         vol.Required(ATTR_PATRON_ID): _ID,
-        vol.Required(ATTR_PASSWORD): _PASSWORD,
     }
 )
 COUNTER_RETURN_SCHEMA = vol.All(
@@ -155,7 +158,6 @@ ADD_PATRON_SCHEMA = vol.Schema(
         **_ENTRY,
         vol.Required(ATTR_PATRON_ID): _ID,
         vol.Required(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
-        vol.Required(ATTR_PASSWORD): _PASSWORD,
         vol.Required(ATTR_CATEGORY): _CATEGORY,
         **_PATRON_FIELDS,
     }
@@ -165,7 +167,7 @@ UPDATE_PATRON_SCHEMA = vol.Schema(
         **_ENTRY,
         vol.Required(ATTR_PATRON_ID): _ID,
         vol.Optional(ATTR_NAME): vol.All(_TEXT, vol.Length(min=1)),
-        vol.Optional(ATTR_PASSWORD): _PASSWORD,
+        vol.Optional(ATTR_RESET_PASSWORD, default=False): cv.boolean,
         vol.Optional(ATTR_CATEGORY): _CATEGORY,
         **_PATRON_FIELDS,
     }
@@ -189,38 +191,11 @@ PATRON_LEVEL = frozenset(
 
 
 def _site(hass: HomeAssistant, call: ServiceCall) -> SiteRuntime:
-    """The site a call acts on: the one named, or the only one loaded.
-
-    A patron-level service needs no site when every loaded site is of the same library.
-    """
-    entry_id = call.data.get(ATTR_CONFIG_ENTRY_ID)
-    entries: list[NtnuLibraryConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
-    if entry_id is not None:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="site_not_found",
-                translation_placeholders={"entry_id": str(entry_id)[:40]},
-            )
-        if entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="site_not_loaded",
-                translation_placeholders={"site": entry.title},
-            )
-        return entry.runtime_data
-    if len(entries) == 1:
-        return entries[0].runtime_data
-    if (
-        entries
-        and call.service in PATRON_LEVEL
-        and len({entry.runtime_data.hub.library_id for entry in entries}) == 1
-    ):
-        return entries[0].runtime_data
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key="site_required" if entries else "no_site",
+    """The site a call acts on: the one named, or the only one loaded (see `find_site`)."""
+    return find_site(
+        hass,
+        call.data.get(ATTR_CONFIG_ENTRY_ID),
+        library_wide=call.service in PATRON_LEVEL,
     )
 
 
@@ -234,14 +209,12 @@ async def _run(
         return await handler(runtime, call)
 
 
-def _patron_action(action: str) -> Handler:
+def _counter_action(action: str) -> Handler:
+    """Staff borrow, open or return for a patron at the counter with their card."""
+
     async def handler(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
-        return await runtime.commands.async_patron_action(
-            action,
-            call.data[ATTR_ROOM],
-            call.data[ATTR_PATRON_ID],
-            call.data[ATTR_PASSWORD],
-            caller=call.context.user_id,
+        return await runtime.commands.async_counter_action(
+            action, call.data[ATTR_ROOM], call.data[ATTR_PATRON_ID]
         )
 
     return handler
@@ -326,9 +299,9 @@ async def _remove_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, A
 
 # name: (handler, schema, staff only)
 SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
-    "borrow": (_patron_action("borrow"), PATRON_SCHEMA, False),
-    "open_door": (_patron_action("open"), PATRON_SCHEMA, False),
-    "return_room": (_patron_action("return"), PATRON_SCHEMA, False),
+    "borrow": (_counter_action("borrow"), COUNTER_ACTION_SCHEMA, True),
+    "open_door": (_counter_action("open"), COUNTER_ACTION_SCHEMA, True),
+    "return_room": (_counter_action("return"), COUNTER_ACTION_SCHEMA, True),
     "counter_return": (_counter_return, COUNTER_RETURN_SCHEMA, True),
     "check_in": (_check_in, PATRON_ID_SCHEMA, True),
     "clear_login_lock": (_clear_login_lock, PATRON_ID_SCHEMA, True),

@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .backends import PatronBackend, build_patron_backend, build_radio
@@ -191,3 +192,47 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRunti
     if handed_over:  # the library has it now: the site's Store no longer holds it
         await storage.async_save()
     return runtime
+
+
+def find_site(
+    hass: HomeAssistant,
+    entry_id: str | None,
+    *,
+    library_wide: bool = False,
+    room_id: str | None = None,
+) -> SiteRuntime:
+    """The site a request acts on: the one named, or the only one loaded.
+
+    A request about a patron (`library_wide`) needs no site when every loaded site is of the
+    same library; one about a room (`room_id`) needs none when only one site has that room.
+    """
+    entries = hass.config_entries.async_loaded_entries(DOMAIN)
+    if entry_id is not None:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="site_not_found",
+                translation_placeholders={"entry_id": str(entry_id)[:40]},
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="site_not_loaded",
+                translation_placeholders={"site": entry.title},
+            )
+        runtime: SiteRuntime = entry.runtime_data
+        return runtime
+    sites: list[SiteRuntime] = [entry.runtime_data for entry in entries]
+    if len(sites) == 1:
+        return sites[0]
+    if sites and library_wide and len({site.hub.library_id for site in sites}) == 1:
+        return sites[0]
+    if room_id is not None:
+        having = [site for site in sites if room_id in site.library.rooms]
+        if len(having) == 1:
+            return having[0]
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="site_required" if sites else "no_site",
+    )

@@ -1,8 +1,13 @@
-"""The embedded patron directory (patron system `local`): kept in the site's Store.
+"""The embedded patron directory (patron system `local`): kept in the library's Store.
 
 A patron is an ID, a name, a loan category (core/categories.py), a membership expiry, a
-suspended flag, an ID card number and a bcrypt hash of the password. The clear password is only ever held for the
-moment it is hashed or checked; it is never stored, logged or put in an error.
+suspended flag, an ID card number and a bcrypt hash of the password. The clear password is
+only ever held for the moment it is hashed or checked; it is never stored, logged or put in an
+error.
+
+Staff never choose a patron's password: adding a patron (or resetting a password) gives a
+one-time activation code, which the patron uses to choose their own password on the
+activation page. Only a SHA-256 of the code is kept (it has 80 random bits), with its expiry.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
+import hashlib
+import hmac
 import re
+import secrets
 from typing import Any, Final
 import unicodedata
 
@@ -29,6 +37,13 @@ MAX_NAME_LENGTH: Final = MAX_TEXT_LENGTH
 # bcrypt reads 72 bytes and silently ignores the rest: a longer password would be a lie.
 MAX_PASSWORD_BYTES: Final = 72
 DEFAULT_ROUNDS: Final = 12
+# A password the patron chooses: at least this many characters (NIST SP 800-63B §5.1.1.2).
+MIN_PASSWORD_LENGTH: Final = 8
+# An activation code: 16 characters of an alphabet without look-alikes (80 bits), shown in
+# groups of four; good for this long.
+ACTIVATION_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+ACTIVATION_LENGTH: Final = 16
+ACTIVATION_VALID: Final = timedelta(days=14)
 
 _ID = re.compile(rf"[A-Z0-9_-]{{1,{MAX_ID_LENGTH}}}")
 _CARD = re.compile(rf"[A-Z0-9_:.-]{{1,{MAX_CARD_LENGTH}}}")
@@ -152,10 +167,33 @@ def _valid_card(card: object) -> str | None:
     return text
 
 
+def new_activation_code() -> str:
+    """A fresh code, as staff hand it over: XXXX-XXXX-XXXX-XXXX."""
+    raw = "".join(secrets.choice(ACTIVATION_ALPHABET) for _ in range(ACTIVATION_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, ACTIVATION_LENGTH, 4))
+
+
+def _code_digest(code: object) -> str | None:
+    """What is kept of a code: SHA-256 of it without dashes, spaces or case."""
+    if not isinstance(code, str) or len(code) > 64:
+        return None
+    normal = "".join(ch for ch in code.upper() if ch.isalnum())
+    if len(normal) != ACTIVATION_LENGTH:
+        return None
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Activation:
+    digest: str = field(repr=False)
+    expires: datetime
+
+
 @dataclass(slots=True)
 class _Entry:
     patron: Patron
     password_hash: str | None = field(default=None, repr=False)  # None: cannot log in
+    activation: _Activation | None = field(default=None, repr=False)
 
 
 class LocalDirectory(PatronSystem):
@@ -316,7 +354,8 @@ class LocalDirectory(PatronSystem):
         entry = self._entries[key]
         patron = replace(entry.patron, **changes)
         new_hash = entry.password_hash if password is UNSET else hashed
-        self._put(_Entry(patron=patron, password_hash=new_hash))
+        activation = entry.activation if password is UNSET else None
+        self._put(_Entry(patron=patron, password_hash=new_hash, activation=activation))
         if changes or password is not UNSET:
             self.on_change()
         return patron
@@ -336,6 +375,54 @@ class LocalDirectory(PatronSystem):
         entry = self._entries[key]
         self._put(_Entry(patron=entry.patron, password_hash=_valid_hash(password_hash)))
         self.on_change()
+
+    def issue_activation(self, patron_id: str, now: datetime) -> str:
+        """A new one-time activation code for a patron; the old password no longer works.
+
+        Returned once (to staff, as a service's response data) and never stored in clear.
+        """
+        key = self._existing(patron_id)
+        entry = self._entries[key]
+        code = new_activation_code()
+        digest = _code_digest(code)
+        assert digest is not None
+        self._put(
+            _Entry(
+                patron=entry.patron,
+                password_hash=None,
+                activation=_Activation(digest=digest, expires=now + ACTIVATION_VALID),
+            )
+        )
+        self.on_change()
+        return code
+
+    async def async_activate(
+        self, patron_id: str, code: str, password: str, now: datetime
+    ) -> Patron:
+        """The patron chooses their password with a live activation code; the code is spent.
+
+        Refused(INVALID_CREDENTIALS) for an unknown ID, a wrong or expired code (one answer
+        for all); Refused(INVALID_VALUE, field="password") for a password too short or too long.
+        """
+        key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
+        entry = self._entries.get(key)
+        activation = entry.activation if entry is not None else None
+        digest = _code_digest(code) or ""
+        wanted = activation.digest if activation is not None else "0" * 64
+        matched = hmac.compare_digest(digest.encode(), wanted.encode())
+        if not (matched and activation is not None and now < activation.expires):
+            raise Refused(Reason.INVALID_CREDENTIALS)
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            raise Refused(Reason.INVALID_VALUE, field="password")
+        if _password_bytes(password) is None:
+            raise Refused(Reason.INVALID_VALUE, field="password")
+        hashed = await self._hash(password)
+        current = self._entries.get(key)
+        if current is None or current.activation != activation:  # spent or replaced meanwhile
+            raise Refused(Reason.INVALID_CREDENTIALS)
+        self._put(_Entry(patron=current.patron, password_hash=hashed))
+        self.on_change()
+        return current.patron
 
     def patrons(self) -> Iterator[Patron]:
         """Yield every patron by ID (for diagnostics: a Patron carries no hash)."""
@@ -359,6 +446,7 @@ class LocalDirectory(PatronSystem):
                     "suspended": p.suspended,
                     "card": p.card,
                     "password_hash": self._entries[p.patron_id].password_hash,
+                    "activation": _activation_record(self._entries[p.patron_id].activation),
                 }
                 for p in self.patrons()
             ],
@@ -428,7 +516,13 @@ class LocalDirectory(PatronSystem):
         raw_hash = record.get("password_hash")
         password_hash = None if raw_hash is None else _valid_hash(raw_hash)
         self._check_new(patron)
-        self._put(_Entry(patron=patron, password_hash=password_hash))
+        self._put(
+            _Entry(
+                patron=patron,
+                password_hash=password_hash,
+                activation=_load_activation(record.get("activation")),
+            )
+        )
 
     # --- inside ---------------------------------------------------------------------------------
 
@@ -469,3 +563,25 @@ class LocalDirectory(PatronSystem):
         if entry.password_hash is not None:
             self._costs[_cost(entry.password_hash)] -= 1
             self._costs += Counter()  # drops the costs no hash has any more
+
+
+def _activation_record(activation: _Activation | None) -> dict[str, str] | None:
+    if activation is None:
+        return None
+    return {"digest": activation.digest, "expires": activation.expires.isoformat()}
+
+
+def _load_activation(record: object) -> _Activation | None:
+    """A stored activation; a damaged one is dropped (staff can issue a new code)."""
+    if not isinstance(record, Mapping):
+        return None
+    digest, expires = record.get("digest"), record.get("expires")
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        return None
+    try:
+        when = datetime.fromisoformat(expires) if isinstance(expires, str) else None
+    except ValueError:
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return _Activation(digest=digest, expires=when)

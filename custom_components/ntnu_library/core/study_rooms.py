@@ -158,8 +158,19 @@ class Library:
 
     # --- patron actions --------------------------------------------------------------------
 
-    def borrow(self, room_id: str, patron: Patron, now: datetime, *, lock_online: bool) -> Outcome:
-        """登記使用: an idle temporary room becomes the patron's; the door unlocks."""
+    def borrow(
+        self,
+        room_id: str,
+        patron: Patron,
+        now: datetime,
+        *,
+        lock_online: bool,
+        source: Source = Source.QR,
+    ) -> Outcome:
+        """登記使用: an idle temporary room becomes the patron's; the door unlocks.
+
+        `source` is the counter when staff act for a patron who shows their card there.
+        """
         room = self.room(room_id)
         if room.kind is not RoomKind.TEMPORARY:
             raise Refused(Reason.NOT_TEMPORARY_ROOM, room=room_id)
@@ -176,7 +187,7 @@ class Library:
         ref = self.patrons.issue_ref(patron.patron_id, room_id, now, None)
         self.state.borrows[room_id] = Borrow(patron_id=patron.patron_id, since=now, ref=ref)
         self._restart_vacancy_clock(room_id, now)
-        event = self._event(room_id, EventType.BORROWED, Source.QR, now, patron.patron_id, ref=ref)
+        event = self._event(room_id, EventType.BORROWED, source, now, patron.patron_id, ref=ref)
         return Outcome(room_id=room_id, events=[event], unlock=True)
 
     def open_door(
@@ -230,7 +241,9 @@ class Library:
         )
         return Outcome(room_id=room_id, events=[event])
 
-    def return_room(self, room_id: str, patron: Patron, now: datetime) -> Outcome:
+    def return_room(
+        self, room_id: str, patron: Patron, now: datetime, *, source: Source = Source.QR
+    ) -> Outcome:
         """結束使用: the borrower gives the room back; it is idle and locked."""
         room = self.room(room_id)
         if room.kind is not RoomKind.TEMPORARY:
@@ -240,7 +253,7 @@ class Library:
             raise Refused(Reason.ROOM_NOT_IN_USE, room=room_id)
         if borrow.patron_id != patron.patron_id:
             raise Refused(Reason.NOT_HOLDER, room=room_id)
-        return self._end_borrow(room_id, EventType.RETURNED, Source.QR, now)
+        return self._end_borrow(room_id, EventType.RETURNED, source, now)
 
     # --- staff and automation actions ------------------------------------------------------
 

@@ -1,0 +1,139 @@
+"""The words of the public pages, in English and Traditional Chinese.
+
+Refusals and room statuses are not here: the pages take them from the integration's
+translations (the same words Home Assistant shows), so each is written once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LANGUAGES: Final = ("zh-Hant", "en")
+DEFAULT_LANGUAGE: Final = "en"
+
+TEXTS: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "language_name": "English",
+        "library": "NTNU Library",
+        "kind_temporary": "Temporary Study Room",
+        "kind_long_term": "Long-Term Study Room",
+        "status_idle": "Idle",
+        "status_in_use": "In use",
+        "status_reserved": "Reserved",
+        "status_unavailable": "Unavailable",
+        "status_label": "Status",
+        "floor": "Floor",
+        "patron_id": "My Library account (staff ID / student ID)",
+        "password": "My Library password",
+        "choose_action": "What do you want to do?",
+        "action_borrow": "Register use (登記使用)",
+        "action_open": "Open the door (開門)",
+        "action_return": "End use (結束使用)",
+        "submit": "Log in and submit (登錄)",
+        "result_borrow": "Room borrowed. The door is unlocked.",
+        "result_open": "The door is unlocked.",
+        "result_return": "Room returned. Thank you.",
+        "door_unlocked": "Door unlocked",
+        "door_locked": "Door locked",
+        "door_pending": "The lock will close as soon as it answers.",
+        "door_failed": "The lock did not answer; ask staff at the counter.",
+        "return_reminder": "After use, please return the room so others can use it.",
+        "refused": "Not done",
+        "bad_link": "This address is not valid. Scan the QR code on the room's e-label again.",
+        "form_expired": "This form has expired or was already sent. Please try again.",
+        "missing_fields": "Please enter your account, your password and choose an action.",
+        "unknown_room": "There is no such room.",
+        "status_panel": "Study rooms",
+        "free_count": "{free} of {total} free",
+        "updated": "Updated",
+        "no_rooms": "No study rooms are set up yet.",
+        "activate_title": "Choose your password",
+        "activation_code": "Activation code",
+        "new_password": "New password",
+        "repeat_password": "Repeat the new password",
+        "activate_submit": "Set password",
+        "activated": "Your password is set. You can now log in at any study room.",
+        "activation_refused": "The account or activation code is not valid, or the code has expired.",
+        "password_mismatch": "The two passwords are not the same.",
+        "password_too_short": "The password must have at least {min} characters.",
+        "since": "since {time}",
+        "until": "until {time}",
+        "switch_language": "中文",
+    },
+    "zh-Hant": {
+        "language_name": "中文",
+        "library": "臺師大圖書館",
+        "kind_temporary": "個人臨時研究室",
+        "kind_long_term": "個人長期研究室",
+        "status_idle": "閒置",
+        "status_in_use": "使用中",
+        "status_reserved": "長期登記中",
+        "status_unavailable": "暫停使用",
+        "status_label": "狀態",
+        "floor": "樓層",
+        "patron_id": "My Library 讀者帳號（職員號碼或學號）",
+        "password": "My Library 讀者密碼",
+        "choose_action": "請勾選",
+        "action_borrow": "登記使用",
+        "action_open": "開門",
+        "action_return": "結束使用",
+        "submit": "登錄",
+        "result_borrow": "借用完成，門鎖已打開。",
+        "result_open": "門鎖已打開。",
+        "result_return": "歸還完成，謝謝。",
+        "door_unlocked": "門鎖已開",
+        "door_locked": "門鎖已鎖上",
+        "door_pending": "門鎖回應後會立即上鎖。",
+        "door_failed": "門鎖沒有回應，請洽櫃檯。",
+        "return_reminder": "使用完務必進行歸還，以利他人利用。",
+        "refused": "未完成",
+        "bad_link": "此網址無效，請重新掃描門邊電子標示上的 QR Code。",
+        "form_expired": "此表單已逾時或已送出，請再試一次。",
+        "missing_fields": "請輸入帳號、密碼並勾選一項。",
+        "unknown_room": "沒有這間研究室。",
+        "status_panel": "研究室使用狀態",
+        "free_count": "共 {total} 間，{free} 間閒置",
+        "updated": "更新時間",
+        "no_rooms": "尚未設定研究室。",
+        "activate_title": "設定密碼",
+        "activation_code": "啟用碼",
+        "new_password": "新密碼",
+        "repeat_password": "再次輸入新密碼",
+        "activate_submit": "設定密碼",
+        "activated": "密碼已設定，現在可以在任何研究室登入。",
+        "activation_refused": "帳號或啟用碼無效，或啟用碼已過期。",
+        "password_mismatch": "兩次輸入的密碼不同。",
+        "password_too_short": "密碼至少需要 {min} 個字元。",
+        "since": "自 {time} 起",
+        "until": "至 {time}",
+        "switch_language": "English",
+    },
+}
+
+
+def choose_language(requested: str | None, accept_language: str | None) -> str:
+    """The page's language: `?lang=` if it names one, else the browser's first we have.
+
+    Any Chinese (zh, zh-TW, zh-Hant, zh-HK, zh-CN …) reads the Traditional Chinese page: it is
+    the only Chinese the library writes.
+    """
+    if requested in LANGUAGES:
+        return requested
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "")[:512].split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if quality <= 0:
+            continue
+        choices.append((-quality, index, tag.strip().lower()))
+    for _, _, tag in sorted(choices):
+        if tag.startswith("zh"):
+            return "zh-Hant"
+        if tag.startswith("en"):
+            return "en"
+    return DEFAULT_LANGUAGE
