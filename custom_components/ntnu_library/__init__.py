@@ -41,6 +41,7 @@ from .zigbee.radio import RadioError
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.EVENT,
+    Platform.IMAGE,
     Platform.LOCK,
     Platform.SENSOR,
 ]

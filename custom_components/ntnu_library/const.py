@@ -69,6 +69,8 @@ ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_ROOM: Final = "room"
 ATTR_PATRON_ID: Final = "patron_id"
 ATTR_PASSWORD: Final = "password"
+# Option: the pixel size of the rooms' e-paper labels ("296x128", "400x300", …).
+CONF_LABEL_SIZE: Final = "label_size"
 ATTR_RESET_PASSWORD: Final = "reset_password"
 ATTR_PATRON_NAME: Final = "patron_name"
 ATTR_MONTH: Final = "month"

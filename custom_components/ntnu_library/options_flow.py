@@ -1,4 +1,5 @@
-"""The site's policy numbers (options): auto-return, closing, freezes, counter hours, relocking."""
+"""The site's options: the policy numbers (auto-return, closing, freezes, counter hours,
+relocking) and the size of the rooms' e-paper labels."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
     TimeSelector,
 )
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import MAX_RELOCK_AFTER_S
+from .const import CONF_LABEL_SIZE, MAX_RELOCK_AFTER_S
+from .core.elabel import DEFAULT_LABEL_SIZE, LABEL_SIZES
 from .core.errors import Refused
 from .core.policy import Policy
 
@@ -30,6 +34,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         """One form for the whole policy."""
         errors: dict[str, str] = {}
         current = Policy.from_options(self.config_entry.options).as_dict()
+        current[CONF_LABEL_SIZE] = label_size(self.config_entry.options)
         if user_input is not None:
             values = {**current, **user_input}
             for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s"):
@@ -45,7 +50,12 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
             except Refused as refusal:
                 errors[refusal.placeholders.get("field", "base")] = "invalid_value"
             else:
-                return self.async_create_entry(data=policy.as_dict())
+                size = values[CONF_LABEL_SIZE]
+                if size in LABEL_SIZES:
+                    return self.async_create_entry(
+                        data=policy.as_dict() | {CONF_LABEL_SIZE: size}
+                    )
+                errors[CONF_LABEL_SIZE] = "invalid_value"
             current = {**current, **user_input}
         minutes = NumberSelector(
             NumberSelectorConfig(min=0, max=1440, step=1, mode=NumberSelectorMode.BOX)
@@ -70,6 +80,15 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                         min=0, max=MAX_RELOCK_AFTER_S, step=1, mode=NumberSelectorMode.BOX
                     )
                 ),
+                vol.Required(CONF_LABEL_SIZE, default=current[CONF_LABEL_SIZE]): SelectSelector(
+                    SelectSelectorConfig(options=list(LABEL_SIZES))
+                ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+
+def label_size(options: Any) -> str:
+    """The e-label size a site's options name (the default for an unknown one)."""
+    size = options.get(CONF_LABEL_SIZE, DEFAULT_LABEL_SIZE)
+    return size if size in LABEL_SIZES else DEFAULT_LABEL_SIZE

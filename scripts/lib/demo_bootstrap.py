@@ -288,6 +288,14 @@ def wait_until_loaded(api: Api, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def room_page(api: Api, room: str = "T01") -> str:
+    """The signed room page address the room's e-label carries (its QR code)."""
+    status, state = api.call("GET", f"/api/states/image.{room.lower()}_e_label")
+    if status != 200 or not isinstance(state, dict):
+        return f"(not available: image.{room.lower()}_e_label answered HTTP {status})"
+    return str(state.get("attributes", {}).get("room_page") or "(no address)")
+
+
 def print_summary(api: Api, demo_dir: str = ".demo", sites: int = 1) -> None:
     """How to use the demo."""
     base = api.base
@@ -297,7 +305,10 @@ def print_summary(api: Api, demo_dir: str = ".demo", sites: int = 1) -> None:
         f" NTNU Library demo is running: {base}",
         f"   Home Assistant login   {USERNAME} / {PASSWORD}  (owner, administrator)",
         f"   Dashboards             {base}/ntnu-staff   {base}/ntnu-status",
-        "   Services               ntnu_library.borrow / open_door / return_room / simulate …",
+        f"   Room page (T01's QR)   {room_page(api)}",
+        f"   Status panel (public)  {base}/ntnu_library/status",
+        "   Patron actions         the room page, or websocket ntnu_library/patron_action",
+        "   Staff services         ntnu_library.borrow / counter_return / add_patron / simulate …",
         "   Rooms                  temporary T01-T12, long-term L01-L06",
         *(
             [f"   {BRANCH:<22} temporary T01-T06, the same library (config_entry_id picks a site)"]

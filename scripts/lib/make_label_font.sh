@@ -123,7 +123,8 @@ import sys
 from fontTools.ttLib import TTFont
 
 names = TTFont(sys.argv[1])["name"]
-print("Noto Sans CJK TC, the font NotoSansTC-subset.otf is a subset of:")
+print(f"NotoSansTC-subset.otf is a subset of {names.getDebugName(4)} {names.getDebugName(5)}.")
+print("Its notices:")
 print(names.getDebugName(0))
 print(names.getDebugName(7))
 print()
@@ -133,7 +134,12 @@ EOF
     awk '
         previous == "" && /^License: SIL-1.1$/ { inside = 1; previous = $0; next }
         inside && /^[^ ]/ { exit }
-        inside { sub(/^ /, ""); if ($0 == ".") $0 = ""; print }
+        inside {
+            sub(/^ /, "")
+            if ($0 == "." || $0 == "") { blanks++; next }
+            for (; blanks > 0; blanks--) print ""
+            print
+        }
         { previous = $0 }
     ' pkg/usr/share/doc/fonts-noto-cjk/copyright
 } >"$out_dir/LICENSE-OFL.txt"
