@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from pathlib import Path
+import re
 import sys
 from typing import Any
 
@@ -38,6 +39,7 @@ from custom_components.ntnu_library.const import (
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
+from custom_components.ntnu_library.websocket import async_patron_action
 
 # The ILS (scripts/lib/ils.py) is a real SIP2 server the tests and the demo run on loopback.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "lib"))
@@ -53,6 +55,8 @@ THIS_MONTH = "2025-03"
 # A five-room site sets up in a tenth of the demo's time (override `site_rooms` with it).
 SMALL_SITE = ("T01", "T02", "L01", "L02", "L03")
 WHOLE_SITE = tuple(room.room_id for room in DEMO_ROOMS)
+# What add_patron and update_patron (reset_password) hand staff for the patron.
+ACTIVATION_CODE = re.compile(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}")
 
 
 class SeriesSnapshotExtension(HomeAssistantSnapshotExtension):
@@ -189,6 +193,45 @@ async def call_service(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert response is not None
     return dict(response)
+
+
+async def patron_action(
+    hass: HomeAssistant,
+    action: str,
+    room: str,
+    patron_id: str,
+    password: str = PASSWORD,
+    *,
+    config_entry_id: str | None = None,
+    caller: str | None = None,
+) -> dict[str, Any]:
+    """A patron's own borrow, open or return with ID and password, and what it set off.
+
+    What the websocket command `ntnu_library/patron_action` runs once its message is valid;
+    refusals are the translated ServiceValidationError keyed by their reason.
+    """
+    result = await async_patron_action(
+        hass,
+        room=room,
+        action=action,
+        patron_id=patron_id,
+        password=password,
+        config_entry_id=config_entry_id,
+        caller=caller,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return result
+
+
+async def activate(
+    entry: MockConfigEntry, patron_id: str, code: str, password: str
+) -> dict[str, Any]:
+    """The patron chooses their password with the code staff handed over (the activation page)."""
+    runtime = entry.runtime_data
+    answer: dict[str, Any] = await runtime.directory.async_activate(
+        patron_id, code, password, address=None
+    )
+    return answer
 
 
 def state_of(hass: HomeAssistant, entity_id: str) -> str:

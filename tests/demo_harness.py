@@ -223,8 +223,10 @@ def _default_sigint() -> None:
 
 @contextlib.contextmanager
 def running_demo(tmp_path: Path, *args: str) -> Iterator[Demo]:
-    """scripts/demo in a fresh NTNU_DEMO_DIR on a free port; whatever happens, nothing of its
-    process group outlives the block."""
+    """scripts/demo in a fresh NTNU_DEMO_DIR on a free port.
+
+    Whatever happens, nothing of its process group outlives the block.
+    """
     demo_dir = tmp_path / "demo"
     port = free_port()
     log = tmp_path / "demo.log"

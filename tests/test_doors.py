@@ -16,7 +16,7 @@ from zigpy.zcl.clusters.closures import DoorLock
 from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.core.policy import Policy
 
-from .conftest import PASSWORD, SMALL_SITE, call_service, state_of
+from .conftest import SMALL_SITE, call_service, patron_action, state_of
 
 
 @pytest.fixture
@@ -27,12 +27,6 @@ def site_rooms() -> tuple[str, ...]:
 
 async def _simulate(hass: HomeAssistant, room: str, action: str) -> None:
     await call_service(hass, "simulate", {"room": room, "action": action})
-
-
-async def _patron(hass: HomeAssistant, service: str, room: str, patron: str) -> dict[str, Any]:
-    return await call_service(
-        hass, service, {"room": room, "patron_id": patron, "password": PASSWORD}
-    )
 
 
 async def _later(hass: HomeAssistant, seconds: float) -> None:
@@ -57,10 +51,10 @@ async def test_a_return_while_the_lock_is_offline_locks_the_door_when_it_answers
 ) -> None:
     """Returned while its lock was away: staff see the room wait, and it locks on return."""
     entry = init_integration
-    assert (await _patron(hass, "borrow", "T01", "S0001"))["door"] == "unlocked"
+    assert (await patron_action(hass, "borrow", "T01", "S0001"))["door"] == "unlocked"
     await _simulate(hass, "T01", "offline")
 
-    returned = await _patron(hass, "return_room", "T01", "S0001")
+    returned = await patron_action(hass, "return", "T01", "S0001")
     assert returned["door"] == "lock_failed"
     assert returned["holder"] is None  # the room is returned all the same
     assert state_of(hass, "binary_sensor.t01_lock_pending") == "on"
@@ -84,9 +78,9 @@ async def test_a_lock_owed_survives_a_restart(
 ) -> None:
     """The debt is written down: after a restart the lock is locked as soon as it answers."""
     entry = init_integration
-    await _patron(hass, "borrow", "T02", "S0001")
+    await patron_action(hass, "borrow", "T02", "S0001")
     await _simulate(hass, "T02", "offline")
-    await _patron(hass, "return_room", "T02", "S0001")
+    await patron_action(hass, "return", "T02", "S0001")
     assert hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["doors"] == {"owed": ["T02"]}
 
     await hass.config_entries.async_reload(entry.entry_id)
@@ -101,7 +95,7 @@ async def test_a_lock_owed_survives_a_restart(
 async def test_staff_locking_an_offline_lock_is_owed_too(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    await _patron(hass, "borrow", "T01", "S0001")
+    await patron_action(hass, "borrow", "T01", "S0001")
     await _simulate(hass, "T01", "offline")
     # Home Assistant skips an unavailable entity's service; the entity itself still refuses.
     entity = hass.data["lock"].get_entity("lock.t01")
@@ -121,7 +115,7 @@ async def test_an_unlocked_door_nobody_opens_relocks_after_relock_after_s(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     lock = init_integration.runtime_data.radio.lock_model("T01")
-    await _patron(hass, "borrow", "T01", "S0001")
+    await patron_action(hass, "borrow", "T01", "S0001")
     assert state_of(hass, "lock.t01") == "unlocked"
 
     await _later(hass, 9)
@@ -139,7 +133,7 @@ async def test_a_door_opened_is_relocked_when_it_closes(
     """A lock that does not throw its bolt on close is locked by the site instead."""
     lock = init_integration.runtime_data.radio.lock_model("T02")
     lock.relocks_on_close = False
-    await _patron(hass, "borrow", "T02", "S0001")
+    await patron_action(hass, "borrow", "T02", "S0001")
     await _simulate(hass, "T02", "door_open")
     await _later(hass, 30)  # open: no relock while someone goes through
     assert state_of(hass, "lock.t02") == "unlocked"
@@ -177,7 +171,7 @@ async def test_locks_get_the_sites_relock_time_as_their_own(
     """The relock time is written to each lock's auto_relock_time when it is configured."""
     lock = init_integration.runtime_data.radio.lock_model("T01")
     assert lock.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.auto_relock_time.id] == 25
-    await _patron(hass, "borrow", "T01", "S0001")
+    await patron_action(hass, "borrow", "T01", "S0001")
     await _later(hass, 20)
     assert state_of(hass, "lock.t01") == "unlocked"
     await _later(hass, 26)
@@ -188,6 +182,6 @@ async def test_locks_get_the_sites_relock_time_as_their_own(
 async def test_relocking_can_be_turned_off(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    await _patron(hass, "borrow", "T01", "S0001")
+    await patron_action(hass, "borrow", "T01", "S0001")
     await _later(hass, 3600)
     assert state_of(hass, "lock.t01") == "unlocked"

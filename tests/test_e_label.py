@@ -10,14 +10,13 @@ from http import HTTPStatus
 import io
 from urllib.parse import parse_qs, urlparse
 
-from PIL import Image
-import pytest
-import zxingcpp
-
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from PIL import Image
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import zxingcpp
 
 from custom_components.ntnu_library.const import CONF_LABEL_SIZE, DOMAIN
 from custom_components.ntnu_library.web.context import WEB

@@ -55,7 +55,7 @@ from custom_components.ntnu_library.subentries import room_subentry, room_subent
 from custom_components.ntnu_library.zigbee.radio import LockState, RoomDevices
 from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
-from .conftest import PASSWORD, TIME_ZONE
+from .conftest import TIME_ZONE, patron_action
 
 SNAPSHOT_ENTRY_ID = "01JSNAPSHOTNTNULIBRARY0001"
 SNAPSHOT_ROOMS = ("T01", "L01")
@@ -122,16 +122,6 @@ async def _simulate(hass: HomeAssistant, room: str, action: str, **extra: str) -
         DOMAIN, "simulate", {"room": room, "action": action, **extra}, blocking=True
     )
     await hass.async_block_till_done()
-
-
-async def _patron_call(hass: HomeAssistant, service: str, room: str, patron: str) -> Any:
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        {"room": room, "patron_id": patron, "password": PASSWORD},
-        blocking=True,
-        return_response=True,
-    )
 
 
 # --- snapshots -------------------------------------------------------------------------------
@@ -373,8 +363,7 @@ async def test_borrow_changes_room_and_site_sensors(
     assert hass.states.get("sensor.l01_holder").state == "D***1"
 
     before = dt_util.utcnow()
-    await _patron_call(hass, "borrow", "T01", "S0001")
-    await hass.async_block_till_done()
+    await patron_action(hass, "borrow", "T01", "S0001")
     assert hass.states.get("sensor.main_library_idle_rooms").state == "15"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "1"
     assert hass.states.get("sensor.t01_status").state == "in_use"
@@ -383,8 +372,7 @@ async def test_borrow_changes_room_and_site_sensors(
     assert before.replace(microsecond=0) <= since <= dt_util.utcnow()
     assert hass.states.get("sensor.t02_status").state == "idle"
 
-    await _patron_call(hass, "return_room", "T01", "S0001")
-    await hass.async_block_till_done()
+    await patron_action(hass, "return", "T01", "S0001")
     assert hass.states.get("sensor.main_library_idle_rooms").state == "16"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "0"
     assert hass.states.get("sensor.t01_status").state == "idle"
@@ -402,7 +390,7 @@ async def test_door_and_occupancy(hass: HomeAssistant, init_integration: MockCon
     assert hass.states.get(occupancy).state == STATE_OFF
     assert hass.states.get(occupancy).attributes["device_class"] == "occupancy"
 
-    await _patron_call(hass, "borrow", "T02", "G0001")
+    await patron_action(hass, "borrow", "T02", "G0001")
     await _simulate(hass, "T02", "door_open")
     assert hass.states.get(door).state == STATE_ON
     await _simulate(hass, "T02", "occupied")
@@ -552,14 +540,12 @@ async def test_door_activity_events(hass: HomeAssistant, init_integration: MockC
 async def test_door_activity_borrow_and_return(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    await _patron_call(hass, "borrow", "T11", "S0001")
-    await hass.async_block_till_done()
+    await patron_action(hass, "borrow", "T11", "S0001")
     state = hass.states.get("event.t11_door_activity")
     assert state.attributes["event_type"] == "borrowed"
     assert state.attributes["source"] == "qr"
     assert state.attributes["patron"] == "S***1"
-    await _patron_call(hass, "return_room", "T11", "S0001")
-    await hass.async_block_till_done()
+    await patron_action(hass, "return", "T11", "S0001")
     assert hass.states.get("event.t11_door_activity").attributes["event_type"] == "returned"
 
 
@@ -569,7 +555,7 @@ async def test_door_activity_stays_available_offline(
     """A refusal at an offline room still lands in its log."""
     await _simulate(hass, "T12", "offline")
     with pytest.raises(HomeAssistantError):
-        await _patron_call(hass, "borrow", "T12", "S0001")
+        await patron_action(hass, "borrow", "T12", "S0001")
     await hass.async_block_till_done()
     state = hass.states.get("event.t12_door_activity")
     assert state.state != STATE_UNAVAILABLE

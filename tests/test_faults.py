@@ -57,7 +57,7 @@ from custom_components.ntnu_library.zigbee.simulated import (
     simulated_devices,
 )
 
-from .conftest import PASSWORD, SMALL_SITE, TIME_ZONE, call_service, state_of
+from .conftest import SMALL_SITE, TIME_ZONE, call_service, patron_action, state_of
 from .zigbee.fake_ncp import FakeNcp, install
 
 LOCKED = DoorLock.LockState.Locked
@@ -72,10 +72,6 @@ def site_rooms() -> tuple[str, ...]:
     return SMALL_SITE
 
 
-def _patron(room: str, patron_id: str) -> dict[str, str]:
-    return {"room": room, "patron_id": patron_id, "password": PASSWORD}
-
-
 def _library(entry: MockConfigEntry) -> dict[str, Any]:
     """The library part of what the site's Store keeps."""
     return copy.deepcopy(entry.runtime_data.as_store_data()["library"])
@@ -85,9 +81,9 @@ def _holder(entry: MockConfigEntry, room: str) -> str | None:
     return entry.runtime_data.library.holder(room, dt_util.now())
 
 
-async def _refused(hass: HomeAssistant, service: str, data: dict[str, str]) -> str:
+async def _refused(hass: HomeAssistant, action: str, room: str, patron_id: str) -> str:
     with pytest.raises(ServiceValidationError) as refused:
-        await call_service(hass, service, data)
+        await patron_action(hass, action, room, patron_id)
     assert refused.value.translation_domain == DOMAIN
     return str(refused.value.translation_key)
 
@@ -218,7 +214,7 @@ async def test_stick_link_lost_while_a_room_is_borrowed(
     assert all(state_of(hass, e) != STATE_UNAVAILABLE for e in room_entities)
 
     # S0001 borrows T01 over the stick, goes in and the door is locked behind them.
-    assert (await call_service(hass, "borrow", _patron("T01", "S0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "borrow", "T01", "S0001"))["door"] == "unlocked"
     await _wait_for(hass, lambda: radio.lock_state("T01") is LockState.UNLOCKED)
     assert lock.lock_state == UNLOCKED
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
@@ -247,8 +243,8 @@ async def test_stick_link_lost_while_a_room_is_borrowed(
     assert len([w for w in warnings if "Lost the Zigbee stick" in w]) == 1, warnings
     assert len(warnings) == 1, warnings
 
-    assert await _refused(hass, "open_door", _patron("T01", "S0001")) == "lock_offline"
-    assert await _refused(hass, "borrow", _patron("T01", "G0001")) == "lock_offline"
+    assert await _refused(hass, "open", "T01", "S0001") == "lock_offline"
+    assert await _refused(hass, "borrow", "T01", "G0001") == "lock_offline"
     assert _library(entry) == before
     assert _holder(entry, "T01") == "S0001"
     assert lock.lock_state == LOCKED
@@ -274,7 +270,7 @@ async def test_stick_link_lost_while_a_room_is_borrowed(
     assert state_of(hass, "sensor.t01_status") == "in_use"
     assert _library(entry) == before
 
-    result = await call_service(hass, "open_door", _patron("T01", "S0001"))
+    result = await patron_action(hass, "open", "T01", "S0001")
     assert result["door"] == "unlocked"
     await _wait_for(hass, lambda: radio.lock_state("T01") is LockState.UNLOCKED)
     assert lock.lock_state == UNLOCKED
@@ -337,7 +333,7 @@ async def test_a_lock_that_stops_answering(
     radio = entry.runtime_data.radio
     models = {room: radio.lock_model(room) for room in ("T01", "T02")}
     unlocks = {room: _count_unlocks(monkeypatch, model) for room, model in models.items()}
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     assert models["T01"].lock_state == LOCKED
     before = _library(entry)
@@ -355,9 +351,9 @@ async def test_a_lock_that_stops_answering(
         "Lock of room T02 stopped answering",
     ]
 
-    assert await _refused(hass, "open_door", _patron("T01", "S0001")) == "lock_offline"
-    assert await _refused(hass, "borrow", _patron("T02", "G0001")) == "lock_offline"
-    assert await _refused(hass, "borrow", _patron("T01", "G0001")) == "lock_offline"
+    assert await _refused(hass, "open", "T01", "S0001") == "lock_offline"
+    assert await _refused(hass, "borrow", "T02", "G0001") == "lock_offline"
+    assert await _refused(hass, "borrow", "T01", "G0001") == "lock_offline"
     assert _library(entry) == before
     assert _holder(entry, "T01") == "S0001"
     assert _holder(entry, "T02") is None
@@ -377,9 +373,9 @@ async def test_a_lock_that_stops_answering(
     ]
     assert state_of(hass, "lock.t01") == "locked"
     assert state_of(hass, "sensor.t01_status") == "in_use"
-    assert (await call_service(hass, "open_door", _patron("T01", "S0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "open", "T01", "S0001"))["door"] == "unlocked"
     assert models["T01"].lock_state == UNLOCKED
-    assert (await call_service(hass, "borrow", _patron("T02", "G0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "borrow", "T02", "G0001"))["door"] == "unlocked"
     assert models["T02"].lock_state == UNLOCKED
     assert (len(unlocks["T01"]), len(unlocks["T02"])) == (2, 1)
 
@@ -402,7 +398,7 @@ async def test_a_command_timeout_is_reported_and_never_retried(
     unlocks = _count_unlocks(monkeypatch, lock)
     lock.swallow_commands = True  # ACKed at the MAC layer, never answered
 
-    result = await call_service(hass, "borrow", _patron("T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["door"] == "unlock_failed"  # the patron is told
     assert len(unlocks) == 1
     await asyncio.sleep(3 * timeout)  # nothing sends it again behind the patron's back
@@ -419,7 +415,7 @@ async def test_a_command_timeout_is_reported_and_never_retried(
     # a second unlock on the lost one.
     assert state_of(hass, "sensor.t01_status") == STATE_UNAVAILABLE
     before = _library(entry)
-    assert await _refused(hass, "open_door", _patron("T01", "S0001")) == "lock_offline"
+    assert await _refused(hass, "open", "T01", "S0001") == "lock_offline"
     assert _library(entry) == before
     assert len(unlocks) == 1
 
@@ -427,7 +423,7 @@ async def test_a_command_timeout_is_reported_and_never_retried(
     lock.swallow_commands = False
     await call_service(hass, "simulate", {"room": "T01", "action": "online"})
     assert state_of(hass, "sensor.t01_status") == "in_use"
-    assert (await call_service(hass, "open_door", _patron("T01", "S0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "open", "T01", "S0001"))["door"] == "unlocked"
     assert len(unlocks) == 2
     assert lock.lock_state == UNLOCKED
 
@@ -454,7 +450,7 @@ async def test_a_lock_that_refuses_the_unlock(
     unlocks = _count_unlocks(monkeypatch, lock)
     lock.command_status = foundation.Status.FAILURE
 
-    result = await call_service(hass, "borrow", _patron("T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["door"] == "unlock_failed"
     assert len(unlocks) == 1  # one command, answered, not tried again
     await asyncio.sleep(0.1)
@@ -469,7 +465,7 @@ async def test_a_lock_that_refuses_the_unlock(
     assert _holder(entry, "T01") == "S0001"
 
     lock.command_status = foundation.Status.SUCCESS
-    assert (await call_service(hass, "open_door", _patron("T01", "S0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "open", "T01", "S0001"))["door"] == "unlocked"
     assert lock.lock_state == UNLOCKED
     assert len(unlocks) == 2
 
@@ -502,7 +498,7 @@ async def test_a_lost_acknowledgement_is_not_resent_as_a_second_unlock(
                 raise zigpy.exceptions.DeliveryError("no ACK", status=t.MACStatus.MAC_NO_ACK)
 
     monkeypatch.setattr(app, "send_packet", ack_lost)
-    result = await call_service(hass, "borrow", _patron("T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     await asyncio.sleep(0.1)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert acks_lost

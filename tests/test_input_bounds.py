@@ -26,7 +26,7 @@ from custom_components.ntnu_library.const import (
     SUBENTRY_ROOM,
 )
 
-from .conftest import PASSWORD, SMALL_SITE, call_service
+from .conftest import SMALL_SITE, call_service
 
 FORGED = "ERROR fake admin login"  # short enough for an id field
 
@@ -51,9 +51,9 @@ def _forged_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.mark.parametrize(
     "data",
     [
-        {"room": f"T01\n{FORGED}", "patron_id": "S0001", "password": PASSWORD},
-        {"room": "T01", "patron_id": f"S0001\n{FORGED}", "password": PASSWORD},
-        {"room": f"T99\r\n{FORGED}", "patron_id": "S0001", "password": PASSWORD},
+        {"room": f"T01\n{FORGED}", "patron_id": "S0001"},
+        {"room": "T01", "patron_id": f"S0001\n{FORGED}"},
+        {"room": f"T99\r\n{FORGED}", "patron_id": "S0001"},
     ],
     ids=["room", "patron_id", "unknown_room"],
 )

@@ -28,7 +28,15 @@ from custom_components.ntnu_library.core.model import month_key
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
 
-from .conftest import PASSWORD, SMALL_SITE, TIME_ZONE, call_service
+from .conftest import (
+    ACTIVATION_CODE,
+    PASSWORD,
+    SMALL_SITE,
+    TIME_ZONE,
+    activate,
+    call_service,
+    patron_action,
+)
 
 GONGGUAN_ROOMS = ("T01", "T02", "T03")
 
@@ -77,14 +85,31 @@ async def _at(
     return await call_service(hass, service, {"config_entry_id": site.entry_id, **data})
 
 
-async def _refused(hass: HomeAssistant, site: MockConfigEntry, service: str, **data: Any) -> str:
+async def _patron(
+    hass: HomeAssistant,
+    site: MockConfigEntry,
+    action: str,
+    room: str,
+    patron_id: str,
+    password: str = PASSWORD,
+) -> dict[str, Any]:
+    """A patron's own borrow, open or return at one site."""
+    return await patron_action(
+        hass, action, room, patron_id, password, config_entry_id=site.entry_id
+    )
+
+
+async def _refused(
+    hass: HomeAssistant,
+    site: MockConfigEntry,
+    action: str,
+    room: str,
+    patron_id: str,
+    password: str = PASSWORD,
+) -> str:
     with pytest.raises(ServiceValidationError) as err:
-        await _at(hass, site, service, **data)
+        await _patron(hass, site, action, room, patron_id, password)
     return str(err.value.translation_key)
-
-
-def _patron(room: str, patron_id: str, password: str = PASSWORD) -> dict[str, str]:
-    return {"room": room, "patron_id": patron_id, "password": password}
 
 
 async def test_the_sites_share_one_library(
@@ -101,26 +126,23 @@ async def test_a_freeze_at_one_site_refuses_a_borrow_at_the_other(
 ) -> None:
     main, gongguan = sites
     await _at(hass, main, "freeze_patron", patron_id="S0001", days=7, reason="late")
-    assert await _refused(hass, gongguan, "borrow", **_patron("T01", "S0001")) == "frozen"
+    assert await _refused(hass, gongguan, "borrow", "T01", "S0001") == "frozen"
     # And lifted at the other: both see it.
     await _at(hass, gongguan, "unfreeze_patron", patron_id="S0001")
-    assert (await _at(hass, main, "borrow", **_patron("T01", "S0001")))["status"] == "in_use"
+    assert (await _patron(hass, main, "borrow", "T01", "S0001"))["status"] == "in_use"
 
 
 async def test_a_patron_added_at_one_site_logs_in_at_the_other(
     hass: HomeAssistant, sites: tuple[MockConfigEntry, MockConfigEntry]
 ) -> None:
     main, gongguan = sites
-    await _at(
-        hass,
-        main,
-        "add_patron",
-        patron_id="S0042",
-        name="林小華",
-        password="s3cret-42",
-        category="student_undergraduate",
+    added = await _at(
+        hass, main, "add_patron", patron_id="S0042", name="林小華", category="student_undergraduate"
     )
-    result = await _at(hass, gongguan, "borrow", **_patron("T02", "S0042", "s3cret-42"))
+    assert ACTIVATION_CODE.fullmatch(added["activation_code"])
+    # The patron chooses a password with the code at one site's activation page.
+    await activate(main, "S0042", added["activation_code"], "s3cret-42")
+    result = await _patron(hass, gongguan, "borrow", "T02", "S0042", "s3cret-42")
     assert result["holder"] == "S***2"
 
 
@@ -128,14 +150,14 @@ async def test_one_temporary_room_per_patron_across_the_library(
     hass: HomeAssistant, sites: tuple[MockConfigEntry, MockConfigEntry]
 ) -> None:
     main, gongguan = sites
-    await _at(hass, main, "borrow", **_patron("T01", "G0001"))
+    await _patron(hass, main, "borrow", "T01", "G0001")
     with pytest.raises(ServiceValidationError) as err:
-        await _at(hass, gongguan, "borrow", **_patron("T01", "G0001"))
+        await _patron(hass, gongguan, "borrow", "T01", "G0001")
     assert err.value.translation_key == "already_holding"
     assert err.value.translation_placeholders == {"room": "Main Library T01"}
     # Returned at the main library: now Gongguan lends one.
-    await _at(hass, main, "return_room", **_patron("T01", "G0001"))
-    assert (await _at(hass, gongguan, "borrow", **_patron("T01", "G0001")))["door"] == "unlocked"
+    await _patron(hass, main, "return", "T01", "G0001")
+    assert (await _patron(hass, gongguan, "borrow", "T01", "G0001"))["door"] == "unlocked"
 
 
 async def test_a_check_in_at_one_counter_counts_in_every_building(
@@ -143,10 +165,10 @@ async def test_a_check_in_at_one_counter_counts_in_every_building(
 ) -> None:
     """X0001 (frozen) holds L02 at the main library and checks in at Gongguan's counter."""
     main, gongguan = sites
-    open_l02 = _patron("L02", "X0001")
-    assert await _refused(hass, main, "open_door", **open_l02) == "not_checked_in"
+    open_l02 = ("open", "L02", "X0001")
+    assert await _refused(hass, main, *open_l02) == "not_checked_in"
     await _at(hass, gongguan, "check_in", patron_id="X0001")
-    assert (await _at(hass, main, "open_door", **open_l02))["door"] == "unlocked"
+    assert (await _patron(hass, main, *open_l02))["door"] == "unlocked"
 
 
 async def test_login_failures_add_up_across_sites(
@@ -154,15 +176,14 @@ async def test_login_failures_add_up_across_sites(
 ) -> None:
     main, gongguan = sites
     for site in (main, gongguan, main, gongguan, main, gongguan):
-        wrong = _patron("T02", "F0001", "wrong")
-        assert await _refused(hass, site, "borrow", **wrong) == "invalid_credentials"
+        wrong = await _refused(hass, site, "borrow", "T02", "F0001", "wrong")
+        assert wrong == "invalid_credentials"
     # Six failures in all, three at each: the patron backs off at both.
     for site in (main, gongguan):
-        right = _patron("T02", "F0001")
-        assert await _refused(hass, site, "borrow", **right) == "too_many_attempts"
+        assert await _refused(hass, site, "borrow", "T02", "F0001") == "too_many_attempts"
     # Staff at either counter clear it for both.
     await call_service(hass, "clear_login_lock", {"patron_id": "F0001"})
-    assert (await _at(hass, gongguan, "borrow", **_patron("T03", "F0001")))["status"] == "in_use"
+    assert (await _patron(hass, gongguan, "borrow", "T03", "F0001"))["status"] == "in_use"
 
 
 async def test_patron_services_need_no_site_within_one_library(
@@ -173,14 +194,19 @@ async def test_patron_services_need_no_site_within_one_library(
     with pytest.raises(ServiceValidationError) as err:
         await call_service(hass, "auto_return", {"room": "T01"})
     assert err.value.translation_key == "site_required"
+    # A patron's own action names it only where both buildings have the room.
+    with pytest.raises(ServiceValidationError) as err:
+        await patron_action(hass, "borrow", "T01", "S0001")
+    assert err.value.translation_key == "site_required"
+    assert (await patron_action(hass, "open", "L01", "D0001"))["door"] == "unlocked"
 
 
 async def test_a_restart_keeps_every_borrow_reservation_and_patron(
     hass: HomeAssistant, sites: tuple[MockConfigEntry, MockConfigEntry]
 ) -> None:
     main, gongguan = sites
-    await _at(hass, main, "borrow", **_patron("T01", "S0001"))
-    await _at(hass, gongguan, "borrow", **_patron("T02", "G0001"))
+    await _patron(hass, main, "borrow", "T01", "S0001")
+    await _patron(hass, gongguan, "borrow", "T02", "G0001")
     next_month = month_key(_now(), ahead=1)
     await _at(hass, main, "reserve_long_term", room="L03", patron_id="D0001", month=next_month)
     await _at(hass, main, "freeze_patron", patron_id="A0001", days=3)
@@ -196,9 +222,7 @@ async def test_a_restart_keeps_every_borrow_reservation_and_patron(
     assert ("L03", next_month, "D0001") in main.runtime_data.library.reservations()
     assert "A0001" in gongguan.runtime_data.library.patrons.freezes
     # Still one room a patron, after the restart too.
-    assert await _refused(hass, gongguan, "borrow", **_patron("T03", "S0001")) == (
-        "already_holding"
-    )
+    assert await _refused(hass, gongguan, "borrow", "T03", "S0001") == ("already_holding")
 
 
 def _now() -> datetime:
@@ -215,7 +239,7 @@ async def test_a_single_site_from_before_libraries_keeps_everything(
     # Set up once to write a Store as this site would have had it: then make it old-style.
     assert await hass.config_entries.async_setup(old.entry_id)
     await hass.async_block_till_done()
-    await _at(hass, old, "borrow", **_patron("T01", "S0001"))
+    await _patron(hass, old, "borrow", "T01", "S0001")
     hub_key = f"{DOMAIN}.library.{old.runtime_data.hub.library_id}"
     await hass.config_entries.async_unload(old.entry_id)
     await hass.async_block_till_done()
@@ -238,7 +262,7 @@ async def test_a_single_site_from_before_libraries_keeps_everything(
     assert "patrons" not in hass_storage[f"{DOMAIN}.{old.entry_id}"]["data"]
     assert "freezes" not in hass_storage[f"{DOMAIN}.{old.entry_id}"]["data"]["library"]
     # No demo seeding again: the patrons were not added twice.
-    assert (await _at(hass, old, "return_room", **_patron("T01", "S0001")))["status"] == "idle"
+    assert (await _patron(hass, old, "return", "T01", "S0001"))["status"] == "idle"
 
 
 async def test_the_flow_of_a_second_site_offers_to_join_the_library(

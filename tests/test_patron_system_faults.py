@@ -12,7 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.core.breaker import CircuitBreaker
 
-from .conftest import PASSWORD, SMALL_SITE, call_service, state_of
+from .conftest import PASSWORD, SMALL_SITE, call_service, patron_action, state_of
 
 
 @pytest.fixture
@@ -21,12 +21,14 @@ def site_rooms() -> tuple[str, ...]:
     return SMALL_SITE
 
 
-BORROW = {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
+BORROW = ("borrow", "T01", "S0001")
 
 
-async def _refused(hass: HomeAssistant, service: str, data: dict[str, str]) -> str:
+async def _refused(
+    hass: HomeAssistant, action: str, room: str, patron_id: str, password: str = PASSWORD
+) -> str:
     with pytest.raises(ServiceValidationError) as refused:
-        await call_service(hass, service, data)
+        await patron_action(hass, action, room, patron_id, password)
     return str(refused.value.translation_key)
 
 
@@ -41,17 +43,17 @@ async def test_a_broken_patron_system_fails_secure_and_recovers(
         directory, "async_authenticate", side_effect=OSError("ILS down")
     ) as authenticate:
         for _ in range(3):
-            assert await _refused(hass, "borrow", BORROW) == "patron_system_unavailable"
+            assert await _refused(hass, *BORROW) == "patron_system_unavailable"
         assert authenticate.call_count == 3
         # Open: refused at once, the system is not even asked.
-        assert await _refused(hass, "borrow", BORROW) == "patron_system_unavailable"
+        assert await _refused(hass, *BORROW) == "patron_system_unavailable"
         assert authenticate.call_count == 3
     assert runtime.as_store_data()["library"] == before
     assert state_of(hass, "lock.t01") == "locked"
     assert state_of(hass, "sensor.t01_status") == "idle"
 
     await asyncio.sleep(0.25)  # the pause; the next request is the trial
-    result = await call_service(hass, "borrow", BORROW)
+    result = await patron_action(hass, *BORROW)
     assert result["status"] == "in_use"
     assert state_of(hass, "lock.t01") == "unlocked"
 
@@ -62,16 +64,15 @@ async def test_wrong_passwords_do_not_open_the_breaker(
     runtime = init_integration.runtime_data
     runtime.gate.breaker = CircuitBreaker(failures_to_open=2)
     for patron in ("G0001", "D0001", "F0001"):
-        data = {"room": "T02", "patron_id": patron, "password": "wrong"}
-        assert await _refused(hass, "borrow", data) == "invalid_credentials"
-    assert (await call_service(hass, "borrow", BORROW))["status"] == "in_use"
+        assert await _refused(hass, "borrow", "T02", patron, "wrong") == "invalid_credentials"
+    assert (await patron_action(hass, *BORROW))["status"] == "in_use"
 
 
 async def test_a_card_tap_while_the_system_is_down_is_refused_and_logged(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
     runtime = init_integration.runtime_data
-    await call_service(hass, "borrow", BORROW)
+    await patron_action(hass, *BORROW)
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
     with patch.object(runtime.patrons.system, "async_find_by_card", side_effect=TimeoutError):

@@ -43,7 +43,7 @@ from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio, simulated_devices
 
-from .conftest import PASSWORD, call_service, state_of
+from .conftest import call_service, patron_action, state_of
 
 ZHA_PORT = "/dev/ttyZHA0"
 SITE = {CONF_SITE_NAME: "Gongguan", CONF_PATRON_SYSTEM: "local", CONF_DEMO_DATA: False}
@@ -192,9 +192,7 @@ async def test_a_site_on_zhas_network_follows_zha_reloading(
         assert entry.state is ConfigEntryState.LOADED
         assert not issue_registry.async_get_issue(DOMAIN, f"radio_not_ready_{entry.entry_id}")
 
-        result = await call_service(
-            hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-        )
+        result = await patron_action(hass, "borrow", "T01", "S0001")
         assert result["door"] == "unlocked"  # sent through ZHA's application
         assert zha_network.lock_model("T01").lock_state == 2  # Unlocked
 
@@ -371,7 +369,7 @@ async def test_zhas_lock_entity_is_disabled_and_the_rules_decide_every_unlock(
 
     # The room's own lock follows the library's rules: a stranger's card is refused.
     events = async_capture_events(hass, EVENT_NAME)
-    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
+    await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     assert zha_network.lock_model("T01").lock_state == DoorLock.LockState.Locked
     await _tap(hass, zha_network, "C-G0001")

@@ -10,7 +10,7 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .conftest import PASSWORD, SMALL_SITE, call_service
+from .conftest import SMALL_SITE, call_service, patron_action
 
 
 @pytest.fixture
@@ -26,10 +26,8 @@ def _of(events: list[Event], kind: str) -> list[Event]:
 async def test_a_borrow_has_one_ref_from_borrow_to_return(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
-    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
-    await call_service(
-        hass, "open_door", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-    )
+    await patron_action(hass, "borrow", "T01", "S0001")
+    await patron_action(hass, "open", "T01", "S0001")
     await call_service(hass, "auto_return", {"room": "T01", "reason": "closing"})
     refs = {e.data["type"]: e.data.get("ref") for e in events if e.data["room"] == "T01"}
     assert set(refs) == {"borrowed", "qr_open", "auto_returned"}
@@ -38,14 +36,14 @@ async def test_a_borrow_has_one_ref_from_borrow_to_return(
     assert set(refs.values()) == {ref}
     assert "S0001" not in ref
     # The next borrow of the same patron is another ref.
-    await call_service(hass, "borrow", {"room": "T02", "patron_id": "S0001", "password": PASSWORD})
+    await patron_action(hass, "borrow", "T02", "S0001")
     assert _of(events, "borrowed")[-1].data["ref"] != ref
 
 
 async def test_an_automation_freezes_the_patron_behind_a_violation_by_its_ref(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
-    await call_service(hass, "borrow", {"room": "T02", "patron_id": "G0001", "password": PASSWORD})
+    await patron_action(hass, "borrow", "T02", "G0001")
     await call_service(hass, "auto_return", {"room": "T02", "reason": "closing"})
     ref = _of(events, "auto_returned")[-1].data["ref"]
 
@@ -62,9 +60,7 @@ async def test_a_long_term_holders_opens_share_the_months_ref(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
     for _ in range(2):
-        await call_service(
-            hass, "open_door", {"room": "L01", "patron_id": "D0001", "password": PASSWORD}
-        )
+        await patron_action(hass, "open", "L01", "D0001")
     opens = _of(events, "qr_open")
     assert len(opens) == 2
     assert opens[0].data["ref"] == opens[1].data["ref"]
@@ -83,7 +79,7 @@ async def test_a_ref_that_is_not_one_or_has_expired_names_nobody(
             await call_service(hass, "freeze_patron", {"patron_id": made_up})
         assert err.value.translation_key == "unknown_patron"
 
-    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
+    await patron_action(hass, "borrow", "T01", "S0001")
     ref = _of(events, "borrowed")[-1].data["ref"]
     await call_service(hass, "auto_return", {"room": "T01", "reason": "empty"})
     frozen_clock.tick(timedelta(days=31))
@@ -97,7 +93,7 @@ async def test_a_ref_that_is_not_one_or_has_expired_names_nobody(
 async def test_refs_survive_a_restart(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
-    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
+    await patron_action(hass, "borrow", "T01", "S0001")
     ref = _of(events, "borrowed")[-1].data["ref"]
     await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()

@@ -20,13 +20,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from .const import (
-    DOMAIN,
-    EVENT_NAME,
-    SIGNAL_PUBLIC_STATUS,
-    signal_room_event,
-    signal_room_update,
-)
+from .const import DOMAIN, EVENT_NAME, SIGNAL_PUBLIC_STATUS, signal_room_event, signal_room_update
 from .core.errors import Reason, Refused
 from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
 from .core.study_rooms import Library, Outcome

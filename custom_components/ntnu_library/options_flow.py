@@ -1,5 +1,7 @@
-"""The site's options: the policy numbers (auto-return, closing, freezes, counter hours,
-relocking) and the size of the rooms' e-paper labels."""
+"""The site's options: the policy numbers and the size of the rooms' e-paper labels.
+
+Policy: auto-return, closing, freezes, counter hours, relocking.
+"""
 
 from __future__ import annotations
 
@@ -52,9 +54,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
             else:
                 size = values[CONF_LABEL_SIZE]
                 if size in LABEL_SIZES:
-                    return self.async_create_entry(
-                        data=policy.as_dict() | {CONF_LABEL_SIZE: size}
-                    )
+                    return self.async_create_entry(data=policy.as_dict() | {CONF_LABEL_SIZE: size})
                 errors[CONF_LABEL_SIZE] = "invalid_value"
             current = {**current, **user_input}
         minutes = NumberSelector(

@@ -72,7 +72,7 @@ from custom_components.ntnu_library.zigbee.simulated import (
     simulated_devices,
 )
 
-from ..conftest import PASSWORD, TIME_ZONE, call_service, state_of
+from ..conftest import TIME_ZONE, call_service, patron_action, state_of
 from .fake_ncp import ROOMS, FakeNcp, NcpServer, bellows_radio, wait_for
 
 _BELLOWS = "custom_components.ntnu_library.zigbee.bellows"
@@ -546,10 +546,6 @@ async def network_site(
         await hass.async_block_till_done()
 
 
-def _patron(patron_id: str) -> dict[str, str]:
-    return {"room": "T01", "patron_id": patron_id, "password": PASSWORD}
-
-
 async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     hass: HomeAssistant,
     network_site: MockConfigEntry,
@@ -559,7 +555,7 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     radio = network_site.runtime_data.radio
     lock = _lock(server)
     room_entities = ("lock.t01", "sensor.t01_status", "binary_sensor.t01_door")
-    assert (await call_service(hass, "borrow", _patron("S0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "borrow", "T01", "S0001"))["door"] == "unlocked"
     await wait_for(lambda: lock.lock_state == UNLOCKED)  # Unlocked, behind the gateway
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     await wait_for(lambda: lock.lock_state == LOCKED)
@@ -573,7 +569,7 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     for entity_id in room_entities:
         assert state_of(hass, entity_id) == STATE_UNAVAILABLE, entity_id
     with pytest.raises(ServiceValidationError) as refused:
-        await call_service(hass, "open_door", _patron("S0001"))
+        await patron_action(hass, "open", "T01", "S0001")
     assert refused.value.translation_key == "lock_offline"
     assert lock.lock_state == LOCKED
     await asyncio.sleep(0.2)  # attempts, refused, with backoff
@@ -588,5 +584,5 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     assert state_of(hass, "sensor.t01_status") == "in_use"
     lost, back = _lost_and_back(caplog)
     assert (len(lost), len(back)) == (1, 1), (lost, back)
-    assert (await call_service(hass, "open_door", _patron("S0001")))["door"] == "unlocked"
+    assert (await patron_action(hass, "open", "T01", "S0001"))["door"] == "unlocked"
     await wait_for(lambda: lock.lock_state == UNLOCKED)

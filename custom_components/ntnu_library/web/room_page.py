@@ -321,7 +321,7 @@ class RoomView(HomeAssistantView):
         result = {
             "title": words[f"result_{action}"],
             "door": door_message(words, answer),
-            "reminder": False,
+            "reminder": action == "borrow",
             "failed": door in ("unlock_failed", "lock_failed"),
         }
         # The next action is the patron's own: the ID stays, nothing is ticked.
