@@ -19,6 +19,7 @@ at.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import os
 from pathlib import Path
 import re
@@ -75,8 +76,16 @@ def _room_page(demo: Demo) -> str:
     return url
 
 
-async def _kiosk(demo: Demo, token: str, message: dict[str, Any]) -> dict[str, Any]:
-    """One patron_action over Home Assistant's websocket, as a kiosk would send it."""
+def _kiosk(demo: Demo, token: str, message: dict[str, Any]) -> dict[str, Any]:
+    """One patron_action over Home Assistant's websocket, as a kiosk would send it.
+
+    In a thread of its own: Playwright's synchronous API keeps an event loop in this one.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _async_kiosk(demo, token, message)).result(timeout=30)
+
+
+async def _async_kiosk(demo: Demo, token: str, message: dict[str, Any]) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(f"ws://127.0.0.1:{demo.port}/api/websocket") as ws,
@@ -190,30 +199,26 @@ def test_patron_session_in_a_real_browser(tmp_path: Path, request: pytest.Fixtur
             token = demo.api.token
             assert token
             for action in ("borrow", "return"):
-                reply = asyncio.run(
-                    _kiosk(
-                        demo,
-                        token,
-                        {
-                            "room": "T02",
-                            "action": action,
-                            "patron_id": "N0042",
-                            "password": NEW_PASSWORD,
-                        },
-                    )
-                )
-                assert reply["success"], reply
-            wrong = asyncio.run(
-                _kiosk(
+                reply = _kiosk(
                     demo,
                     token,
                     {
                         "room": "T02",
-                        "action": "borrow",
+                        "action": action,
                         "patron_id": "N0042",
-                        "password": "nope-nope",
+                        "password": NEW_PASSWORD,
                     },
                 )
+                assert reply["success"], reply
+            wrong = _kiosk(
+                demo,
+                token,
+                {
+                    "room": "T02",
+                    "action": "borrow",
+                    "patron_id": "N0042",
+                    "password": "nope-nope",
+                },
             )
             assert wrong["error"]["code"] == "invalid_credentials"
         finally:

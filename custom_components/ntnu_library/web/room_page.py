@@ -322,7 +322,7 @@ class RoomView(HomeAssistantView):
             "title": words[f"result_{action}"],
             "door": door_message(words, answer),
             "reminder": action == "borrow",
-            "failed": door in ("unlock_failed", "lock_failed"),
+            "failed": door == "unlock_failed",
         }
         # The next action is the patron's own: the ID stays, nothing is ticked.
         return await self._async_page(site, room, language, result=result, patron_id=patron_id)

@@ -59,6 +59,21 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "since": "since {time}",
         "until": "until {time}",
         "switch_language": "中文",
+        "invalid_request": (
+            "Please check your entries: the account or password is too long, or the choice is "
+            "not valid."
+        ),
+        "request_too_large": "This request is too large.",
+        "service_unavailable": (
+            "The service is not available right now. Please try again or ask at the counter."
+        ),
+        "activate_unavailable": (
+            "Passwords are set in the library system here; please ask at the counter."
+        ),
+        "activate_missing_fields": (
+            "Please enter your account, the activation code and the new password twice."
+        ),
+        "password_too_long": "The password must have at most {max} bytes.",
     },
     "zh-Hant": {
         "language_name": "中文",
@@ -107,6 +122,12 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "since": "自 {time} 起",
         "until": "至 {time}",
         "switch_language": "English",
+        "invalid_request": "請檢查輸入：帳號或密碼過長，或勾選無效。",
+        "request_too_large": "此請求過大。",
+        "service_unavailable": "服務暫時無法使用，請稍後再試或洽櫃檯。",
+        "activate_unavailable": "本館密碼由圖書館系統管理，請洽櫃檯。",
+        "activate_missing_fields": "請輸入帳號、啟用碼並輸入新密碼兩次。",
+        "password_too_long": "密碼最多 {max} 個位元組。",
     },
 }
 
