@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import (
     config_validation as cv,
@@ -90,10 +90,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     entry.async_on_unload(runtime.radio.subscribe(runtime.device_events.handle))
     runtime.async_start()
 
+    stop_fired = False
+
     async def _async_stop(_: Event) -> None:
+        nonlocal stop_fired
+        stop_fired = True
         await runtime.async_stop()
 
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop))
+    remove_stop_listener = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop)
+
+    @callback
+    def _remove_stop_listener() -> None:
+        # A listener that fired is gone already: removing it again logs an error.
+        if not stop_fired:
+            remove_stop_listener()
+
+    entry.async_on_unload(_remove_stop_listener)
 
     async def _async_tick(now: datetime) -> None:
         await runtime.commands.async_policy_tick(dt_util.as_local(now))

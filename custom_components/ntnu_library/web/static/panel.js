@@ -20,6 +20,7 @@
   var POLL_MS = 10000;
   var MAX_STREAM_ERRORS = 3; // in a row: then poll instead
   var STREAM_RETRY_POLLS = 30; // while polling, try the stream again every 5 minutes
+  var STALE_AFTER_MS = 20000; // a dropped stream is back within seconds: no warning for that
   var STATUSES = ["idle", "in_use", "reserved", "unavailable"];
 
   var lastUpdated = 0;
@@ -28,6 +29,7 @@
   var polling = false;
   var pollTimer = null;
   var polls = 0;
+  var staleTimer = null;
 
   function word(key) {
     return panel.getAttribute("data-" + key.replace(/_/g, "-")) || "";
@@ -145,15 +147,26 @@
     }
   }
 
-  function setStale(stale) {
-    if (staleBox) {
-      staleBox.hidden = !stale;
+  // Say the panel is not updating only when it has not been for a while.
+  function missed() {
+    if (staleTimer === null) {
+      staleTimer = window.setTimeout(function () {
+        if (staleBox) {
+          staleBox.hidden = false;
+        }
+      }, STALE_AFTER_MS);
     }
   }
 
   function received(data) {
     render(data);
-    setStale(false);
+    if (staleTimer !== null) {
+      window.clearTimeout(staleTimer);
+      staleTimer = null;
+    }
+    if (staleBox) {
+      staleBox.hidden = true;
+    }
   }
 
   // --- polling -----------------------------------------------------------------------------
@@ -204,7 +217,7 @@
         schedulePoll();
       },
       function () {
-        setStale(true);
+        missed();
         schedulePoll();
       }
     );
@@ -252,7 +265,7 @@
     };
     stream.onerror = function () {
       streamErrors += 1;
-      setStale(true);
+      missed();
       // CLOSED: the server said no (busy, 503); else the browser retries on its own a while.
       if (streamErrors >= MAX_STREAM_ERRORS || stream.readyState === 2) {
         stream.close();
