@@ -64,11 +64,6 @@ NOSCRIPT_REFRESH_SECONDS: Final = 30
 STREAMS: HassKey[StatusStreams] = HassKey(f"{DOMAIN}_status_streams")
 
 # Words the panel needs that web/texts.py does not have (yet).
-PANEL_TEXTS: Final[dict[str, dict[str, str]]] = {
-    "en": {"panel_stale": "Not updating: the connection was lost."},
-    "zh-Hant": {"panel_stale": "連線中斷，狀態暫未更新。"},
-}
-
 _DIGITS = re.compile(r"([0-9]+)")
 
 
@@ -216,7 +211,7 @@ class StatusPageView(HomeAssistantView):
     async def get(self, request: web.Request) -> web.Response:
         """Every site's rooms, rendered in full."""
         lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
-        words = await self._context.async_words(lang) | PANEL_TEXTS[lang]
+        words = await self._context.async_words(lang)
         other = next(language for language in LANGUAGES if language != lang)
         data = panel_data(self._context.sites())
 
