@@ -9,9 +9,9 @@ bounded number of iterations:
   setup_s                      async_setup of the entry (Store load, demo seeding with one
                                bcrypt hash, 54 devices through zigpy's interview, platforms);
                                Python imports and the `http` dependency are warmed up first
-  borrow_ms_p50 / _p95         `ntnu_library.borrow` service round trip (bcrypt at the real
-                               cost, decision, Store write, unlock_door ZCL round trip);
-                               each borrow is followed by a `return_room`
+  borrow_ms_p50 / _p95         a patron's own borrow, as `ntnu_library/patron_action` runs it
+                               (bcrypt at the real cost, decision, Store write, unlock_door
+                               ZCL round trip); each borrow is followed by a return
   bcrypt_rounds                the cost of the hash patrons log in against (must be 12)
   card_tap_to_unlock_ms_*      `simulate card_tap` by the holder -> the simulated lock has
                                received unlock_door (observed at the lock model)
@@ -19,7 +19,7 @@ bounded number of iterations:
                                `simulate card_tap` -> unlock per room, all rooms at once
   frames_per_s                 occupancy reports (occupied/vacant toggles on every room)
                                through zigpy -> room layer -> runtime -> entities
-  login_refusal_ms_*           mean `borrow` refusal time for an unknown ID and for a wrong
+  login_refusal_ms_*           mean patron borrow refusal time for an unknown ID and for a wrong
                                password (fresh IDs / a different patron each try: no backoff)
   core_decisions_per_s         pure core.study_rooms.Library borrow+return cycles per second
   sip2_login_ms_p50 / _p95     SIP2 Patron Information (63/64 with the password, checksummed)
@@ -380,6 +380,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
 
     from custom_components.ntnu_library.const import DOMAIN, EVENT_NAME
     from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_PATRONS
+    from custom_components.ntnu_library.websocket import async_patron_action
     from custom_components.ntnu_library.zigbee.radio import DeviceEventType
     from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
@@ -409,6 +410,10 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
             DOMAIN, service, data, blocking=True, return_response=True
         )
 
+    async def act(action: str, data: dict[str, Any]) -> Any:
+        """A patron's own action with their password (the websocket command's core)."""
+        return await async_patron_action(hass, action=action, **data)
+
     def creds(room: str, patron: str, password: str = DEMO_PASSWORD) -> dict[str, Any]:
         return {"room": room, "patron_id": patron, "password": password}
 
@@ -420,15 +425,15 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
         for cycle in range(scale.borrow_cycles + 1):  # the first cycle warms up
             unlocked = probes["T01"].next_unlock()
             started = time.perf_counter()
-            answer = await call("borrow", creds("T01", "S0001"))
+            answer = await act("borrow", creds("T01", "S0001"))
             done = time.perf_counter()
             if answer.get("door") != "unlocked" or not unlocked.done():
                 raise RuntimeError(f"borrow did not unlock: {answer}")
             started_return = time.perf_counter()
-            answer = await call("return_room", creds("T01", "S0001"))
+            answer = await act("return", creds("T01", "S0001"))
             returned = time.perf_counter()
             if answer.get("status") != "idle":
-                raise RuntimeError(f"return_room did not free the room: {answer}")
+                raise RuntimeError(f"the return did not free the room: {answer}")
             if cycle:
                 borrow_s.append(done - started)
                 borrow_unlock_s.append(unlocked.result() - started)
@@ -438,13 +443,13 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
         results.values["borrow_ms_p50"] = rounded(ms(percentile(borrow_s, 50)))
         results.values["borrow_ms_p95"] = rounded(ms(percentile(borrow_s, 95)))
         results.row(
-            "borrow service round trip",
+            "patron borrow round trip",
             f"p50 {ms(percentile(borrow_s, 50)):.0f} / p95 {ms(percentile(borrow_s, 95)):.0f} ms",
             f"n={len(borrow_s)}; lock had unlock_door after "
             f"p50 {ms(percentile(borrow_unlock_s, 50)):.0f} ms",
         )
         results.row(
-            "return_room service round trip",
+            "patron return round trip",
             f"p50 {ms(percentile(return_s, 50)):.0f} / p95 {ms(percentile(return_s, 95)):.0f} ms",
             f"n={len(return_s)}",
         )
@@ -456,7 +461,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
         )
 
         # -- 3. card tap -> unlock at the lock, one room -----------------------------------
-        await call("borrow", creds("T01", "S0001"))
+        await act("borrow", creds("T01", "S0001"))
         lock = radio.lock_model("T01")
         tap_s: list[float] = []
         tap_event_s: list[float] = []
@@ -515,7 +520,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
             batch = list(zip(free, candidates, strict=False))
             del candidates[: len(batch)]
             answers = await asyncio.gather(
-                *(call("borrow", creds(room, pid)) for room, pid in batch),
+                *(act("borrow", creds(room, pid)) for room, pid in batch),
                 return_exceptions=True,
             )
             for (room, pid), answer in zip(batch, answers, strict=True):
@@ -627,7 +632,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
         async def refused(data: dict[str, Any]) -> float:
             started = time.perf_counter()
             try:
-                await call("borrow", data)
+                await act("borrow", data)
             except ServiceValidationError as err:
                 elapsed = time.perf_counter() - started
                 if err.translation_key != "invalid_credentials":
