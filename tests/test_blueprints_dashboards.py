@@ -51,6 +51,8 @@ from custom_components.ntnu_library.const import DOMAIN, EVENT_NAME
 from custom_components.ntnu_library.services import SERVICES
 from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
+from .conftest import patron_action
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BLUEPRINT_DIR = ROOT / "blueprints" / "automation" / "ntnu_library"
 DASHBOARD_DIR = ROOT / "dashboards"
@@ -99,7 +101,6 @@ DEMO_SITE = {
     "patron_system": "local",
     "demo_data": True,
 }
-DEMO_PASSWORD = "ntnu-demo"
 
 # Inputs a librarian would give each blueprint (leaving out what has a good default).
 SAMPLE_INPUTS: dict[str, dict[str, Any]] = {
@@ -546,7 +547,7 @@ async def test_auto_return_blueprint_returns_an_empty_room(
     # T01: used, then left. T02: borrowed, never entered (its sensor has been off for 10
     # minutes already). T03: someone stays inside.
     for room, patron in (("T01", "S0001"), ("T02", "G0001"), ("T03", "F0001")):
-        await _call(hass, "borrow", room=room, patron_id=patron, password=DEMO_PASSWORD)
+        await patron_action(hass, "borrow", room, patron)
     await _call(hass, "simulate", room="T01", action="occupied")
     await _call(hass, "simulate", room="T03", action="occupied")
     # The automation checks once a minute: each assertion below leaves a minute either side.
@@ -716,11 +717,11 @@ async def test_freeze_blueprint_reports_a_room_left_at_closing(
         _instance("freeze_after_violation.yaml", SAMPLE_INPUTS["freeze_after_violation.yaml"])
     )
     # Returned for a reason staff did not choose: no report.
-    await _call(hass, "borrow", room="T07", patron_id="S0001", password=DEMO_PASSWORD)
+    await patron_action(hass, "borrow", "T07", "S0001")
     await _call(hass, "auto_return", room="T07", reason="empty")
     assert not notifications
 
-    await _call(hass, "borrow", room="T08", patron_id="D0001", password=DEMO_PASSWORD)
+    await patron_action(hass, "borrow", "T08", "D0001")
     await _call(hass, "simulate", room="T08", action="occupied")  # never empty: only closing
     await _advance(hass, freezer, 8)
     assert not [e for e in events if e.data["room"] == "T08" and e.data["type"] != "borrowed"]
@@ -755,7 +756,7 @@ async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
             SAMPLE_INPUTS["freeze_after_violation.yaml"] | {"freeze_days": 7},
         )
     )
-    await _call(hass, "borrow", room="T08", patron_id="D0001", password=DEMO_PASSWORD)
+    await patron_action(hass, "borrow", "T08", "D0001")
     await _call(hass, "simulate", room="T08", action="occupied")
     await _advance(hass, freezer, 12)  # past 22:00: returned at closing
     freeze = site.runtime_data.library.patrons.freezes["D0001"]

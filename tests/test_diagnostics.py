@@ -19,7 +19,7 @@ from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.core.model import month_key
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_PATRONS
 
-from .conftest import PASSWORD
+from .conftest import call_service, patron_action
 
 # Values that move with the calendar: this month's reservations, freezes counted from today.
 MOVING = path_type(
@@ -33,12 +33,7 @@ MOVING = path_type(
 
 async def _busy_site(hass: HomeAssistant) -> None:
     """Borrow a room, freeze a patron and take a lock offline."""
-    await hass.services.async_call(
-        DOMAIN,
-        "borrow",
-        {"room": "T01", "patron_id": "S0001", "password": PASSWORD},
-        blocking=True,
-    )
+    await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call(
         DOMAIN,
         "freeze_patron",
@@ -80,14 +75,19 @@ async def test_diagnostics_hide_secrets_and_patrons(
     hass_client: ClientSessionGenerator,
     init_integration: MockConfigEntry,
 ) -> None:
-    """No password, hash, full patron ID, card number, name or staff's free text in the dump."""
+    """No password, hash, activation code, full patron ID, card number, name or staff's text."""
     await _busy_site(hass)
+    reset = await call_service(
+        hass, "update_patron", {"patron_id": "D0001", "reset_password": True}
+    )
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     dump = json.dumps(diagnostics, ensure_ascii=False)
 
     assert DEMO_PASSWORD not in dump
     assert "$2b$" not in dump  # a bcrypt hash
     assert "$2a$" not in dump
+    assert reset["activation_code"] not in dump
+    assert reset["activation_code"].replace("-", "") not in dump
     for word in ("password", "hash", "card"):
         assert word not in dump.lower(), word
     # Any logged-in user can download diagnostics: staff's reasons for a freeze stay out.

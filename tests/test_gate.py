@@ -14,7 +14,7 @@ from zigpy.zcl.clusters.closures import DoorLock
 from custom_components.ntnu_library.const import DOMAIN, MAX_WAITING_LOGINS_PER_CALLER
 from custom_components.ntnu_library.core.model import Patron
 
-from .conftest import PASSWORD, SMALL_SITE, call_service, state_of
+from .conftest import PASSWORD, SMALL_SITE, call_service, patron_action, state_of
 
 WRONG = "not-the-password"
 
@@ -25,9 +25,17 @@ def site_rooms() -> tuple[str, ...]:
     return SMALL_SITE
 
 
-async def _refusal(hass: HomeAssistant, service: str, data: dict[str, Any], **kw: Any) -> str:
+async def _refusal(hass: HomeAssistant, service: str, data: dict[str, Any]) -> str:
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(DOMAIN, service, data, blocking=True, **kw)
+        await hass.services.async_call(DOMAIN, service, data, blocking=True)
+    return str(err.value.translation_key)
+
+
+async def _refused_patron(
+    hass: HomeAssistant, action: str, patron_id: str, password: str, **kw: Any
+) -> str:
+    with pytest.raises(ServiceValidationError) as err:
+        await patron_action(hass, action, "T01", patron_id, password, **kw)
     return str(err.value.translation_key)
 
 
@@ -48,23 +56,15 @@ async def test_made_up_ids_from_one_caller_do_not_starve_a_real_patron(
         return await authenticate(patron_id, password)
 
     system.async_authenticate = counting  # type: ignore[method-assign]
-    flooder, patron = Context(user_id="flooder"), Context(user_id="counter-kiosk")
+    flooder, patron = "user:flooder", "user:counter-kiosk"
 
     async def invented(n: int) -> str:
-        data = {"room": "T01", "patron_id": f"ZZ{n:05d}", "password": WRONG}
-        return await _refusal(hass, "borrow", data, context=flooder)
+        return await _refused_patron(hass, "borrow", f"ZZ{n:05d}", WRONG, caller=flooder)
 
     flood = [asyncio.ensure_future(invented(n)) for n in range(300)]
     await asyncio.sleep(0)
-    result = await hass.services.async_call(
-        DOMAIN,
-        "borrow",
-        {"room": "T02", "patron_id": "G0001", "password": PASSWORD},
-        blocking=True,
-        return_response=True,
-        context=patron,
-    )
-    assert result is not None and result["status"] == "in_use"
+    result = await patron_action(hass, "borrow", "T02", "G0001", caller=patron)
+    assert result["status"] == "in_use"
     # Two checks run at a time; the flood has at most its queue waiting before the patron.
     assert checked.index("G0001") <= 2 + MAX_WAITING_LOGINS_PER_CALLER
     answers = await asyncio.gather(*flood)
@@ -78,21 +78,25 @@ async def test_someone_elses_guesses_do_not_keep_a_patron_out(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """The backoff holds the password; the card, the counter and clear_login_lock still work."""
-    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
-    guess = {"room": "T01", "patron_id": "S0001", "password": WRONG}
+    await patron_action(hass, "borrow", "T01", "S0001")
     for _ in range(6):
-        assert await _refusal(hass, "open_door", guess) == "invalid_credentials"
-    right = {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-    assert await _refusal(hass, "open_door", right) == "too_many_attempts"
+        assert await _refused_patron(hass, "open", "S0001", WRONG) == "invalid_credentials"
+    assert await _refused_patron(hass, "open", "S0001", PASSWORD) == "too_many_attempts"
 
     # The patron's own card opens their room: no password, so no backoff.
     await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
     assert state_of(hass, "lock.t01") == "unlocked"
 
+    # Staff at the counter open for the patron who shows their card: no password either.
+    await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
+    opened = await call_service(hass, "open_door", {"room": "T01", "patron_id": "S0001"})
+    assert opened["door"] == "unlocked"
+    assert await _refused_patron(hass, "open", "S0001", PASSWORD) == "too_many_attempts"
+
     # At the counter, staff clear the lock; the right password works again at once.
     cleared = await call_service(hass, "clear_login_lock", {"patron_id": "S0001"})
     assert cleared == {"patron": "S***1", "cleared": True}
-    opened = await call_service(hass, "open_door", right)
+    opened = await patron_action(hass, "open", "T01", "S0001")
     assert opened["door"] == "unlocked"
     # Nothing to clear the second time.
     again = await call_service(hass, "clear_login_lock", {"patron_id": "S0001"})
@@ -120,9 +124,8 @@ async def test_a_failure_is_on_disk_before_it_is_answered(
 ) -> None:
     """A crash right after a refusal must not forget it: no delayed write in between."""
     key = f"{DOMAIN}.library.{init_integration.runtime_data.hub.library_id}"
-    guess = {"room": "T01", "patron_id": "S0001", "password": WRONG}
     for _ in range(5):
-        assert await _refusal(hass, "borrow", guess) == "invalid_credentials"
+        assert await _refused_patron(hass, "borrow", "S0001", WRONG) == "invalid_credentials"
     # No time has passed and nothing was waited for: the write happened before the answer.
     saved = hass_storage[key]["data"]["throttle"]["patrons"]
     assert len(saved["S0001"]["failures"]) == 5

@@ -22,7 +22,15 @@ from custom_components.ntnu_library.demo import DEMO_PATRONS
 from custom_components.ntnu_library.zigbee.radio import RadioError
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
 
-from .conftest import PASSWORD, SMALL_SITE, THIS_MONTH, WHOLE_SITE, call_service, state_of
+from .conftest import (
+    PASSWORD,
+    SMALL_SITE,
+    THIS_MONTH,
+    WHOLE_SITE,
+    call_service,
+    patron_action,
+    state_of,
+)
 
 ZIGPY_MAJOR = int(version("zigpy").split(".")[0])
 
@@ -31,10 +39,6 @@ ZIGPY_MAJOR = int(version("zigpy").split(".")[0])
 def site_rooms() -> tuple[str, ...]:
     """Five rooms are enough here (parametrize with WHOLE_SITE for all of them)."""
     return SMALL_SITE
-
-
-def _patron(room: str, patron_id: str, password: str = PASSWORD) -> dict[str, str]:
-    return {"room": room, "patron_id": patron_id, "password": password}
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -84,7 +88,10 @@ async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfi
     assert state_of(hass, "sensor.t01_status") == STATE_UNAVAILABLE
     # The services stay registered and say that no site runs.
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, "borrow", _patron("T01", "S0001"))
+        await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001"})
+    assert err.value.translation_key == "no_site"
+    with pytest.raises(ServiceValidationError) as err:
+        await patron_action(hass, "borrow", "T01", "S0001")
     assert err.value.translation_key == "no_site"
 
 
@@ -92,7 +99,7 @@ async def test_home_assistant_stop_writes_the_store(
     hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     runtime = init_integration.runtime_data
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     hass_storage.pop(f"{DOMAIN}.{init_integration.entry_id}")
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
@@ -110,14 +117,14 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
     """What the first run wrote to its Store is what the second run starts from."""
     entry = init_integration
     first = entry.runtime_data
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await call_service(
         hass, "reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": THIS_MONTH}
     )
     await call_service(hass, "remove_patron", {"patron_id": "A0001"})
     for _ in range(6):
         with pytest.raises(ServiceValidationError):
-            await call_service(hass, "borrow", _patron("T02", "F0001", "wrong"))
+            await patron_action(hass, "borrow", "T02", "F0001", "wrong")
     await _unload(hass, entry)
 
     stored = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
@@ -143,14 +150,14 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
     assert await second.patrons.system.async_get_patron("A0001") is None
     # X0001 is still frozen; the wrong passwords still count.
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, "borrow", _patron("T02", "X0001"))
+        await patron_action(hass, "borrow", "T02", "X0001")
     assert err.value.translation_key == "frozen"
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, "borrow", _patron("T02", "F0001"))
+        await patron_action(hass, "borrow", "T02", "F0001")
     assert err.value.translation_key == "too_many_attempts"
 
     # The borrower still returns the room as usual.
-    result = await call_service(hass, "return_room", _patron("T01", "S0001"))
+    result = await patron_action(hass, "return", "T01", "S0001")
     assert result["status"] == "idle"
     assert state_of(hass, "lock.t01") == "locked"
 
@@ -161,7 +168,7 @@ async def test_reload_after_options_change_keeps_state(
     entry = init_integration
     first = entry.runtime_data
     assert first.library.policy.auto_return_minutes == 30
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
 
     hass.config_entries.async_update_entry(
         entry, options={**entry.options, "auto_return_minutes": 45, "freeze_days": 3}
@@ -180,7 +187,7 @@ async def test_reload_after_options_change_keeps_state(
     await call_service(hass, "freeze_patron", {"patron_id": "G0001"})
     left = second.library.patrons.freezes["G0001"].until - dt_util.now()
     assert timedelta(days=3) - timedelta(minutes=1) < left <= timedelta(days=3)
-    result = await call_service(hass, "return_room", _patron("T01", "S0001"))
+    result = await patron_action(hass, "return", "T01", "S0001")
     assert result["status"] == "idle"
 
 
@@ -194,7 +201,7 @@ async def test_auto_return_after_the_room_stood_empty(
     events: list[Event],
 ) -> None:
     """Borrowed, entered, left: 30 minutes after the room emptied it is returned."""
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
     assert state_of(hass, "binary_sensor.t01_occupancy") == "on"
     await _tick(hass, frozen_clock, timedelta(hours=2))  # someone inside: it stays
@@ -224,7 +231,7 @@ async def test_auto_return_of_a_room_never_entered(
 ) -> None:
     """The occupancy sensor has said "empty" since start-up: the clock runs from the borrow."""
     assert state_of(hass, "binary_sensor.t01_occupancy") == "off"
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await _tick(hass, frozen_clock, timedelta(minutes=29))
     assert state_of(hass, "sensor.t01_status") == "in_use"
     await _tick(hass, frozen_clock, timedelta(minutes=2))
@@ -237,7 +244,7 @@ async def test_policy_tick_called_directly(
 ) -> None:
     """The runtime's tick returns what is due at the moment it is given."""
     runtime = init_integration.runtime_data
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
     await call_service(hass, "simulate", {"room": "T01", "action": "vacant"})
     emptied = runtime.library.state.vacant_since["T01"]
@@ -265,7 +272,7 @@ async def test_return_at_closing_time(
     await hass.config.async_set_time_zone("Asia/Taipei")
     mock_config_entry.add_to_hass(hass)
     await _setup(hass, mock_config_entry)
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
     await _tick(hass, freezer, timedelta(minutes=9))
     assert state_of(hass, "sensor.t01_status") == "in_use"
@@ -290,7 +297,7 @@ async def test_storage_failure_refuses_the_borrow(
         patch.object(runtime.storage.store, "async_save", side_effect=OSError("disk full")),
         pytest.raises(HomeAssistantError) as err,
     ):
-        await call_service(hass, "borrow", _patron("T01", "S0001"))
+        await patron_action(hass, "borrow", "T01", "S0001")
     assert err.value.translation_key == "storage_failed"
     assert "disk full" in str(err.value)
     assert runtime.as_store_data()["library"] == before
@@ -300,7 +307,7 @@ async def test_storage_failure_refuses_the_borrow(
     assert not [e for e in events if e.data["type"] == "borrowed"]
 
     # The disk is back: the same borrow goes through.
-    result = await call_service(hass, "borrow", _patron("T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
     assert state_of(hass, "lock.t01") == "unlocked"
 
@@ -371,7 +378,7 @@ async def test_malformed_frame_from_a_lock_is_dropped(
     runtime = init_integration.runtime_data
     radio = runtime.radio
     assert isinstance(radio, SimulatedRadio)
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     before = runtime.as_store_data()["library"]
     events.clear()
@@ -403,7 +410,7 @@ async def test_frame_from_a_stranger_is_ignored(
     """A card tap from a device no room is bound to opens nothing."""
     radio = init_integration.runtime_data.radio
     assert isinstance(radio, SimulatedRadio)
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
     await radio.async_inject_frame(
@@ -421,7 +428,7 @@ async def test_injected_card_tap_is_decoded(
     """The frame builder above is right: the same bytes with a card open the door."""
     radio = init_integration.runtime_data.radio
     assert isinstance(radio, SimulatedRadio)
-    await call_service(hass, "borrow", _patron("T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     events.clear()
     lock_ieee = str(radio.lock_model("T01").ieee)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -26,18 +26,21 @@ from custom_components.ntnu_library.const import (
     PATRONS_LOCAL,
     PATRONS_SIP2,
 )
-from custom_components.ntnu_library.core.errors import Reason
+from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.model import mask_patron_id
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
 
 from .conftest import (
+    ACTIVATION_CODE,
     PASSWORD,
     SMALL_SITE,
     THIS_MONTH,
     WHOLE_SITE,
     IlsServer,
+    activate,
     call_service,
+    patron_action,
     state_of,
 )
 
@@ -67,8 +70,22 @@ def policy_options(
     return policy_options | getattr(request, "param", {})
 
 
-def _patron(service: str, room: str, patron_id: str, password: str = PASSWORD) -> tuple:
-    return (service, {"room": room, "patron_id": patron_id, "password": password})
+# A patron's own action (ID and password, the websocket command's core) in the tables below,
+# beside the services: (PATRON, its arguments).
+PATRON = "patron_action"
+
+
+def _patron(
+    action: str, room: str, patron_id: str, password: str = PASSWORD
+) -> tuple[str, dict[str, str]]:
+    return (PATRON, {"action": action, "room": room, "patron_id": patron_id, "password": password})
+
+
+async def _run(hass: HomeAssistant, service: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One row of a table: the patron's own action, or a service."""
+    if service == PATRON:
+        return await patron_action(hass, **data)
+    return await call_service(hass, service, data)
 
 
 def _directory(entry: MockConfigEntry) -> dict[str, Any]:
@@ -110,7 +127,7 @@ async def test_borrow_card_tap_return(
     assert state_of(hass, "lock.t01") == "locked"
     idle_before = int(state_of(hass, "sensor.main_library_idle_rooms"))
 
-    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["room"] == "T01"
     assert result["status"] == "in_use"
     assert result["holder"] == "S***1"
@@ -157,7 +174,7 @@ async def test_borrow_card_tap_return(
 
     # Section 5 method 1: the borrower returns the room.
     events.clear()
-    result = await call_service(hass, *_patron("return_room", "T01", "S0001"))
+    result = await patron_action(hass, "return", "T01", "S0001")
     assert result["status"] == "idle"
     assert result["holder"] is None
     assert state_of(hass, "sensor.t01_status") == "idle"
@@ -199,7 +216,7 @@ REFUSALS = [
     pytest.param(
         {},
         BORROW_T01,
-        *_patron("open_door", "T01", "S0001", WRONG),
+        *_patron("open", "T01", "S0001", WRONG),
         "invalid_credentials",
         id="open_wrong_password",
     ),
@@ -219,29 +236,29 @@ REFUSALS = [
     pytest.param(
         {},
         [],
-        *_patron("return_room", "L01", "D0001"),
+        *_patron("return", "L01", "D0001"),
         "not_temporary_room",
         id="return_long_term",
     ),
     pytest.param(
-        {}, BORROW_T01, *_patron("open_door", "T01", "G0001"), "not_holder", id="open_not_holder"
+        {}, BORROW_T01, *_patron("open", "T01", "G0001"), "not_holder", id="open_not_holder"
     ),
     pytest.param(
         {},
         BORROW_T01,
-        *_patron("return_room", "T01", "G0001"),
+        *_patron("return", "T01", "G0001"),
         "not_holder",
         id="return_not_holder",
     ),
     pytest.param(
-        {}, [], *_patron("open_door", "L01", "S0001"), "not_holder", id="open_others_long_term"
+        {}, [], *_patron("open", "L01", "S0001"), "not_holder", id="open_others_long_term"
     ),
-    pytest.param({}, [], *_patron("open_door", "T01", "S0001"), "not_holder", id="open_idle_room"),
+    pytest.param({}, [], *_patron("open", "T01", "S0001"), "not_holder", id="open_idle_room"),
     pytest.param(
         {}, BORROW_T01, *_patron("borrow", "T02", "S0001"), "already_holding", id="second_room"
     ),
     pytest.param({}, [], *_patron("borrow", "T01", "X0001"), "frozen", id="frozen_borrow"),
-    pytest.param({}, [], *_patron("open_door", "L02", "X0001"), "not_checked_in", id="frozen_open"),
+    pytest.param({}, [], *_patron("open", "L02", "X0001"), "not_checked_in", id="frozen_open"),
     pytest.param(
         {}, [], *_patron("borrow", "T01", "E0001"), "membership_expired", id="expired_borrow"
     ),
@@ -263,12 +280,12 @@ REFUSALS = [
     pytest.param(
         {},
         [("simulate", {"room": "L01", "action": "offline"})],
-        *_patron("open_door", "L01", "D0001"),
+        *_patron("open", "L01", "D0001"),
         "lock_offline",
         id="offline_open",
     ),
     pytest.param({}, [], *_patron("borrow", "T99", "S0001"), "unknown_room", id="borrow_T99"),
-    pytest.param({}, [], *_patron("open_door", "X1", "S0001"), "unknown_room", id="open_X1"),
+    pytest.param({}, [], *_patron("open", "X1", "S0001"), "unknown_room", id="open_X1"),
     pytest.param(
         {}, [], "counter_return", {"room": "T99"}, "unknown_room", id="counter_return_T99"
     ),
@@ -281,9 +298,7 @@ REFUSALS = [
         "unknown_room",
         id="simulate_T99",
     ),
-    pytest.param(
-        {}, [], *_patron("return_room", "T01", "S0001"), "room_not_in_use", id="return_idle"
-    ),
+    pytest.param({}, [], *_patron("return", "T01", "S0001"), "room_not_in_use", id="return_idle"),
     pytest.param(
         {}, [], "counter_return", {"room": "T01"}, "room_not_in_use", id="counter_return_idle"
     ),
@@ -447,7 +462,7 @@ REFUSALS = [
         {},
         [],
         "add_patron",
-        {"patron_id": "S0001", "name": "Again", "password": "x1", "category": "alumni"},
+        {"patron_id": "S0001", "name": "Again", "category": "alumni"},
         "patron_exists",
         id="add_existing",
     ),
@@ -458,12 +473,82 @@ REFUSALS = [
         {
             "patron_id": "S0002",
             "name": "Card Thief",
-            "password": "x1",
             "category": "alumni",
             "card": "C-G0001",
         },
         "invalid_value",
         id="add_with_taken_card",
+    ),
+    # Staff at the counter act for a patron: the patron's rules hold, without a password.
+    pytest.param(
+        {},
+        BORROW_T01,
+        "borrow",
+        {"room": "T01", "patron_id": "G0001"},
+        "room_not_idle",
+        id="counter_borrow_room_not_idle",
+    ),
+    pytest.param(
+        {},
+        BORROW_T01,
+        "borrow",
+        {"room": "T02", "patron_id": "S0001"},
+        "already_holding",
+        id="counter_borrow_second_room",
+    ),
+    pytest.param(
+        {}, [], "borrow", {"room": "T01", "patron_id": "X0001"}, "frozen", id="counter_frozen"
+    ),
+    pytest.param(
+        {},
+        [],
+        "borrow",
+        {"room": "T01", "patron_id": "E0001"},
+        "membership_expired",
+        id="counter_expired",
+    ),
+    pytest.param(
+        {},
+        [],
+        "borrow",
+        {"room": "T01", "patron_id": "Z9999"},
+        "unknown_patron",
+        id="counter_unknown_patron",
+    ),
+    pytest.param(
+        {}, [], "borrow", {"room": "T99", "patron_id": "S0001"}, "unknown_room", id="counter_T99"
+    ),
+    pytest.param(
+        {},
+        BORROW_T01,
+        "open_door",
+        {"room": "T01", "patron_id": "G0001"},
+        "not_holder",
+        id="counter_open_not_holder",
+    ),
+    pytest.param(
+        {},
+        [],
+        "open_door",
+        {"room": "L02", "patron_id": "X0001"},
+        "not_checked_in",
+        id="counter_open_not_checked_in",
+    ),
+    pytest.param(
+        {},
+        BORROW_T01,
+        "return_room",
+        {"room": "T01", "patron_id": "G0001"},
+        "not_holder",
+        id="counter_return_room_not_holder",
+    ),
+    pytest.param(
+        {},
+        [("simulate", {"room": "T01", "action": "offline"})],
+        "borrow",
+        {"room": "T01", "patron_id": "S0001"},
+        "lock_offline",
+        id="counter_offline_borrow",
     ),
 ]
 
@@ -493,15 +578,15 @@ async def test_refusal_changes_nothing(
     for step_service, step_data in steps:
         if step_data.get("password") == WRONG:
             with pytest.raises(ServiceValidationError, match="Wrong patron ID or password"):
-                await call_service(hass, step_service, step_data)
+                await _run(hass, step_service, step_data)
         else:
-            await call_service(hass, step_service, step_data)
+            await _run(hass, step_service, step_data)
     before = _snapshot(hass, init_integration)
     patron_before = _directory(init_integration)
     events.clear()
 
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(DOMAIN, service, data, blocking=True, return_response=True)
+        await _run(hass, service, data)
     await hass.async_block_till_done()
 
     assert err.value.translation_domain == DOMAIN
@@ -515,12 +600,14 @@ async def test_refusal_changes_nothing(
         assert patron_id not in message
     assert _snapshot(hass, init_integration) == before
     assert _directory(init_integration) == patron_before
-    # A refused patron action is logged as a refusal at the room; nothing else happens.
-    assert all(e.data["type"] == "refused" for e in events)
-    if service in ("borrow", "open_door", "return_room") and key != "unknown_room":
+    # A patron's own refused request is logged as a refusal at the room; nothing else happens.
+    # Staff (and automations) see theirs as the error only.
+    if service == PATRON and key != "unknown_room":
         assert [(e.data["room"], e.data["reason"]) for e in events] == [(data["room"], key)]
         assert "patron" in events[0].data
         assert data["patron_id"] not in str(events[0].data)
+    else:
+        assert events == []
 
 
 async def test_offline_lock_stays_locked(
@@ -532,14 +619,14 @@ async def test_offline_lock_stays_locked(
     assert state_of(hass, "sensor.t01_status") == STATE_UNAVAILABLE
     assert state_of(hass, "lock.t01") == STATE_UNAVAILABLE
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("borrow", "T01", "S0001"))
+        await patron_action(hass, "borrow", "T01", "S0001")
     assert err.value.translation_key == "lock_offline"
     assert runtime.radio.lock_model("T01").lock_state == 1  # DoorLock.LockState.Locked
 
     await call_service(hass, "simulate", {"room": "T01", "action": "online"})
     assert state_of(hass, "sensor.t01_status") == "idle"
     assert state_of(hass, "lock.t01") == "locked"
-    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
     assert state_of(hass, "lock.t01") == "unlocked"
 
@@ -551,7 +638,7 @@ async def test_failed_login_does_not_hint_whether_the_id_exists(
     messages = []
     for patron_id, password in (("S0001", WRONG), ("Z9999", PASSWORD), ("s0001 ", WRONG)):
         with pytest.raises(ServiceValidationError) as err:
-            await call_service(hass, *_patron("borrow", "T01", patron_id, password))
+            await patron_action(hass, "borrow", "T01", patron_id, password)
         assert err.value.translation_key == "invalid_credentials"
         messages.append(str(err.value))
     assert len(set(messages)) == 1
@@ -563,8 +650,8 @@ async def test_simultaneous_borrows_one_wins(
     """Two patrons at one door, or one patron at two doors, at the same moment."""
     library = init_integration.runtime_data.library
     results = await asyncio.gather(
-        call_service(hass, *_patron("borrow", "T01", "S0001")),
-        call_service(hass, *_patron("borrow", "T01", "G0001")),
+        patron_action(hass, "borrow", "T01", "S0001"),
+        patron_action(hass, "borrow", "T01", "G0001"),
         return_exceptions=True,
     )
     won = [r for r in results if isinstance(r, dict)]
@@ -575,8 +662,8 @@ async def test_simultaneous_borrows_one_wins(
     await call_service(hass, "counter_return", {"room": "T01"})
 
     results = await asyncio.gather(
-        call_service(hass, *_patron("borrow", "T01", "F0001")),
-        call_service(hass, *_patron("borrow", "T02", "F0001")),
+        patron_action(hass, "borrow", "T01", "F0001"),
+        patron_action(hass, "borrow", "T02", "F0001"),
         return_exceptions=True,
     )
     won = [r for r in results if isinstance(r, dict)]
@@ -596,6 +683,9 @@ async def test_simultaneous_borrows_one_wins(
 # --- 3. staff services and who may call them -----------------------------------------------------
 
 STAFF_CALLS = [
+    ("borrow", {"room": "T01", "patron_id": "S0001"}),
+    ("open_door", {"room": "L01", "patron_id": "D0001"}),
+    ("return_room", {"room": "T01", "patron_id": "S0001"}),
     ("counter_return", {"room": "T01"}),
     ("check_in", {"patron_id": "X0001"}),
     ("reserve_long_term", {"room": "L03", "patron_id": "G0001", "month": NEXT_MONTH}),
@@ -604,8 +694,9 @@ STAFF_CALLS = [
     ("unfreeze_patron", {"patron_id": "X0001"}),
     ("auto_return", {"room": "T01"}),
     ("simulate", {"room": "T01", "action": "push_button"}),
-    ("add_patron", {"patron_id": "N9999", "name": "New", "password": "pw", "category": "alumni"}),
+    ("add_patron", {"patron_id": "N9999", "name": "New", "category": "alumni"}),
     ("update_patron", {"patron_id": "S0001", "suspended": True}),
+    ("update_patron", {"patron_id": "S0001", "reset_password": True}),
     ("remove_patron", {"patron_id": "A0001"}),
 ]
 
@@ -619,7 +710,11 @@ async def staff_user(hass: HomeAssistant, hass_owner_user: User) -> User:
     return await hass.auth.async_create_user("staff", group_ids=["system-users"])
 
 
-@pytest.mark.parametrize(("service", "data"), STAFF_CALLS, ids=[c[0] for c in STAFF_CALLS])
+@pytest.mark.parametrize(
+    ("service", "data"),
+    STAFF_CALLS,
+    ids=[f"{service}-{'-'.join(data)}" for service, data in STAFF_CALLS],
+)
 async def test_staff_service_refuses_non_admin(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -633,6 +728,8 @@ async def test_staff_service_refuses_non_admin(
         await call_service(hass, service, data, context=Context(user_id=staff_user.id))
     assert _snapshot(hass, init_integration) == before
     assert _directory(init_integration) == patrons
+    # Nor was a password reset: the patron's own still works.
+    assert (await patron_action(hass, "borrow", "T02", "S0001"))["status"] == "in_use"
 
 
 async def test_staff_service_for_admin_and_automation(
@@ -640,16 +737,30 @@ async def test_staff_service_for_admin_and_automation(
     init_integration: MockConfigEntry,
     hass_admin_user: User,
     staff_user: User,
+    events: list[Event],
 ) -> None:
-    """An administrator and an automation (no user) may; a patron action needs no admin."""
-    await call_service(
-        hass, *_patron("borrow", "T01", "S0001"), context=Context(user_id=staff_user.id)
-    )
-    result = await call_service(
-        hass, "counter_return", {"room": "T01"}, context=Context(user_id=hass_admin_user.id)
-    )
+    """An administrator and an automation (no user) may; a patron acts with their password."""
+    admin, staff = Context(user_id=hass_admin_user.id), Context(user_id=staff_user.id)
+    counter = {"room": "T01", "patron_id": "S0001"}
+    # Borrowing for a patron at the counter is for administrators: no password is asked.
+    with pytest.raises(Unauthorized):
+        await call_service(hass, "borrow", counter, context=staff)
+    assert events == []
+    result = await call_service(hass, "borrow", counter, context=admin)
+    assert (result["status"], result["holder"]) == ("in_use", "S***1")
+    assert state_of(hass, "lock.t01") == "unlocked"
+    await call_service(hass, "return_room", counter, context=Context())
+    assert [(e.data["type"], e.data["source"], e.data["patron"]) for e in events] == [
+        ("borrowed", "counter", "S***1"),
+        ("returned", "counter", "S***1"),
+    ]
+    # The patron's own request needs no admin: any account (a kiosk's) sends it.
+    events.clear()
+    await patron_action(hass, "borrow", "T01", "S0001", caller=f"user:{staff_user.id}")
+    assert [(e.data["type"], e.data["source"]) for e in events] == [("borrowed", "qr")]
+    result = await call_service(hass, "counter_return", {"room": "T01"}, context=admin)
     assert result["status"] == "idle"
-    await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     result = await call_service(hass, "counter_return", {"room": "T01"}, context=Context())
     assert result["status"] == "idle"
     result = await call_service(
@@ -669,16 +780,16 @@ async def test_frozen_holder_checks_in_each_day(
     init_integration: MockConfigEntry,
     events: list[Event],
 ) -> None:
-    open_l02 = _patron("open_door", "L02", "X0001")
+    open_l02 = ("open", "L02", "X0001")
     assert state_of(hass, "sensor.l02_status") == "reserved"
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *open_l02)
+        await patron_action(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
     assert state_of(hass, "lock.l02") == "locked"
 
     result = await call_service(hass, "check_in", {"patron_id": "X0001"})
     assert result == {"patron": "X***1", "checked_in": "2025-03-12"}
-    result = await call_service(hass, *open_l02)
+    result = await patron_action(hass, *open_l02)
     assert result["door"] == "unlocked"
     assert state_of(hass, "lock.l02") == "unlocked"
     assert events[-1].data["type"] == "qr_open"
@@ -696,12 +807,12 @@ async def test_frozen_holder_checks_in_each_day(
     # yesterday's check-in, then after it.
     frozen_clock.move_to("2025-03-13 09:00:00+08:00")
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *open_l02)
+        await patron_action(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *open_l02)
+        await patron_action(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
     await call_service(hass, "simulate", {"room": "L02", "action": "card_tap", "card": "C-X0001"})
     assert state_of(hass, "lock.l02") == "locked"
@@ -709,44 +820,46 @@ async def test_frozen_holder_checks_in_each_day(
     assert events[-1].data["reason"] == "not_checked_in"
 
     await call_service(hass, "check_in", {"patron_id": "X0001"})
-    result = await call_service(hass, *open_l02)
+    result = await patron_action(hass, *open_l02)
     assert result["door"] == "unlocked"
 
     # A check-in of another day never counts, pruned or not (the clock's tick prunes them).
     init_integration.runtime_data.library.patrons.check_ins["X0001"] = date(2025, 3, 12)
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *open_l02)
+        await patron_action(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
 
 
 # --- 5. bad input ------------------------------------------------------------------------------
 
 BAD_INPUT = [
-    pytest.param("borrow", {"room": "T01", "patron_id": "", "password": PASSWORD}, id="empty_id"),
+    pytest.param("borrow", {"room": "T01", "patron_id": ""}, id="empty_id"),
+    pytest.param("borrow", {"room": "T01", "patron_id": "   "}, id="blank_id"),
+    pytest.param("borrow", {"room": "T01", "patron_id": "S" * 10_000}, id="10kB_id"),
+    pytest.param("borrow", {"room": "T01"}, id="no_patron_id"),
+    pytest.param("borrow", {"room": ["T01"], "patron_id": "S0001"}, id="room_list"),
+    pytest.param("borrow", {"room": {"id": "T01"}, "patron_id": "S0001"}, id="dict"),
+    pytest.param("borrow", {"room": None, "patron_id": "S0001"}, id="room_none"),
+    pytest.param("borrow", {"room": "T01", "patron_id": "S0001", "admin": True}, id="extra_key"),
+    # No secret is service data (Home Assistant records every call with its data).
     pytest.param(
-        "borrow", {"room": "T01", "patron_id": "   ", "password": PASSWORD}, id="blank_id"
+        "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}, id="borrow_password"
     ),
     pytest.param(
-        "borrow", {"room": "T01", "patron_id": "S" * 10_000, "password": PASSWORD}, id="10kB_id"
+        "open_door",
+        {"room": "T01", "patron_id": "S0001", "password": PASSWORD},
+        id="open_password",
     ),
     pytest.param(
-        "borrow", {"room": "T01", "patron_id": "S0001", "password": "x" * 10_000}, id="10kB_pw"
-    ),
-    pytest.param("borrow", {"room": "T01", "patron_id": "S0001", "password": ""}, id="empty_pw"),
-    pytest.param("borrow", {"room": "T01", "patron_id": "S0001"}, id="no_password"),
-    pytest.param(
-        "borrow", {"room": ["T01"], "patron_id": "S0001", "password": PASSWORD}, id="room_list"
+        "add_patron",
+        {"patron_id": "N1", "name": "N", "category": "alumni", "password": "secret-1"},
+        id="add_patron_password",
     ),
     pytest.param(
-        "borrow", {"room": {"id": "T01"}, "patron_id": "S0001", "password": PASSWORD}, id="dict"
+        "update_patron", {"patron_id": "S0001", "password": "secret-1"}, id="update_password"
     ),
     pytest.param(
-        "borrow", {"room": None, "patron_id": "S0001", "password": PASSWORD}, id="room_none"
-    ),
-    pytest.param(
-        "borrow",
-        {"room": "T01", "patron_id": "S0001", "password": PASSWORD, "admin": True},
-        id="extra_key",
+        "update_patron", {"patron_id": "S0001", "reset_password": "maybe"}, id="reset_not_boolean"
     ),
     pytest.param("freeze_patron", {"patron_id": "S0001", "days": "abc"}, id="days_abc"),
     pytest.param("freeze_patron", {"patron_id": "S0001", "days": 0}, id="days_0"),
@@ -764,7 +877,7 @@ BAD_INPUT = [
     ),
     pytest.param(
         "add_patron",
-        {"patron_id": "N1", "name": "N", "password": "pw", "category": "emperor"},
+        {"patron_id": "N1", "name": "N", "category": "emperor"},
         id="unknown_category",
     ),
 ]
@@ -774,12 +887,14 @@ BAD_INPUT = [
 async def test_bad_input_is_rejected_by_the_schema(
     hass: HomeAssistant, init_integration: MockConfigEntry, service: str, data: dict[str, Any]
 ) -> None:
-    await call_service(hass, *_patron("borrow", "T02", "G0001"))
+    await patron_action(hass, "borrow", "T02", "G0001")
     before = _snapshot(hass, init_integration)
+    patrons = _directory(init_integration)
     with pytest.raises(vol.Invalid) as err:
         await call_service(hass, service, data)
     assert str(err.value)
     assert _snapshot(hass, init_integration) == before
+    assert _directory(init_integration) == patrons
     assert state_of(hass, "sensor.t01_status") == "idle"
 
 
@@ -797,9 +912,15 @@ async def test_bad_input_is_rejected_by_the_schema(
         ),
         pytest.param(
             "borrow",
-            {"room": "T01", "patron_id": "S0001", "password": PASSWORD, "config_entry_id": "nope"},
+            {"room": "T01", "patron_id": "S0001", "config_entry_id": "nope"},
             "site_not_found",
             id="unknown_site",
+        ),
+        pytest.param(
+            PATRON,
+            _patron("borrow", "T01", "S0001")[1] | {"config_entry_id": "nope"},
+            "site_not_found",
+            id="patron_unknown_site",
         ),
     ],
 )
@@ -812,7 +933,7 @@ async def test_bad_input_refused_with_a_message(
 ) -> None:
     before = _snapshot(hass, init_integration)
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, service, data)
+        await _run(hass, service, data)
     assert err.value.translation_key == key
     assert str(err.value) != key
     assert _snapshot(hass, init_integration) == before
@@ -821,10 +942,13 @@ async def test_bad_input_refused_with_a_message(
 async def test_room_id_is_case_insensitive(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    result = await call_service(hass, *_patron("borrow", " t01 ", "s0001"))
+    """The counter's services take a room and a patron in any case; so does the patron's login."""
+    result = await call_service(hass, "borrow", {"room": " t01 ", "patron_id": "s0001"})
     assert result["room"] == "T01"
     assert result["holder"] == "S***1"
     assert state_of(hass, "sensor.t01_status") == "in_use"
+    result = await patron_action(hass, "return", "T01", "s0001")
+    assert result["status"] == "idle"
 
 
 # --- 6. staff and automation services at work ------------------------------------------------
@@ -844,8 +968,8 @@ async def test_counter_return(
 ) -> None:
     if patron_system == PATRONS_SIP2 and "patron_name" in how:
         pytest.skip("SIP2 has no search by name: the counter asks for the ID or the room")
-    await call_service(hass, *_patron("borrow", "T01", "S0001"))
-    await call_service(hass, *_patron("borrow", "T02", "G0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
+    await patron_action(hass, "borrow", "T02", "G0001")
     events.clear()
     result = await call_service(hass, "counter_return", how)
     assert result["room"] == "T01"
@@ -882,7 +1006,7 @@ async def test_reserve_open_and_cancel_long_term(
     )
 
     # The holder opens without borrowing (the library's instructions, section 2), by QR and by card.
-    result = await call_service(hass, *_patron("open_door", "L03", "G0001"))
+    result = await patron_action(hass, "open", "L03", "G0001")
     assert result["door"] == "unlocked"
     assert state_of(hass, "lock.l03") == "unlocked"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.l03"}, blocking=True)
@@ -897,7 +1021,7 @@ async def test_reserve_open_and_cancel_long_term(
     assert state_of(hass, "sensor.l03_status") == "idle"
     assert state_of(hass, "lock.l03") == "locked"  # this month's holder is gone: lock up
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("open_door", "L03", "G0001"))
+        await patron_action(hass, "open", "L03", "G0001")
     assert err.value.translation_key == "not_holder"
 
 
@@ -911,7 +1035,7 @@ async def test_reserve_next_month_leaves_this_month_alone(
     assert result["holder"] is None
     assert ("L03", NEXT_MONTH, "G0001") in init_integration.runtime_data.library.reservations()
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("open_door", "L03", "G0001"))
+        await patron_action(hass, "open", "L03", "G0001")
     assert err.value.translation_key == "not_holder"
     result = await call_service(hass, "cancel_reservation", {"room": "L03", "month": NEXT_MONTH})
     assert init_integration.runtime_data.library.reservations() == [
@@ -933,7 +1057,7 @@ async def test_freeze_and_unfreeze(
     blocked = {} if ils is None else {"ils_blocked": True}
     assert result == {"patron": "S***1", "frozen_until": "2025-03-15T10:00:00+08:00"} | blocked
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("borrow", "T01", "S0001"))
+        await patron_action(hass, "borrow", "T01", "S0001")
     assert err.value.translation_key == "frozen"
     assert "2025-03-15" in str(err.value)
 
@@ -947,19 +1071,19 @@ async def test_freeze_and_unfreeze(
     assert result == {"patron": "S***1", "frozen_until": None}
     if ils is not None:  # SIP2 cannot lift a block: staff do it in the ILS
         ils.unblock("S0001")
-    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
 
     # Unfreezing X0001 lets her open L02 without checking in.
     await call_service(hass, "unfreeze_patron", {"patron_id": "X0001"})
-    result = await call_service(hass, *_patron("open_door", "L02", "X0001"))
+    result = await patron_action(hass, "open", "L02", "X0001")
     assert result["door"] == "unlocked"
 
 
 async def test_auto_return_service(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event]
 ) -> None:
-    await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    await patron_action(hass, "borrow", "T01", "S0001")
     events.clear()
     result = await call_service(hass, "auto_return", {"room": "T01", "reason": "door left open"})
     assert result["status"] == "idle"
@@ -978,8 +1102,9 @@ async def test_patron_directory_services(
 ) -> None:
     if patron_system == PATRONS_SIP2:
         for service, data in (
-            ("add_patron", {"patron_id": "N9", "name": "N", "password": "p", "category": "alumni"}),
+            ("add_patron", {"patron_id": "N9", "name": "N", "category": "alumni"}),
             ("update_patron", {"patron_id": "S0001", "name": "New name"}),
+            ("update_patron", {"patron_id": "S0001", "reset_password": True}),
             ("remove_patron", {"patron_id": "S0001"}),
         ):
             with pytest.raises(ServiceValidationError) as refused:
@@ -992,7 +1117,6 @@ async def test_patron_directory_services(
         {
             "patron_id": "S0002",
             "name": "New Student",
-            "password": "secret-1",
             "category": "student_undergraduate",
             "card": "C-S0002",
         },
@@ -1001,28 +1125,43 @@ async def test_patron_directory_services(
     assert result["category"] == "student_undergraduate"
     assert result["membership_expires"] is not None  # the category's default period
     assert result["card"] is True
-    assert "secret-1" not in str(result)
+    # Staff hand the patron a one-time code; the patron has no password until they use it.
+    code = result["activation_code"]
+    assert ACTIVATION_CODE.fullmatch(code)
+    expires = datetime.fromisoformat(result["activation_expires"])
+    assert dt_util.now() + timedelta(days=1) < expires <= dt_util.now() + timedelta(days=15)
+    with pytest.raises(ServiceValidationError) as err:
+        await patron_action(hass, "borrow", "T01", "S0002", "secret-1")
+    assert err.value.translation_key == "invalid_credentials"
 
-    await call_service(hass, *_patron("borrow", "T01", "S0002", "secret-1"))
+    assert await activate(init_integration, "S0002", code, "secret-1") == {
+        "patron": "S***2",
+        "activated": True,
+    }
+    await patron_action(hass, "borrow", "T01", "S0002", "secret-1")
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-S0002"})
     assert state_of(hass, "lock.t01") == "unlocked"
 
-    # A new password: the old one stops working.
+    # A password reset: the old one stops working; the patron chooses another with a new code.
     result = await call_service(
-        hass, "update_patron", {"patron_id": "S0002", "password": "secret-2"}
+        hass, "update_patron", {"patron_id": "S0002", "reset_password": True}
     )
     assert result["patron"] == "S***2"
+    assert ACTIVATION_CODE.fullmatch(result["activation_code"])
+    assert result["activation_code"] != code
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("open_door", "T01", "S0002", "secret-1"))
+        await patron_action(hass, "open", "T01", "S0002", "secret-1")
     assert err.value.translation_key == "invalid_credentials"
-    await call_service(hass, *_patron("open_door", "T01", "S0002", "secret-2"))
+    await activate(init_integration, "S0002", result["activation_code"], "secret-2")
+    await patron_action(hass, "open", "T01", "S0002", "secret-2")
 
     # Suspended: the membership no longer opens the room.
     result = await call_service(hass, "update_patron", {"patron_id": "S0002", "suspended": True})
     assert result["suspended"] is True
+    assert "activation_code" not in result  # the password stays as it was
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("open_door", "T01", "S0002", "secret-2"))
+        await patron_action(hass, "open", "T01", "S0002", "secret-2")
     assert err.value.translation_key == "membership_expired"
 
     with pytest.raises(ServiceValidationError) as err:
@@ -1032,10 +1171,54 @@ async def test_patron_directory_services(
     result = await call_service(hass, "remove_patron", {"patron_id": "S0002"})
     assert result == {"patron": "S***2", "removed": True}
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("borrow", "T01", "S0002", "secret-2"))
+        await patron_action(hass, "borrow", "T01", "S0002", "secret-2")
     assert err.value.translation_key == "invalid_credentials"
     stored = init_integration.runtime_data.hub.as_store_data()["patrons"]
     assert "S0002" not in str(stored)
+
+
+async def test_reset_password_gives_a_new_activation_code(
+    hass: HomeAssistant, init_integration: MockConfigEntry, patron_system: str
+) -> None:
+    """Staff reset a forgotten password: the old one stops at once, the code sets a new one."""
+    if patron_system == PATRONS_SIP2:  # the ILS keeps the passwords
+        with pytest.raises(ServiceValidationError) as refused:
+            await call_service(
+                hass, "update_patron", {"patron_id": "G0001", "reset_password": True}
+            )
+        assert refused.value.translation_key == "patrons_managed_elsewhere"
+        assert (await patron_action(hass, "borrow", "T01", "G0001"))["status"] == "in_use"
+        return
+    await patron_action(hass, "borrow", "T01", "G0001")
+    # Other changes leave the password alone.
+    result = await call_service(hass, "update_patron", {"patron_id": "G0001", "name": "New"})
+    assert "activation_code" not in result
+    await patron_action(hass, "open", "T01", "G0001")
+
+    result = await call_service(
+        hass, "update_patron", {"patron_id": "g0001", "reset_password": True}
+    )
+    assert result["patron"] == "G***1"
+    code = result["activation_code"]
+    assert ACTIVATION_CODE.fullmatch(code)
+    assert code not in str(init_integration.runtime_data.hub.as_store_data())  # a digest only
+    with pytest.raises(ServiceValidationError) as err:
+        await patron_action(hass, "open", "T01", "G0001")
+    assert err.value.translation_key == "invalid_credentials"
+
+    # The patron chooses a new password (long enough) with the code, once.
+    with pytest.raises(Refused) as refused:
+        await activate(init_integration, "G0001", code, "short")
+    assert refused.value.reason is Reason.INVALID_VALUE
+    await activate(init_integration, "G0001", code.lower(), "new-secret-1")
+    assert (await patron_action(hass, "open", "T01", "G0001", "new-secret-1"))["door"] == "unlocked"
+    with pytest.raises(ServiceValidationError) as err:
+        await patron_action(hass, "open", "T01", "G0001")
+    assert err.value.translation_key == "invalid_credentials"
+    with pytest.raises(Refused) as refused:
+        await activate(init_integration, "G0001", code, "another-secret")
+    assert refused.value.reason is Reason.INVALID_CREDENTIALS
+    assert (await patron_action(hass, "return", "T01", "G0001", "new-secret-1"))["status"] == "idle"
 
 
 async def test_too_many_attempts_then_backoff_ends(
@@ -1044,16 +1227,16 @@ async def test_too_many_attempts_then_backoff_ends(
     """The throttle refuses after repeated wrong passwords and lets the patron in later."""
     for _ in range(6):
         with pytest.raises(ServiceValidationError):
-            await call_service(hass, *_patron("borrow", "T01", "S0001", WRONG))
+            await patron_action(hass, "borrow", "T01", "S0001", WRONG)
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("borrow", "T01", "S0001"))
+        await patron_action(hass, "borrow", "T01", "S0001")
     assert err.value.translation_key == "too_many_attempts"
     assert err.value.translation_placeholders == {"retry_after": "1"}
     # Another patron is not affected.
-    await call_service(hass, *_patron("borrow", "T02", "G0001"))
+    await patron_action(hass, "borrow", "T02", "G0001")
 
     frozen_clock.tick(timedelta(seconds=2))
-    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
 
 
@@ -1080,29 +1263,44 @@ async def test_config_entry_id_picks_the_site(
     assert await hass.config_entries.async_setup(second.entry_id)
     await hass.async_block_till_done()
 
+    # Both sites have T01: the patron's request and the counter's service name theirs.
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("borrow", "T01", "S0001"))
+        await patron_action(hass, "borrow", "T01", "S0001")
+    assert err.value.translation_key == "site_required"
+    counter = {"room": "T02", "patron_id": "G0001"}
+    with pytest.raises(ServiceValidationError) as err:
+        await call_service(hass, "borrow", counter)
     assert err.value.translation_key == "site_required"
 
-    _, data = _patron("borrow", "T01", "S0001")
-    result = await call_service(hass, "borrow", data | {"config_entry_id": second.entry_id})
+    at_second = {"config_entry_id": second.entry_id}
+    result = await patron_action(hass, "borrow", "T01", "S0001", **at_second)
     assert result["status"] == "in_use"
     assert second.runtime_data.status("T01").value == "in_use"
     assert init_integration.runtime_data.status("T01").value == "idle"
     assert state_of(hass, "sensor.t01_status") == "idle"
+    await call_service(hass, "return_room", {"room": "T01", "patron_id": "S0001"} | at_second)
+    assert second.runtime_data.status("T01").value == "idle"
+    assert (await call_service(hass, "borrow", counter | at_second))["holder"] == "G***1"
+    assert second.runtime_data.status("T02").value == "in_use"
+    assert init_integration.runtime_data.status("T02").value == "idle"
+    # Only the first site has L01: its holder's request needs no id.
+    assert (await patron_action(hass, "open", "L01", "D0001"))["door"] == "unlocked"
 
     await hass.config_entries.async_unload(second.entry_id)
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, "borrow", data | {"config_entry_id": second.entry_id})
+        await patron_action(hass, "borrow", "T01", "S0001", **at_second)
+    assert err.value.translation_key == "site_not_loaded"
+    with pytest.raises(ServiceValidationError) as err:
+        await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001"} | at_second)
     assert err.value.translation_key == "site_not_loaded"
     # One site left: it is picked without an id.
-    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
     assert state_of(hass, "sensor.t01_status") == "in_use"
     await hass.config_entries.async_unload(init_integration.entry_id)
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(hass, *_patron("return_room", "T01", "S0001"))
+        await patron_action(hass, "return", "T01", "S0001")
     assert err.value.translation_key == "no_site"
 
 
@@ -1137,12 +1335,12 @@ async def test_lock_not_confirming_the_unlock(
     """The borrow is recorded but the answer says the door did not open; open_door retries."""
     lock = init_integration.runtime_data.radio.lock_model("T01")
     lock.command_status = 0x01  # FAILURE
-    result = await call_service(hass, *_patron("borrow", "T01", "S0001"))
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
     assert result["door"] == "unlock_failed"
     assert state_of(hass, "lock.t01") == "locked"
 
     lock.command_status = 0x00
-    result = await call_service(hass, *_patron("open_door", "T01", "S0001"))
+    result = await patron_action(hass, "open", "T01", "S0001")
     assert result["door"] == "unlocked"
     assert state_of(hass, "lock.t01") == "unlocked"

@@ -36,10 +36,10 @@ from custom_components.ntnu_library.subentries import room_subentry
 
 from .conftest import (
     ILS_LOGIN_PASSWORD,
-    PASSWORD,
     SMALL_SITE,
     IlsServer,
     call_service,
+    patron_action,
     sip2_settings,
     state_of,
 )
@@ -122,9 +122,7 @@ async def test_the_whole_demo_path_against_the_ils(
     hass: HomeAssistant, init_integration: MockConfigEntry, ils: IlsServer
 ) -> None:
     """Borrow, tap, return: the patron and the card are checked by the ILS."""
-    result = await call_service(
-        hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-    )
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
     assert result["holder"] == "S***1"
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
@@ -141,9 +139,7 @@ async def test_the_whole_demo_path_against_the_ils(
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     await call_service(hass, "simulate", {"room": "T01", "action": "card_tap", "card": "C-G0001"})
     assert state_of(hass, "lock.t01") == "locked"
-    result = await call_service(
-        hass, "return_room", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-    )
+    result = await patron_action(hass, "return", "T01", "S0001")
     assert result["status"] == "idle"
     assert ils.counts.get("63", 0) >= 4  # the ILS answered every login and card
 
@@ -153,7 +149,7 @@ async def test_an_ils_down_at_start_refuses_only_patron_logins(
 ) -> None:
     """A restart while the ILS is down: the site runs, only patron logins wait for the ILS."""
     entry = init_integration
-    await call_service(hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD})
+    await patron_action(hass, "borrow", "T01", "S0001")
     await ils.stop()
     await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
@@ -164,9 +160,7 @@ async def test_an_ils_down_at_start_refuses_only_patron_logins(
     assert state_of(hass, "lock.t02") == "locked"  # the rooms and their locks are there
     assert state_of(hass, "sensor.t01_status") == "in_use"
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(
-            hass, "borrow", {"room": "T02", "patron_id": "G0001", "password": PASSWORD}
-        )
+        await patron_action(hass, "borrow", "T02", "G0001")
     assert err.value.translation_key == "patron_system_unavailable"
     # The counter returns by room without asking the ILS; the door locks.
     returned = await call_service(hass, "counter_return", {"room": "T01"})
@@ -178,9 +172,7 @@ async def test_an_ils_down_at_start_refuses_only_patron_logins(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
-    borrowed = await call_service(
-        hass, "borrow", {"room": "T02", "patron_id": "G0001", "password": PASSWORD}
-    )
+    borrowed = await patron_action(hass, "borrow", "T02", "G0001")
     assert borrowed["status"] == "in_use"
 
 
@@ -292,9 +284,7 @@ async def test_a_sip_account_refused_while_running_asks_staff_for_it(
     await ils.stop()
     await ils.start()
     with pytest.raises(ServiceValidationError) as refused:
-        await call_service(
-            hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-        )
+        await patron_action(hass, "borrow", "T01", "S0001")
     assert refused.value.translation_key == "patron_system_unavailable"
     assert state_of(hass, "lock.t01") == "locked"
     await hass.async_block_till_done()
@@ -310,9 +300,7 @@ async def test_a_sip_account_refused_while_running_asks_staff_for_it(
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
-    result = await call_service(
-        hass, "borrow", {"room": "T01", "patron_id": "S0001", "password": PASSWORD}
-    )
+    result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["status"] == "in_use"
 
 
@@ -323,9 +311,7 @@ async def test_an_unmapped_patron_type_gets_the_fewest_rights_and_one_repair_not
     assert patron is not None
     patron["patron_type"] = "VIS\x1b[31m"  # a type nobody mapped, with a control sequence
     for room in ("T01", "T01"):
-        await call_service(
-            hass, "borrow", {"room": room, "patron_id": "G0001", "password": PASSWORD}
-        )
+        await patron_action(hass, "borrow", room, "G0001")
         await call_service(hass, "counter_return", {"room": room})
     issues = [
         issue
@@ -372,16 +358,7 @@ async def test_a_freeze_is_written_to_the_ils_and_refused_by_another_installatio
     assert linkou.runtime_data.hub is not init_integration.runtime_data.hub
     assert "G0001" not in linkou.runtime_data.library.patrons.freezes  # nothing shared here
     with pytest.raises(ServiceValidationError) as err:
-        await call_service(
-            hass,
-            "borrow",
-            {
-                "config_entry_id": linkou.entry_id,
-                "room": "T05",
-                "patron_id": "G0001",
-                "password": PASSWORD,
-            },
-        )
+        await patron_action(hass, "borrow", "T05", "G0001", config_entry_id=linkou.entry_id)
     assert err.value.translation_key == "privileges_denied"
 
 

@@ -612,6 +612,7 @@ async def test_as_dict_round_trip(with_patrons: LocalDirectory, changes: Changes
         "suspended": False,
         "card": "C-G0001",
         "password_hash": data["patrons"][1]["password_hash"],
+        "activation": None,
     }
     assert data["patrons"][2]["membership_expires"] == "2029-08-31"
     assert data["patrons"][0]["password_hash"] is None
@@ -619,6 +620,17 @@ async def test_as_dict_round_trip(with_patrons: LocalDirectory, changes: Changes
     assert list(restored.patrons()) == list(with_patrons.patrons())
     assert restored.as_dict() == data
     assert (await restored.async_authenticate("S0001", PASSWORD)).card == "C-S0001"
+    # A pending activation is kept as a digest, never the code, and still works restored.
+    now = datetime.now().astimezone()
+    code = with_patrons.issue_activation("A0001", now)
+    data = json.loads(json.dumps(with_patrons.as_dict()))
+    assert data["patrons"][0]["activation"] is not None
+    assert code not in json.dumps(data)
+    assert code.replace("-", "") not in json.dumps(data)
+    restored = LocalDirectory.from_dict(data, run_blocking=run_now, on_change=changes)
+    assert restored.as_dict() == data
+    await restored.async_activate("A0001", code, "new-secret-1", now)
+    assert (await restored.async_authenticate("A0001", "new-secret-1")).patron_id == "A0001"
     assert (await restored.async_find_by_card("C-G0001")).patron_id == "G0001"  # type: ignore[union-attr]
     # The restored directory checks unknown IDs at the cost of the hashes it holds.
     assert restored.dummy_hash.startswith("$2b$04$")
