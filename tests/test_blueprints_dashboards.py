@@ -76,6 +76,7 @@ ROOM_ENTITY_PATTERNS = (
     "binary_sensor.{r}_occupancy",
     "binary_sensor.{r}_lock_pending",
     "event.{r}_door_activity",
+    "image.{r}_e_label",
 )
 SITE_ENTITIES = {"sensor.main_library_idle_rooms", "sensor.main_library_rooms_in_use"}
 EXPECTED_ENTITIES = SITE_ENTITIES | {
@@ -120,7 +121,13 @@ SAMPLE_INPUTS: dict[str, dict[str, Any]] = {
     "freeze_after_violation.yaml": {
         "reasons": ["closing", "max_use"],
     },
+    "push_e_label.yaml": {
+        "label": "image.t01_e_label",
+        "tag": "open_epaper_link.0000028df056743b",
+    },
 }
+# Inputs that pick another integration's entities (the tag of an e-label).
+FOREIGN_INPUTS = {"push_e_label.yaml": {"tag": "open_epaper_link"}}
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -248,7 +255,8 @@ def test_blueprint_is_valid(path: pathlib.Path) -> None:
         entity = spec["selector"].get("entity")
         if entity is not None:
             filters = entity["filter"]
-            assert filters and all(f["integration"] == DOMAIN for f in filters), key
+            integration = FOREIGN_INPUTS.get(path.name, {}).get(key, DOMAIN)
+            assert filters and all(f["integration"] == integration for f in filters), key
             for entity_filter in filters:  # the selector schema makes lists of these
                 for domain in entity_filter.get("domain", []):
                     known = DEVICE_CLASSES.get(domain, set())
@@ -337,7 +345,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 11 + 2
+    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 
@@ -765,3 +773,29 @@ async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
     (call,) = notifications
     assert "frozen for 7 days" in call.data["message"]
     assert "D0001" not in call.data["message"]
+
+
+async def test_e_label_blueprint_pushes_the_label_when_the_status_changes(
+    hass: HomeAssistant,
+    site: ConfigEntry,
+    setup_automations: Callable[..., Awaitable[None]],
+) -> None:
+    """A borrow changes T01's label; the tag gets exactly that picture, at the tag's size."""
+    pushes = async_mock_service(hass, "open_epaper_link", "drawcustom")
+    await setup_automations(_instance("push_e_label.yaml", SAMPLE_INPUTS["push_e_label.yaml"]))
+    await hass.async_block_till_done()
+    pushes.clear()  # whatever the start pushed
+    await _call(hass, "borrow", room="T01", patron_id="S0001")
+    await hass.async_block_till_done()
+    assert len(pushes) == 1
+    push = pushes[0]
+    assert push.data["entity_id"] == ["open_epaper_link.0000028df056743b"]
+    (element,) = push.data["payload"]
+    picture = hass.states.get("image.t01_e_label").attributes["entity_picture"]
+    assert element["type"] == "dlimg"
+    assert element["url"] == f"http://127.0.0.1:8123{picture}"
+    assert (element["xsize"], element["ysize"]) == (296, 128)
+    # Another room's change is not this tag's.
+    await _call(hass, "borrow", room="T02", patron_id="G0001")
+    await hass.async_block_till_done()
+    assert len(pushes) == 1

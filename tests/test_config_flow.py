@@ -328,8 +328,9 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         counter_closes="17:00",
         max_use_minutes=240,
     ).as_dict()
-    assert result["data"] == expected
-    assert dict(entry.options) == expected
+    # The options also keep the e-label size (not a rule: the default tag size here).
+    assert result["data"] == expected | {"label_size": "296x128"}
+    assert dict(entry.options) == expected | {"label_size": "296x128"}
     assert isinstance(entry.options["freeze_days"], int)
     # The update listener restarted the site with the new policy.
     assert entry.state is ConfigEntryState.LOADED
@@ -343,10 +344,11 @@ async def test_options_flow_defaults_are_current_policy(
     mock_config_entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     defaults = {str(key): key.default() for key in result["data_schema"].schema if key.default}
-    assert defaults == dict(mock_config_entry.options)
+    stored = dict(mock_config_entry.options) | {"label_size": "296x128"}  # the default size
+    assert defaults == stored
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == dict(mock_config_entry.options)
+    assert result["data"] == stored
 
 
 @pytest.mark.parametrize(
@@ -526,6 +528,7 @@ async def test_add_room(
         "binary_sensor.t13_occupancy",
         "binary_sensor.t13_lock_pending",
         "event.t13_door_activity",
+        "image.t13_e_label",
     }
     assert all(e.config_subentry_id == subentry.subentry_id for e in entities)
     # The new lock joined the simulated network and answers.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 import io
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlparse
 
 from homeassistant.core import HomeAssistant
@@ -19,9 +20,14 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import zxingcpp
 
 from custom_components.ntnu_library.const import CONF_LABEL_SIZE, DOMAIN
+from custom_components.ntnu_library.core.elabel import LabelFonts
+from custom_components.ntnu_library.core.model import Room, RoomKind
+from custom_components.ntnu_library.image import FONT_ISSUE
+from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.web.context import WEB
 
 from .conftest import state_of
+from .test_translations import STRINGS
 
 
 async def _label(
@@ -126,3 +132,30 @@ async def test_no_font_issue_with_the_demo_rooms(
     """The demo rooms' names draw with the label font: no repair notice."""
     registry = ir.async_get(hass)
     assert registry.async_get_issue(DOMAIN, f"label_font_{init_integration.entry_id}") is None
+
+
+async def test_font_that_cannot_draw_a_room_name_raises_a_notice(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """With only the bundled subset, a rare character in a room's name is a repair notice."""
+    room = Room(room_id="T01", name="鬱金香室", kind=RoomKind.TEMPORARY, floor="3F")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=mock_config_entry.title,
+        data=dict(mock_config_entry.data),
+        options=dict(mock_config_entry.options),
+        subentries_data=[room_subentry(room)],
+    )
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.ntnu_library.image.default_fonts", return_value=LabelFonts(paths=[])
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"label_font_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == FONT_ISSUE
+    assert issue.translation_placeholders["rooms"] == "T01"
+    assert issue.translation_placeholders["font"] == "bundled"
+    assert FONT_ISSUE in STRINGS["issues"]
+    assert await hass.config_entries.async_unload(entry.entry_id)

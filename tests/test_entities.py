@@ -73,6 +73,7 @@ ROOM_ENTITIES = {
     "binary_sensor.{room}_occupancy",
     "binary_sensor.{room}_lock_pending",
     "event.{room}_door_activity",
+    "image.{room}_e_label",
 }
 
 
@@ -127,7 +128,10 @@ async def _simulate(hass: HomeAssistant, room: str, action: str, **extra: str) -
 # --- snapshots -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("platforms", [[platform] for platform in PLATFORMS])
+# The e-label image's state carries a rotating access token: tests/test_e_label.py checks it.
+@pytest.mark.parametrize(
+    "platforms", [[platform] for platform in PLATFORMS if platform is not Platform.IMAGE]
+)
 async def test_entities(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
@@ -305,7 +309,8 @@ async def test_unavailable_while_lock_offline(
 ) -> None:
     """A room's entities follow its lock's link; the door log and lock pending stay readable."""
     room_entities = {e.format(room="t07") for e in ROOM_ENTITIES}
-    stay = {"event.t07_door_activity", "binary_sensor.t07_lock_pending"}
+    # The e-label shows 暫停使用 rather than going blank.
+    stay = {"event.t07_door_activity", "binary_sensor.t07_lock_pending", "image.t07_e_label"}
     follow = room_entities - stay
     assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in room_entities)
     assert hass.states.get("sensor.main_library_idle_rooms").state == "16"

@@ -226,12 +226,13 @@ def test_refusal_placeholders_are_passed() -> None:
 def test_messages_use_known_placeholders() -> None:
     """Messages only use placeholders some code can give them."""
     known = {"room", "patron", "month", "until", "opens", "closes", "retry_after", "field"}
-    known |= {"error", "entry_id", "site"}
+    known |= {"error", "entry_id", "site", "kiosk", "fault", "box"}
     for key, entry in STRINGS["exceptions"].items():
         assert _placeholders(entry["message"]) <= known, key
     for key, entry in STRINGS.get("issues", {}).items():
         for text in entry.values():
             issue_placeholders = {"room", "site", "error", "code", "category", "entity", "ieee"}
+            issue_placeholders |= {"rooms", "font"}
             assert _placeholders(text) <= issue_placeholders, key
     assert _placeholders(STRINGS["config"]["step"]["reauth_confirm"]["description"]) == {"host"}
     for key, text in _leaves(STRINGS):
@@ -303,6 +304,7 @@ def _entity_translation_keys() -> dict[str, set[str]]:
         },
         # Entity class attributes become properties: read the key from the source.
         "event": _translation_keys_in_platform_sources()["event"],
+        "image": _translation_keys_in_platform_sources()["image"],
     }
 
 
@@ -312,7 +314,7 @@ def _translation_keys_in_platform_sources() -> dict[str, set[str]]:
     Calls naming a translation_domain are errors, not entities.
     """
     keys: dict[str, set[str]] = {}
-    for platform in ("sensor", "binary_sensor", "event", "lock"):
+    for platform in ("sensor", "binary_sensor", "event", "image", "lock"):
         tree = ast.parse((PACKAGE / f"{platform}.py").read_text(encoding="utf-8"))
         found = keys.setdefault(platform, set())
         for node in ast.walk(tree):

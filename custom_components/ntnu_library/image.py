@@ -29,6 +29,9 @@ _LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
 
+# The repair notice when the label font cannot draw a room's name.
+FONT_ISSUE = "label_font_missing"
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -59,7 +62,7 @@ async def async_setup_entry(
             issue_id,
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="label_font_missing",
+            translation_key=FONT_ISSUE,
             translation_placeholders={
                 "site": entry.title,
                 "rooms": ", ".join(sorted(missing)),

@@ -81,7 +81,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                     )
                 ),
                 vol.Required(CONF_LABEL_SIZE, default=current[CONF_LABEL_SIZE]): SelectSelector(
-                    SelectSelectorConfig(options=list(LABEL_SIZES))
+                    SelectSelectorConfig(options=list(LABEL_SIZES), translation_key="label_size")
                 ),
             }
         )
