@@ -39,6 +39,25 @@ class Reason(StrEnum):
     PATRON_EXISTS = "patron_exists"
     PATRONS_MANAGED_ELSEWHERE = "patrons_managed_elsewhere"
     ROOM_HAS_HOLDER = "room_has_holder"
+    # Circulation (core/circulation.py): the whole request is refused.
+    UNKNOWN_KIOSK = "unknown_kiosk"
+    KIOSK_FAULT = "kiosk_fault"
+    MEMBERSHIP_SUSPENDED = "membership_suspended"
+    NOT_SUSPENDED = "not_suspended"
+    UNKNOWN_BOX = "unknown_box"
+    # Circulation: one item of a request is refused (the others still go through).
+    UNREADABLE_BARCODE = "unreadable_barcode"
+    UNKNOWN_ITEM = "unknown_item"
+    LIBRARY_USE_ONLY = "library_use_only"
+    ACCOMPANYING_MATERIAL_COUNTER_ONLY = "accompanying_material_counter_only"
+    ITEM_ON_LOAN = "item_on_loan"
+    ALREADY_BORROWED = "already_borrowed"
+    LOAN_LIMIT_REACHED = "loan_limit_reached"
+    DUPLICATE_ITEM = "duplicate_item"
+    NOT_ON_LOAN = "not_on_loan"
+    # Circulation: what staff find in a 24-hour return box.
+    NOT_LIBRARY_ITEM = "not_library_item"
+    ACCOMPANYING_MATERIAL_IN_BOX = "accompanying_material_in_box"
 
 
 class Refused(Exception):
