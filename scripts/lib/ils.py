@@ -5,10 +5,21 @@
     python scripts/lib/ils.py --encoding cp850   the same in code page 850 (the SIP2 default)
     python scripts/lib/ils.py --bench     measure the SIP2 login round trip on loopback
 
-It speaks 93/94 (terminal login), 99/98 (status), 63/64 (patron information) and 01/24 (block
-patron) with the integration's own codec, in one character set (`encoding`, UTF-8 unless told),
-error detection (AY/AZ) whenever the terminal uses it, and 97 (resend). Faults for the tests are
-switched on with `IlsServer.fault` (see FAULTS).
+It speaks 93/94 (terminal login), 99/98 (status), 63/64 (patron information), 01/24 (block
+patron), 17/18 (item information), 11/12 (checkout) and 09/10 (checkin) with the integration's
+own codec, in one character set (`encoding`, UTF-8 unless told), error detection (AY/AZ)
+whenever the terminal uses it, and 97 (resend). Faults for the tests are switched on with
+`IlsServer.fault` (see FAULTS).
+
+Circulation: a catalogue of items (dicts with barcode, title, library_use_only, accompanies;
+`demo_items()` unless told) and the loans, barcode -> patron ID and due moment. The item
+properties (CH) carry `library_use_only` and `accompanies=<barcode>`, as circulation.py reads
+them. Due dates are this ILS's own simple rule, LOAN_DAYS (30) days to the end of that day,
+sent as a SIP2 timestamp (YYYYMMDD    HHMMSS): a real ILS decides due dates by its own loan
+rules, and the integration shows the ILS's due date whenever it gives one (its own loan table
+is what it falls back on). Accompanying material lent to a patron who has its item is due
+with that item. The 64 counts a patron's loans (charged items count) and lists them
+(AU) when its summary asks.
 
 A block (01) is kept on the patron record, as in a real ILS: charge privileges denied (patron
 status position 0) is set from then on, and `blocked` holds the blocked card message. SIP2 has
@@ -20,9 +31,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 import contextlib
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time as day_time, timedelta
 from pathlib import Path
 import socket
 import ssl
@@ -35,7 +47,7 @@ from typing import Any
 if __package__ in {None, ""}:  # run as a script: make the integration importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from custom_components.ntnu_library.auth.sip2 import codec
+from custom_components.ntnu_library.auth.sip2 import circulation, codec
 from custom_components.ntnu_library.auth.sip2.codec import Message, Sip2Error
 
 DEMO_PASSWORD = "ntnu-demo"
@@ -43,8 +55,13 @@ DEMO_LOGIN_USER = "ntnu-door"
 DEMO_LOGIN_PASSWORD = "ntnu-door-secret"
 INSTITUTION = "NTNU"
 CARD_FIELD = "ZC"  # the vendor field this ILS puts the card number in
+LOAN_DAYS = 30  # this ILS's loan period: due at the end of the 30th day
+LOCATION = "NTNU UB"  # every item's permanent location (AQ)
+# The patron status flags that stop a checkout: charge privileges denied, card reported lost.
+_NO_CHARGE = (0, 4)
 
-# Each applies to the answers about a patron: the 64 to a 63 and the 24 to a 01.
+# Each applies to the answers about a patron (the 64 to a 63, the 24 to a 01) and to those of
+# circulation (the 18 to a 17, the 12 to an 11, the 10 to a 09).
 FAULTS = frozenset(
     {
         "bad_checksum",  # every answer with a wrong checksum
@@ -59,12 +76,21 @@ FAULTS = frozenset(
         "drop",  # answer, then close the connection (the client must reconnect)
         # The terminal's side: a 63 or 01 arrives with a wrong checksum (a line error on the way
         # in), which this ILS answers with 96, as the spec asks.
-        "request_checksum",  # every 63 and 01
+        "request_checksum",  # every 63, 01, 17, 11 and 09
         "request_checksum_once",  # the first; the terminal's resend arrives intact
     }
 )
 # The requests whose answers FAULTS spoil.
-_ABOUT_A_PATRON = frozenset({codec.PATRON_INFORMATION, codec.BLOCK_PATRON})
+_FAULTABLE = frozenset(
+    {
+        codec.PATRON_INFORMATION,
+        codec.BLOCK_PATRON,
+        codec.ITEM_INFORMATION,
+        codec.CHECKOUT,
+        codec.CHECKIN,
+    }
+)
+_FAULTABLE_PREFIXES = tuple(command.encode() for command in sorted(_FAULTABLE))
 
 
 def _status(flags: Iterable[int] | str | None) -> str:
@@ -76,6 +102,14 @@ def _status(flags: Iterable[int] | str | None) -> str:
     return "".join(status)
 
 
+@dataclass(slots=True)
+class Loan:
+    """An item on loan: to whom (the patron's ID) and until when."""
+
+    patron_id: str
+    due: datetime
+
+
 class IlsServer:
     """An in-memory ILS: patrons are dicts (id, name, password, card, category, expires, status).
 
@@ -85,6 +119,19 @@ class IlsServer:
 
     `keep_blocks` False answers 01 as Koha's SIP server does: a 24 with the privileges denied,
     and nothing kept on the record.
+
+    `items` is the catalogue: dicts with barcode, title, library_use_only (bool), accompanies
+    (the barcode of the item it goes with), optionally media_type (CK) and location (AQ);
+    `demo_items()` when None. `loans` maps an item's barcode (upper case) to its Loan; `now`
+    is this ILS's clock, `loan_days` its loan period.
+
+    Checkout (11) refuses, with ok=0 and a screen message (AF): an unknown or invalid patron, a
+    wrong patron password (AD, when sent), a patron whose charge privileges are denied or card
+    is reported lost (a block: unless the terminal says no block), an unknown item, an item for
+    library use only, an item on loan to someone else. An item on loan to the same patron is
+    renewed (ok=1, renewal ok Y, a new due date), so a terminal that lost the answer to a
+    checkout and asks again gets the loan. Checkin (09) ends the loan (ok=1), or answers ok=0
+    for an item that is not on loan or unknown (alert Y for an unknown one).
     """
 
     def __init__(
@@ -98,8 +145,18 @@ class IlsServer:
         tls: ssl.SSLContext | None = None,
         institution: str = INSTITUTION,
         encoding: str = codec.DEFAULT_ENCODING,
+        items: list[dict[str, Any]] | None = None,
+        now: Callable[[], datetime] = datetime.now,
+        loan_days: int = LOAN_DAYS,
     ) -> None:
         self.patrons = {str(p["id"]).upper(): dict(p) for p in patrons}
+        catalogue = demo_items() if items is None else items
+        self.items = {str(i["barcode"]).strip().upper(): dict(i) for i in catalogue}
+        self.loans: dict[str, Loan] = {}
+        self.now = now
+        self.loan_days = loan_days
+        # Every 09 as received: (item, return date as sent, current location).
+        self.checkins: list[tuple[str, str, str]] = []
         self.encoding = codec.check_encoding(encoding)
         self.host = host
         self.port = port
@@ -160,6 +217,26 @@ class IlsServer:
                 return patron
         return None
 
+    def item(self, barcode: str) -> dict[str, Any] | None:
+        """Return the catalogue record of an item (its barcode in any case)."""
+        return self.items.get(barcode.strip().upper())
+
+    def loans_of(self, patron_id: str) -> list[str]:
+        """Return the barcodes on loan to a patron (by ID or card), oldest loan first."""
+        patron = self.find(patron_id)
+        key = str(patron["id"]).upper() if patron is not None else patron_id.strip().upper()
+        return [
+            str(self.items[barcode]["barcode"])
+            for barcode, loan in self.loans.items()
+            if loan.patron_id.upper() == key
+        ]
+
+    def due(self) -> datetime:
+        """The due moment of a loan made now: the end of the loan period's last day."""
+        return datetime.combine(
+            self.now().date() + timedelta(days=self.loan_days), day_time(23, 59, 59)
+        )
+
     def unblock(self, patron_id: str) -> bool:
         """Lift a block as staff would in the ILS; False when the patron is not blocked."""
         patron = self.find(patron_id)
@@ -192,7 +269,7 @@ class IlsServer:
                     raw = await reader.readuntil(codec.CR)
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
                     return
-                if raw.startswith((b"63", b"01")) and self.fault in {
+                if raw.startswith(_FAULTABLE_PREFIXES) and self.fault in {
                     "request_checksum",
                     "request_checksum_once",
                 }:
@@ -224,11 +301,17 @@ class IlsServer:
                 elif not logged_in:
                     return  # a terminal that has not logged in is hung up on
                 elif request.command == codec.SC_STATUS:
-                    answer = codec.acs_status(self.institution, datetime.now())
+                    answer = codec.acs_status(self.institution, self.now())
                 elif request.command == codec.PATRON_INFORMATION:
                     answer = self._patron_information(request)
                 elif request.command == codec.BLOCK_PATRON:
                     answer = self._block_patron(request)
+                elif request.command == codec.ITEM_INFORMATION:
+                    answer = self._item_information(request)
+                elif request.command == codec.CHECKOUT:
+                    answer = self._checkout(request)
+                elif request.command == codec.CHECKIN:
+                    answer = self._checkin(request)
                 else:
                     return
                 sequence = request.sequence if detect else None
@@ -238,7 +321,7 @@ class IlsServer:
                     encoding=self.encoding,
                 )
                 last = line
-                if request.command in _ABOUT_A_PATRON and self.fault:
+                if request.command in _FAULTABLE and self.fault:
                     sent = await self._faulty(line, writer)
                     if sent is None:
                         return
@@ -314,7 +397,7 @@ class IlsServer:
         key = request.get("AA") or ""
         patron = self.find(key)
         password = request.get("AD")
-        now = datetime.now()
+        now = self.now()
         if patron is None or patron.get("valid") is False:
             return codec.patron_information_response(
                 status=_status(None),
@@ -340,15 +423,166 @@ class IlsServer:
             extra.append(("PA", expires.strftime("%Y%m%d")))
         if patron.get("card"):
             extra.append((CARD_FIELD, str(patron["card"])))
+        loans = self.loans_of(str(patron["id"]))
+        summary = request.fixed[-codec.SUMMARY_LENGTH :].ljust(codec.SUMMARY_LENGTH)
+        if summary[circulation.SUMMARY_CHARGED_ITEMS] == "Y":
+            start, end = _item_range(request, len(loans))
+            extra += [("AU", barcode) for barcode in loans[start - 1 : end]]
         return codec.patron_information_response(
             status=_status(patron.get("status")),
             now=now,
             institution=self.institution,
             patron_id=str(patron["id"]),
             # A name the character set lacks comes out as "?", as from a real cp850 ILS.
-            name=str(patron.get("name", "")).encode(self.encoding, "replace").decode(self.encoding),
+            name=self._text(patron.get("name", "")),
             valid_patron="Y",
             valid_password=cq,
+            charged_items=len(loans),
+            extra=tuple(extra),
+        )
+
+    def _text(self, value: object) -> str:
+        """A value as this ILS sends it: what the character set lacks comes out as "?"."""
+        return str(value).encode(self.encoding, "replace").decode(self.encoding)
+
+    def _item_fields(self, item: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """CK (media type) and CH (item properties) of an item."""
+        accompanies = item.get("accompanies")
+        media = item.get("media_type") or (
+            circulation.MEDIA_CD if accompanies else circulation.MEDIA_BOOK
+        )
+        fields = [("CK", str(media))]
+        properties = circulation.item_properties(
+            library_use_only=bool(item.get("library_use_only")),
+            accompanies=str(accompanies) if accompanies else None,
+        )
+        if properties:
+            fields.append(("CH", properties))
+        return fields
+
+    def _item_information(self, request: Message) -> Message:
+        """17: the item, on the shelf (03) or on loan (04, with its due date); 01 if unknown."""
+        barcode = request.get("AB") or ""
+        item = self.item(barcode)
+        now = self.now()
+        if item is None:  # as Koha: "other" status, "other" marker, "unknown" fee, no title
+            return circulation.item_information_response(
+                circulation_status=circulation.CIRCULATION_OTHER,
+                now=now,
+                barcode=barcode,
+                title="",
+                security_marker="01",
+                extra=(("AF", "Item not found"),),
+            )
+        loan = self.loans.get(barcode.strip().upper())
+        extra = [("CF", "0")]
+        if loan is not None:
+            extra.append(("AH", codec.sip_date(loan.due)))
+        location = str(item.get("location") or LOCATION)
+        extra += [("AQ", location), ("AP", location), *self._item_fields(item)]
+        return circulation.item_information_response(
+            circulation_status=(
+                circulation.CIRCULATION_CHARGED
+                if loan is not None
+                else circulation.CIRCULATION_AVAILABLE
+            ),
+            now=now,
+            barcode=str(item["barcode"]),
+            title=self._text(item.get("title", "")),
+            extra=tuple(extra),
+        )
+
+    def _checkout(self, request: Message) -> Message:
+        """11: lend the item (12 ok=1 with the due date), or refuse it (ok=0 with AF)."""
+        no_block = request.fixed[1:2] == "Y"
+        key = request.get("AA") or ""
+        barcode = request.get("AB") or ""
+        password = request.get("AD")
+        patron = self.find(key)
+        item = self.item(barcode)
+        now = self.now()
+
+        def refuse(message: str) -> Message:
+            return circulation.checkout_response(
+                ok=False,
+                now=now,
+                institution=self.institution,
+                patron_id=key,
+                barcode=barcode,
+                title=self._text(item.get("title", "")) if item is not None else "",
+                due="",
+                magnetic_media="U",
+                desensitize="N",
+                extra=(("AF", message),),
+            )
+
+        if patron is None or patron.get("valid") is False:
+            return refuse("Unknown patron")
+        if password is not None and password != patron.get("password"):
+            return refuse("Invalid patron password")
+        status = _status(patron.get("status"))
+        if not no_block and any(status[i] == "Y" for i in _NO_CHARGE):
+            return refuse("Patron blocked: borrowing is not allowed")
+        if item is None:
+            return refuse("Item not found")
+        if item.get("library_use_only"):
+            return refuse("Library use only: this item cannot be borrowed")
+        patron_id = str(patron["id"])
+        item_key = str(item["barcode"]).strip().upper()
+        loan = self.loans.get(item_key)
+        if loan is not None and loan.patron_id.upper() != patron_id.upper():
+            return refuse("Item is on loan to another patron")
+        due = self.due()
+        # Accompanying material is due with its item when the patron has that on loan.
+        accompanied = self.loans.get(str(item.get("accompanies") or "").strip().upper())
+        if accompanied is not None and accompanied.patron_id.upper() == patron_id.upper():
+            due = accompanied.due
+        # A new loan goes last (loans_of: oldest first); a renewal keeps its place.
+        self.loans[item_key] = Loan(patron_id, due)
+        return circulation.checkout_response(
+            ok=True,
+            now=now,
+            institution=self.institution,
+            patron_id=patron_id,
+            barcode=str(item["barcode"]),
+            title=self._text(item.get("title", "")),
+            due=codec.sip_date(due),
+            renewal_ok=loan is not None,
+            extra=tuple(self._item_fields(item)),
+        )
+
+    def _checkin(self, request: Message) -> Message:
+        """09: end the loan (10 ok=1), or ok=0 for an item not on loan or unknown."""
+        barcode = request.get("AB") or ""
+        self.checkins.append((barcode, request.fixed[19:37], request.get("AP") or ""))
+        item = self.item(barcode)
+        now = self.now()
+        if item is None:
+            return circulation.checkin_response(
+                ok=False,
+                now=now,
+                institution=self.institution,
+                barcode=barcode,
+                permanent_location="",
+                resensitize=False,
+                magnetic_media="U",
+                alert=True,
+                extra=(("AF", "Item not found"),),
+            )
+        item_key = str(item["barcode"]).strip().upper()
+        loan = self.loans.pop(item_key, None)
+        extra = [("AJ", self._text(item.get("title", "")))]
+        if loan is not None:
+            extra.append(("AA", loan.patron_id))
+        extra += self._item_fields(item)
+        if loan is None:
+            extra.append(("AF", "Item was not on loan"))
+        return circulation.checkin_response(
+            ok=loan is not None,
+            now=now,
+            institution=self.institution,
+            barcode=str(item["barcode"]),
+            permanent_location=str(item.get("location") or LOCATION),
             extra=tuple(extra),
         )
 
@@ -359,7 +593,7 @@ class IlsServer:
         retained = request.fixed[:1] == "Y"
         self.blocks.append((key, message, retained))
         patron = self.find(key)
-        now = datetime.now()
+        now = self.now()
         if patron is None or patron.get("valid") is False:
             return codec.patron_status_response(
                 status=_status(None),
@@ -398,6 +632,43 @@ def _wrong_checksum(line: bytes) -> bytes:
         return line
     wrong = f"{(int(body[-4:], 16) + 1) & 0xFFFF:04X}".encode()
     return body[:-4] + wrong + codec.CR
+
+
+def _item_range(request: Message, count: int) -> tuple[int, int]:
+    """The items a 63 asks for: BP (start) to BQ (end), from 1; all of them when not said."""
+
+    def number(code: str, default: int) -> int:
+        value = (request.get(code) or "").strip()
+        return int(value) if value.isascii() and value.isdigit() else default
+
+    start = max(number("BP", 1), 1)
+    return start, number("BQ", count)
+
+
+def demo_items() -> list[dict[str, Any]]:
+    """Return the demo catalogue: books, references and the CDs of the first twenty books.
+
+    Books B00001-B00500 ("Book 00001" ...), references R00001-R00020 (library use only) and
+    CDs CD-B00001-CD-B00020, each accompanying the book of its number.
+    """
+    books = [
+        {"barcode": f"B{n:05d}", "title": f"Book {n:05d}", "library_use_only": False}
+        for n in range(1, 501)
+    ]
+    references = [
+        {"barcode": f"R{n:05d}", "title": f"Reference {n:05d}", "library_use_only": True}
+        for n in range(1, 21)
+    ]
+    cds = [
+        {
+            "barcode": f"CD-B{n:05d}",
+            "title": f"CD for Book {n:05d}",
+            "library_use_only": False,
+            "accompanies": f"B{n:05d}",
+        }
+        for n in range(1, 21)
+    ]
+    return books + references + cds
 
 
 def demo_patrons(today: date | None = None) -> list[dict[str, Any]]:

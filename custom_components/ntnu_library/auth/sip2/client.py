@@ -10,6 +10,11 @@ a login.
 
 Passwords (the patron's AD, the terminal's CO) are never logged and never put in an error.
 
+Circulation (circulation.py): 17 Item Information, 11 Checkout and 09 Checkin, on the same
+connection and with the same two kinds of failure. A refusal by the ILS (ok=0) is an answer,
+not an error: the caller reads its screen message. The ILS decides due dates: the integration
+shows the ILS's due date when it gives one.
+
 Sites that share one ILS share its blocks: `async_block_patron` writes a freeze to the ILS with
 01 Block Patron, and every site whose client reads that ILS refuses the patron from its next
 question on (see BLOCK_FLAGS). An ILS block is lifted in the ILS, never from here.
@@ -26,9 +31,10 @@ import time
 from typing import Final
 
 from ...core.errors import Reason, Refused
-from ...core.model import Patron, mask_patron_id
+from ...core.model import Patron, mask_patron_id, printable
 from .. import PatronSystem, normalize_card, normalize_patron_id
-from . import codec
+from . import circulation, codec
+from .circulation import ChargedItems, CheckinAnswer, CheckoutAnswer, ItemInfo
 from .codec import DEFAULT_ENCODING, Message, Sip2Error
 from .config import Sip2Config, flag_positions
 from .connection import Sip2Connection, Sip2LoginRejected, Sip2Unavailable
@@ -46,6 +52,10 @@ CARD_CACHE_SECONDS: Final = 60.0
 CARD_CACHE_SIZE: Final = 256
 MAX_ID_LENGTH: Final = 64
 MAX_PASSWORD_LENGTH: Final = 128
+MAX_BARCODE_LENGTH: Final = 64
+MAX_LOCATION_LENGTH: Final = 64
+# AU asked for at most (BP 1 to BQ this): above every category's item limit.
+MAX_CHARGED_ITEMS: Final = 200
 # Unmapped patron types remembered (each reported once) and the length of one as shown to staff.
 UNMAPPED_TYPES_MAX: Final = 32
 UNMAPPED_TYPE_LENGTH: Final = 40
@@ -284,6 +294,159 @@ class Sip2PatronSystem(PatronSystem):
         ]:
             del self._cards[card]
 
+    # --- Circulation (17, 11, 09) -----------------------------------------------------------
+
+    async def async_item_information(self, barcode: str) -> ItemInfo | None:
+        """Ask the ILS about an item (17); None when it does not know the barcode.
+
+        A barcode that cannot be sent (empty, too long, a `|`, CR, LF or NUL, a letter the
+        character set lacks) is no item's: None without asking. Raises
+        Refused(SIP2_PROTOCOL_ERROR) for an answer that cannot be read (or is about another
+        item) and Refused(PATRON_SYSTEM_UNAVAILABLE) when there is none.
+        """
+        key = self._barcode(barcode)
+        if key is None:
+            return None
+        request = circulation.item_information(
+            self.config.institution,
+            key,
+            self._now(),
+            terminal_password=self.config.terminal_password,
+        )
+        answer = await self._ask(
+            request, key, codec.ITEM_INFORMATION_RESPONSE, "item information", item=True
+        )
+        return self._read(circulation.read_item_information, answer, key, "item information")
+
+    async def async_checkout(
+        self,
+        patron_id: str,
+        barcode: str,
+        *,
+        password: str | None = None,
+        no_block: bool = False,
+    ) -> CheckoutAnswer:
+        """Lend an item to a patron (11); the ILS's answer, ok or not, is returned.
+
+        `password` checks the patron's PIN in the same request (AD; None sends none).
+        `no_block` asks the ILS not to refuse for a block on the patron (SIP2's offline
+        transaction flag: staff override at the counter). A refusal (ok False) carries the
+        ILS's reason in `screen_message`; a loan its due date (`due`, `due_date`, `due_at`).
+
+        Raises Refused(UNKNOWN_PATRON) for a patron ID, Refused(INVALID_CREDENTIALS) for a
+        password and Refused(INVALID_VALUE) for a barcode that cannot be sent (nothing is
+        asked), Refused(SIP2_PROTOCOL_ERROR) for an answer that cannot be read and
+        Refused(PATRON_SYSTEM_UNAVAILABLE) when there is none. A checkout whose answer was
+        lost may have been made: asking the item's information (or checking out again) tells.
+        """
+        key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
+        if not key or len(key) > MAX_ID_LENGTH or not self._sendable_text(key):
+            raise Refused(Reason.UNKNOWN_PATRON, patron=mask_patron_id(key) or "-")
+        if password is not None and (
+            not isinstance(password, str)
+            or not password  # an empty AD makes some ILSs skip the check
+            or len(password) > MAX_PASSWORD_LENGTH
+            or not self._sendable_text(password)
+        ):
+            raise Refused(Reason.INVALID_CREDENTIALS)
+        item = self._barcode(barcode)
+        if item is None:
+            raise Refused(Reason.INVALID_VALUE, field="barcode")
+        request = circulation.checkout(
+            self.config.institution,
+            key,
+            item,
+            self._now(),
+            password=password,
+            no_block=no_block,
+            terminal_password=self.config.terminal_password,
+        )
+        answer = await self._ask(request, key, codec.CHECKOUT_RESPONSE, "checkout")
+        return self._read(circulation.read_checkout, answer, item, "checkout")
+
+    async def async_checkin(
+        self, barcode: str, *, return_date: datetime, location: str = ""
+    ) -> CheckinAnswer:
+        """Return an item (09): the ILS's answer, ok or not (ok False: not on loan, unknown).
+
+        `return_date` goes as local time when naive, as UTC when aware; `location` is the
+        current location (AP), where the item was returned.
+
+        Raises Refused(INVALID_VALUE) for a barcode or location that cannot be sent,
+        Refused(SIP2_PROTOCOL_ERROR) for an answer that cannot be read and
+        Refused(PATRON_SYSTEM_UNAVAILABLE) when there is none. Checking in again is harmless.
+        """
+        item = self._barcode(barcode)
+        if (
+            item is None
+            or not isinstance(location, str)
+            or len(location) > MAX_LOCATION_LENGTH
+            or not self._sendable_text(location)
+            or not isinstance(return_date, datetime)
+        ):
+            raise Refused(Reason.INVALID_VALUE, field="barcode" if item is None else "location")
+        request = circulation.checkin(
+            self.config.institution,
+            item,
+            self._now(),
+            return_date,
+            location=location,
+            terminal_password=self.config.terminal_password,
+        )
+        answer = await self._ask(request, item, codec.CHECKIN_RESPONSE, "checkin", item=True)
+        return self._read(circulation.read_checkin, answer, item, "checkin")
+
+    async def async_charged_items(self, patron_id: str) -> ChargedItems | None:
+        """Ask what the patron has on loan (63 with the charged items summary).
+
+        Returns the ILS's charged items count and its AU fields (at most MAX_CHARGED_ITEMS),
+        or None when the ILS does not know the patron (BL not Y). Raises as a lookup does.
+        """
+        key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
+        if not key or len(key) > MAX_ID_LENGTH:
+            return None
+        request = codec.patron_information(
+            self.config.institution,
+            key,
+            self._now(),
+            terminal_password=self.config.terminal_password,
+            summary=circulation.SUMMARY_CHARGED_ITEMS,
+            items=(1, MAX_CHARGED_ITEMS),
+        )
+        if not self._sendable(request):
+            return None
+        answer = await self._ask(request, key, what="charged items")
+        if answer.get("BL") != "Y":
+            return None
+        return circulation.read_charged_items(answer)
+
+    def _barcode(self, barcode: object) -> str | None:
+        """The barcode as sent, or None when there is none that can be sent."""
+        key = circulation.normalize_barcode(barcode) if isinstance(barcode, str) else ""
+        if not key or len(key) > MAX_BARCODE_LENGTH or not self._sendable_text(key):
+            return None
+        return key
+
+    def _sendable_text(self, value: str) -> bool:
+        """Whether a value can go in a field: no `|`, CR, LF or NUL, nothing the charset lacks."""
+        try:
+            codec.check_text(value, "value", self.config.encoding)
+        except Sip2Error:
+            return False
+        return True
+
+    def _read[T](
+        self, read: Callable[[Message, str], T], answer: Message, item: str, what: str
+    ) -> T:
+        """Read a circulation answer; one that cannot be read fails this request only."""
+        try:
+            return read(answer, item)
+        except Sip2Error as err:
+            _LOGGER.warning(
+                "SIP2 %s of item %s failed: unreadable answer: %s", what, printable(item), err
+            )
+            raise Refused(SIP2_PROTOCOL_ERROR) from None
+
     # --- Config flow and shutdown ----------------------------------------------------------
 
     async def async_test(self) -> None:
@@ -339,33 +502,26 @@ class Sip2PatronSystem(PatronSystem):
         key: str,
         expect: str = codec.PATRON_INFORMATION_RESPONSE,
         what: str = "patron information",
+        *,
+        item: bool = False,
     ) -> Message:
-        """Send a request about a patron (63, or 01) and return its answer (64, or 24).
+        """Send a request (63, 01, 17, 11, 09) and return its answer (64, 24, 18, 12, 10).
 
+        `key` is the patron ID (masked in a log) or, with `item`, the barcode (shown).
         Refused(SIP2_PROTOCOL_ERROR) when the answer cannot be read, and
         Refused(PATRON_SYSTEM_UNAVAILABLE) when there is none (or the SIP login was refused).
         """
+        shown = f"item {printable(key)}" if item else mask_patron_id(key)
         try:
             answer = await self._connection.request(request, expect)
         except Sip2Error as err:
             # The ILS is there and answered: this request failed, the system is not down.
             self.login_rejected = False
-            _LOGGER.warning(
-                "SIP2 %s for %s failed: unreadable answer: %s",
-                what,
-                mask_patron_id(key),
-                err,
-            )
+            _LOGGER.warning("SIP2 %s for %s failed: unreadable answer: %s", what, shown, err)
             raise Refused(SIP2_PROTOCOL_ERROR) from None
         except (Sip2Unavailable, Sip2LoginRejected) as err:
             self.login_rejected = isinstance(err, Sip2LoginRejected)
-            _LOGGER.warning(
-                "SIP2 %s for %s failed: %s: %s",
-                what,
-                mask_patron_id(key),
-                type(err).__name__,
-                err,
-            )
+            _LOGGER.warning("SIP2 %s for %s failed: %s: %s", what, shown, type(err).__name__, err)
             raise Refused(Reason.PATRON_SYSTEM_UNAVAILABLE) from None
         self.login_rejected = False
         return answer

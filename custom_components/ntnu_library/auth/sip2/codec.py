@@ -1,6 +1,8 @@
 """A small SIP2 2.00 codec: the messages a self-check terminal and a door controller need.
 
-93/94 login, 99/98 status, 63/64 patron information, 01/24 block patron, 96/97 resends.
+93/94 login, 99/98 status, 63/64 patron information, 01/24 block patron, 96/97 resends, and
+the framing of 17/18 item information, 11/12 checkout and 09/10 checkin (their builders and
+readers are in circulation.py).
 
 A message is one line ending in CR: a two-digit command, fixed-length fields, then variable
 fields `XXvalue|`. With error detection the line ends in `AY<seq>AZ<checksum>`, the checksum
@@ -36,6 +38,12 @@ PATRON_INFORMATION: Final = "63"
 PATRON_INFORMATION_RESPONSE: Final = "64"
 BLOCK_PATRON: Final = "01"
 PATRON_STATUS_RESPONSE: Final = "24"
+CHECKIN: Final = "09"
+CHECKIN_RESPONSE: Final = "10"
+CHECKOUT: Final = "11"
+CHECKOUT_RESPONSE: Final = "12"
+ITEM_INFORMATION: Final = "17"
+ITEM_INFORMATION_RESPONSE: Final = "18"
 REQUEST_SC_RESEND: Final = "96"
 REQUEST_ACS_RESEND: Final = "97"
 
@@ -49,6 +57,12 @@ FIXED_LENGTHS: Final[dict[str, int]] = {
     PATRON_INFORMATION_RESPONSE: 59,  # status 14, language 3, date 18, 6 counts of 4
     BLOCK_PATRON: 19,  # card retained 1, transaction date 18
     PATRON_STATUS_RESPONSE: 35,  # status 14, language 3, transaction date 18
+    CHECKIN: 37,  # no block 1, transaction date 18, return date 18
+    CHECKIN_RESPONSE: 22,  # ok, resensitize, magnetic media, alert, transaction date 18
+    CHECKOUT: 38,  # SC renewal policy 1, no block 1, transaction date 18, nb due date 18
+    CHECKOUT_RESPONSE: 22,  # ok, renewal ok, magnetic media, desensitize, transaction date 18
+    ITEM_INFORMATION: 18,  # transaction date
+    ITEM_INFORMATION_RESPONSE: 24,  # circulation status 2, security marker 2, fee type 2, date
     REQUEST_SC_RESEND: 0,
     REQUEST_ACS_RESEND: 0,
 }
@@ -247,12 +261,23 @@ def patron_information(
     *,
     password: str | None = None,
     terminal_password: str = "",
+    summary: int | None = None,
+    items: tuple[int, int] | None = None,
 ) -> Message:
-    """63 Patron Information: AD only when a patron password is checked."""
-    fixed = "000" + sip_date(now) + " " * 10
+    """63 Patron Information: AD only when a patron password is checked.
+
+    `summary` asks for the items of one summary position (2: the charged items, AU), `items`
+    the range of them (BP start item, BQ end item, from 1).
+    """
+    flags = [" "] * SUMMARY_LENGTH
+    if summary is not None:
+        flags[summary] = "Y"
+    fixed = "000" + sip_date(now) + "".join(flags)
     fields = [("AO", institution), ("AA", patron_id), ("AC", terminal_password)]
     if password is not None:
         fields.append(("AD", password))
+    if items is not None:
+        fields += [("BP", str(items[0])), ("BQ", str(items[1]))]
     return Message(PATRON_INFORMATION, fixed, tuple(fields))
 
 
@@ -280,6 +305,8 @@ def block_patron(
 
 
 PATRON_STATUS_LENGTH: Final = 14
+SUMMARY_LENGTH: Final = 10
+MAX_COUNT: Final = 9999  # the counts of a 64 are four digits
 
 
 def patron_information_response(
@@ -291,12 +318,18 @@ def patron_information_response(
     name: str,
     valid_patron: str | None,
     valid_password: str | None,
+    charged_items: int = 0,
     extra: tuple[tuple[str, str], ...] = (),
 ) -> Message:
-    """64 Patron Information Response; BL or CQ None leaves the field out."""
+    """64 Patron Information Response; BL or CQ None leaves the field out.
+
+    The counts are hold, overdue, charged, fine, recall and unavailable hold items; only the
+    charged items count is ever more than 0 here.
+    """
     if len(status) != PATRON_STATUS_LENGTH:
         raise Sip2Error("patron status must have 14 flags")
-    fixed = status + "000" + sip_date(now) + "0000" * 6
+    charged = f"{min(max(charged_items, 0), MAX_COUNT):04d}"
+    fixed = status + "000" + sip_date(now) + "0000" * 2 + charged + "0000" * 3
     fields = [("AO", institution), ("AA", patron_id), ("AE", name)]
     if valid_patron is not None:
         fields.append(("BL", valid_patron))
