@@ -65,7 +65,9 @@ async def test_a_whole_session_puts_no_secret_in_service_data(
     calls = async_capture_events(hass, EVENT_CALL_SERVICE)
     runtime = init_integration.runtime_data
     added = await call_service(
-        hass, "add_patron", {"patron_id": "Q0042", "name": "New Patron", "category": "student_master"}
+        hass,
+        "add_patron",
+        {"patron_id": "Q0042", "name": "New Patron", "category": "student_master"},
     )
     code = added["activation_code"]
     chosen = "my-own-secret-9"
