@@ -232,7 +232,7 @@ def test_messages_use_known_placeholders() -> None:
     for key, entry in STRINGS.get("issues", {}).items():
         for text in entry.values():
             issue_placeholders = {"room", "site", "error", "code", "category", "entity", "ieee"}
-            issue_placeholders |= {"rooms", "font"}
+            issue_placeholders |= {"rooms", "font", "box", "count"}
             assert _placeholders(text) <= issue_placeholders, key
     assert _placeholders(STRINGS["config"]["step"]["reauth_confirm"]["description"]) == {"host"}
     for key, text in _leaves(STRINGS):

@@ -170,6 +170,8 @@ class PatronBackend:
     # Writes a freeze to the ILS (SIP2 Block Patron), so every building that reads it
     # refuses the patron; None where the patron system has no such thing (the local one).
     async_block: Callable[[str, str], Awaitable[None]] | None = None
+    # The ILS's circulation (items, checkouts, checkins); None where loans are kept here.
+    ils: Sip2PatronSystem | None = None
 
 
 def build_patron_backend(
@@ -196,6 +198,7 @@ def build_patron_backend(
             async_close=sip2.async_close,
             login_rejected=lambda: sip2.login_rejected,
             async_block=sip2.async_block_patron,
+            ils=sip2,
         )
 
     async def _async_nothing() -> None:

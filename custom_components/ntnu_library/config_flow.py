@@ -83,7 +83,7 @@ from .const import (
 )
 from .core.categories import CATEGORIES
 from .core.policy import Policy
-from .demo import DEMO_BRANCH_ROOMS, DEMO_POLICY, DEMO_ROOMS
+from .demo import DEMO_BRANCH_ROOMS, DEMO_CIRCULATION, DEMO_POLICY, DEMO_ROOMS
 from .library import library_id
 from .options_flow import NtnuLibraryOptionsFlow
 from .subentries import RoomSubentryFlow, room_subentry
@@ -367,7 +367,9 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_create_entry(
             title=self._site[CONF_SITE_NAME],
             data=self._site,
-            options=(DEMO_POLICY if demo else Policy()).as_dict(),
+            options=(DEMO_POLICY if demo else Policy()).as_dict()
+            # The demo's main library has the kiosk and the library's three return boxes.
+            | (DEMO_CIRCULATION if demo and not self._joins else {}),
             subentries=[room_subentry(room) for room in rooms],
         )
 

@@ -69,9 +69,20 @@ ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_ROOM: Final = "room"
 ATTR_PATRON_ID: Final = "patron_id"
 ATTR_PASSWORD: Final = "password"
+# Options: the site's self-checkout kiosks and 24-hour return boxes (ids), and the loan period
+# of partner-library users (days; "subject to the agreement between the two libraries").
+CONF_KIOSKS: Final = "kiosks"
+CONF_RETURN_BOXES: Final = "return_boxes"
+CONF_PARTNER_LOAN_DAYS: Final = "partner_loan_days"
 # Option: the pixel size of the rooms' e-paper labels ("296x128", "400x300", …).
 CONF_LABEL_SIZE: Final = "label_size"
 ATTR_RESET_PASSWORD: Final = "reset_password"
+# Circulation service fields.
+ATTR_ITEMS: Final = "items"
+ATTR_KIOSK: Final = "kiosk"
+ATTR_BOX: Final = "box"
+ATTR_FAULT: Final = "fault"
+ATTR_UNTIL: Final = "until"
 ATTR_PATRON_NAME: Final = "patron_name"
 ATTR_MONTH: Final = "month"
 ATTR_DAYS: Final = "days"
@@ -95,6 +106,11 @@ SIGNAL_PUBLIC_STATUS: Final = f"{DOMAIN}_public_status"
 def signal_room_update(entry_id: str) -> str:
     """Dispatcher signal carrying the id of a room whose state changed (None: all rooms)."""
     return f"{DOMAIN}_{entry_id}_room_update"
+
+
+def signal_circulation_update(entry_id: str) -> str:
+    """Dispatcher signal: a kiosk or return box of the site may show something new."""
+    return f"{DOMAIN}_circulation_update_{entry_id}"
 
 
 def signal_room_event(entry_id: str) -> str:

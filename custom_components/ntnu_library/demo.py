@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import bcrypt
 
 from .auth.local import LocalDirectory
+from .const import CONF_KIOSKS, CONF_RETURN_BOXES
 from .core.categories import default_membership_expiry
+from .core.circulation import demo_catalogue
 from .core.model import Room, RoomKind, month_key
 from .core.policy import Policy
 
@@ -24,6 +26,10 @@ DEMO_PASSWORD = "ntnu-demo"
 # A demo is tried at any hour: its counter never closes, so counter returns and check-ins work
 # whenever someone tries them. A real site starts with the documented 08:00–22:00.
 DEMO_POLICY = Policy(counter_opens="00:00", counter_closes="00:00")
+# The main library's self-checkout kiosk and the library's 24-hour return boxes (options).
+DEMO_KIOSKS = ("K1",)
+DEMO_BOXES = ("main", "gongguan", "linkou")
+DEMO_CIRCULATION = {CONF_KIOSKS: list(DEMO_KIOSKS), CONF_RETURN_BOXES: list(DEMO_BOXES)}
 
 DEMO_ROOMS: tuple[Room, ...] = (
     *(
@@ -98,6 +104,8 @@ async def async_seed_demo(runtime: SiteRuntime, now: datetime) -> None:
     if not hub.seeded:
         if (directory := runtime.patrons.directory) is not None:
             await _async_add_demo_patrons(directory, today)
+            # With SIP2 the demo ILS has the catalogue.
+            hub.circulation.catalogue.update(demo_catalogue())
         runtime.library.freeze("X0001", 30, "demo: returned a room late", now)
         hub.seeded = True
         await hub.storage.async_save()

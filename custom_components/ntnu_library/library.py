@@ -1,8 +1,8 @@
 """The library: what every site (building) of it shares in one Home Assistant.
 
 Patron-level state is the library's, not a building's: the local patron directory, freezes,
-daily counter check-ins, refs, the login throttle, and the rule of one temporary room per
-patron. Each site stays its own config entry (its radio, rooms, counter hours) and joins its
+daily counter check-ins, refs, the login throttle, the rule of one temporary room per
+patron, and circulation (the catalogue, loans and what waits in the return boxes). Each site stays its own config entry (its radio, rooms, counter hours) and joins its
 library (entry data `library`) when it starts; the library lives while any of its sites is
 loaded. Every decision of every site of a library is made under the library's one lock, so a
 patron cannot borrow at two buildings at once.
@@ -25,6 +25,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .auth.local import LocalDirectory
 from .const import CONF_LIBRARY, DOMAIN
+from .core.circulation import CirculationState
 from .core.room_state import PatronState
 from .core.throttle import LoginThrottle
 from .storage import SiteStorage
@@ -47,6 +48,7 @@ class LibraryHub:
     patrons: PatronState
     throttle: LoginThrottle
     directory: LocalDirectory
+    circulation: CirculationState = field(default_factory=CirculationState)
     seeded: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sites: dict[str, SiteRuntime] = field(default_factory=dict)
@@ -57,6 +59,7 @@ class LibraryHub:
             "patrons": self.directory.as_dict(),
             "patron_state": self.patrons.as_dict(),
             "throttle": self.throttle.as_dict(),
+            "circulation": self.circulation.as_dict(),
             "seeded": self.seeded,
         }
 
@@ -121,6 +124,7 @@ async def _async_load(hass: HomeAssistant, key: str) -> LibraryHub:
             run_blocking=hass.async_add_executor_job,
             on_change=storage.async_schedule_save,
         ),
+        circulation=CirculationState.from_dict(data.get("circulation", {})),
         seeded=bool(data.get("seeded")),
     )
     storage.provide(hub.as_store_data)

@@ -25,10 +25,14 @@ import voluptuous as vol
 from .access import async_require_admin
 from .const import (
     ATTR_ACTION,
+    ATTR_BOX,
     ATTR_CARD,
     ATTR_CATEGORY,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DAYS,
+    ATTR_FAULT,
+    ATTR_ITEMS,
+    ATTR_KIOSK,
     ATTR_MEMBERSHIP_EXPIRES,
     ATTR_MONTH,
     ATTR_NAME,
@@ -39,6 +43,7 @@ from .const import (
     ATTR_ROOM,
     ATTR_SECONDS,
     ATTR_SUSPENDED,
+    ATTR_UNTIL,
     DOMAIN,
     MAX_CARD_LENGTH,
     MAX_ID_LENGTH,
@@ -46,6 +51,7 @@ from .const import (
     ROOM_ID_PATTERN,
 )
 from .core.categories import CATEGORIES
+from .core.circulation import KIOSK_FAULTS, MAX_BARCODES
 from .core.policy import MAX_FREEZE_DAYS
 from .exceptions import translated_errors
 from .site import find_site
@@ -173,6 +179,39 @@ UPDATE_PATRON_SCHEMA = vol.Schema(
     }
 )
 
+_BARCODE = vol.All(cv.string, vol.Length(min=1, max=64), _printable)
+_ITEMS = vol.All(cv.ensure_list, vol.Length(min=1, max=MAX_BARCODES), [_BARCODE])
+_STATION = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=32), _printable)
+SELF_CHECKOUT_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            **_ENTRY,
+            vol.Optional(ATTR_PATRON_ID): _ID,
+            vol.Optional(ATTR_CARD): _CARD,
+            vol.Required(ATTR_ITEMS): _ITEMS,
+            vol.Optional(ATTR_KIOSK): _STATION,
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_PATRON_ID, ATTR_CARD),
+    cv.has_at_most_one_key(ATTR_PATRON_ID, ATTR_CARD),
+)
+ITEMS_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_ITEMS): _ITEMS})
+BOX_DROP_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_BOX): _STATION, vol.Required(ATTR_ITEMS): _ITEMS}
+)
+BOX_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_BOX): _STATION})
+KIOSK_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_KIOSK): _STATION})
+KIOSK_FAULT_SCHEMA = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Required(ATTR_KIOSK): _STATION,
+        vol.Required(ATTR_FAULT): vol.In(sorted(KIOSK_FAULTS)),
+    }
+)
+EXTEND_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_PATRON_ID): _ID, vol.Optional(ATTR_UNTIL): cv.date}
+)
+
 type Handler = Callable[[SiteRuntime, ServiceCall], Awaitable[dict[str, Any]]]
 
 
@@ -186,6 +225,10 @@ PATRON_LEVEL = frozenset(
         "add_patron",
         "update_patron",
         "remove_patron",
+        "patron_loans",
+        "extend_membership",
+        "reactivate_membership",
+        "counter_checkin",
     }
 )
 
@@ -297,6 +340,49 @@ async def _remove_patron(runtime: SiteRuntime, call: ServiceCall) -> dict[str, A
     return await runtime.directory.async_remove_patron(call.data[ATTR_PATRON_ID])
 
 
+async def _self_checkout(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_checkout(
+        items=call.data[ATTR_ITEMS],
+        patron_id=call.data.get(ATTR_PATRON_ID),
+        card=call.data.get(ATTR_CARD),
+        kiosk=call.data.get(ATTR_KIOSK),
+    )
+
+
+async def _counter_checkin(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_checkin(call.data[ATTR_ITEMS])
+
+
+async def _box_drop(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_drop(call.data[ATTR_BOX], call.data[ATTR_ITEMS])
+
+
+async def _scan_back(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_scan_back(call.data[ATTR_BOX])
+
+
+async def _patron_loans(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_patron_loans(call.data[ATTR_PATRON_ID])
+
+
+async def _extend_membership(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_extend_membership(
+        call.data[ATTR_PATRON_ID], call.data.get(ATTR_UNTIL)
+    )
+
+
+async def _reactivate_membership(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_reactivate_membership(call.data[ATTR_PATRON_ID])
+
+
+async def _kiosk_fault(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_kiosk_fault(call.data[ATTR_KIOSK], call.data[ATTR_FAULT])
+
+
+async def _clear_kiosk_fault(runtime: SiteRuntime, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.desk.async_clear_kiosk_fault(call.data[ATTR_KIOSK])
+
+
 # name: (handler, schema, staff only)
 SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
     "borrow": (_counter_action("borrow"), COUNTER_ACTION_SCHEMA, True),
@@ -315,6 +401,16 @@ SERVICES: dict[str, tuple[Handler, VolSchemaType, bool]] = {
     "add_patron": (_add_patron, ADD_PATRON_SCHEMA, True),
     "update_patron": (_update_patron, UPDATE_PATRON_SCHEMA, True),
     "remove_patron": (_remove_patron, PATRON_ID_SCHEMA, True),
+    # Circulation: kiosks, return boxes, the counter.
+    "self_checkout": (_self_checkout, SELF_CHECKOUT_SCHEMA, True),
+    "counter_checkin": (_counter_checkin, ITEMS_SCHEMA, True),
+    "return_box_drop": (_box_drop, BOX_DROP_SCHEMA, True),
+    "scan_back": (_scan_back, BOX_SCHEMA, True),
+    "patron_loans": (_patron_loans, PATRON_ID_SCHEMA, True),
+    "extend_membership": (_extend_membership, EXTEND_SCHEMA, True),
+    "reactivate_membership": (_reactivate_membership, PATRON_ID_SCHEMA, True),
+    "kiosk_fault": (_kiosk_fault, KIOSK_FAULT_SCHEMA, True),
+    "clear_kiosk_fault": (_clear_kiosk_fault, KIOSK_SCHEMA, True),
 }
 
 

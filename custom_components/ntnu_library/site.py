@@ -7,6 +7,7 @@
 - `doors`: the bolt step and the doors kept shut;
 - `commands`: the one command path every command takes;
 - `directory`: staff's management of the local patron directory;
+- `desk`: circulation: the site's self-checkout kiosks, return boxes and counter loans;
 - `device_events`: what the devices tell, routed;
 - `hub`: the library this site is a building of (patron-level state, shared by its sites).
 
@@ -31,6 +32,7 @@ from .core.model import RoomStatus, mask_patron_id
 from .core.policy import Policy
 from .core.room_state import LibraryState
 from .core.study_rooms import Library
+from .desk import CirculationDesk
 from .device_events import DeviceEvents
 from .directory import DirectoryAdmin
 from .doors import DoorKeeper
@@ -66,6 +68,7 @@ class SiteRuntime:
     doors: DoorKeeper
     commands: SiteCommands
     directory: DirectoryAdmin
+    desk: CirculationDesk
     device_events: DeviceEvents
     hub: LibraryHub
     leave_library: Callable[[], Awaitable[None]]
@@ -174,6 +177,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRunti
         doors=doors,
         commands=commands,
         directory=DirectoryAdmin(directory=patrons.directory, hub=hub, gate=gate),
+        desk=CirculationDesk(hass, entry, hub=hub, gate=gate, patrons=patrons, library=library),
         device_events=DeviceEvents(
             hass,
             entry,

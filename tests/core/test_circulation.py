@@ -846,10 +846,15 @@ def test_snapshot_and_restore() -> None:
     assert len(saved[2]) == 3
 
 
-def test_a_removed_kiosk_takes_its_state_with_it() -> None:
+def test_sites_share_the_state_and_keep_each_others_kiosks() -> None:
+    """Two sites of one library: one state; a site does not drop the other's kiosks."""
     state = busy_state().state
-    circ = Circulation(state, CirculationPolicy(), BOXES, ("K1",))
-    assert set(circ.state.kiosks) == {"K1"}
+    kiosks = set(state.kiosks)
+    main = Circulation(state, CirculationPolicy(), BOXES, ("K1",))
+    Circulation(state, CirculationPolicy(), ("gongguan",), ("G1",))
+    assert set(main.state.kiosks) == kiosks
+    with pytest.raises(Refused):
+        main.kiosk_fault("G1", "sensor")  # not this site's kiosk
 
 
 def _damage(path: tuple[Any, ...], value: Any) -> dict[str, Any]:

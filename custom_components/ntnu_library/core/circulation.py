@@ -430,10 +430,8 @@ class Circulation:
         self.policy = policy if policy is not None else CirculationPolicy()
         self.boxes: tuple[str, ...] = tuple(boxes)
         self.kiosks: tuple[str, ...] = tuple(kiosks)
-        # A kiosk removed from the configuration takes its fault and counter with it. Loans
-        # waiting in a removed box stay on the record: the desk checks them in (`checkin`).
-        for kiosk in [k for k in self.state.kiosks if k not in self.kiosks]:
-            del self.state.kiosks[kiosk]
+        # The state is the library's, shared by its sites: another site's kiosks are in it too.
+        # Loans waiting in a removed box stay on the record: the desk checks them in.
 
     # --- queries ---------------------------------------------------------------------------
 

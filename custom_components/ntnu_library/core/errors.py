@@ -58,6 +58,8 @@ class Reason(StrEnum):
     # Circulation: what staff find in a 24-hour return box.
     NOT_LIBRARY_ITEM = "not_library_item"
     ACCOMPANYING_MATERIAL_IN_BOX = "accompanying_material_in_box"
+    # Circulation with SIP2: the library system did not make a loan the rules allowed.
+    ILS_REFUSED = "ils_refused"
 
 
 class Refused(Exception):
