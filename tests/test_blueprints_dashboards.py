@@ -79,9 +79,17 @@ ROOM_ENTITY_PATTERNS = (
     "image.{r}_e_label",
 )
 SITE_ENTITIES = {"sensor.main_library_idle_rooms", "sensor.main_library_rooms_in_use"}
-EXPECTED_ENTITIES = SITE_ENTITIES | {
-    pattern.format(r=room.lower()) for room in ROOMS for pattern in ROOM_ENTITY_PATTERNS
+# The demo main library's kiosk K1 and the library's three return boxes.
+CIRCULATION_ENTITIES = {"sensor.kiosk_k1_status", "sensor.kiosk_k1_loans_today"} | {
+    f"sensor.return_box_{box}_{sensor}"
+    for box in ("main", "gongguan", "linkou")
+    for sensor in ("awaiting_scan_back", "waiting_since", "set_aside_for_staff")
 }
+EXPECTED_ENTITIES = (
+    SITE_ENTITIES
+    | CIRCULATION_ENTITIES
+    | {pattern.format(r=room.lower()) for room in ROOMS for pattern in ROOM_ENTITY_PATTERNS}
+)
 
 # Entity ids inside any string (templates, markdown); service names such as
 # ntnu_library.counter_return do not match because their domain is not an entity domain.
@@ -345,7 +353,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2
+    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2 + 11
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 
@@ -388,7 +396,7 @@ def test_dashboard_loads_and_names_only_real_entities(name: str) -> None:
 
 def test_staff_dashboard_covers_every_room() -> None:
     dashboard = _load_dashboard("staff.yaml")
-    rooms_view, counter_view = dashboard["views"]
+    rooms_view, counter_view, circulation_view = dashboard["views"]
     # The site's counts at the top.
     badges = {badge["entity"] for badge in rooms_view["badges"]}
     assert badges == SITE_ENTITIES
@@ -427,6 +435,24 @@ def test_staff_dashboard_covers_every_room() -> None:
     assert "/developer-tools/action" in markdown
     for service in ("counter_return", "check_in", "freeze_patron", "unfreeze_patron"):
         assert f"ntnu_library.{service}" in markdown
+    # Circulation: every kiosk and box sensor, a scan-back button, the counter's services.
+    assert CIRCULATION_ENTITIES <= referenced_entities(circulation_view)
+    buttons = [
+        item
+        for item in _walk(circulation_view)
+        if isinstance(item, dict) and item.get("action") == "perform-action"
+    ]
+    for call in buttons:
+        domain, service = call["perform_action"].split(".", 1)
+        assert domain == DOMAIN and service in SERVICES
+        SERVICES[service][1](call["data"])
+    circulation_text = " ".join(
+        c["content"]
+        for c in _walk(circulation_view)
+        if isinstance(c, dict) and c.get("type") == "markdown"
+    )
+    for service in ("patron_loans", "self_checkout", "counter_checkin", "extend_membership"):
+        assert f"ntnu_library.{service}" in circulation_text
 
 
 def test_status_dashboard_shows_statuses_only() -> None:

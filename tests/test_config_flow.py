@@ -143,7 +143,10 @@ async def test_user_flow_with_demo_data(hass: HomeAssistant) -> None:
         CONF_DEMO_DATA: True,
         CONF_LIBRARY: result["data"][CONF_LIBRARY],
     }
-    assert result["options"] == DEMO_POLICY.as_dict()  # the demo counter never closes
+    assert result["options"] == DEMO_POLICY.as_dict() | {  # the demo counter never closes
+        "kiosks": ["K1"],  # the main library's kiosk and the library's three return boxes
+        "return_boxes": ["main", "gongguan", "linkou"],
+    }
     entry = result["result"]
     assert entry.unique_id == "main_library"
     rooms = {s.unique_id: s for s in entry.subentries.values()}
@@ -328,9 +331,10 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         counter_closes="17:00",
         max_use_minutes=240,
     ).as_dict()
-    # The options also keep the e-label size (not a rule: the default tag size here).
-    assert result["data"] == expected | {"label_size": "296x128"}
-    assert dict(entry.options) == expected | {"label_size": "296x128"}
+    # The options also keep the e-label size and the circulation settings (not room rules).
+    others = {"label_size": "296x128", "kiosks": [], "return_boxes": [], "partner_loan_days": 30}
+    assert result["data"] == expected | others
+    assert dict(entry.options) == expected | others
     assert isinstance(entry.options["freeze_days"], int)
     # The update listener restarted the site with the new policy.
     assert entry.state is ConfigEntryState.LOADED
@@ -344,7 +348,13 @@ async def test_options_flow_defaults_are_current_policy(
     mock_config_entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     defaults = {str(key): key.default() for key in result["data_schema"].schema if key.default}
-    stored = dict(mock_config_entry.options) | {"label_size": "296x128"}  # the default size
+    # The defaults of the e-label size and circulation (none of them is a room rule).
+    stored = dict(mock_config_entry.options) | {
+        "label_size": "296x128",
+        "kiosks": [],
+        "return_boxes": [],
+        "partner_loan_days": 30,
+    }
     assert defaults == stored
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY

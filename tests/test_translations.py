@@ -296,7 +296,12 @@ def _entity_translation_keys() -> dict[str, set[str]]:
     return {
         "sensor": {
             d.translation_key
-            for d in (*sensor.ROOM_SENSORS, *sensor.SITE_SENSORS)
+            for d in (
+                *sensor.ROOM_SENSORS,
+                *sensor.SITE_SENSORS,
+                *sensor.KIOSK_SENSORS,
+                *sensor.BOX_SENSORS,
+            )
             if d.translation_key
         },
         "binary_sensor": {

@@ -1,10 +1,13 @@
-"""The site's options: the policy numbers and the size of the rooms' e-paper labels.
+"""The site's options: the policy numbers, the e-label size and circulation.
 
-Policy: auto-return, closing, freezes, counter hours, relocking.
+Policy: auto-return, closing, freezes, counter hours, relocking. Circulation: the site's
+self-checkout kiosks and 24-hour return boxes (ids), and the loan period of partner-library
+users (days, by the agreement between the libraries).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
@@ -15,12 +18,21 @@ from homeassistant.helpers.selector import (
     NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
+    TextSelector,
+    TextSelectorConfig,
     TimeSelector,
 )
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import CONF_LABEL_SIZE, MAX_RELOCK_AFTER_S
+from .const import (
+    CONF_KIOSKS,
+    CONF_LABEL_SIZE,
+    CONF_PARTNER_LOAN_DAYS,
+    CONF_RETURN_BOXES,
+    MAX_RELOCK_AFTER_S,
+)
+from .core.circulation import DEFAULT_PARTNER_LOAN_DAYS, MAX_PARTNER_LOAN_DAYS
 from .core.elabel import DEFAULT_LABEL_SIZE, LABEL_SIZES
 from .core.errors import Refused
 from .core.policy import Policy
@@ -36,10 +48,16 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         """One form for the whole policy."""
         errors: dict[str, str] = {}
         current = Policy.from_options(self.config_entry.options).as_dict()
-        current[CONF_LABEL_SIZE] = label_size(self.config_entry.options)
+        options = self.config_entry.options
+        current[CONF_LABEL_SIZE] = label_size(options)
+        current[CONF_KIOSKS] = list(options.get(CONF_KIOSKS) or [])
+        current[CONF_RETURN_BOXES] = list(options.get(CONF_RETURN_BOXES) or [])
+        current[CONF_PARTNER_LOAN_DAYS] = options.get(
+            CONF_PARTNER_LOAN_DAYS, DEFAULT_PARTNER_LOAN_DAYS
+        )
         if user_input is not None:
             values = {**current, **user_input}
-            for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s"):
+            for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s", CONF_PARTNER_LOAN_DAYS):
                 number = float(values[field])
                 # A number box sends 1.5 as it is: refused, never cut to 1.
                 values[field] = int(number) if number.is_integer() else values[field]
@@ -53,9 +71,23 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                 errors[refusal.placeholders.get("field", "base")] = "invalid_value"
             else:
                 size = values[CONF_LABEL_SIZE]
-                if size in LABEL_SIZES:
-                    return self.async_create_entry(data=policy.as_dict() | {CONF_LABEL_SIZE: size})
-                errors[CONF_LABEL_SIZE] = "invalid_value"
+                stations = {
+                    key: _station_ids(values[key]) for key in (CONF_KIOSKS, CONF_RETURN_BOXES)
+                }
+                days = values[CONF_PARTNER_LOAN_DAYS]
+                if size not in LABEL_SIZES:
+                    errors[CONF_LABEL_SIZE] = "invalid_value"
+                for key, ids in stations.items():
+                    if ids is None:
+                        errors[key] = "invalid_station"
+                if not (isinstance(days, int) and 1 <= days <= MAX_PARTNER_LOAN_DAYS):
+                    errors[CONF_PARTNER_LOAN_DAYS] = "invalid_value"
+                if not errors:
+                    return self.async_create_entry(
+                        data=policy.as_dict()
+                        | {CONF_LABEL_SIZE: size, CONF_PARTNER_LOAN_DAYS: days}
+                        | stations
+                    )
             current = {**current, **user_input}
         minutes = NumberSelector(
             NumberSelectorConfig(min=0, max=1440, step=1, mode=NumberSelectorMode.BOX)
@@ -80,6 +112,19 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                         min=0, max=MAX_RELOCK_AFTER_S, step=1, mode=NumberSelectorMode.BOX
                     )
                 ),
+                vol.Required(CONF_KIOSKS, default=current[CONF_KIOSKS]): TextSelector(
+                    TextSelectorConfig(multiple=True)
+                ),
+                vol.Required(CONF_RETURN_BOXES, default=current[CONF_RETURN_BOXES]): TextSelector(
+                    TextSelectorConfig(multiple=True)
+                ),
+                vol.Required(
+                    CONF_PARTNER_LOAN_DAYS, default=current[CONF_PARTNER_LOAN_DAYS]
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=MAX_PARTNER_LOAN_DAYS, step=1, mode=NumberSelectorMode.BOX
+                    )
+                ),
                 vol.Required(CONF_LABEL_SIZE, default=current[CONF_LABEL_SIZE]): SelectSelector(
                     SelectSelectorConfig(options=list(LABEL_SIZES), translation_key="label_size")
                 ),
@@ -92,3 +137,20 @@ def label_size(options: Any) -> str:
     """The e-label size a site's options name (the default for an unknown one)."""
     size = options.get(CONF_LABEL_SIZE, DEFAULT_LABEL_SIZE)
     return size if size in LABEL_SIZES else DEFAULT_LABEL_SIZE
+
+
+_STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def _station_ids(value: Any) -> list[str] | None:
+    """Kiosk or box ids as typed (one per line): each a short id, none twice; else None."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    ids = [str(item).strip() for item in value if str(item).strip()]
+    if len(ids) > 20 or len(set(ids)) != len(ids):
+        return None
+    if not all(_STATION_ID.fullmatch(item) for item in ids):
+        return None
+    return ids

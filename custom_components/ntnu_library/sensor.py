@@ -1,4 +1,8 @@
-"""Room status, holder, in-use-since and its devices' batteries; the site's room counts."""
+"""The site's sensors: rooms, room counts, self-checkout kiosks and return boxes.
+
+Rooms: status, holder, in use since, their devices' batteries. Kiosks: status (ready or the
+fault), loans today. Return boxes: items awaiting scan-back, the oldest drop, items set aside.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,22 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import NtnuLibraryConfigEntry
-from .const import CONF_CONTACT_IEEE, CONF_LOCK_IEEE, CONF_OCCUPANCY_IEEE
+from .const import (
+    CONF_CONTACT_IEEE,
+    CONF_LOCK_IEEE,
+    CONF_OCCUPANCY_IEEE,
+    DOMAIN,
+    signal_circulation_update,
+)
+from .core.circulation import KIOSK_FAULTS
 from .core.model import Room, RoomStatus
-from .entity import NtnuLibraryEntity, RoomEntity, room_subentry_pairs
+from .entity import MANUFACTURER, NtnuLibraryEntity, RoomEntity, room_subentry_pairs
 from .site import SiteRuntime
 from .zigbee.radio import Role
 
@@ -105,6 +118,55 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
 )
 
 
+# A kiosk is ready, or out of order with one of its faults.
+KIOSK_READY = "ready"
+KIOSK_OPTIONS = [KIOSK_READY, *sorted(KIOSK_FAULTS)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationSensorDescription(SensorEntityDescription):
+    """A sensor of a kiosk or a return box, read from the site's circulation desk."""
+
+    value_fn: Callable[[SiteRuntime, str], str | int | datetime | None]
+
+
+KIOSK_SENSORS: tuple[StationSensorDescription, ...] = (
+    StationSensorDescription(
+        key="kiosk_status",
+        translation_key="kiosk_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=KIOSK_OPTIONS,
+        value_fn=lambda runtime, kiosk: runtime.desk.kiosk_status(kiosk)["fault"] or KIOSK_READY,
+    ),
+    StationSensorDescription(
+        key="loans_today",
+        translation_key="loans_today",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda runtime, kiosk: runtime.desk.kiosk_status(kiosk)["loans_today"],
+    ),
+)
+BOX_SENSORS: tuple[StationSensorDescription, ...] = (
+    StationSensorDescription(
+        key="awaiting_scan_back",
+        translation_key="awaiting_scan_back",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda runtime, box: runtime.desk.box_status(box)["waiting"],
+    ),
+    StationSensorDescription(
+        key="waiting_since",
+        translation_key="waiting_since",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda runtime, box: runtime.desk.box_status(box)["oldest"],
+    ),
+    StationSensorDescription(
+        key="set_aside",
+        translation_key="set_aside",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda runtime, box: runtime.desk.box_status(box)["flagged"],
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: NtnuLibraryConfigEntry,
@@ -117,6 +179,20 @@ async def async_setup_entry(
     """
     runtime = entry.runtime_data
     async_add_entities(SiteSensor(runtime, description) for description in SITE_SENSORS)
+    async_add_entities(
+        [
+            *(
+                StationSensor(runtime, "kiosk", kiosk, description)
+                for kiosk in runtime.desk.kiosks
+                for description in KIOSK_SENSORS
+            ),
+            *(
+                StationSensor(runtime, "box", box, description)
+                for box in runtime.desk.boxes
+                for description in BOX_SENSORS
+            ),
+        ]
+    )
     for room, subentry_id in room_subentry_pairs(runtime, entry):
         data = entry.subentries[subentry_id].data
         async_add_entities(
@@ -159,3 +235,50 @@ class SiteSensor(NtnuLibraryEntity, SensorEntity):
     def native_value(self) -> int:
         """Count now."""
         return self.entity_description.value_fn(self.runtime)
+
+
+class StationSensor(SensorEntity):
+    """A sensor of one self-checkout kiosk or one 24-hour return box (its own device)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: StationSensorDescription
+
+    def __init__(
+        self,
+        runtime: SiteRuntime,
+        station: str,
+        station_id: str,
+        description: StationSensorDescription,
+    ) -> None:
+        self.runtime = runtime
+        self.station_id = station_id
+        self.entity_description = description
+        self._attr_unique_id = f"{runtime.entry_id}_{station}_{station_id}_{description.key}"
+        kind = "Self-checkout kiosk" if station == "kiosk" else "24-hour return box"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{runtime.entry_id}_{station}_{station_id}")},
+            name=f"{'Kiosk' if station == 'kiosk' else 'Return box'} {station_id}",
+            manufacturer=MANUFACTURER,
+            model=kind,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the site's circulation."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                signal_circulation_update(self.runtime.entry_id),
+                self._handle_update,
+            )
+        )
+
+    @callback
+    def _handle_update(self) -> None:
+        self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> str | int | datetime | None:
+        """Read from the circulation desk."""
+        return self.entity_description.value_fn(self.runtime, self.station_id)
