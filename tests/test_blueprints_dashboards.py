@@ -436,7 +436,7 @@ def test_staff_dashboard_covers_every_room() -> None:
     for service in ("counter_return", "check_in", "freeze_patron", "unfreeze_patron"):
         assert f"ntnu_library.{service}" in markdown
     # Circulation: every kiosk and box sensor, a scan-back button, the counter's services.
-    assert CIRCULATION_ENTITIES <= referenced_entities(circulation_view)
+    assert referenced_entities(circulation_view) >= CIRCULATION_ENTITIES
     buttons = [
         item
         for item in _walk(circulation_view)
