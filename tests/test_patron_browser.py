@@ -9,7 +9,8 @@ says 閒置 → log in → tick 登記使用 → press 登錄 → the door unloc
 the holder opens and returns. A lobby screen shows the public status panel, which follows
 without a reload. Staff add a patron (the activation code comes back as response data only),
 the patron chooses a password on the activation page and borrows from a kiosk over the
-websocket. Then the demo stops and its recorder database is searched for every password and
+websocket. A self-checkout at kiosk K1 lends a book and refuses a library-use-only title and a
+CD. Then the demo stops and its recorder database is searched for every password and
 code used: none may be there.
 
 Screenshots of the pages are saved in .screenshots/ (or $NTNU_SCREENSHOTS) for people to look
@@ -221,10 +222,24 @@ def test_patron_session_in_a_real_browser(tmp_path: Path, request: pytest.Fixtur
                 },
             )
             assert wrong["error"]["code"] == "invalid_credentials"
+            # 6. Circulation, as a new user tries it: one receipt line, two refusals.
+            status, answer = demo.call(
+                "POST",
+                "/api/services/ntnu_library/self_checkout?return_response",
+                {"patron_id": "S0001", "items": ["B00001", "R00001", "CD-B00001"], "kiosk": "K1"},
+            )
+            assert status == 200, answer
+            checkout = answer["service_response"]
+            assert [line["barcode"] for line in checkout["receipt"]] == ["B00001"]
+            assert {(x["barcode"], x["reason"]) for x in checkout["refused"]} == {
+                ("R00001", "library_use_only"),
+                ("CD-B00001", "accompanying_material_counter_only"),
+            }
+            assert demo.state("sensor.kiosk_k1_loans_today")["state"] == "1"
         finally:
             browser.close()
 
-        # 6. Stop; the recorder's database holds the calls, and no secret.
+        # 7. Stop; the recorder's database holds the calls, and no secret.
         demo.stop()
         config = tmp_path / "demo" / "config"
         recorded = b"".join(
