@@ -29,6 +29,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
+from .auth.sip2.circulation import CIRCULATION_CHARGED
 from .backends import PatronBackend
 from .const import CONF_KIOSKS, CONF_RETURN_BOXES, DOMAIN, signal_circulation_update
 from .core.circulation import (
@@ -55,6 +56,9 @@ EVENT_BOX_FINDING: Final = f"{DOMAIN}_box_finding"
 BOX_ISSUE: Final = "box_findings"
 
 _T = TypeVar("_T")
+
+# Whose loan the ILS has made elsewhere (another terminal) until the patron is looked up.
+LENT_ELSEWHERE: Final = "-"
 
 
 def kiosks_of(options: Any) -> tuple[str, ...]:
@@ -153,10 +157,14 @@ class CirculationDesk:
         kiosk: str | None = None,
     ) -> dict[str, Any]:
         """Lend items at a kiosk (or at the counter without `kiosk`): a receipt and refusals."""
-        if kiosk is not None and kiosk not in self.kiosks:
-            raise Refused(Reason.UNKNOWN_KIOSK, kiosk=kiosk[:32])
+        if kiosk is not None:
+            if kiosk not in self.kiosks:
+                raise Refused(Reason.UNKNOWN_KIOSK, kiosk=kiosk[:32])
+            if (fault := self.kiosk_status(kiosk)["fault"]) is not None:
+                raise Refused(Reason.KIOSK_FAULT, kiosk=kiosk, fault=fault)
         patron = await self._patron(patron_id, card)
-        lookup = await self._async_ils_view(patron, items)
+        charged: set[str] = set()
+        lookup = await self._async_ils_view(patron, items, charged=charged)
         now = dt_util.now()
         frozen, until = self._frozen(patron, now)
         result = await self._async_decide(
@@ -172,7 +180,9 @@ class CirculationDesk:
         )
         receipt, refused = list(result.receipt), list(result.refused)
         if (ils := self._patrons.ils) is not None and receipt:
-            receipt, refused = await self._async_ils_checkout(patron, receipt, refused)
+            receipt, refused = await self._async_ils_checkout(
+                patron, receipt, refused, charged=charged, kiosk=kiosk
+            )
         self._notify()
         return (
             {
@@ -186,14 +196,18 @@ class CirculationDesk:
 
     async def async_checkin(self, items: list[str]) -> dict[str, Any]:
         """Items returned at the counter (an accompanying material, or a box's stray)."""
+        at_ils: list[str] = []
         if self._patrons.ils is not None:
-            for code in {normalize_barcode(raw) for raw in items} - {None}:
-                assert code is not None
-                await self._async_ils_checkin(code, dt_util.now())
+            for code in dict.fromkeys(normalize_barcode(raw) for raw in items):
+                if code is not None and await self._async_ils_checkin(code, dt_util.now()):
+                    at_ils.append(code)  # noqa: PERF401 - one ILS exchange after another
         now = dt_util.now()
         result = await self._async_decide(lambda: self.rules.checkin(items, now))
+        # The ILS took back what it had lent, here or elsewhere.
+        checked_in = list(dict.fromkeys([*result.checked_in, *at_ils]))
+        refused = [x for x in result.refused if x.barcode not in at_ils]
         self._notify()
-        return {"checked_in": result.checked_in, "refused": _refused(result.refused)}
+        return {"checked_in": checked_in, "refused": _refused(refused)}
 
     # --- kiosks ------------------------------------------------------------------------------
 
@@ -214,7 +228,12 @@ class CirculationDesk:
 
     async def async_drop(self, box: str, items: list[str]) -> dict[str, Any]:
         """Items dropped in a return box: loans wait for the scan-back; strays are set aside."""
-        lookup = await self._async_ils_items(items) if self._patrons.ils is not None else None
+        lookup = None
+        if self._patrons.ils is not None:
+            self.rules.box_status(box)  # an unknown box is refused before the ILS is asked
+            charged: set[str] = set()
+            lookup = await self._async_ils_items(items, charged=charged)
+            self._take_loans_made_elsewhere(charged, lookup)
         now = dt_util.now()
         result = await self._async_decide(
             lambda: self.rules.drop_in_box(box, items, now, lookup=lookup)
@@ -309,11 +328,14 @@ class CirculationDesk:
         return result
 
     def _notify(self) -> None:
-        async_dispatcher_send(self._hass, signal_circulation_update(self._entry.entry_id))
+        """Every site of the library: a box or kiosk may be named by more than one."""
+        for entry_id in self._hub.sites:
+            async_dispatcher_send(self._hass, signal_circulation_update(entry_id))
 
     def _box_issue(self, box: str) -> None:
+        """One notice per box of the library (its state is the library's)."""
         flagged = self.rules.box_status(box)["flagged"]
-        issue_id = f"{BOX_ISSUE}_{self._entry.entry_id}_{box}"
+        issue_id = f"{BOX_ISSUE}_{self._hub.library_id}_{box}"
         if not flagged:
             ir.async_delete_issue(self._hass, DOMAIN, issue_id)
             return
@@ -333,11 +355,17 @@ class CirculationDesk:
 
     # --- the ILS (SIP2) ----------------------------------------------------------------------
 
-    async def _async_ils_items(self, barcodes: list[str]) -> Callable[[str], Item | None]:
-        """The ILS's answer for each readable barcode, as a catalogue the rules can read."""
+    async def _async_ils_items(
+        self, barcodes: list[str], *, charged: set[str] | None = None
+    ) -> Callable[[str], Item | None]:
+        """The ILS's answer for each readable barcode, as a catalogue the rules can read.
+
+        `charged` collects the items the ILS has on loan (to whomever).
+        """
         ils = self._patrons.ils
         assert ils is not None
         found: dict[str, Item | None] = {}
+        self._ils_due: dict[str, date] = {}
         for raw in barcodes[:200]:
             code = normalize_barcode(raw)
             if code is None or code in found:
@@ -345,6 +373,11 @@ class CirculationDesk:
             info = await self._gate.async_ask(
                 lambda code=code: ils.async_item_information(code)  # type: ignore[misc]
             )
+            if info is not None and info.circulation_status == CIRCULATION_CHARGED:
+                if charged is not None:
+                    charged.add(code)
+                if info.due_date is not None:
+                    self._ils_due[code] = info.due_date
             found[code] = (
                 None
                 if info is None
@@ -357,8 +390,28 @@ class CirculationDesk:
             )
         return found.get
 
+    def _take_loans_made_elsewhere(
+        self, charged: set[str], lookup: Callable[[str], Item | None]
+    ) -> None:
+        """Loans the ILS made elsewhere, found in a box: kept until the scan-back checks them in.
+
+        Whose they are is the ILS's to know; the patron's own look-up claims them.
+        """
+        loans = self._hub.circulation.loans
+        today = dt_util.now().date()
+        for code in charged:
+            if code not in loans:
+                item = lookup(code)
+                loans[code] = Loan(
+                    barcode=code,
+                    patron_id=LENT_ELSEWHERE,
+                    since=dt_util.now(),
+                    due=self._ils_due.get(code, today),
+                    title=item.title if item else "",
+                )
+
     async def _async_ils_view(
-        self, patron: Patron, barcodes: list[str]
+        self, patron: Patron, barcodes: list[str], *, charged: set[str] | None = None
     ) -> Callable[[str], Item | None] | None:
         """With SIP2: the patron's loans as the ILS has them, and its answer for the items.
 
@@ -369,12 +422,19 @@ class CirculationDesk:
         ils = self._patrons.ils
         if ils is None:
             return None
-        charged = await self._gate.async_ask(lambda: ils.async_charged_items(patron.patron_id))
-        listed = {normalize_barcode(code) for code in (charged.items if charged else [])} - {None}
+        listing = await self._gate.async_ask(lambda: ils.async_charged_items(patron.patron_id))
+        listed = {normalize_barcode(code) for code in (listing.items if listing else [])} - {None}
         loans = self._hub.circulation.loans
         now = dt_util.now()
         made_elsewhere: dict[str, Loan] = {}
-        for code in sorted(c for c in listed if c is not None and c not in loans):
+        for code in sorted(
+            c
+            for c in listed
+            if c is not None and (c not in loans or loans[c].patron_id == LENT_ELSEWHERE)
+        ):
+            if code in loans:  # found in a box: the patron's after all
+                made_elsewhere[code] = replace(loans[code], patron_id=patron.patron_id)
+                continue
             info = await self._gate.async_ask(
                 lambda code=code: ils.async_item_information(code)  # type: ignore[misc]
             )
@@ -389,44 +449,106 @@ class CirculationDesk:
                 title=(info.title if info else "") or "",
             )
         async with self._hub.lock:  # the ILS was asked outside it: rooms do not wait for it
+            loans = self._hub.circulation.loans  # read again: a restore replaces it
             for code, loan in list(loans.items()):
                 if loan.patron_id == patron.patron_id and code not in listed and not loan.box:
                     del loans[code]
             for code, loan in made_elsewhere.items():
-                loans.setdefault(code, loan)
-        return await self._async_ils_items(barcodes) if barcodes else None
+                if code not in loans or loans[code].patron_id == LENT_ELSEWHERE:
+                    loans[code] = loan
+        if not barcodes:
+            return None
+        return await self._async_ils_items(barcodes, charged=charged)
 
     async def _async_ils_checkout(
-        self, patron: Patron, receipt: list[Any], refused: list[RefusedItem]
+        self,
+        patron: Patron,
+        receipt: list[Any],
+        refused: list[RefusedItem],
+        *,
+        charged: set[str],
+        kiosk: str | None,
     ) -> tuple[list[Any], list[RefusedItem]]:
-        """Make the loans the rules allowed in the ILS; its refusals undo them here."""
+        """Make the loans the rules allowed in the ILS; its refusals undo them here.
+
+        A checkout whose answer is lost may still have been made: the patron's loans at the
+        ILS tell. An item the ILS has lent to someone else is `item_on_loan`.
+        """
         ils = self._patrons.ils
         assert ils is not None
         kept: list[Any] = []
-        loans = self._hub.circulation.loans
+        undone = 0
         for line in receipt:
-            try:
-                answer = await self._gate.async_ask(
-                    lambda line=line: ils.async_checkout(  # type: ignore[misc]
-                        patron.patron_id, line.barcode, no_block=False
-                    )
-                )
-            except Refused:
-                answer = None
+            ok, due, reason = await self._async_ils_lend(patron, line.barcode)
             async with self._hub.lock:
-                if answer is None or not answer.ok:
-                    loans.pop(line.barcode, None)
-                    refused.append(RefusedItem(barcode=line.barcode, reason=Reason.ILS_REFUSED))
+                loans = self._hub.circulation.loans  # read again: a restore replaces it
+                if reason is not None:
+                    refused.append(RefusedItem(barcode=line.barcode, reason=reason))
+                if not ok:
+                    if reason is not Reason.PATRON_SYSTEM_UNAVAILABLE:
+                        loans.pop(line.barcode, None)
+                    undone += 1
                     continue
-                if (due := answer.due_date) is not None and line.barcode in loans:
-                    loans[line.barcode] = replace(loans[line.barcode], due=due)
+                if due is not None:
                     line = replace(line, due=due)
+                # A look-up of the patron meanwhile may have dropped it: the ILS has it now.
+                loans[line.barcode] = Loan(
+                    barcode=line.barcode,
+                    patron_id=patron.patron_id,
+                    since=dt_util.now(),
+                    due=line.due,
+                    title=line.title,
+                )
                 kept.append(line)
+        if undone and kiosk is not None:
+            async with self._hub.lock:
+                kiosks = self._hub.circulation.kiosks
+                if (state := kiosks.get(kiosk)) is not None:
+                    kiosks[kiosk] = replace(state, loans_today=max(0, state.loans_today - undone))
         await self._hub.storage.async_save()
-        return kept, refused
+        return kept, [
+            RefusedItem(barcode=x.barcode, reason=Reason.ITEM_ON_LOAN)
+            if x.reason is Reason.ILS_REFUSED and x.barcode in charged
+            else x
+            for x in refused
+        ]
 
-    async def _async_ils_checkin(self, code: str, when: datetime) -> None:
-        """Check an item in at the ILS; an ILS that does not answer refuses the scan-back."""
+    async def _async_ils_lend(
+        self, patron: Patron, barcode: str
+    ) -> tuple[bool, date | None, Reason | None]:
+        """Checkout at the ILS: (made, its due date, why not).
+
+        A checkout whose answer is lost may have been made: the patron's loans at the ILS tell.
+        When even they cannot be read, the loan stays on the record here (the patron may be
+        charged; the next look-up settles it) and the patron is told the ILS did not answer.
+        """
         ils = self._patrons.ils
         assert ils is not None
-        await self._gate.async_ask(lambda: ils.async_checkin(code, return_date=when))
+        try:
+            answer = await self._gate.async_ask(
+                lambda: ils.async_checkout(patron.patron_id, barcode, no_block=False)
+            )
+        except Refused:
+            try:
+                charged = await self._gate.async_ask(
+                    lambda: ils.async_charged_items(patron.patron_id)
+                )
+            except Refused:
+                return False, None, Reason.PATRON_SYSTEM_UNAVAILABLE
+            listed = {normalize_barcode(code) for code in (charged.items if charged else [])}
+            if barcode in listed:
+                return True, None, None
+            return False, None, Reason.ILS_REFUSED
+        if answer.ok:
+            return True, answer.due_date, None
+        return False, None, Reason.ILS_REFUSED
+
+    async def _async_ils_checkin(self, code: str, when: datetime) -> bool:
+        """Check an item in at the ILS: whether it had it on loan.
+
+        An ILS that does not answer refuses the whole command (nothing changes here).
+        """
+        ils = self._patrons.ils
+        assert ils is not None
+        answer = await self._gate.async_ask(lambda: ils.async_checkin(code, return_date=when))
+        return bool(answer.ok)

@@ -930,3 +930,14 @@ def test_the_demo_self_checkout() -> None:
         RefusedItem(barcode="CD-B00001", reason=Reason.ACCOMPANYING_MATERIAL_COUNTER_ONLY),
     ]
     assert circ.kiosk_status("K1", TODAY) == {"fault": None, "loans_today": 1}
+
+
+def test_a_stray_read_twice_is_set_aside_once() -> None:
+    """Dropping the same stray again (or reading it twice) does not count it twice."""
+    circ = Circulation(CirculationState(catalogue=demo_catalogue()), CirculationPolicy(), BOXES)
+    now = datetime(2026, 3, 2, 20, 0)
+    circ.drop_in_box("main", ["XYZ-1"], now)
+    circ.drop_in_box("main", ["XYZ-1"], now + timedelta(minutes=5))
+    assert circ.box_status("main")["flagged"] == 1
+    circ.drop_in_box("linkou", ["XYZ-1"], now)  # another box: another finding
+    assert circ.box_status("linkou")["flagged"] == 1

@@ -689,7 +689,11 @@ class Circulation:
                 shown = code if code is not None else _shown(raw)
                 result.flagged.append(BoxFinding(box=box, barcode=shown, reason=reason, at=now))
         self.state.loans.update(marked)
-        self.state.findings.extend(result.flagged)
+        # An item read again in the box is still one item set aside.
+        known = {(f.box, f.barcode, f.reason) for f in self.state.findings}
+        self.state.findings.extend(
+            f for f in result.flagged if (f.box, f.barcode, f.reason) not in known
+        )
         return result
 
     def scan_back(self, box: str, now: datetime) -> ScanBackResult:
