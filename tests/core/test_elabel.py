@@ -102,7 +102,7 @@ def test_every_label_is_exactly_its_size_black_and_white_with_a_readable_qr_code
     assert image.format == "PNG"
     assert image.size == LABEL_SIZES[size]
     assert image.mode == "1"
-    assert set(image.convert("L").getdata()) == {0, 255}
+    assert set(image.convert("L").tobytes()) == {0, 255}
     barcode = _read_qr(image)
     assert barcode.text == URL
     assert _module_pixels(barcode, URL) >= 2
