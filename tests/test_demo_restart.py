@@ -13,174 +13,33 @@ installed: scripts/demo runs with ``NTNU_VENV_REUSE_ONLY=1``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import contextlib
-import os
 from pathlib import Path
-import signal
-import socket
-import subprocess
 import time
 from typing import Any
 
-import demo_bootstrap  # scripts/lib, on the path through tests/conftest.py
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
-DEMO = REPO / "scripts" / "demo"
-DOMAIN = "ntnu_library"
-ADMIN = ("admin", "ntnu-admin")  # the demo's documented owner login
+from .demo_harness import (
+    ADMIN,
+    DOMAIN,
+    FIRST_START_TIMEOUT,
+    STOP_TIMEOUT,
+    Demo,
+    group_members,
+    hass_pids,
+    require_demo,
+    running_demo,
+)
+
 ROOM = "T03"
 PATRON = "S0001"
-
-FIRST_START_TIMEOUT = 120.0  # a fresh demo: owner, Home Assistant start, site set-up
 RESTART_TIMEOUT = 120.0  # Home Assistant's stop, then its start again
-STOP_TIMEOUT = 60.0
-POLL = 0.2
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations() -> None:
     """Replaces the conftest's: no Home Assistant in this process, the demo runs its own."""
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "") not in {"", "0", "false", "False"}
-
-
-def _venv_env() -> dict[str, str]:
-    """scripts/demo's environment: the existing .venv only, never a build."""
-    return os.environ | {
-        "NTNU_VENV_REUSE_ONLY": "1",
-        # The interpreter .venv was made from (same version string, so the same hash).
-        "NTNU_LIBRARY_PYTHON": str(VENV / "bin" / "python"),
-    }
-
-
-def _venv_problem() -> str | None:
-    """Why scripts/demo could not run on .venv as it is, or None."""
-    if not (VENV / ".requirements.sha256").is_file() or not os.access(
-        VENV / "bin" / "python", os.X_OK
-    ):
-        return f"{VENV} is missing or not built (scripts/test or scripts/demo builds it)"
-    check = subprocess.run(
-        ["bash", "-c", "source scripts/lib/venv.sh"],
-        cwd=REPO,
-        env=_venv_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if check.returncode != 0:
-        return f".venv cannot be reused as it is: {check.stderr.strip()}"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _group_members(pgid: int) -> dict[int, str]:
-    """Live (not zombie) processes of a process group: pid -> command line."""
-    members: dict[int, str] = {}
-    if Path("/proc/self/stat").exists():
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-            state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
-            if int(pgrp) == pgid and state not in {"Z", "X"}:
-                members[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
-        return members
-    listing = subprocess.run(
-        ["ps", "-A", "-o", "pid=,pgid=,stat=,args="],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    ).stdout
-    for line in listing.splitlines():
-        pid, pgrp, state, *args = line.split(None, 3)
-        if int(pgrp) == pgid and not state.startswith("Z"):
-            members[int(pid)] = " ".join(args)
-    return members
-
-
-def _hass_pids(pgid: int, config_dir: Path) -> set[int]:
-    """The demo's Home Assistant process(es): `hass --config <config_dir>`."""
-    return {
-        pid
-        for pid, cmdline in _group_members(pgid).items()
-        if "--config" in cmdline and str(config_dir) in cmdline
-    }
-
-
-class Demo:
-    """A scripts/demo process and the Home Assistant it runs."""
-
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.process = process
-        self.api = demo_bootstrap.Api(port)
-        self.log = log
-
-    def log_tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def fail(self, message: str) -> None:
-        pytest.fail(f"{message}\n--- scripts/demo output (last lines) ---\n{self.log_tail()}")
-
-    def wait(self, what: str, deadline: float, done: Callable[[], Any]) -> Any:
-        """Poll done() until it returns something truthy, while scripts/demo runs.
-
-        deadline is a time.monotonic() value.
-        """
-        while True:
-            if self.process.poll() is not None:
-                self.fail(f"scripts/demo exited ({self.process.returncode}) while {what}")
-            if result := done():
-                return result
-            if time.monotonic() > deadline:
-                self.fail(f"gave up {what}")
-            time.sleep(POLL)
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        *,
-        form: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        """One request; (HTTP status, decoded JSON). Raises OSError when nothing answers."""
-        return self.api.call(method, path, body, form=form, timeout=15)
-
-    def answers(self, path: str) -> bool:
-        """The HTTP API answers path with 200."""
-        try:
-            return self.call("GET", path)[0] == 200
-        except OSError:  # refused, reset or timed out: not (yet) listening
-            return False
-
-    def log_in(self, username: str, password: str) -> None:
-        """Home Assistant's login flow, as the frontend runs it (the demo's own helper)."""
-        demo_bootstrap.log_in(self.api, username, password)
-
-    def states(self) -> list[dict[str, Any]]:
-        try:
-            status, states = self.call("GET", "/api/states")
-        except OSError:
-            return []
-        return states if status == 200 else []
 
 
 def borrow(demo: Demo, room: str, patron_id: str) -> dict[str, Any]:
@@ -221,60 +80,17 @@ def _settled(state: dict[str, Any] | None) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _no_process_left(process: subprocess.Popen[bytes]) -> Iterator[None]:
-    """Whatever happens, nothing of the demo's process group outlives the test."""
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-
-
-def _default_sigint() -> None:
-    """In the child: Ctrl-C as in a terminal, even if the test runner ignores SIGINT.
-
-    (A shell cannot trap a signal that was ignored when it started, and children of a
-    background job start with SIGINT ignored.)
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 # socket_enabled: Home Assistant's test plugin blocks sockets (here: the free-port probe).
 @pytest.mark.usefixtures("socket_enabled")
 @pytest.mark.timeout(FIRST_START_TIMEOUT + RESTART_TIMEOUT + STOP_TIMEOUT + 60)
 def test_restart_from_home_assistant_keeps_the_demo_running(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if request.config.pluginmanager.hasplugin("tests.ha_current_plugin"):
-        pytest.skip(
-            "scripts/demo runs on .venv (the pinned Home Assistant): the first run tests it"
-        )
-    if problem := _venv_problem():
-        if _in_ci():
-            pytest.fail(f"CI builds .venv before the tests (scripts/test), yet: {problem}")
-        pytest.skip(problem)
-
-    demo_dir = tmp_path / "demo"
-    config_dir = demo_dir / "config"
-    port = _free_port()
-    log = tmp_path / "demo.log"
+    require_demo(request)
+    config_dir = tmp_path / "demo" / "config"
     started = time.monotonic()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(DEMO), "--port", str(port), "--reset"],
-            cwd=REPO,
-            env=_venv_env() | {"NTNU_DEMO_DIR": str(demo_dir)},
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, to find and end every process
-            preexec_fn=_default_sigint,  # noqa: PLW1509 - nothing runs in threads here
-        )
-    demo = Demo(process, port, log)
-    with _no_process_left(process):
+    with running_demo(tmp_path) as demo:
+        process, log = demo.process, demo.log
         # 1. First start: the API answers, the site is set up, the demo says it is running.
         deadline = started + FIRST_START_TIMEOUT
         demo.wait("waiting for the HTTP API", deadline, lambda: demo.answers("/auth/providers"))
@@ -305,7 +121,7 @@ def test_restart_from_home_assistant_keeps_the_demo_running(
         )
 
         # 3. Settings → System → Restart: Home Assistant exits with 100, the demo starts it again.
-        (old_hass,) = _hass_pids(process.pid, config_dir)
+        (old_hass,) = hass_pids(process.pid, config_dir)
         restart_asked = time.monotonic()
         deadline = restart_asked + RESTART_TIMEOUT
         with contextlib.suppress(OSError):  # Home Assistant may drop the call as it stops
@@ -314,12 +130,12 @@ def test_restart_from_home_assistant_keeps_the_demo_running(
         demo.wait(
             "waiting for Home Assistant to stop for the restart",
             deadline,
-            lambda: old_hass not in _group_members(process.pid),
+            lambda: old_hass not in group_members(process.pid),
         )
         (new_hass,) = demo.wait(
             "waiting for scripts/demo to start Home Assistant again",
             deadline,
-            lambda: _hass_pids(process.pid, config_dir),
+            lambda: hass_pids(process.pid, config_dir),
         )
         assert new_hass != old_hass
         demo.wait("waiting for the API after the restart", deadline, lambda: demo.answers("/api/"))
@@ -336,16 +152,10 @@ def test_restart_from_home_assistant_keeps_the_demo_running(
         assert after["state"] == "in_use", after
 
         # 5. Ctrl-C ends the demo, and Home Assistant with it.
-        stop_asked = time.monotonic()
-        os.kill(process.pid, signal.SIGINT)
-        try:
-            returncode = process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            demo.fail(f"scripts/demo still runs {STOP_TIMEOUT:.0f} s after SIGINT")
-        stopped = time.monotonic() - stop_asked
-        assert returncode == 0, demo.log_tail()
         # scripts/demo waits for Home Assistant before it exits: nothing may be left.
-        assert not _group_members(process.pid), demo.log_tail()
+        stop_asked = time.monotonic()
+        demo.stop()
+        stopped = time.monotonic() - stop_asked
 
     timings = (
         f"first start {first_start:.1f} s, restart {restarted:.1f} s, stop {stopped:.1f} s,"

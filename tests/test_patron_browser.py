@@ -52,6 +52,11 @@ STEP_TIMEOUT_MS = 20_000
 SCREENSHOTS = Path(os.environ.get("NTNU_SCREENSHOTS", REPO / ".screenshots"))
 
 
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """Replaces the conftest's: no Home Assistant in this process, the demo runs its own."""
+
+
 def _browser_problem() -> str | None:
     if not os.access(CHROMIUM, os.X_OK):
         return f"{CHROMIUM} is missing (scripts/test installs Debian's chromium)"
