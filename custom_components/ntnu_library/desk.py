@@ -29,7 +29,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from .auth.sip2.circulation import CIRCULATION_CHARGED
+from .auth.sip2.item_messages import CIRCULATION_CHARGED
 from .backends import PatronBackend
 from .const import CONF_KIOSKS, CONF_RETURN_BOXES, DOMAIN, signal_circulation_update
 from .core.circulation import (

@@ -13,7 +13,7 @@ whenever the terminal uses it, and 97 (resend). Faults for the tests are switche
 
 Circulation: a catalogue of items (dicts with barcode, title, library_use_only, accompanies;
 `demo_items()` unless told) and the loans, barcode -> patron ID and due moment. The item
-properties (CH) carry `library_use_only` and `accompanies=<barcode>`, as circulation.py reads
+properties (CH) carry `library_use_only` and `accompanies=<barcode>`, as item_messages.py reads
 them. Due dates are this ILS's own simple rule, LOAN_DAYS (30) days to the end of that day,
 sent as a SIP2 timestamp (YYYYMMDD    HHMMSS): a real ILS decides due dates by its own loan
 rules, and the integration shows the ILS's due date whenever it gives one (its own loan table
@@ -47,7 +47,7 @@ from typing import Any
 if __package__ in {None, ""}:  # run as a script: make the integration importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from custom_components.ntnu_library.auth.sip2 import circulation, codec
+from custom_components.ntnu_library.auth.sip2 import codec, item_messages
 from custom_components.ntnu_library.auth.sip2.codec import Message, Sip2Error
 
 DEMO_PASSWORD = "ntnu-demo"
@@ -425,7 +425,7 @@ class IlsServer:
             extra.append((CARD_FIELD, str(patron["card"])))
         loans = self.loans_of(str(patron["id"]))
         summary = request.fixed[-codec.SUMMARY_LENGTH :].ljust(codec.SUMMARY_LENGTH)
-        if summary[circulation.SUMMARY_CHARGED_ITEMS] == "Y":
+        if summary[item_messages.SUMMARY_CHARGED_ITEMS] == "Y":
             start, end = _item_range(request, len(loans))
             extra += [("AU", barcode) for barcode in loans[start - 1 : end]]
         return codec.patron_information_response(
@@ -449,10 +449,10 @@ class IlsServer:
         """CK (media type) and CH (item properties) of an item."""
         accompanies = item.get("accompanies")
         media = item.get("media_type") or (
-            circulation.MEDIA_CD if accompanies else circulation.MEDIA_BOOK
+            item_messages.MEDIA_CD if accompanies else item_messages.MEDIA_BOOK
         )
         fields = [("CK", str(media))]
-        properties = circulation.item_properties(
+        properties = item_messages.item_properties(
             library_use_only=bool(item.get("library_use_only")),
             accompanies=str(accompanies) if accompanies else None,
         )
@@ -466,8 +466,8 @@ class IlsServer:
         item = self.item(barcode)
         now = self.now()
         if item is None:  # as Koha: "other" status, "other" marker, "unknown" fee, no title
-            return circulation.item_information_response(
-                circulation_status=circulation.CIRCULATION_OTHER,
+            return item_messages.item_information_response(
+                circulation_status=item_messages.CIRCULATION_OTHER,
                 now=now,
                 barcode=barcode,
                 title="",
@@ -480,11 +480,11 @@ class IlsServer:
             extra.append(("AH", codec.sip_date(loan.due)))
         location = str(item.get("location") or LOCATION)
         extra += [("AQ", location), ("AP", location), *self._item_fields(item)]
-        return circulation.item_information_response(
+        return item_messages.item_information_response(
             circulation_status=(
-                circulation.CIRCULATION_CHARGED
+                item_messages.CIRCULATION_CHARGED
                 if loan is not None
-                else circulation.CIRCULATION_AVAILABLE
+                else item_messages.CIRCULATION_AVAILABLE
             ),
             now=now,
             barcode=str(item["barcode"]),
@@ -503,7 +503,7 @@ class IlsServer:
         now = self.now()
 
         def refuse(message: str) -> Message:
-            return circulation.checkout_response(
+            return item_messages.checkout_response(
                 ok=False,
                 now=now,
                 institution=self.institution,
@@ -539,7 +539,7 @@ class IlsServer:
             due = accompanied.due
         # A new loan goes last (loans_of: oldest first); a renewal keeps its place.
         self.loans[item_key] = Loan(patron_id, due)
-        return circulation.checkout_response(
+        return item_messages.checkout_response(
             ok=True,
             now=now,
             institution=self.institution,
@@ -558,7 +558,7 @@ class IlsServer:
         item = self.item(barcode)
         now = self.now()
         if item is None:
-            return circulation.checkin_response(
+            return item_messages.checkin_response(
                 ok=False,
                 now=now,
                 institution=self.institution,
@@ -577,7 +577,7 @@ class IlsServer:
         extra += self._item_fields(item)
         if loan is None:
             extra.append(("AF", "Item was not on loan"))
-        return circulation.checkin_response(
+        return item_messages.checkin_response(
             ok=loan is not None,
             now=now,
             institution=self.institution,

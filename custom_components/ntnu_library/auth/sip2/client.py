@@ -10,7 +10,7 @@ a login.
 
 Passwords (the patron's AD, the terminal's CO) are never logged and never put in an error.
 
-Circulation (circulation.py): 17 Item Information, 11 Checkout and 09 Checkin, on the same
+Circulation (item_messages.py): 17 Item Information, 11 Checkout and 09 Checkin, on the same
 connection and with the same two kinds of failure. A refusal by the ILS (ok=0) is an answer,
 not an error: the caller reads its screen message. The ILS decides due dates: the integration
 shows the ILS's due date when it gives one.
@@ -33,11 +33,11 @@ from typing import Final
 from ...core.errors import Reason, Refused
 from ...core.model import Patron, mask_patron_id, printable
 from .. import PatronSystem, normalize_card, normalize_patron_id
-from . import circulation, codec
-from .circulation import ChargedItems, CheckinAnswer, CheckoutAnswer, ItemInfo
+from . import codec, item_messages
 from .codec import DEFAULT_ENCODING, Message, Sip2Error
 from .config import Sip2Config, flag_positions
 from .connection import Sip2Connection, Sip2LoginRejected, Sip2Unavailable
+from .item_messages import ChargedItems, CheckinAnswer, CheckoutAnswer, ItemInfo
 from .patron_info import (
     CARD_LOST,
     MOST_RESTRICTED_CATEGORY,
@@ -307,7 +307,7 @@ class Sip2PatronSystem(PatronSystem):
         key = self._barcode(barcode)
         if key is None:
             return None
-        request = circulation.item_information(
+        request = item_messages.item_information(
             self.config.institution,
             key,
             self._now(),
@@ -316,7 +316,7 @@ class Sip2PatronSystem(PatronSystem):
         answer = await self._ask(
             request, key, codec.ITEM_INFORMATION_RESPONSE, "item information", item=True
         )
-        return self._read(circulation.read_item_information, answer, key, "item information")
+        return self._read(item_messages.read_item_information, answer, key, "item information")
 
     async def async_checkout(
         self,
@@ -352,7 +352,7 @@ class Sip2PatronSystem(PatronSystem):
         item = self._barcode(barcode)
         if item is None:
             raise Refused(Reason.INVALID_VALUE, field="barcode")
-        request = circulation.checkout(
+        request = item_messages.checkout(
             self.config.institution,
             key,
             item,
@@ -362,7 +362,7 @@ class Sip2PatronSystem(PatronSystem):
             terminal_password=self.config.terminal_password,
         )
         answer = await self._ask(request, key, codec.CHECKOUT_RESPONSE, "checkout")
-        return self._read(circulation.read_checkout, answer, item, "checkout")
+        return self._read(item_messages.read_checkout, answer, item, "checkout")
 
     async def async_checkin(
         self, barcode: str, *, return_date: datetime, location: str = ""
@@ -385,7 +385,7 @@ class Sip2PatronSystem(PatronSystem):
             or not isinstance(return_date, datetime)
         ):
             raise Refused(Reason.INVALID_VALUE, field="barcode" if item is None else "location")
-        request = circulation.checkin(
+        request = item_messages.checkin(
             self.config.institution,
             item,
             self._now(),
@@ -394,7 +394,7 @@ class Sip2PatronSystem(PatronSystem):
             terminal_password=self.config.terminal_password,
         )
         answer = await self._ask(request, item, codec.CHECKIN_RESPONSE, "checkin", item=True)
-        return self._read(circulation.read_checkin, answer, item, "checkin")
+        return self._read(item_messages.read_checkin, answer, item, "checkin")
 
     async def async_charged_items(self, patron_id: str) -> ChargedItems | None:
         """Ask what the patron has on loan (63 with the charged items summary).
@@ -410,7 +410,7 @@ class Sip2PatronSystem(PatronSystem):
             key,
             self._now(),
             terminal_password=self.config.terminal_password,
-            summary=circulation.SUMMARY_CHARGED_ITEMS,
+            summary=item_messages.SUMMARY_CHARGED_ITEMS,
             items=(1, MAX_CHARGED_ITEMS),
         )
         if not self._sendable(request):
@@ -418,11 +418,11 @@ class Sip2PatronSystem(PatronSystem):
         answer = await self._ask(request, key, what="charged items")
         if answer.get("BL") != "Y":
             return None
-        return circulation.read_charged_items(answer)
+        return item_messages.read_charged_items(answer)
 
     def _barcode(self, barcode: object) -> str | None:
         """The barcode as sent, or None when there is none that can be sent."""
-        key = circulation.normalize_barcode(barcode) if isinstance(barcode, str) else ""
+        key = item_messages.normalize_barcode(barcode) if isinstance(barcode, str) else ""
         if not key or len(key) > MAX_BARCODE_LENGTH or not self._sendable_text(key):
             return None
         return key

@@ -2,7 +2,7 @@
 
 93/94 login, 99/98 status, 63/64 patron information, 01/24 block patron, 96/97 resends, and
 the framing of 17/18 item information, 11/12 checkout and 09/10 checkin (their builders and
-readers are in circulation.py).
+readers are in item_messages.py).
 
 A message is one line ending in CR: a two-digit command, fixed-length fields, then variable
 fields `XXvalue|`. With error detection the line ends in `AY<seq>AZ<checksum>`, the checksum

@@ -1,7 +1,7 @@
 """Circulation over SIP2 (17/18, 11/12, 09/10) against the loopback ILS on 127.0.0.1.
 
 scripts/lib/ils.py is the ILS: its demo catalogue (books, references for library use only,
-CDs that accompany books), its loans, and its faults. The readers of circulation.py are also
+CDs that accompany books), its loans, and its faults. The readers of item_messages.py are also
 tested on hand-made answers, for what that ILS never sends.
 """
 
@@ -22,15 +22,15 @@ from custom_components.ntnu_library.auth.sip2 import (
     Sip2Config,
     Sip2Error,
     Sip2PatronSystem,
-    circulation,
     codec,
+    item_messages,
 )
-from custom_components.ntnu_library.auth.sip2.circulation import (
+from custom_components.ntnu_library.auth.sip2.codec import Message
+from custom_components.ntnu_library.auth.sip2.item_messages import (
     CheckinAnswer,
     CheckoutAnswer,
     ItemInfo,
 )
-from custom_components.ntnu_library.auth.sip2.codec import Message
 from custom_components.ntnu_library.core.errors import Reason, Refused
 
 # The HA test plugin blocks sockets; connections stay limited to 127.0.0.1.
@@ -118,8 +118,8 @@ async def test_item_information_of_a_book(system: Sip2PatronSystem, ils: IlsServ
     assert item == ItemInfo(
         barcode="B00001",
         title="Book 00001",
-        circulation_status=circulation.CIRCULATION_AVAILABLE,
-        media_type=circulation.MEDIA_BOOK,
+        circulation_status=item_messages.CIRCULATION_AVAILABLE,
+        media_type=item_messages.MEDIA_BOOK,
         due=None,
         properties=None,
         permanent_location=LOCATION,
@@ -144,7 +144,7 @@ async def test_item_information_of_accompanying_material(system: Sip2PatronSyste
     item = await system.async_item_information("CD-B00001")
     assert item is not None
     assert item.title == "CD for Book 00001"
-    assert item.media_type == circulation.MEDIA_CD
+    assert item.media_type == item_messages.MEDIA_CD
     assert item.properties == "accompanies=B00001"
     assert item.accompanies == "B00001"
     assert not item.library_use_only
@@ -163,7 +163,7 @@ async def test_item_information_of_an_item_on_loan(
     assert (await system.async_checkout("S0001", "B00002")).ok
     item = await system.async_item_information("B00002")
     assert item is not None
-    assert item.circulation_status == circulation.CIRCULATION_CHARGED
+    assert item.circulation_status == item_messages.CIRCULATION_CHARGED
     assert not item.available
     assert item.due == DUE_TEXT
     assert item.due_date == DUE.date()
@@ -428,17 +428,17 @@ async def test_patron_information_counts_the_loans(
     system: Sip2PatronSystem, ils: IlsServer
 ) -> None:
     empty = await system.async_charged_items("S0001")
-    assert empty == circulation.ChargedItems(count=0, items=())
+    assert empty == item_messages.ChargedItems(count=0, items=())
     for barcode in ("B00001", "CD-B00001", "B00002"):
         assert (await system.async_checkout("S0001", barcode)).ok
     assert (await system.async_checkout("S0002", "B00003")).ok
     loans = await system.async_charged_items("s0001")
-    assert loans == circulation.ChargedItems(count=3, items=("B00001", "CD-B00001", "B00002"))
+    assert loans == item_messages.ChargedItems(count=3, items=("B00001", "CD-B00001", "B00002"))
     assert (await system.async_checkin("B00001", return_date=NOW)).ok
     loans = await system.async_charged_items("S0001")
-    assert loans == circulation.ChargedItems(count=2, items=("CD-B00001", "B00002"))
+    assert loans == item_messages.ChargedItems(count=2, items=("CD-B00001", "B00002"))
     other = await system.async_charged_items("S0002")
-    assert other == circulation.ChargedItems(count=1, items=("B00003",))
+    assert other == item_messages.ChargedItems(count=1, items=("B00003",))
     assert await system.async_charged_items("NOBODY") is None
     # The 64 a login reads still reads as before.
     assert (await system.async_authenticate("S0001", PASSWORD)).name == "Åse Ødegård"
@@ -458,8 +458,8 @@ async def test_a_64_lists_the_charged_items_only_when_its_summary_asks(
     plain = await ask()
     assert plain.fixed[43:47] == "0003"  # charged items count
     assert plain.get("AU") is None
-    ranged = await ask(summary=circulation.SUMMARY_CHARGED_ITEMS, items=(2, 3))
-    assert circulation.read_charged_items(ranged) == circulation.ChargedItems(
+    ranged = await ask(summary=item_messages.SUMMARY_CHARGED_ITEMS, items=(2, 3))
+    assert item_messages.read_charged_items(ranged) == item_messages.ChargedItems(
         count=3, items=("B00002", "B00003")
     )
     holds = await ask(summary=0)  # hold items: none, and no AU
@@ -495,7 +495,7 @@ async def test_a_chinese_title_survives_in_utf8(system: Sip2PatronSystem, ils: I
     answer = await system.async_checkout("S0001", "Z00001")
     assert answer.ok
     assert answer.title == CHINESE_TITLE
-    assert (await system.async_charged_items("S0001")) == circulation.ChargedItems(
+    assert (await system.async_charged_items("S0001")) == item_messages.ChargedItems(
         count=1, items=("Z00001",)
     )
 
@@ -646,13 +646,13 @@ def answer_18(fixed_status: str, *fields: tuple[str, str]) -> Message:
 
 
 def test_an_unknown_item_is_status_other_without_a_title() -> None:
-    read = circulation.read_item_information
+    read = item_messages.read_item_information
     assert read(answer_18("01", ("AB", "X1"), ("AJ", "")), "X1") is None
     assert read(answer_18("01", ("AB", "X1"), ("AF", "Item not found")), "X1") is None
     # Status other with a title is a known item whose status is other.
     known = read(answer_18("01", ("AB", "X1"), ("AJ", "Odd item")), "X1")
     assert known is not None
-    assert known.circulation_status == circulation.CIRCULATION_OTHER
+    assert known.circulation_status == item_messages.CIRCULATION_OTHER
     # Missing (13) without a title is still an item the ILS knows.
     missing = read(answer_18("13", ("AB", "X1")), "X1")
     assert missing is not None
@@ -669,14 +669,14 @@ def test_an_unknown_item_is_status_other_without_a_title() -> None:
 )
 def test_an_item_information_that_cannot_be_read(answer: Message) -> None:
     with pytest.raises(Sip2Error):
-        circulation.read_item_information(answer, "B1")
+        item_messages.read_item_information(answer, "B1")
 
 
 def test_an_item_answer_may_echo_the_barcode_in_another_case_or_not_at_all() -> None:
-    item = circulation.read_item_information(answer_18("03", ("AB", "b1"), ("AJ", "B")), "B1")
+    item = item_messages.read_item_information(answer_18("03", ("AB", "b1"), ("AJ", "B")), "B1")
     assert item is not None
     assert item.barcode == "B1"
-    item = circulation.read_item_information(answer_18("03", ("AJ", "B")), "B1")
+    item = item_messages.read_item_information(answer_18("03", ("AJ", "B")), "B1")
     assert item is not None
 
 
@@ -684,19 +684,19 @@ def test_an_item_answer_may_echo_the_barcode_in_another_case_or_not_at_all() -> 
 def test_a_checkout_or_checkin_without_a_readable_ok_is_unreadable(ok: str) -> None:
     date_part = codec.sip_date(NOW)
     with pytest.raises(Sip2Error):
-        circulation.read_checkout(Message(codec.CHECKOUT_RESPONSE, ok + "NNY" + date_part), "B1")
+        item_messages.read_checkout(Message(codec.CHECKOUT_RESPONSE, ok + "NNY" + date_part), "B1")
     with pytest.raises(Sip2Error):
-        circulation.read_checkin(Message(codec.CHECKIN_RESPONSE, ok + "YNN" + date_part), "B1")
+        item_messages.read_checkin(Message(codec.CHECKIN_RESPONSE, ok + "YNN" + date_part), "B1")
 
 
 def test_a_checkout_answer_about_another_item_is_unreadable() -> None:
     answer = Message(codec.CHECKOUT_RESPONSE, "1NNY" + codec.sip_date(NOW), (("AB", "B2"),))
     with pytest.raises(Sip2Error):
-        circulation.read_checkout(answer, "B1")
+        item_messages.read_checkout(answer, "B1")
 
 
 def test_a_refused_checkout_is_an_answer() -> None:
-    answer = circulation.read_checkout(
+    answer = item_messages.read_checkout(
         Message(
             codec.CHECKOUT_RESPONSE,
             "0NUN" + codec.sip_date(NOW),
@@ -725,7 +725,7 @@ def test_a_refused_checkout_is_an_answer() -> None:
 def test_due_dates_as_the_ils_sends_them(
     due: str, day: date | None, moment: datetime | None
 ) -> None:
-    answer = circulation.read_checkout(
+    answer = item_messages.read_checkout(
         Message(codec.CHECKOUT_RESPONSE, "1NNY" + codec.sip_date(NOW), (("AH", due),)), "B1"
     )
     assert answer.due == due
@@ -756,10 +756,10 @@ def test_item_properties(
 
 
 def test_item_properties_as_the_loopback_ils_writes_them() -> None:
-    assert circulation.item_properties() == ""
-    written = circulation.item_properties(library_use_only=True, accompanies="B00001")
+    assert item_messages.item_properties() == ""
+    written = item_messages.item_properties(library_use_only=True, accompanies="B00001")
     assert written == "library_use_only;accompanies=B00001"
-    assert circulation.parse_properties(written) == {
+    assert item_messages.parse_properties(written) == {
         "library_use_only": "",
         "accompanies": "B00001",
     }
@@ -767,14 +767,14 @@ def test_item_properties_as_the_loopback_ils_writes_them() -> None:
 
 def test_circulation_requests_on_the_wire() -> None:
     line = codec.encode(
-        circulation.checkout("NTNU", "S0001", "B00001", NOW, password="pw", no_block=True),
+        item_messages.checkout("NTNU", "S0001", "B00001", NOW, password="pw", no_block=True),
         error_detection=True,
     )
     assert line.startswith(b"11NY20260314    092653" + b" " * 18 + b"AONTNU|AAS0001|AB")
     assert b"ADpw|" in line
-    line = codec.encode(circulation.checkin("NTNU", "B00001", NOW, NOW, location="Box 1"))
+    line = codec.encode(item_messages.checkin("NTNU", "B00001", NOW, NOW, location="Box 1"))
     assert line == b"09N20260314    09265320260314    092653APBox 1|AONTNU|ABB00001|AC|\r"
-    line = codec.encode(circulation.item_information("NTNU", "B00001", NOW))
+    line = codec.encode(item_messages.item_information("NTNU", "B00001", NOW))
     assert line == b"1720260314    092653AONTNU|ABB00001|AC|\r"
     request = codec.patron_information("NTNU", "S0001", NOW, summary=2, items=(1, 200))
     assert request.fixed.endswith("  Y       ")
