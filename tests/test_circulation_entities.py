@@ -11,6 +11,10 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.ntnu_library.core.policy import Policy
 
@@ -102,3 +106,24 @@ async def test_options_set_kiosks_and_boxes(
         state_of(hass, "sensor.return_box_linkou_awaiting_scan_back") == "unavailable"
     )
     assert init_integration.runtime_data.desk.rules.policy.partner_loan_days == 45
+
+
+async def test_diagnostics_count_circulation_without_names(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """Kiosk faults and box counts are in diagnostics; no patron and no barcode are."""
+    await call_service(
+        hass, "self_checkout", {"patron_id": "S0001", "items": ["B00001"], "kiosk": "K1"}
+    )
+    await call_service(hass, "return_box_drop", {"box": "linkou", "items": ["B00001", "XYZ-1"]})
+    await call_service(hass, "kiosk_fault", {"kiosk": "K1", "fault": "printer"})
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    circulation = diagnostics["circulation"]
+    assert circulation["loans"] == 1
+    assert circulation["kiosks"] == {"K1": {"fault": "printer", "loans_today": 1}}
+    assert circulation["return_boxes"]["linkou"] == {"waiting": 1, "set_aside": 1}
+    text = repr(diagnostics)
+    for secret in ("S0001", "B00001", "XYZ-1"):
+        assert secret not in text

@@ -58,6 +58,20 @@ async def async_get_config_entry_diagnostics(
                 else {}
             ),
         },
+        # Circulation: counts only, never a patron or a barcode.
+        "circulation": {
+            "loans": len(runtime.hub.circulation.loans),
+            "catalogue_items": len(runtime.hub.circulation.catalogue),
+            "kiosks": {kiosk: runtime.desk.kiosk_status(kiosk) for kiosk in runtime.desk.kiosks},
+            "return_boxes": {
+                box: {
+                    "waiting": status["waiting"],
+                    "set_aside": status["flagged"],
+                }
+                for box in runtime.desk.boxes
+                if (status := runtime.desk.box_status(box))
+            },
+        },
         "patron_system_breaker": runtime.gate.breaker.state(time.monotonic()).value,
         "patron_system_down": runtime.gate.down,
         # The library's sites in this Home Assistant (patron-level state is shared by them).
