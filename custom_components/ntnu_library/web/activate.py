@@ -19,20 +19,18 @@ from homeassistant.exceptions import HomeAssistantError
 from ..auth.local import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
 from ..const import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.errors import Reason, Refused
-from .context import ACTIVATE_PATH, WebContext, html_response
+from .context import ACTIVATE_PATH, WebContext, html_response, page_language
 from .room_page import (
     BadForm,
     async_message_page,
     echo_id,
     fill,
-    other_language,
-    page_language,
     read_form,
     refusal_message,
     refusal_status,
     retry_after,
-    word,
 )
+from .texts import other_language
 
 if TYPE_CHECKING:
     from ..site import SiteRuntime
@@ -100,14 +98,14 @@ class ActivateView(HomeAssistantView):
         words = await context.async_words(language)
         problem: str | None = None
         if not (given_id and code and password and repeat):
-            problem = word(words, "activate_missing_fields", "missing_fields")
+            problem = words["activate_missing_fields"]
         elif (
             len(given_id) > MAX_ID_LENGTH
             or len(code) > MAX_CODE_LENGTH
             or len(password) > MAX_PASSWORD_LENGTH
             or len(repeat) > MAX_PASSWORD_LENGTH
         ):
-            problem = word(words, "invalid_request", "missing_fields")
+            problem = words["invalid_request"]
         elif password != repeat:
             problem = words["password_mismatch"]
         elif len(password) < MIN_PASSWORD_LENGTH:
@@ -127,7 +125,7 @@ class ActivateView(HomeAssistantView):
                 site,
                 language,
                 status=503,
-                problem=word(words, "service_unavailable", "error_patron_system_unavailable"),
+                problem=words["service_unavailable"],
                 patron_id=patron_id,
             )
         return await self._async_page(site, language, done=True)
@@ -150,7 +148,7 @@ class ActivateView(HomeAssistantView):
             if refusal.placeholders.get("field") == "password":
                 problem = fill(words["password_too_short"], {"min": str(MIN_PASSWORD_LENGTH)})
             else:
-                problem = word(words, "invalid_request", "missing_fields")
+                problem = words["invalid_request"]
         elif reason is Reason.PATRONS_MANAGED_ELSEWHERE:
             return await self._async_unavailable(request, language)
         else:
@@ -191,7 +189,7 @@ class ActivateView(HomeAssistantView):
         context = self._context
         words = await context.async_words(language)
         if problem_key is not None:
-            problem = word(words, problem_key, "missing_fields")
+            problem = words[problem_key]
         body = context.render(
             "activate.html",
             lang=language,

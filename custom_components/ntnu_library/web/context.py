@@ -23,7 +23,7 @@ import jinja2
 
 from ..const import DOMAIN
 from ..core.page_tokens import OneTimeTokens, RoomSigner, new_key
-from .texts import LANGUAGES, TEXTS
+from .texts import LANGUAGES, TEXTS, choose_language
 
 if TYPE_CHECKING:
     from ..site import SiteRuntime
@@ -168,6 +168,13 @@ class WebContext:
         """A static file's address, with its content hash so a new version is fetched."""
         body, _ = self.static[name]
         return f"/ntnu_library/static/{name}?v={hashlib.sha256(body).hexdigest()[:10]}"
+
+
+def page_language(request: web.Request, requested: str | None = None) -> str:
+    """A page's language: the form's or `?lang=`, else the browser's first we have."""
+    return choose_language(
+        requested or request.query.get("lang"), request.headers.get("Accept-Language")
+    )
 
 
 def local_time(value: datetime | str) -> str:

@@ -29,8 +29,15 @@ from ..commands import PATRON_ACTIONS
 from ..const import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.errors import Reason, Refused
 from ..core.model import RoomKind, RoomStatus
-from .context import ROOM_PATH, STATUS_API_PATH, WebContext, html_response, local_time
-from .texts import LANGUAGES, TEXTS, choose_language
+from .context import (
+    ROOM_PATH,
+    STATUS_API_PATH,
+    WebContext,
+    html_response,
+    local_time,
+    page_language,
+)
+from .texts import TEXTS, other_language
 
 if TYPE_CHECKING:
     from ..site import SiteRuntime
@@ -104,20 +111,8 @@ async def read_form(request: web.Request, fields: Iterable[str]) -> dict[str, st
     return form
 
 
-def page_language(request: web.Request, requested: str | None = None) -> str:
-    """The page's language: the form's or `?lang=`, else the browser's."""
-    return choose_language(
-        requested or request.query.get("lang"), request.headers.get("Accept-Language")
-    )
-
-
-def other_language(language: str) -> str:
-    """The language the switch link offers."""
-    return next(other for other in LANGUAGES if other != language)
-
-
 def word(words: Mapping[str, str], key: str, fallback: str) -> str:
-    """A page word, or another while the word is not written yet."""
+    """A message by key, or `fallback`'s (a refusal whose translation did not load)."""
     return words.get(key) or words[fallback]
 
 
@@ -314,7 +309,7 @@ class RoomView(HomeAssistantView):
                 room,
                 language,
                 status=503,
-                problem=word(words, "service_unavailable", "error_patron_system_unavailable"),
+                problem=words["service_unavailable"],
                 **again,
             )
         door = answer.get("door")
@@ -344,7 +339,7 @@ class RoomView(HomeAssistantView):
         context = self._context
         words = await context.async_words(language)
         if problem_key is not None:
-            problem = word(words, problem_key, "missing_fields")
+            problem = words[problem_key]
         room = site.library.rooms[room_id]
         status_value = site.status(room_id).value
         actions = actions_of(room.kind)

@@ -41,9 +41,10 @@ from .context import (
     html_response,
     json_response,
     local_time,
+    page_language,
     secure_headers,
 )
-from .texts import LANGUAGES, choose_language
+from .texts import other_language
 
 if TYPE_CHECKING:
     from ..site import SiteRuntime
@@ -210,9 +211,9 @@ class StatusPageView(HomeAssistantView):
 
     async def get(self, request: web.Request) -> web.Response:
         """Every site's rooms, rendered in full."""
-        lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
+        lang = page_language(request)
         words = await self._context.async_words(lang)
-        other = next(language for language in LANGUAGES if language != lang)
+        other = other_language(lang)
         data = panel_data(self._context.sites())
 
         def free_count(idle: int, total: int) -> str:

@@ -134,6 +134,11 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
 }
 
 
+def other_language(language: str) -> str:
+    """The language the switch link offers."""
+    return next(other for other in LANGUAGES if other != language)
+
+
 def choose_language(requested: str | None, accept_language: str | None) -> str:
     """The page's language: `?lang=` if it names one, else the browser's first we have.
 
