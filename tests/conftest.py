@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
+from homeassistant.const import CONF_HOST, CONF_PORT, MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import Context, Event, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -19,13 +19,11 @@ from syrupy.location import PyTestLocation
 
 from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
-    CONF_HOST,
     CONF_INSTITUTION,
     CONF_LOCATION,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
     CONF_PATRON_SYSTEM,
-    CONF_PORT,
     CONF_RADIO,
     CONF_SIP2,
     CONF_SITE_NAME,

@@ -13,6 +13,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlowResult,
 )
+from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -26,7 +27,6 @@ from custom_components.ntnu_library.const import (
     CONF_KIND,
     CONF_LIBRARY,
     CONF_LOCK_IEEE,
-    CONF_NAME,
     CONF_OCCUPANCY_IEEE,
     CONF_PATRON_SYSTEM,
     CONF_RADIO,

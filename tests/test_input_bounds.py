@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
@@ -20,7 +21,6 @@ import voluptuous as vol
 from custom_components.ntnu_library.const import (
     CONF_FLOOR,
     CONF_KIND,
-    CONF_NAME,
     CONF_ROOM_ID,
     DOMAIN,
     SUBENTRY_ROOM,

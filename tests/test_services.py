@@ -27,7 +27,7 @@ from custom_components.ntnu_library.const import (
     PATRONS_SIP2,
 )
 from custom_components.ntnu_library.core.errors import Reason, Refused
-from custom_components.ntnu_library.core.model import mask_patron_id
+from custom_components.ntnu_library.core.identity import mask_patron_id
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
 

@@ -8,6 +8,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
@@ -23,7 +24,6 @@ from custom_components.ntnu_library.const import (
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
     CONF_PATRON_SYSTEM,
-    CONF_PORT,
     CONF_RADIO,
     CONF_SIP2,
     CONF_SITE_NAME,

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.ssl import get_default_context, get_default_no_verify_context
@@ -41,13 +42,11 @@ from .const import (
     CONF_ENCODING,
     CONF_ERROR_DETECTION,
     CONF_FLOW_CONTROL,
-    CONF_HOST,
     CONF_INSTITUTION,
     CONF_LOCATION,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
     CONF_PATRON_SYSTEM,
-    CONF_PORT,
     CONF_RADIO,
     CONF_REFUSING_FLAGS,
     CONF_SIP2,

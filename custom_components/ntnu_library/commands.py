@@ -22,9 +22,9 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EVENT_NAME, SIGNAL_PUBLIC_STATUS, signal_room_event, signal_room_update
 from .core.errors import Reason, Refused
-from .core.model import EventType, Patron, RoomEvent, Source, mask_patron_id
+from .core.identity import mask_patron_id, normalize_patron_id
+from .core.model import EventType, Patron, RoomEvent, Source
 from .core.study_rooms import Library, Outcome
-from .core.throttle import normalize_patron_id
 from .doors import DoorKeeper
 from .gate import PatronGate
 from .library import LibraryHub

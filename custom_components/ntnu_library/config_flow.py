@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     OptionsFlow,
 )
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -54,14 +55,12 @@ from .const import (
     CONF_ENCODING,
     CONF_ERROR_DETECTION,
     CONF_FLOW_CONTROL,
-    CONF_HOST,
     CONF_INSTITUTION,
     CONF_LIBRARY,
     CONF_LOCATION,
     CONF_LOGIN_PASSWORD,
     CONF_LOGIN_USER,
     CONF_PATRON_SYSTEM,
-    CONF_PORT,
     CONF_RADIO,
     CONF_REFUSING_FLAGS,
     CONF_SIP2,

@@ -1,7 +1,6 @@
-"""Names and limits of the ntnu_library integration: each is defined here once.
+"""Names of the ntnu_library integration and the run time's own limits, each defined once.
 
-Nothing here imports Home Assistant, so `core/`, `auth/` and `zigbee/` take their limits from
-here too.
+The limits on what people and devices send are the domain's (`core/limits.py`).
 """
 
 from __future__ import annotations
@@ -37,8 +36,6 @@ PATRON_SYSTEMS: Final = (PATRONS_LOCAL, PATRONS_SIP2)
 
 # SIP2 connection (entry data under CONF_SIP2)
 CONF_SIP2: Final = "sip2"
-CONF_HOST: Final = "host"
-CONF_PORT: Final = "port"
 CONF_TLS: Final = "tls"
 CONF_VERIFY_TLS: Final = "verify_tls"
 CONF_INSTITUTION: Final = "institution"
@@ -57,7 +54,6 @@ DEFAULT_SIP2_PORT: Final = 6001
 # Room subentries
 SUBENTRY_ROOM: Final = "room"
 CONF_ROOM_ID: Final = "room_id"
-CONF_NAME: Final = "name"
 CONF_KIND: Final = "kind"
 CONF_FLOOR: Final = "floor"
 CONF_LOCK_IEEE: Final = "lock_ieee"
@@ -118,19 +114,7 @@ def signal_room_event(entry_id: str) -> str:
     return f"{DOMAIN}_{entry_id}_room_event"
 
 
-# --- limits ---------------------------------------------------------------------------------
-# Patron IDs (staff / student numbers, ILS barcodes) and card numbers, as typed or read.
-MAX_ID_LENGTH: Final = 32
-MAX_CARD_LENGTH: Final = 64
-MAX_PASSWORD_LENGTH: Final = 256
-# Room ids: what the e-label, the QR code and the entity ids carry.
-ROOM_ID_PATTERN: Final = r"^[A-Z0-9][A-Z0-9-]{0,15}\Z"
-MAX_ROOM_NAME_LENGTH: Final = 64
-MAX_FLOOR_LENGTH: Final = 16
-# Free text from staff and automations (freeze reasons, names).
-MAX_TEXT_LENGTH: Final = 200
-# A long-term room is reserved at most this many months ahead.
-MAX_MONTHS_AHEAD: Final = 12
+# --- limits: core/limits.py; what follows are the run time's own -------------------------
 
 # Password checks (bcrypt or the ILS) in flight at once per site; more would starve the rest of
 # Home Assistant of executor threads.
@@ -141,10 +125,8 @@ MAX_WAITING_LOGINS_PER_CALLER: Final = 4
 # The longest a login waits for a slot before it is refused with too_many_attempts.
 LOGIN_QUEUE_SECONDS: Final = 10.0
 
-# Doors: an unlocked door is locked again after this many seconds when nobody opened it
-# (option `relock_after_s`), and this long after it closes again.
-DEFAULT_RELOCK_AFTER_S: Final = 10
-MAX_RELOCK_AFTER_S: Final = 600
+# Doors: an unlocked door that closes again is locked this long after (the time it stays
+# unlocked when nobody opens it is the option `relock_after_s`, core/limits.py).
 RELOCK_ON_CLOSE_S: Final = 1.0
 
 # The patron system is asked again this often while it is down (a repair issue is open).

@@ -44,7 +44,8 @@ from .core.circulation import (
     reactivate_membership,
 )
 from .core.errors import Reason, Refused
-from .core.model import Patron, mask_patron_id
+from .core.identity import mask_patron_id
+from .core.model import Patron
 from .core.study_rooms import Library
 from .gate import PatronGate
 from .library import LibraryHub

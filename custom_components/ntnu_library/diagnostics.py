@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from . import NtnuLibraryConfigEntry
-from .core.model import mask_patron_id
+from .core.identity import mask_patron_id
 
 TO_REDACT = {"password", "password_hash", "login_password", "login_user"}
 

@@ -13,7 +13,8 @@ from homeassistant.util import dt as dt_util
 from .auth.local import ACTIVATION_VALID, LocalDirectory
 from .core.categories import default_membership_expiry
 from .core.errors import Reason, Refused
-from .core.model import Patron, mask_patron_id
+from .core.identity import mask_patron_id
+from .core.model import Patron
 from .gate import PatronGate
 from .library import LibraryHub
 

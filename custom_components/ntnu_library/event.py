@@ -9,7 +9,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import NtnuLibraryConfigEntry
 from .const import signal_room_event
-from .core.model import EventType, Room, RoomEvent, mask_patron_id
+from .core.identity import mask_patron_id
+from .core.model import EventType, Room, RoomEvent
 from .entity import RoomEntity, room_subentry_pairs
 from .site import SiteRuntime
 

@@ -9,7 +9,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
 from .core.errors import Reason, Refused
-from .core.model import mask_patron_id, printable
+from .core.identity import mask_patron_id, printable
 from .zigbee.radio import RadioError
 
 

@@ -25,17 +25,13 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from .backends import PatronBackend, PatronSystemDown
-from .const import (
-    DOMAIN,
-    LOGIN_QUEUE_SECONDS,
-    LOGIN_SLOTS,
-    MAX_TEXT_LENGTH,
-    MAX_WAITING_LOGINS_PER_CALLER,
-)
+from .const import DOMAIN, LOGIN_QUEUE_SECONDS, LOGIN_SLOTS, MAX_WAITING_LOGINS_PER_CALLER
 from .core.breaker import CircuitBreaker
 from .core.errors import Reason, Refused
-from .core.model import Patron, mask_patron_id, printable
-from .core.throttle import LoginThrottle, normalize_patron_id
+from .core.identity import mask_patron_id, normalize_patron_id, printable
+from .core.limits import MAX_TEXT_LENGTH
+from .core.model import Patron
+from .core.throttle import LoginThrottle
 from .library import LibraryHub
 
 _LOGGER = logging.getLogger(__package__)

@@ -25,16 +25,11 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import (
-    CONF_KIOSKS,
-    CONF_LABEL_SIZE,
-    CONF_PARTNER_LOAN_DAYS,
-    CONF_RETURN_BOXES,
-    MAX_RELOCK_AFTER_S,
-)
+from .const import CONF_KIOSKS, CONF_LABEL_SIZE, CONF_PARTNER_LOAN_DAYS, CONF_RETURN_BOXES
 from .core.circulation import DEFAULT_PARTNER_LOAN_DAYS, MAX_PARTNER_LOAN_DAYS
 from .core.elabel import DEFAULT_LABEL_SIZE, LABEL_SIZES
 from .core.errors import Refused
+from .core.limits import MAX_RELOCK_AFTER_S
 from .core.policy import Policy
 
 _TIME_FIELDS = ("closing_time", "counter_opens", "counter_closes")

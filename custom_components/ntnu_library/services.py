@@ -45,13 +45,10 @@ from .const import (
     ATTR_SUSPENDED,
     ATTR_UNTIL,
     DOMAIN,
-    MAX_CARD_LENGTH,
-    MAX_ID_LENGTH,
-    MAX_TEXT_LENGTH,
-    ROOM_ID_PATTERN,
 )
 from .core.categories import CATEGORIES
 from .core.circulation import KIOSK_FAULTS, MAX_BARCODES
+from .core.limits import MAX_CARD_LENGTH, MAX_ID_LENGTH, MAX_TEXT_LENGTH, ROOM_ID_PATTERN
 from .core.policy import MAX_FREEZE_DAYS
 from .exceptions import translated_errors
 from .site import find_site

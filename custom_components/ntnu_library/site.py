@@ -28,7 +28,8 @@ from homeassistant.util import dt as dt_util
 from .backends import PatronBackend, build_patron_backend, build_radio
 from .commands import SiteCommands
 from .const import DOMAIN
-from .core.model import RoomStatus, mask_patron_id
+from .core.identity import mask_patron_id
+from .core.model import RoomStatus
 from .core.policy import Policy
 from .core.room_state import LibraryState
 from .core.study_rooms import Library

@@ -17,6 +17,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
+from homeassistant.const import CONF_NAME
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -31,16 +32,13 @@ from .const import (
     CONF_FLOOR,
     CONF_KIND,
     CONF_LOCK_IEEE,
-    CONF_NAME,
     CONF_OCCUPANCY_IEEE,
     CONF_RADIO,
     CONF_ROOM_ID,
-    MAX_FLOOR_LENGTH,
-    MAX_ROOM_NAME_LENGTH,
     RADIO_SIMULATED,
-    ROOM_ID_PATTERN,
     SUBENTRY_ROOM,
 )
+from .core.limits import MAX_FLOOR_LENGTH, MAX_ROOM_NAME_LENGTH, ROOM_ID_PATTERN
 from .core.model import Room, RoomKind
 from .zigbee.radio import KnownDevice, RoomDevices
 from .zigbee.simulated import simulated_devices

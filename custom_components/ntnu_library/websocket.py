@@ -23,8 +23,8 @@ from .const import (
     ATTR_PATRON_ID,
     ATTR_ROOM,
     DOMAIN,
-    MAX_PASSWORD_LENGTH,
 )
+from .core.limits import MAX_PASSWORD_LENGTH
 from .exceptions import translated_errors
 from .services import PATRON_ID_FIELD, ROOM_FIELD
 from .site import find_site

@@ -14,9 +14,10 @@ from typing import Any
 import bcrypt
 import pytest
 
-from custom_components.ntnu_library.auth import PatronSystem, normalize_card, normalize_name
+from custom_components.ntnu_library.auth import PatronSystem
 from custom_components.ntnu_library.auth.local import LocalDirectory, hash_password
 from custom_components.ntnu_library.core.errors import Reason, Refused
+from custom_components.ntnu_library.core.identity import normalize_card, normalize_name
 from custom_components.ntnu_library.core.model import Patron
 
 PASSWORD = "ntnu-demo"

@@ -21,6 +21,7 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.ntnu_library.core.errors import Reason, Refused
+from custom_components.ntnu_library.core.identity import mask_patron_id
 from custom_components.ntnu_library.core.model import (
     Borrow,
     EventType,
@@ -31,7 +32,6 @@ from custom_components.ntnu_library.core.model import (
     RoomKind,
     RoomStatus,
     Source,
-    mask_patron_id,
     month_key,
 )
 from custom_components.ntnu_library.core.policy import Policy

@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.ntnu_library.core.errors import Reason, Refused
-from custom_components.ntnu_library.core.throttle import LoginThrottle, normalize_patron_id
+from custom_components.ntnu_library.core.identity import normalize_patron_id
+from custom_components.ntnu_library.core.throttle import LoginThrottle
 
 LIBRARY_NAT = "140.122.1.1"  # every patron in the building arrives from this address
 T0 = 10_000.0

@@ -11,7 +11,7 @@ from unittest.mock import patch
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -24,7 +24,6 @@ from custom_components.ntnu_library.const import (
     CONF_DEMO_DATA,
     CONF_FLOOR,
     CONF_KIND,
-    CONF_NAME,
     CONF_PATRON_SYSTEM,
     CONF_RADIO,
     CONF_ROOM_ID,

@@ -6,25 +6,10 @@ No Home Assistant imports: the runtime hands in what it needs (an executor, a sa
 from __future__ import annotations
 
 from typing import Protocol
-import unicodedata
 
 from ..core.model import Patron
-from ..core.throttle import normalize_patron_id
 
-__all__ = ["PatronSystem", "normalize_card", "normalize_name", "normalize_patron_id"]
-
-
-def normalize_card(card: str) -> str:
-    """Return a card number as every patron system keys it: NFKC, stripped, upper-case."""
-    return unicodedata.normalize("NFKC", card).strip().upper()
-
-
-def normalize_name(name: str) -> str:
-    """Return a name as a name search compares it: NFKC, case-folded, without whitespace.
-
-    Staff type 王小明 or 王 小明, Anna Schmidt or anna  schmidt: all the same patron.
-    """
-    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+__all__ = ["PatronSystem"]
 
 
 class PatronSystem(Protocol):

@@ -26,11 +26,12 @@ import unicodedata
 
 import bcrypt
 
-from ..const import MAX_CARD_LENGTH, MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from ..core.categories import CATEGORIES
 from ..core.errors import Reason, Refused
-from ..core.model import Patron, mask_patron_id
-from . import PatronSystem, normalize_card, normalize_name, normalize_patron_id
+from ..core.identity import mask_patron_id, normalize_card, normalize_name, normalize_patron_id
+from ..core.limits import MAX_CARD_LENGTH, MAX_ID_LENGTH, MAX_TEXT_LENGTH
+from ..core.model import Patron
+from . import PatronSystem
 
 STORAGE_FORMAT: Final = 1
 MAX_NAME_LENGTH: Final = MAX_TEXT_LENGTH

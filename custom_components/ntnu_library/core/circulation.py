@@ -30,7 +30,8 @@ from typing import Any
 
 from .categories import Category, add_months, category as find_category
 from .errors import Reason, Refused
-from .model import Patron, printable
+from .identity import printable
+from .model import Patron
 
 # A barcode after upper-casing and stripping; anything else is unreadable.
 BARCODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}\Z")

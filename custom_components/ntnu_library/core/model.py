@@ -110,22 +110,6 @@ class RoomEvent:
     ref: str | None = field(default=None, compare=False)
 
 
-def printable(text: str, limit: int = 64) -> str:
-    """Text safe for a log line or a message: control characters become "?", length bounded."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
-
-
-def mask_patron_id(patron_id: str | None) -> str | None:
-    """Show enough of an ID for staff to recognise it, never the whole of it (nor a newline)."""
-    if not patron_id:
-        return None
-    patron_id = printable(patron_id, len(patron_id))
-    if len(patron_id) <= 2:
-        return "*" * len(patron_id)
-    keep_head = 2 if len(patron_id) >= 7 else 1
-    return patron_id[:keep_head] + "*" * (len(patron_id) - keep_head - 1) + patron_id[-1]
-
-
 def month_key(moment: datetime | date, *, ahead: int = 0) -> str:
     """The calendar month a long-term reservation is for (or `ahead` months later), as YYYY-MM."""
     index = moment.year * 12 + moment.month - 1 + ahead

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, time
 from typing import Any
 
-from ..const import DEFAULT_RELOCK_AFTER_S, MAX_RELOCK_AFTER_S
 from .errors import Reason, Refused
+from .limits import DEFAULT_RELOCK_AFTER_S, MAX_RELOCK_AFTER_S
 
 DEFAULT_AUTO_RETURN_MINUTES = 30
 DEFAULT_FREEZE_DAYS = 7

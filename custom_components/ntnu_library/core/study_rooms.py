@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import re
 
-from ..const import MAX_MONTHS_AHEAD
 from .errors import Reason, Refused
+from .limits import MAX_MONTHS_AHEAD
 from .model import (
     Borrow,
     EventType,

@@ -20,9 +20,9 @@ import hashlib
 from itertools import islice
 import math
 from typing import Any
-import unicodedata
 
 from .errors import Reason, Refused
+from .identity import normalize_patron_id
 
 STORAGE_FORMAT = 1
 
@@ -32,14 +32,6 @@ _MAX_KEY_LENGTH = 64
 _EVICTION_SCAN = 64
 # Entries written to the Store at most; the worst offenders matter most after a restart.
 _MAX_PERSISTED = 1000
-
-
-def normalize_patron_id(patron_id: str) -> str:
-    """Return a patron ID as the directory and the throttle key it: NFKC, stripped, upper-case.
-
-    NFKC turns the full-width letters and digits a Chinese input method types into ASCII.
-    """
-    return unicodedata.normalize("NFKC", patron_id).strip().upper()
 
 
 def _bounded(key: str) -> str:

@@ -17,8 +17,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from ..auth.local import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
-from ..const import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.errors import Reason, Refused
+from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from .context import ACTIVATE_PATH, WebContext, html_response, page_language
 from .room_page import (
     BadForm,

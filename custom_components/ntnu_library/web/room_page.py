@@ -26,8 +26,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from ..commands import PATRON_ACTIONS
-from ..const import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.errors import Reason, Refused
+from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.model import RoomKind, RoomStatus
 from .context import (
     ROOM_PATH,

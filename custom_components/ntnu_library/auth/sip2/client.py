@@ -31,8 +31,9 @@ import time
 from typing import Final
 
 from ...core.errors import Reason, Refused
-from ...core.model import Patron, mask_patron_id, printable
-from .. import PatronSystem, normalize_card, normalize_patron_id
+from ...core.identity import mask_patron_id, normalize_card, normalize_patron_id, printable
+from ...core.model import Patron
+from .. import PatronSystem
 from . import codec, item_messages
 from .codec import DEFAULT_ENCODING, Message, Sip2Error
 from .config import Sip2Config, flag_positions

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Final
 
 from ...core.categories import CATEGORIES, Category
 from ...core.errors import Reason
+from ...core.identity import normalize_card, normalize_patron_id
 from ...core.model import Patron
-from .. import normalize_card, normalize_patron_id
 from . import codec
 from .codec import Message
 
