@@ -21,16 +21,8 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.ssl import get_default_context, get_default_no_verify_context
 
 from .auth import PatronSystem
+from .auth.ils import DEFAULT_REFUSING_FLAGS, IlsConfig, IlsPatronSystem
 from .auth.local import LocalDirectory
-from .auth.sip2 import (
-    DEFAULT_ENCODING,
-    DEFAULT_REFUSING_FLAGS,
-    MOST_RESTRICTED_CATEGORY,
-    Sip2Config,
-    Sip2LoginRejected,
-    Sip2PatronSystem,
-    Sip2Unavailable,
-)
 from .const import (
     CONF_BAUDRATE,
     CONF_BELLOWS,
@@ -52,14 +44,15 @@ from .const import (
     CONF_SIP2,
     CONF_TLS,
     CONF_VERIFY_TLS,
-    DEFAULT_BAUDRATE,
     DOMAIN,
     PATRONS_SIP2,
     RADIO_BELLOWS,
     RADIO_ZHA,
 )
+from .core.categories import MOST_RESTRICTED_CATEGORY
+from .sip2 import DEFAULT_ENCODING, Sip2LoginRejected, Sip2Unavailable
 from .zha_locks import ZHA_DOMAIN, async_guard_zha_locks
-from .zigbee.bellows import BellowsRadio, network_address
+from .zigbee.bellows import DEFAULT_BAUDRATE, BellowsRadio, network_address
 from .zigbee.radio import RoomRadio, Spawn
 from .zigbee.simulated import SimulatedRadio
 from .zigbee.zha import ZhaRadio
@@ -170,7 +163,7 @@ class PatronBackend:
     # refuses the patron; None where the patron system has no such thing (the local one).
     async_block: Callable[[str, str], Awaitable[None]] | None = None
     # The ILS's circulation (items, checkouts, checkins); None where loans are kept here.
-    ils: Sip2PatronSystem | None = None
+    ils: IlsPatronSystem | None = None
 
 
 def build_patron_backend(
@@ -245,9 +238,9 @@ def parse_category_map(text: str) -> dict[str, str]:
     return found
 
 
-def sip2_config(data: Mapping[str, Any]) -> Sip2Config:
+def sip2_config(data: Mapping[str, Any]) -> IlsConfig:
     """The SIP2 settings an entry (or a config flow form) holds; ValueError if inconsistent."""
-    return Sip2Config(
+    return IlsConfig(
         host=data[CONF_HOST],
         port=int(data[CONF_PORT]),
         tls=bool(data.get(CONF_TLS, False)),
@@ -266,10 +259,10 @@ def sip2_config(data: Mapping[str, Any]) -> Sip2Config:
     )
 
 
-def sip2_patron_system(data: Mapping[str, Any]) -> Sip2PatronSystem:
+def sip2_patron_system(data: Mapping[str, Any]) -> IlsPatronSystem:
     """A SIP2 client with Home Assistant's shared TLS context (loaded once, off the loop)."""
     config = sip2_config(data)
     context = None
     if config.tls:
         context = get_default_context() if config.verify_tls else get_default_no_verify_context()
-    return Sip2PatronSystem(config, ssl_context=context)
+    return IlsPatronSystem(config, ssl_context=context)

@@ -33,15 +33,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import slugify
 import voluptuous as vol
 
-from .auth.sip2 import (
-    DEFAULT_ENCODING,
-    DEFAULT_REFUSING_FLAGS,
-    PATRON_STATUS_FLAGS,
-    SIP2_ENCODINGS,
-    Sip2ConfigError,
-    Sip2LoginRejected,
-    Sip2Unavailable,
-)
+from .auth.ils import DEFAULT_REFUSING_FLAGS
 from .backends import DEFAULT_CATEGORY, ZHA_DOMAIN, same_port, sip2_patron_system, zha_ports
 from .const import (
     CONF_BAUDRATE,
@@ -67,10 +59,8 @@ from .const import (
     CONF_SITE_NAME,
     CONF_TLS,
     CONF_VERIFY_TLS,
-    DEFAULT_BAUDRATE,
     DEFAULT_SIP2_PORT,
     DOMAIN,
-    FLOW_CONTROLS,
     PATRON_SYSTEMS,
     PATRONS_LOCAL,
     PATRONS_SIP2,
@@ -85,8 +75,16 @@ from .core.policy import Policy
 from .demo import DEMO_BRANCH_ROOMS, DEMO_CIRCULATION, DEMO_POLICY, DEMO_ROOMS
 from .library import library_id
 from .options_flow import NtnuLibraryOptionsFlow
+from .sip2 import (
+    DEFAULT_ENCODING,
+    PATRON_STATUS_FLAGS,
+    SIP2_ENCODINGS,
+    Sip2ConfigError,
+    Sip2LoginRejected,
+    Sip2Unavailable,
+)
 from .subentries import RoomSubentryFlow, room_subentry
-from .zigbee.bellows import form_path, network_address, probe
+from .zigbee.bellows import DEFAULT_BAUDRATE, FLOW_CONTROLS, form_path, network_address, probe
 
 NEW_LIBRARY = "new"
 

@@ -47,8 +47,8 @@ from typing import Any
 if __package__ in {None, ""}:  # run as a script: make the integration importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from custom_components.ntnu_library.auth.sip2 import codec, item_messages
-from custom_components.ntnu_library.auth.sip2.codec import Message, Sip2Error
+from custom_components.ntnu_library.sip2 import codec, item_messages
+from custom_components.ntnu_library.sip2.codec import Message, Sip2Error
 
 DEMO_PASSWORD = "ntnu-demo"
 DEMO_LOGIN_USER = "ntnu-door"
@@ -694,13 +694,13 @@ def demo_patrons(today: date | None = None) -> list[dict[str, Any]]:
 
 async def bench(rounds: int = 200) -> dict[str, float]:
     """Return the SIP2 login (63/64 with password) round trip on loopback, in milliseconds."""
-    from custom_components.ntnu_library.auth.sip2 import Sip2Config, Sip2PatronSystem
+    from custom_components.ntnu_library.auth.ils import IlsConfig, IlsPatronSystem
 
     async with IlsServer(
         demo_patrons(), login_user=DEMO_LOGIN_USER, login_password=DEMO_LOGIN_PASSWORD
     ) as server:
-        system = Sip2PatronSystem(
-            Sip2Config(
+        system = IlsPatronSystem(
+            IlsConfig(
                 host="127.0.0.1",
                 port=server.port,
                 institution=INSTITUTION,

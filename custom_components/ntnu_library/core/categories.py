@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+import sys
 from types import MappingProxyType
 
 from .errors import Reason, Refused
@@ -386,6 +387,26 @@ def _build() -> Mapping[str, Category]:
 
 
 CATEGORIES: Mapping[str, Category] = _build()
+
+
+def _most_restricted() -> str:
+    """The category with the fewest items, then the shortest loan; the table's first on a tie.
+
+    A loan "by agreement" (partner libraries) is not counted as short: its length is unknown.
+    """
+    start = date(2001, 1, 1)
+
+    def strictness(entry: Category) -> tuple[int, int]:
+        period = entry.loan_period
+        days = (period.due(start) - start).days if period is not None else sys.maxsize
+        return entry.item_limit, days
+
+    return min(CATEGORIES.values(), key=strictness).key
+
+
+# The least a patron can borrow: where a patron whose category is unknown lands (an ILS patron
+# type nobody mapped, a record that names none).
+MOST_RESTRICTED_CATEGORY: str = _most_restricted()
 
 
 def category(key: str) -> Category:

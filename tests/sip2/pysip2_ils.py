@@ -1,13 +1,19 @@
-"""A second, independent ILS for the SIP2 client tests: the server of pysip2 (PyPI `pysip2`).
+"""A second, independent ILS for the SIP2 tests: the server of pysip2 (PyPI `pysip2`).
 
-scripts/lib/ils.py speaks SIP2 with the integration's own codec, so a mistake shared by codec and
-client would pass there. pysip2 is someone else's reading of the spec: its own framing, checksum
-and character sets (code page 850 unless told otherwise).
+scripts/lib/ils.py speaks SIP2 with the sip2 package's own codec, so a mistake shared by codec
+and client would pass there. pysip2 is someone else's reading of the spec: its own framing,
+checksum, character sets (code page 850 unless told otherwise) and its own checks of every
+fixed field (a Checkout whose nb due date is no date makes it hang up).
 
 It serves the same patron records as `IlsServer` (dicts with id, name, password, card, status,
-valid, blank_cq) with the same surface (port, counts, connections, reject_login, fault), on the
-test's event loop. pysip2 serves inside an anyio task group, which must be entered and left by
-one task: start() runs the whole server in a task of its own.
+valid, blank_cq) and the same catalogue (`items`, `demo_items()` unless told) with the same
+surface (port, counts, connections, reject_login, fault, loans, checkins, item, loans_of), on
+the test's event loop. Circulation follows IlsServer's rules and screen messages: a checkout
+refused for an unknown patron, a wrong password, a block (charge privileges denied or card
+reported lost, unless no block), an unknown item, an item for library use only or on loan to
+someone else; a loan to the same patron renewed; due LOAN_DAYS later at the end of the day
+(accompanying material is not tied to its item here). pysip2 serves inside an anyio task group,
+which must be entered and left by one task: start() runs the whole server in a task of its own.
 
 What pysip2 cannot do, and what stands in:
 - Its 64 carries only SIP2 2.00 fields: no patron type (PC), expiry (PA) or vendor card field,
@@ -16,7 +22,7 @@ What pysip2 cannot do, and what stands in:
   stream pysip2 reads and writes, nothing else) injects the faults of FAULTS; pysip2 itself
   answers the bad checksum of a request with 96 and a 97 with its last answer.
 - It has no hook per connection or per 97: the tap counts connections and 97s, the route
-  handlers count 93, 99, 63 and 01.
+  handlers count 93, 99, 63, 01, 17, 11 and 09.
 - It decodes 01 Block Patron and routes it (without a handler it answers a 24 with BL=N, as an
   ILS that does not know the patron would). The handler here keeps the block on the record as
   scripts/lib/ils.py does (charge privileges denied, `blocked`), with the same `blocks`,
@@ -28,20 +34,30 @@ What pysip2 cannot do, and what stands in:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, time as day_time, timedelta
 import socket
 from typing import Any
 
 import anyio
 from anyio import EndOfStream
 from anyio.abc import SocketAttribute, SocketListener, SocketStream
-from ils import INSTITUTION
+from ils import INSTITUTION, LOAN_DAYS, LOCATION, Loan, demo_items
 from pysip2 import (
     BLOCK_PATRON,
+    CHECKIN,
+    CHECKOUT,
+    ITEM_INFORMATION,
     LOGIN,
     PATRON_INFORMATION,
     SC_STATUS,
     BlockPatronRequest,
+    CheckinRequest,
+    CheckinResponse,
+    CheckoutRequest,
+    CheckoutResponse,
+    ItemInformationRequest,
+    ItemInformationResponse,
     LoginRequest,
     LoginResponse,
     PatronInformationRequest,
@@ -51,19 +67,21 @@ from pysip2 import (
     SIP2Server,
 )
 
-# As in scripts/lib/ils.py, each touches the questions about a patron (63, 01) and their
-# answers (64, 24).
+# As in scripts/lib/ils.py, each touches the questions about a patron (63, 01) and about items
+# (17, 11, 09), and their answers (64, 24, 18, 12, 10).
 FAULTS = frozenset(
     {
         "bad_checksum",  # every answer sent with a wrong checksum (the 97 replay too)
         "bad_checksum_once",  # the first answer wrong; pysip2's replay after 97 is the right one
-        "request_checksum",  # every 63 or 01 arrives with a wrong checksum: pysip2 answers 96
+        "request_checksum",  # every question arrives with a wrong checksum: pysip2 answers 96
         "request_checksum_once",  # the first only; the terminal's resend arrives intact
         "drop",  # answer the next question, then close the connection
     }
 )
-_QUESTIONS = (b"63", b"01")
-_ANSWERS = (b"64", b"24")
+_QUESTIONS = (b"63", b"01", b"17", b"11", b"09")
+_ANSWERS = (b"64", b"24", b"18", b"12", b"10")
+# The patron status flags that stop a checkout: charge privileges denied, card reported lost.
+_NO_CHARGE = (0, 4)
 
 
 def _wrong_checksum(frame: bytes) -> bytes:
@@ -169,8 +187,18 @@ class PySip2Ils:
         login_password: str | None = None,
         institution: str = INSTITUTION,
         encoding: str = "cp850",
+        items: list[dict[str, Any]] | None = None,
+        now: Callable[[], datetime] = datetime.now,
+        loan_days: int = LOAN_DAYS,
     ) -> None:
         self.patrons = {str(p["id"]).upper(): dict(p) for p in patrons}
+        catalogue = demo_items() if items is None else items
+        self.items = {str(i["barcode"]).strip().upper(): dict(i) for i in catalogue}
+        self.loans: dict[str, Loan] = {}
+        self.now = now
+        self.loan_days = loan_days
+        # Every 09 as received: (item, return date as sent, current location).
+        self.checkins: list[tuple[str, str, str]] = []
         self.login_user = login_user
         self.login_password = login_password
         self.institution = institution
@@ -193,6 +221,9 @@ class PySip2Ils:
         server.route(SC_STATUS)(self._sc_status)
         server.route(PATRON_INFORMATION)(self._patron_information)
         server.route(BLOCK_PATRON)(self._block_patron)
+        server.route(ITEM_INFORMATION)(self._item_information)
+        server.route(CHECKOUT)(self._checkout)
+        server.route(CHECKIN)(self._checkin)
         self.server = server
 
     def count(self, command: str) -> None:
@@ -244,6 +275,20 @@ class PySip2Ils:
             if str(patron.get("card") or "").upper() == key:
                 return patron
         return None
+
+    def item(self, barcode: str) -> dict[str, Any] | None:
+        """Return the catalogue record of an item (its barcode in any case)."""
+        return self.items.get(barcode.strip().upper())
+
+    def loans_of(self, patron_id: str) -> list[str]:
+        """Return the barcodes on loan to a patron (by ID or card), oldest loan first."""
+        patron = self.find(patron_id)
+        key = str(patron["id"]).upper() if patron is not None else patron_id.strip().upper()
+        return [
+            str(self.items[barcode]["barcode"])
+            for barcode, loan in self.loans.items()
+            if loan.patron_id.upper() == key
+        ]
 
     def unblock(self, patron_id: str) -> bool:
         """Lift a block as staff would in the ILS; False when the patron is not blocked."""
@@ -299,13 +344,19 @@ class PySip2Ils:
         cq: str | None = None
         if password is not None and not patron.get("blank_cq"):
             cq = "Y" if password == patron.get("password") else "N"
+        loans = self.loans_of(str(patron["id"]))
+        charged: tuple[str, ...] = ()
+        if request.summary[2] == "Y":  # the charged items, BP to BQ (from 1)
+            start = max(_number(request.start_item, 1), 1)
+            charged = tuple(loans[start - 1 : _number(request.end_item, len(loans))])
         return PatronInformationResponse(
-            **common,
+            **(common | {"charged_items_count": f"{len(loans):04d}"}),
             patron_status=_status(patron.get("status")),
             patron_identifier=str(patron["id"]),
-            personal_name=str(patron.get("name", "")),
+            personal_name=self._text(patron.get("name", "")),
             valid_patron="Y",
             valid_patron_password=cq,
+            charged_items=charged,
         )
 
     async def _block_patron(self, request: BlockPatronRequest, ctx: Any) -> PatronStatusResponse:
@@ -344,3 +395,157 @@ class PySip2Ils:
             valid_patron="Y",
             screen_message=("Card blocked",),
         )
+
+    # --- Circulation --------------------------------------------------------------------------
+
+    def _text(self, value: object) -> str:
+        """A value as this ILS sends it: what the character set lacks comes out as "?"."""
+        return str(value).encode(self.encoding, "replace").decode(self.encoding)
+
+    def _item_fields(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """CK (media type) and CH (item properties) of an item, as IlsServer sends them."""
+        accompanies = item.get("accompanies")
+        tokens = ["library_use_only"] if item.get("library_use_only") else []
+        if accompanies:
+            tokens.append(f"accompanies={accompanies}")
+        return {
+            "media_type": str(item.get("media_type") or ("006" if accompanies else "001")),
+            "item_properties": ";".join(tokens) or None,
+        }
+
+    def _due(self) -> datetime:
+        return datetime.combine(
+            self.now().date() + timedelta(days=self.loan_days), day_time(23, 59, 59)
+        )
+
+    async def _item_information(
+        self, request: ItemInformationRequest, ctx: Any
+    ) -> ItemInformationResponse:
+        self.count("17")
+        barcode = request.item_identifier
+        item = self.item(barcode)
+        if item is None:  # as Koha: "other" status, no title
+            return ItemInformationResponse(
+                circulation_status="01",
+                security_marker="01",
+                fee_type="01",
+                transaction_date=_sip_date(self.now()),
+                item_identifier=barcode,
+                title_identifier="",
+                screen_message=("Item not found",),
+            )
+        loan = self.loans.get(barcode.strip().upper())
+        location = str(item.get("location") or LOCATION)
+        return ItemInformationResponse(
+            circulation_status="04" if loan is not None else "03",
+            security_marker="02",
+            fee_type="01",
+            transaction_date=_sip_date(self.now()),
+            hold_queue_length="0",
+            due_date=_sip_date(loan.due) if loan is not None else None,
+            item_identifier=str(item["barcode"]),
+            title_identifier=self._text(item.get("title", "")),
+            permanent_location=location,
+            current_location=location,
+            **self._item_fields(item),
+        )
+
+    async def _checkout(self, request: CheckoutRequest, ctx: Any) -> CheckoutResponse:
+        self.count("11")
+        key = request.patron_identifier
+        barcode = request.item_identifier
+        patron = self.find(key)
+        item = self.item(barcode)
+        now = _sip_date(self.now())
+
+        def refuse(message: str) -> CheckoutResponse:
+            return CheckoutResponse(
+                ok="0",
+                renewal_ok="N",
+                magnetic_media="U",
+                desensitize="N",
+                transaction_date=now,
+                institution_id=self.institution,
+                patron_identifier=key,
+                item_identifier=barcode,
+                title_identifier=self._text(item.get("title", "")) if item is not None else "",
+                due_date="",
+                screen_message=(message,),
+            )
+
+        if patron is None or patron.get("valid") is False:
+            return refuse("Unknown patron")
+        password = request.patron_password
+        if password is not None and password != patron.get("password"):
+            return refuse("Invalid patron password")
+        status = _status(patron.get("status"))
+        if request.no_block != "Y" and any(status[i] == "Y" for i in _NO_CHARGE):
+            return refuse("Patron blocked: borrowing is not allowed")
+        if item is None:
+            return refuse("Item not found")
+        if item.get("library_use_only"):
+            return refuse("Library use only: this item cannot be borrowed")
+        patron_id = str(patron["id"])
+        item_key = str(item["barcode"]).strip().upper()
+        loan = self.loans.get(item_key)
+        if loan is not None and loan.patron_id.upper() != patron_id.upper():
+            return refuse("Item is on loan to another patron")
+        due = self._due()
+        self.loans[item_key] = Loan(patron_id, due)
+        return CheckoutResponse(
+            ok="1",
+            renewal_ok="Y" if loan is not None else "N",
+            magnetic_media="N",
+            desensitize="Y",
+            transaction_date=now,
+            institution_id=self.institution,
+            patron_identifier=patron_id,
+            item_identifier=str(item["barcode"]),
+            title_identifier=self._text(item.get("title", "")),
+            due_date=_sip_date(due),
+            **self._item_fields(item),
+        )
+
+    async def _checkin(self, request: CheckinRequest, ctx: Any) -> CheckinResponse:
+        self.count("09")
+        barcode = request.item_identifier
+        self.checkins.append((barcode, request.return_date, request.current_location))
+        item = self.item(barcode)
+        now = _sip_date(self.now())
+        if item is None:
+            return CheckinResponse(
+                ok="0",
+                resensitize="N",
+                magnetic_media="U",
+                alert="Y",
+                transaction_date=now,
+                institution_id=self.institution,
+                item_identifier=barcode,
+                permanent_location="",
+                screen_message=("Item not found",),
+            )
+        loan = self.loans.pop(str(item["barcode"]).strip().upper(), None)
+        return CheckinResponse(
+            ok="1" if loan is not None else "0",
+            resensitize="Y",
+            magnetic_media="N",
+            alert="N",
+            transaction_date=now,
+            institution_id=self.institution,
+            item_identifier=str(item["barcode"]),
+            permanent_location=str(item.get("location") or LOCATION),
+            title_identifier=self._text(item.get("title", "")),
+            patron_identifier=loan.patron_id if loan is not None else None,
+            screen_message=() if loan is not None else ("Item was not on loan",),
+            **self._item_fields(item),
+        )
+
+
+def _sip_date(moment: datetime) -> str:
+    """A SIP2 timestamp in local time (four blanks for the zone), as pysip2's own now_18()."""
+    return moment.strftime("%Y%m%d") + "    " + moment.strftime("%H%M%S")
+
+
+def _number(text: str | None, default: int) -> int:
+    value = (text or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else default

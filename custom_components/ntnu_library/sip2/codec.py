@@ -2,7 +2,7 @@
 
 93/94 login, 99/98 status, 63/64 patron information, 01/24 block patron, 96/97 resends, and
 the framing of 17/18 item information, 11/12 checkout and 09/10 checkin (their builders and
-readers are in item_messages.py).
+readers are in item_messages.py; the readers of 64 and 24 in patron_info.py).
 
 A message is one line ending in CR: a two-digit command, fixed-length fields, then variable
 fields `XXvalue|`. With error detection the line ends in `AY<seq>AZ<checksum>`, the checksum
@@ -11,9 +11,12 @@ upper-case hex digits. The character set is the caller's (`SIP2_ENCODINGS`): the
 many ILSs use code page 850, newer ones UTF-8. The checksum covers the encoded bytes.
 
 A value that does not decode is read with U+FFFD in its place: one odd byte in a name must not
-cost a patron the login. Everything else that cannot be parsed raises `Sip2Error`, nothing else:
-the parser reads what a server on the network sends, and a malformed answer must end in a
-refusal, never in a crash.
+cost a patron the login. Everything else that cannot be parsed raises `Sip2ProtocolError`,
+nothing else: the parser reads what a server on the network sends, and a malformed answer must
+end in an error the caller expects, never in a crash. What cannot be sent (a `|` in a value, a
+letter the character set lacks) raises `Sip2ValueError` before a byte is written.
+
+Every exception of this package is a `Sip2Error`.
 """
 
 from __future__ import annotations
@@ -77,13 +80,32 @@ _TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{4})\Z")
 
 
 class Sip2Error(Exception):
-    """A message that cannot be built or an answer that cannot be parsed.
+    """Anything this package raises.
 
-    The message never quotes the line: a request carries a password.
+    The message never quotes a line or a value: a request carries a password.
     """
 
 
-class Sip2ChecksumError(Sip2Error):
+class Sip2ValueError(Sip2Error, ValueError):
+    """A value that cannot be sent: it would break the framing, or the character set lacks it.
+
+    `field` names the argument of the call it came in (patron_id, password, barcode ...) when
+    a client call refused it; None from the codec itself. Nothing was sent.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Sip2ProtocolError(Sip2Error):
+    """The other side's line cannot be read, or is not the answer to the question asked.
+
+    The server answered: this exchange failed, the server is not down.
+    """
+
+
+class Sip2ChecksumError(Sip2ProtocolError):
     """An answer whose AZ checksum does not match its bytes (the spec says: ask again)."""
 
 
@@ -115,21 +137,21 @@ def checksum(data: bytes) -> str:
 
 
 def check_encoding(encoding: str) -> str:
-    """Return the encoding if it is one of SIP2_ENCODINGS; ValueError otherwise."""
+    """Return the encoding if it is one of SIP2_ENCODINGS; Sip2ValueError otherwise."""
     if encoding not in SIP2_ENCODINGS:
-        raise ValueError(f"encoding must be one of {', '.join(SIP2_ENCODINGS)}")
+        raise Sip2ValueError(f"encoding must be one of {', '.join(SIP2_ENCODINGS)}")
     return encoding
 
 
 def check_text(value: str, what: str, encoding: str = DEFAULT_ENCODING) -> None:
-    """Raise Sip2Error for a value that would break the framing or that the encoding lacks."""
+    """Raise Sip2ValueError for a value that would break the framing or the encoding lacks."""
     if _UNSENDABLE.search(value):
-        raise Sip2Error(f"{what} contains a field delimiter, CR, LF or NUL")
+        raise Sip2ValueError(f"{what} contains a field delimiter, CR, LF or NUL")
     try:
         value.encode(encoding)
     except UnicodeEncodeError:
         # Never replaced: a password with a `?` in place of a letter might be someone else's.
-        raise Sip2Error(f"{what} is not encodable in {encoding}") from None
+        raise Sip2ValueError(f"{what} is not encodable in {encoding}") from None
 
 
 def encode(
@@ -137,32 +159,32 @@ def encode(
 ) -> bytes:
     """Return the wire form of a message, CR included.
 
-    Raises Sip2Error for a value that would break the framing (a `|`, CR or LF in a patron ID is
-    an attempt to inject fields), for a character the encoding lacks and for a fixed part of the
-    wrong length.
+    Raises Sip2ValueError for a value that would break the framing (a `|`, CR or LF in a patron
+    ID is an attempt to inject fields), for a character the encoding lacks and for a fixed part
+    of the wrong length.
     """
     check_encoding(encoding)
     command = message.command
     expected = FIXED_LENGTHS.get(command)
     if expected is None:
-        raise Sip2Error("unknown command")
+        raise Sip2ValueError("unknown command")
     if len(message.fixed) != expected:
-        raise Sip2Error("fixed part has the wrong length")
+        raise Sip2ValueError("fixed part has the wrong length")
     check_text(message.fixed, "fixed part", encoding)
     parts = [command, message.fixed]
     for code, value in message.fields:
         if not _CODE.fullmatch(code):
-            raise Sip2Error("bad field code")
+            raise Sip2ValueError("bad field code")
         check_text(value, "field value", encoding)
         parts.append(f"{code}{value}|")
     body = "".join(parts).encode(encoding)
     if not error_detection:
         if message.sequence is not None:
-            raise Sip2Error("a sequence number needs error detection")
+            raise Sip2ValueError("a sequence number needs error detection")
         return body + CR
     if message.sequence is not None:
         if command in _CONTROL or not 0 <= message.sequence <= 9:
-            raise Sip2Error("bad sequence number")
+            raise Sip2ValueError("bad sequence number")
         body += f"AY{message.sequence}".encode()
     body += b"AZ"
     return body + checksum(body).encode() + CR
@@ -172,11 +194,12 @@ def decode(line: bytes, *, encoding: str = DEFAULT_ENCODING) -> Message:
     """Parse one line (trailing CR, and a CRLF's LF, optional) into a Message.
 
     Verifies the checksum when the line carries one (Sip2ChecksumError on a mismatch). Bytes
-    the encoding cannot read become U+FFFD: the answer still counts.
+    the encoding cannot read become U+FFFD: the answer still counts. Anything else that cannot
+    be parsed raises Sip2ProtocolError.
     """
     check_encoding(encoding)
     if len(line) > MAX_LINE:
-        raise Sip2Error("line too long")
+        raise Sip2ProtocolError("line too long")
     line = line.lstrip(b"\n").removesuffix(b"\n").removesuffix(CR)
     sequence: int | None = None
     trailer = _TRAILER.search(line)
@@ -189,16 +212,16 @@ def decode(line: bytes, *, encoding: str = DEFAULT_ENCODING) -> Message:
         line = line[: trailer.start()]
     text = line.decode(encoding, errors="replace")
     if "\r" in text:
-        raise Sip2Error("CR inside a line")
+        raise Sip2ProtocolError("CR inside a line")
     command = text[:2]
     fixed_length = FIXED_LENGTHS.get(command)
     if fixed_length is None:
-        raise Sip2Error("unknown command")
+        raise Sip2ProtocolError("unknown command")
     if command in _CONTROL and sequence is not None:
-        raise Sip2Error("sequence number on a control message")
+        raise Sip2ProtocolError("sequence number on a control message")
     fixed = text[2 : 2 + fixed_length]
     if len(fixed) != fixed_length or "|" in fixed:
-        raise Sip2Error("truncated fixed part")
+        raise Sip2ProtocolError("truncated fixed part")
     rest = text[2 + fixed_length :]
     segments = rest.split("|")
     if segments[-1] == "":  # the usual final delimiter
@@ -206,7 +229,7 @@ def decode(line: bytes, *, encoding: str = DEFAULT_ENCODING) -> Message:
     fields: list[tuple[str, str]] = []
     for segment in segments:
         if not _CODE.fullmatch(segment[:2]):
-            raise Sip2Error("bad field code")
+            raise Sip2ProtocolError("bad field code")
         fields.append((segment[:2], segment[2:]))
     return Message(command, fixed, tuple(fields), sequence)
 
@@ -252,6 +275,37 @@ def acs_status(institution: str, now: datetime, *, online: bool = True) -> Messa
     flags = ("Y" if online else "N") + "YYYNN"
     fixed = flags + "010" + "003" + sip_date(now) + "2.00"
     return Message(ACS_STATUS, fixed, (("AO", institution), ("BX", "YYYYYYYYYYYYYYYY")))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcsStatus:
+    """What a 98 ACS Status says: whether the ACS is online and what it allows now."""
+
+    online: bool
+    checkin_ok: bool
+    checkout_ok: bool
+    renewal_policy: bool  # the ACS lets the terminal renew
+    status_update_ok: bool  # patron status may be changed (01 Block Patron)
+    offline_ok: bool
+    protocol_version: str
+    institution: str  # AO
+    screen_message: str | None = None  # AF
+
+
+def read_acs_status(answer: Message) -> AcsStatus:
+    """Return what a 98 says; a flag other than Y reads as no."""
+    flags = [flag == "Y" for flag in answer.fixed[:6]]
+    return AcsStatus(
+        online=flags[0],
+        checkin_ok=flags[1],
+        checkout_ok=flags[2],
+        renewal_policy=flags[3],
+        status_update_ok=flags[4],
+        offline_ok=flags[5],
+        protocol_version=answer.fixed[30:34],
+        institution=answer.get("AO") or "",
+        screen_message=answer.get("AF") or None,
+    )
 
 
 def patron_information(
@@ -327,7 +381,7 @@ def patron_information_response(
     charged items count is ever more than 0 here.
     """
     if len(status) != PATRON_STATUS_LENGTH:
-        raise Sip2Error("patron status must have 14 flags")
+        raise Sip2ValueError("patron status must have 14 flags")
     charged = f"{min(max(charged_items, 0), MAX_COUNT):04d}"
     fixed = status + "000" + sip_date(now) + "0000" * 2 + charged + "0000" * 3
     fields = [("AO", institution), ("AA", patron_id), ("AE", name)]
@@ -350,7 +404,7 @@ def patron_status_response(
 ) -> Message:
     """24 Patron Status Response (the answer to 01 Block Patron, and to 23); BL None omits it."""
     if len(status) != PATRON_STATUS_LENGTH:
-        raise Sip2Error("patron status must have 14 flags")
+        raise Sip2ValueError("patron status must have 14 flags")
     fixed = status + "000" + sip_date(now)
     fields = [("AO", institution), ("AA", patron_id), ("AE", name)]
     if valid_patron is not None:

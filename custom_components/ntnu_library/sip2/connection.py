@@ -1,6 +1,6 @@
-"""The connection to the ILS: one request and its answer at a time, over TCP, TLS optional.
+"""The connection to the ACS: one request and its answer at a time, over TCP, TLS optional.
 
-One connection, used serially behind a lock (most ILSs allow one SIP session per terminal and
+One connection, used serially behind a lock (most ACSs allow one SIP session per terminal and
 answer strictly in order). A dropped connection is reopened, and the terminal logged in again,
 once per request. A timeout closes the connection: a late answer would otherwise be read as the
 answer to the next question. With error detection a bad checksum is answered by one 97 (Request
@@ -14,18 +14,18 @@ import logging
 import ssl
 
 from . import codec
-from .codec import Message, Sip2ChecksumError, Sip2Error
+from .codec import Message, Sip2ChecksumError, Sip2Error, Sip2ProtocolError
 from .config import Sip2Config
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class Sip2Unavailable(Exception):
-    """The ILS cannot be reached, timed out or answered nonsense."""
+class Sip2Unavailable(Sip2Error):
+    """The ACS cannot be reached, closed the connection or did not answer in time."""
 
 
-class Sip2LoginRejected(Exception):
-    """The ILS refused the terminal's SIP login (93 answered with ok=0)."""
+class Sip2LoginRejected(Sip2Error):
+    """The ACS refused the terminal's SIP login (93 answered with ok=0)."""
 
 
 class _Dropped(Exception):
@@ -33,7 +33,7 @@ class _Dropped(Exception):
 
 
 class Sip2Connection:
-    """The terminal's SIP session with the ILS, opened (and logged in) when first needed."""
+    """The terminal's SIP session with the ACS, opened (and logged in) when first needed."""
 
     def __init__(self, config: Sip2Config, ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config
@@ -42,13 +42,13 @@ class Sip2Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._sequence = 0
-        self.requests = 0  # answers read from the ILS (diagnostics, tests)
+        self.requests = 0  # answers read from the ACS
 
     async def request(self, request: Message, expect: str) -> Message:
         """Send one request and return its answer; reconnect once on a dropped connection.
 
-        Raises Sip2Unavailable, Sip2LoginRejected, or Sip2Error for an answer that cannot be
-        read (or is not the `expect` one).
+        Raises Sip2Unavailable, Sip2LoginRejected, Sip2ProtocolError for an answer that cannot
+        be read (or is not the `expect` one), Sip2ValueError for a request that cannot be sent.
         """
         async with self._lock:
             for attempt in range(2):
@@ -61,7 +61,7 @@ class Sip2Connection:
                 except _Dropped:
                     await self._disconnect()
                     if fresh or attempt:
-                        raise Sip2Unavailable("connection closed by the ILS") from None
+                        raise Sip2Unavailable("connection closed by the ACS") from None
                     _LOGGER.debug("SIP2 connection dropped, reconnecting")
                 except TimeoutError:
                     await self._disconnect()
@@ -72,7 +72,7 @@ class Sip2Connection:
                 except OSError as err:
                     await self._disconnect()
                     raise Sip2Unavailable(f"network: {type(err).__name__}") from None
-                except BaseException:  # Sip2Error, Sip2LoginRejected, cancellation
+                except BaseException:  # the other Sip2Errors, cancellation
                     await self._disconnect()
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -99,7 +99,7 @@ class Sip2Connection:
             request = codec.login(config.login_user, config.login_password or "", config.location)
             answer = await self._exchange(request, codec.LOGIN_RESPONSE)
             if answer.fixed != "1":
-                raise Sip2LoginRejected("the ILS refused the SIP login")
+                raise Sip2LoginRejected("the ACS refused the SIP login")
 
     async def _disconnect(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None
@@ -142,12 +142,12 @@ class Sip2Connection:
                 await self._send(line)
                 continue
             if answer.command != expect:
-                raise Sip2Error(f"expected {expect}, got {answer.command}")
+                raise Sip2ProtocolError(f"expected {expect}, got {answer.command}")
             if detect and answer.sequence is not None and answer.sequence != sequence:
-                raise Sip2Error("answer to another sequence number")
+                raise Sip2ProtocolError("answer to another sequence number")
             self.requests += 1
             return answer
-        raise Sip2Error("no valid answer after a resend")
+        raise Sip2ProtocolError("no valid answer after a resend")
 
     async def _send(self, line: bytes) -> None:
         writer = self._writer
@@ -168,7 +168,7 @@ class Sip2Connection:
         except asyncio.IncompleteReadError:
             raise _Dropped from None
         except asyncio.LimitOverrunError:
-            raise Sip2Error("answer longer than the line limit") from None
+            raise Sip2ProtocolError("answer longer than the line limit") from None
         except ConnectionError:
             raise _Dropped from None
 

@@ -1,4 +1,4 @@
-"""The SIP2 codec: round trips, checksums, and that any bytes parse or raise Sip2Error."""
+"""The SIP2 codec: round trips, checksums, and that any bytes parse or raise Sip2ProtocolError."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pysip2
 import pytest
 
-from custom_components.ntnu_library.auth.sip2 import codec
-from custom_components.ntnu_library.auth.sip2.codec import (
+from custom_components.ntnu_library.sip2 import codec
+from custom_components.ntnu_library.sip2.codec import (
     FIXED_LENGTHS,
     SIP2_ENCODINGS,
     Message,
     Sip2ChecksumError,
-    Sip2Error,
+    Sip2ProtocolError,
+    Sip2ValueError,
 )
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,23 +112,23 @@ def test_builders_round_trip(
 
 @SETTINGS
 @given(st.binary(max_size=300))
-def test_any_bytes_parse_or_raise_sip2_error(data: bytes) -> None:
+def test_any_bytes_parse_or_raise_a_protocol_error(data: bytes) -> None:
     try:
         message = codec.decode(data)
-    except Sip2Error:
+    except Sip2ProtocolError:
         return
     assert message.command in FIXED_LENGTHS
 
 
 @SETTINGS
 @given(st.sampled_from(sorted(FIXED_LENGTHS)), st.binary(max_size=200), st.booleans())
-def test_plausible_lines_parse_or_raise_sip2_error(
+def test_plausible_lines_parse_or_raise_a_protocol_error(
     command: str, tail: bytes, checksum: bool
 ) -> None:
     line = command.encode() + tail
     if checksum:
         line += b"AZ" + codec.checksum(line + b"AZ").encode()
-    with contextlib.suppress(Sip2Error):
+    with contextlib.suppress(Sip2ProtocolError):
         codec.decode(line + b"\r")
 
 
@@ -170,19 +171,19 @@ def test_checksum_mismatch_and_sequence() -> None:
     ],
 )
 def test_malformed_lines(line: bytes) -> None:
-    with pytest.raises(Sip2Error):
+    with pytest.raises(Sip2ProtocolError):
         codec.decode(line)
 
 
 def test_injection_refused_and_passwords_hidden() -> None:
-    with pytest.raises(Sip2Error):
+    with pytest.raises(Sip2ValueError):
         codec.encode(codec.patron_information("NTNU", "S0001|ADx", NOW))
-    with pytest.raises(Sip2Error):
+    with pytest.raises(Sip2ValueError):
         codec.encode(codec.patron_information("NTNU", "S0001", NOW, password="a\rb"))
     for control in ("\n", "\x00"):
-        with pytest.raises(Sip2Error):
+        with pytest.raises(Sip2ValueError):
             codec.encode(codec.patron_information("NTNU", f"S0001{control}63", NOW))
-    with pytest.raises(Sip2Error):
+    with pytest.raises(Sip2ValueError):
         codec.encode(Message("94", "11"))
     message = codec.patron_information("NTNU", "S0001", NOW, password="hunter2")
     assert "hunter2" not in repr(message)
@@ -274,7 +275,7 @@ def test_what_a_character_set_cannot_carry_is_never_sent() -> None:
     request = codec.patron_information("NTNU", "S0001", NOW, password="密碼")
     assert codec.encode(request, encoding="utf-8")
     for encoding in ("cp850", "latin-1"):
-        with pytest.raises(Sip2Error):
+        with pytest.raises(Sip2ValueError):
             codec.encode(request, encoding=encoding)
     with pytest.raises(ValueError):
         codec.encode(request, encoding="utf-16")  # would break the framing
@@ -368,7 +369,7 @@ def test_block_patron_is_laid_out_as_the_spec_says() -> None:
     assert codec.encode(answer) == (
         b"24Y             00020260314    092653AONTNU|AAS0001|AEA|BLY|\r"
     )
-    with pytest.raises(Sip2Error):
+    with pytest.raises(Sip2ValueError):
         codec.patron_status_response(
             status="Y", now=NOW, institution="", patron_id="", name="", valid_patron=None
         )

@@ -1,7 +1,7 @@
-"""The SIP2 patron system against real SIP2 servers on 127.0.0.1.
+"""The ILS patron system (the adapter of the sip2 package) against real SIP2 servers on 127.0.0.1.
 
 Two ILSs: scripts/lib/ils.py (our codec, UTF-8, every fault) and pysip2's server (someone else's
-codec, code page 850; see pysip2_ils.py). A test that asks the `ils` fixture runs against both
+codec, code page 850; see tests/sip2/pysip2_ils.py). A test that asks the `ils` fixture runs against both
 unless it is marked `ours_only` (faults and vendor fields only scripts/lib/ils.py has).
 """
 
@@ -24,25 +24,27 @@ from cryptography.x509.oid import NameOID
 from ils import IlsServer, demo_patrons
 import pytest
 
-from custom_components.ntnu_library.auth import PatronSystem
-from custom_components.ntnu_library.auth.sip2 import (
+from custom_components.ntnu_library.auth import PatronSystem, ils as adapter, ils_patrons
+from custom_components.ntnu_library.auth.ils import (
     DEFAULT_REFUSING_FLAGS,
-    MOST_RESTRICTED_CATEGORY,
-    PATRON_STATUS_FLAGS,
-    SIP2_ENCODINGS,
     SIP2_PROTOCOL_ERROR,
-    Sip2Config,
-    Sip2ConfigError,
-    Sip2LoginRejected,
-    Sip2PatronSystem,
-    Sip2Unavailable,
-    client as sip2_client,
+    IlsConfig,
+    IlsPatronSystem,
 )
-from custom_components.ntnu_library.core.categories import CATEGORIES
+from custom_components.ntnu_library.core.categories import CATEGORIES, MOST_RESTRICTED_CATEGORY
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.model import Patron
+from custom_components.ntnu_library.sip2 import (
+    BLOCK_FLAGS,
+    BLOCK_MESSAGE_LENGTH,
+    PATRON_STATUS_FLAGS,
+    SIP2_ENCODINGS,
+    Sip2ConfigError,
+    Sip2LoginRejected,
+    Sip2Unavailable,
+)
 
-from .pysip2_ils import PySip2Ils
+from ..sip2.pysip2_ils import PySip2Ils
 
 # The HA test plugin blocks sockets; connections stay limited to 127.0.0.1.
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -96,7 +98,7 @@ def new_ils(kind: str, patrons: list[dict[str, Any]] = PATRONS, **options: Any) 
     return IlsServer(patrons, **options)
 
 
-def make_config(port: int, **overrides: Any) -> Sip2Config:
+def make_config(port: int, **overrides: Any) -> IlsConfig:
     options: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": port,
@@ -109,10 +111,10 @@ def make_config(port: int, **overrides: Any) -> Sip2Config:
         "card_field": "ZC",
     }
     options.update(overrides)
-    return Sip2Config(**options)
+    return IlsConfig(**options)
 
 
-def config_for(ils: Ils, **overrides: Any) -> Sip2Config:
+def config_for(ils: Ils, **overrides: Any) -> IlsConfig:
     """The client set as the site would be for this ILS: its port and its character set."""
     return make_config(ils.port, **{"encoding": ils.encoding, **overrides})
 
@@ -141,8 +143,8 @@ def client_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def system(ils: Ils, client_options: dict[str, Any]) -> AsyncIterator[Sip2PatronSystem]:
-    patrons = Sip2PatronSystem(config_for(ils, **client_options))
+async def system(ils: Ils, client_options: dict[str, Any]) -> AsyncIterator[IlsPatronSystem]:
+    patrons = IlsPatronSystem(config_for(ils, **client_options))
     yield patrons
     await patrons.async_close()
 
@@ -158,7 +160,7 @@ async def refused(awaitable: Any) -> Reason:
 
 @pytest.mark.parametrize("error_detection", [True, False])
 async def test_right_password(ils: Ils, error_detection: bool) -> None:
-    system = Sip2PatronSystem(config_for(ils, error_detection=error_detection))
+    system = IlsPatronSystem(config_for(ils, error_detection=error_detection))
     typed: PatronSystem = system
     try:
         patron = await system.async_authenticate(" s0001 ", PASSWORD)
@@ -184,7 +186,7 @@ async def test_right_password(ils: Ils, error_detection: bool) -> None:
 
 
 @ours_only
-async def test_category_mapping(system: Sip2PatronSystem) -> None:
+async def test_category_mapping(system: IlsPatronSystem) -> None:
     assert (await system.async_authenticate("T0001", PASSWORD)).category == (
         "student_undergraduate"
     )
@@ -197,7 +199,7 @@ async def test_category_mapping(system: Sip2PatronSystem) -> None:
 
 
 async def test_a_patron_without_a_type_gets_the_default_category(ils: Ils) -> None:
-    system = Sip2PatronSystem(config_for(ils, default_category="student_master"))
+    system = IlsPatronSystem(config_for(ils, default_category="student_master"))
     try:
         assert (await system.async_authenticate("N0001", PASSWORD)).category == "student_master"
     finally:
@@ -209,13 +211,13 @@ def test_the_most_restricted_category_comes_from_the_loan_table() -> None:
     assert CATEGORIES[MOST_RESTRICTED_CATEGORY].item_limit == fewest
     # Three rows lend 5 items; of those the Friends of the Library have the shortest loan.
     assert MOST_RESTRICTED_CATEGORY == "friend_of_library"
-    assert Sip2Config(host="ils", port=1).default_category == MOST_RESTRICTED_CATEGORY
+    assert IlsConfig(host="ils", port=1).default_category == MOST_RESTRICTED_CATEGORY
 
 
 @ours_only
 async def test_unmapped_types_are_reported_once_each(ils: Ils) -> None:
     reported: list[str] = []
-    system = Sip2PatronSystem(config_for(ils), on_unmapped_category=reported.append)
+    system = IlsPatronSystem(config_for(ils), on_unmapped_category=reported.append)
     try:
         for patron_id in ("T0002", "T0002", "T0003", "T0001", "K0001", "N0001"):
             await system.async_authenticate(patron_id, PASSWORD)
@@ -235,7 +237,7 @@ async def test_unmapped_types_are_reported_once_each(ils: Ils) -> None:
 async def test_unmapped_type_reports_are_bounded_and_never_cost_a_login(
     ils: IlsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sip2_client, "UNMAPPED_TYPES_MAX", 3)
+    monkeypatch.setattr(adapter, "UNMAPPED_TYPES_MAX", 3)
     for n in range(6):
         ils.patrons[f"X{n}"] = {"id": f"X{n}", "name": "X", "password": PASSWORD}
         ils.patrons[f"X{n}"]["patron_type"] = f"TYPE{n}" + "-" * 60
@@ -245,7 +247,7 @@ async def test_unmapped_type_reports_are_bounded_and_never_cost_a_login(
         calls.append(code)
         raise RuntimeError("the repair registry is gone")
 
-    system = Sip2PatronSystem(config_for(ils), on_unmapped_category=broken)
+    system = IlsPatronSystem(config_for(ils), on_unmapped_category=broken)
     try:
         for n in range(6):
             patron = await system.async_authenticate(f"X{n}", PASSWORD)
@@ -254,7 +256,7 @@ async def test_unmapped_type_reports_are_bounded_and_never_cost_a_login(
         await system.async_close()
     assert len(calls) == 3
     assert calls[0].startswith("TYPE0-")
-    assert len(calls[0]) == sip2_client.UNMAPPED_TYPE_LENGTH
+    assert len(calls[0]) == ils_patrons.UNMAPPED_TYPE_LENGTH
 
 
 def test_config_validates_categories() -> None:
@@ -326,7 +328,7 @@ def test_config_exports() -> None:
         ("S" * 100, PASSWORD),
     ],
 )
-async def test_invalid_credentials(system: Sip2PatronSystem, patron_id: str, password: str) -> None:
+async def test_invalid_credentials(system: IlsPatronSystem, patron_id: str, password: str) -> None:
     assert await refused(system.async_authenticate(patron_id, password)) is (
         Reason.INVALID_CREDENTIALS
     )
@@ -354,7 +356,7 @@ async def test_invalid_credentials(system: Sip2PatronSystem, patron_id: str, pas
     ],
 )
 async def test_status_flags_that_refuse_a_room_by_default(
-    system: Sip2PatronSystem, patron_id: str, reason: Reason | None
+    system: IlsPatronSystem, patron_id: str, reason: Reason | None
 ) -> None:
     if reason is None:
         assert (await system.async_authenticate(patron_id, PASSWORD)).patron_id == patron_id
@@ -385,13 +387,13 @@ async def test_status_flags_that_refuse_a_room_by_default(
     ],
 )
 async def test_every_flag_can_refuse(
-    system: Sip2PatronSystem, patron_id: str, reason: Reason
+    system: IlsPatronSystem, patron_id: str, reason: Reason
 ) -> None:
     assert await refused(system.async_authenticate(patron_id, PASSWORD)) is reason
 
 
 @pytest.mark.parametrize("client_options", [{"refusing_flags": {3, "too_many_items_charged"}}])
-async def test_the_site_chooses_the_refusing_flags(system: Sip2PatronSystem) -> None:
+async def test_the_site_chooses_the_refusing_flags(system: IlsPatronSystem) -> None:
     assert await refused(system.async_authenticate("H0001", PASSWORD)) is (Reason.PRIVILEGES_DENIED)
     assert await refused(system.async_authenticate("I0001", PASSWORD)) is Reason.TOO_MANY_ITEMS
     # Charge privileges denied no longer refuses, nor a lost card at a password login.
@@ -402,7 +404,7 @@ async def test_the_site_chooses_the_refusing_flags(system: Sip2PatronSystem) -> 
 
 
 @pytest.mark.parametrize("client_options", [{"refusing_flags": ()}])
-async def test_a_lost_card_never_opens_a_door(system: Sip2PatronSystem) -> None:
+async def test_a_lost_card_never_opens_a_door(system: IlsPatronSystem) -> None:
     # Its owner may still log in with the password ...
     assert (await system.async_authenticate("L0001", PASSWORD)).patron_id == "L0001"
     # ... but whoever holds the card is refused at the door, whatever the site chose.
@@ -412,7 +414,7 @@ async def test_a_lost_card_never_opens_a_door(system: Sip2PatronSystem) -> None:
 # --- Lookups and the card cache -----------------------------------------------------------------
 
 
-async def test_get_patron(system: Sip2PatronSystem) -> None:
+async def test_get_patron(system: IlsPatronSystem) -> None:
     patron = await system.async_get_patron("s0001")
     assert patron is not None
     assert patron.name == NAME
@@ -426,7 +428,7 @@ async def test_get_patron(system: Sip2PatronSystem) -> None:
     assert await system.async_find_by_name(NAME) == []
 
 
-async def test_card_lookup_cached(system: Sip2PatronSystem, ils: Ils) -> None:
+async def test_card_lookup_cached(system: IlsPatronSystem, ils: Ils) -> None:
     patron = await system.async_find_by_card(" c-s0001 ")
     assert patron is not None
     assert patron.patron_id == "S0001"
@@ -444,7 +446,7 @@ async def test_card_lookup_cached(system: Sip2PatronSystem, ils: Ils) -> None:
 
 async def test_card_cache_expires(ils: Ils) -> None:
     clock = [1000.0]
-    system = Sip2PatronSystem(config_for(ils), monotonic=lambda: clock[0])
+    system = IlsPatronSystem(config_for(ils), monotonic=lambda: clock[0])
     try:
         await system.async_find_by_card("C-S0001")
         clock[0] += 30
@@ -470,7 +472,7 @@ async def test_card_cache_expires(ils: Ils) -> None:
 
 @pytest.mark.parametrize("ils_encoding", SIP2_ENCODINGS)
 async def test_names_and_passwords_in_the_sites_character_set(ils: Ils, ils_encoding: str) -> None:
-    system = Sip2PatronSystem(config_for(ils, encoding=ils_encoding))
+    system = IlsPatronSystem(config_for(ils, encoding=ils_encoding))
     try:
         patron = await system.async_authenticate("A0001", NON_ASCII_PASSWORD)
         assert patron.name == NAME
@@ -492,7 +494,7 @@ async def test_names_and_passwords_in_the_sites_character_set(ils: Ils, ils_enco
 
 async def test_a_name_the_ils_cannot_send_arrives_as_question_marks() -> None:
     async with IlsServer(PATRONS, encoding="cp850") as server:
-        system = Sip2PatronSystem(
+        system = IlsPatronSystem(
             make_config(server.port, login_user=None, login_password=None, encoding="cp850")
         )
         try:
@@ -509,7 +511,7 @@ async def test_a_wrong_character_set_costs_no_lookup(
     ils: Ils, ils_encoding: str, encoding: str
 ) -> None:
     """The issue's case: Åse Ødegård in cp850 read as UTF-8 failed the lookup, as an outage."""
-    system = Sip2PatronSystem(config_for(ils, encoding=encoding))
+    system = IlsPatronSystem(config_for(ils, encoding=encoding))
     try:
         patron = await system.async_get_patron("A0001")
         assert patron is not None
@@ -536,14 +538,14 @@ async def test_a_wrong_character_set_costs_no_lookup(
 # --- The session -------------------------------------------------------------------------------
 
 
-async def test_async_test(system: Sip2PatronSystem, ils: Ils) -> None:
+async def test_async_test(system: IlsPatronSystem, ils: Ils) -> None:
     await system.async_test()
     assert ils.counts == {"93": 1, "99": 1}
 
 
 async def test_wrong_terminal_password(ils: Ils) -> None:
     ils.reject_login = True
-    system = Sip2PatronSystem(config_for(ils))
+    system = IlsPatronSystem(config_for(ils))
     with pytest.raises(Sip2LoginRejected):
         await system.async_test()
     assert await refused(system.async_authenticate("S0001", PASSWORD)) is (
@@ -551,7 +553,7 @@ async def test_wrong_terminal_password(ils: Ils) -> None:
     )
     assert system.login_rejected
     await system.async_close()
-    wrong = Sip2PatronSystem(config_for(ils, login_password="wrong"))
+    wrong = IlsPatronSystem(config_for(ils, login_password="wrong"))
     ils.reject_login = False
     with pytest.raises(Sip2LoginRejected):
         await wrong.async_test()
@@ -564,7 +566,7 @@ async def test_wrong_terminal_password(ils: Ils) -> None:
 
 async def test_no_terminal_login_and_no_error_detection(kind: str, ils_encoding: str) -> None:
     async with new_ils(kind, encoding=ils_encoding) as server:
-        system = Sip2PatronSystem(
+        system = IlsPatronSystem(
             config_for(server, login_user=None, login_password=None, error_detection=False)
         )
         await system.async_test()
@@ -577,7 +579,7 @@ async def test_no_terminal_login_and_no_error_detection(kind: str, ils_encoding:
 async def test_server_down(kind: str) -> None:
     async with new_ils(kind) as server:
         port = server.port
-    system = Sip2PatronSystem(make_config(port))
+    system = IlsPatronSystem(make_config(port))
     start = time.monotonic()
     with pytest.raises(Sip2Unavailable):
         await system.async_test()
@@ -608,7 +610,7 @@ async def test_server_down(kind: str) -> None:
     ],
 )
 async def test_malformed_answers(
-    system: Sip2PatronSystem, ils: IlsServer, fault: str, reason: Reason
+    system: IlsPatronSystem, ils: IlsServer, fault: str, reason: Reason
 ) -> None:
     await system.async_test()  # the session is up and logged in before the fault
     ils.fault = fault
@@ -628,7 +630,7 @@ def test_an_unreadable_answer_is_not_an_outage() -> None:
 
 
 async def test_bad_checksum_from_the_ils_once_is_asked_again(
-    system: Sip2PatronSystem, ils: Ils
+    system: IlsPatronSystem, ils: Ils
 ) -> None:
     ils.fault = "bad_checksum_once"
     assert (await system.async_authenticate("A0001", NON_ASCII_PASSWORD)).name == NAME
@@ -636,7 +638,7 @@ async def test_bad_checksum_from_the_ils_once_is_asked_again(
     assert ils.connections == 1
 
 
-async def test_bad_checksum_from_the_ils_every_time(system: Sip2PatronSystem, ils: Ils) -> None:
+async def test_bad_checksum_from_the_ils_every_time(system: IlsPatronSystem, ils: Ils) -> None:
     ils.fault = "bad_checksum"
     assert await refused(system.async_authenticate("S0001", PASSWORD)) is SIP2_PROTOCOL_ERROR
     assert ils.counts["97"] == 1  # asked once, then given up: no loop
@@ -645,7 +647,7 @@ async def test_bad_checksum_from_the_ils_every_time(system: Sip2PatronSystem, il
 
 
 async def test_bad_checksum_to_the_ils_once_is_sent_again(
-    system: Sip2PatronSystem, ils: Ils
+    system: IlsPatronSystem, ils: Ils
 ) -> None:
     await system.async_test()
     ils.fault = "request_checksum_once"
@@ -655,7 +657,7 @@ async def test_bad_checksum_to_the_ils_once_is_sent_again(
     assert ils.connections == 1
 
 
-async def test_bad_checksum_to_the_ils_every_time(system: Sip2PatronSystem, ils: Ils) -> None:
+async def test_bad_checksum_to_the_ils_every_time(system: IlsPatronSystem, ils: Ils) -> None:
     await system.async_test()
     ils.fault = "request_checksum"
     assert await refused(system.async_authenticate("S0001", PASSWORD)) is SIP2_PROTOCOL_ERROR
@@ -664,7 +666,7 @@ async def test_bad_checksum_to_the_ils_every_time(system: Sip2PatronSystem, ils:
     assert (await system.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
 
 
-async def test_reconnect_after_drop(system: Sip2PatronSystem, ils: Ils) -> None:
+async def test_reconnect_after_drop(system: IlsPatronSystem, ils: Ils) -> None:
     ils.fault = "drop"  # answers, then hangs up
     assert (await system.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
     await asyncio.sleep(0.05)
@@ -673,7 +675,7 @@ async def test_reconnect_after_drop(system: Sip2PatronSystem, ils: Ils) -> None:
     assert ils.counts["93"] == 2  # logged in again on the new connection
 
 
-async def test_serialized_use(system: Sip2PatronSystem, ils: Ils) -> None:
+async def test_serialized_use(system: IlsPatronSystem, ils: Ils) -> None:
     ids = ["S0001", "T0001", "A0001"] * 5
     passwords = {"A0001": NON_ASCII_PASSWORD}
     patrons = await asyncio.gather(
@@ -684,9 +686,7 @@ async def test_serialized_use(system: Sip2PatronSystem, ils: Ils) -> None:
 
 
 @ours_only
-async def test_cancellation_leaves_no_half_session(
-    system: Sip2PatronSystem, ils: IlsServer
-) -> None:
+async def test_cancellation_leaves_no_half_session(system: IlsPatronSystem, ils: IlsServer) -> None:
     ils.fault = "silent"
     task = asyncio.create_task(system.async_authenticate("S0001", PASSWORD))
     await asyncio.sleep(0.1)
@@ -734,12 +734,12 @@ async def test_tls(tmp_path: Path) -> None:
     async with IlsServer(
         PATRONS, login_user=LOGIN_USER, login_password=LOGIN_PASSWORD, tls=context
     ) as server:
-        unverified = Sip2PatronSystem(make_config(server.port, tls=True, verify_tls=False))
+        unverified = IlsPatronSystem(make_config(server.port, tls=True, verify_tls=False))
         await unverified.async_test()
         assert (await unverified.async_authenticate("S0001", PASSWORD)).name == NAME
         await unverified.async_close()
 
-        verified = Sip2PatronSystem(make_config(server.port, tls=True))
+        verified = IlsPatronSystem(make_config(server.port, tls=True))
         with pytest.raises(Sip2Unavailable):
             await verified.async_test()
         assert await refused(verified.async_authenticate("S0001", PASSWORD)) is (
@@ -749,12 +749,12 @@ async def test_tls(tmp_path: Path) -> None:
 
         # Trusting the certificate (as HA's context would a real CA) verifies it.
         trusted_context = ssl.create_default_context(cafile=str(cert))
-        trusted = Sip2PatronSystem(make_config(server.port, tls=True), ssl_context=trusted_context)
+        trusted = IlsPatronSystem(make_config(server.port, tls=True), ssl_context=trusted_context)
         assert (await trusted.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
         await trusted.async_close()
 
         # A plain-text client against the TLS port gets nothing it can read.
-        plain = Sip2PatronSystem(make_config(server.port))
+        plain = IlsPatronSystem(make_config(server.port))
         assert await refused(plain.async_authenticate("S0001", PASSWORD)) is (
             Reason.PATRON_SYSTEM_UNAVAILABLE
         )
@@ -763,7 +763,7 @@ async def test_tls(tmp_path: Path) -> None:
 
 @ours_only
 async def test_passwords_never_logged(
-    system: Sip2PatronSystem, ils: IlsServer, caplog: pytest.LogCaptureFixture
+    system: IlsPatronSystem, ils: IlsServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "Pa55-word-never-logged"
@@ -801,11 +801,11 @@ def test_demo_patrons() -> None:
 REASON = "Left room 3 unlocked (2nd time)"
 
 
-def two_sites(ils: Ils, **options: Any) -> tuple[Sip2PatronSystem, Sip2PatronSystem]:
+def two_sites(ils: Ils, **options: Any) -> tuple[IlsPatronSystem, IlsPatronSystem]:
     """Two sites' clients on one ILS: separate objects, connections and card caches."""
     return (
-        Sip2PatronSystem(config_for(ils, **options)),
-        Sip2PatronSystem(config_for(ils, **options)),
+        IlsPatronSystem(config_for(ils, **options)),
+        IlsPatronSystem(config_for(ils, **options)),
     )
 
 
@@ -833,7 +833,7 @@ async def test_a_block_at_one_site_refuses_the_patron_at_every_site(
         assert patron is not None
         assert patron.suspended
         # A fresh site (a building whose Home Assistant just started) refuses too.
-        site_c = Sip2PatronSystem(config_for(ils, error_detection=error_detection))
+        site_c = IlsPatronSystem(config_for(ils, error_detection=error_detection))
         try:
             assert await refused(site_c.async_find_by_card("C-S0001")) is (Reason.PRIVILEGES_DENIED)
         finally:
@@ -854,7 +854,7 @@ async def test_a_block_at_one_site_refuses_the_patron_at_every_site(
 
 
 async def test_the_blocking_site_forgets_the_card_at_once(ils: Ils) -> None:
-    system = Sip2PatronSystem(config_for(ils))
+    system = IlsPatronSystem(config_for(ils))
     try:
         assert await system.async_find_by_card("C-S0001") is not None
         assert await system.async_find_by_card("C-S0001") is not None  # from the cache
@@ -869,8 +869,8 @@ async def test_the_blocking_site_forgets_the_card_at_once(ils: Ils) -> None:
 
 async def test_another_sites_card_cache_holds_a_blocked_card_at_most_a_minute(ils: Ils) -> None:
     clock = [1000.0]
-    site_a = Sip2PatronSystem(config_for(ils))
-    site_b = Sip2PatronSystem(config_for(ils), monotonic=lambda: clock[0])
+    site_a = IlsPatronSystem(config_for(ils))
+    site_b = IlsPatronSystem(config_for(ils), monotonic=lambda: clock[0])
     try:
         assert await site_b.async_find_by_card("C-S0001") is not None
         await site_a.async_block_patron("S0001", REASON)
@@ -879,7 +879,7 @@ async def test_another_sites_card_cache_holds_a_blocked_card_at_most_a_minute(il
         assert await refused(site_b.async_authenticate("S0001", PASSWORD)) is (
             Reason.PRIVILEGES_DENIED
         )
-        clock[0] += sip2_client.CARD_CACHE_SECONDS + 1
+        clock[0] += adapter.CARD_CACHE_SECONDS + 1
         assert await refused(site_b.async_find_by_card("C-S0001")) is Reason.PRIVILEGES_DENIED
     finally:
         await site_a.async_close()
@@ -889,7 +889,7 @@ async def test_another_sites_card_cache_holds_a_blocked_card_at_most_a_minute(il
 @pytest.mark.parametrize(
     "flags",
     [
-        [sip2_client.PATRON_STATUS_FLAGS[0]],
+        [PATRON_STATUS_FLAGS[0]],
         ["card_reported_lost", "charge_privileges_denied", "excessive_outstanding_fees"],
     ],
 )
@@ -922,7 +922,7 @@ async def test_a_site_that_does_not_refuse_charge_privileges_denied_lets_a_block
 
 
 async def test_blocking_a_patron_already_flagged_keeps_the_flag_after_the_unblock(
-    system: Sip2PatronSystem, ils: Ils
+    system: IlsPatronSystem, ils: Ils
 ) -> None:
     await system.async_block_patron("P0001", REASON)
     await system.async_block_patron("P0001", "again")  # a second block: one record
@@ -936,7 +936,7 @@ async def test_blocking_a_patron_already_flagged_keeps_the_flag_after_the_unbloc
     "patron_id", ["NOBODY", "V0001", "", "   ", "S0001|AAP0001", "S0001\r01", "S" * 100]
 )
 async def test_blocking_an_unknown_patron_is_refused(
-    system: Sip2PatronSystem, ils: Ils, patron_id: str
+    system: IlsPatronSystem, ils: Ils, patron_id: str
 ) -> None:
     assert await refused(system.async_block_patron(patron_id, REASON)) is Reason.UNKNOWN_PATRON
     if patron_id.strip() in {"NOBODY", "V0001"}:
@@ -952,7 +952,7 @@ async def test_an_ils_without_block_patron_is_not_mistaken_for_success() -> None
     # pysip2 with no handler for 01 answers its fallback: a 24 with BL=N.
     async with PySip2Ils(PATRONS) as server:
         del server.server._handlers["01"]
-        system = Sip2PatronSystem(config_for(server, login_user=None, login_password=None))
+        system = IlsPatronSystem(config_for(server, login_user=None, login_password=None))
         try:
             assert await refused(system.async_block_patron("S0001", REASON)) is (
                 Reason.UNKNOWN_PATRON
@@ -963,7 +963,7 @@ async def test_an_ils_without_block_patron_is_not_mistaken_for_success() -> None
 
 
 async def test_an_ils_that_does_not_keep_the_block_is_not_mistaken_for_success(
-    system: Sip2PatronSystem, ils: Ils, caplog: pytest.LogCaptureFixture
+    system: IlsPatronSystem, ils: Ils, caplog: pytest.LogCaptureFixture
 ) -> None:
     # As Koha's SIP server: a 24 with the privileges denied, nothing stored.
     ils.keep_blocks = False
@@ -976,7 +976,7 @@ async def test_an_ils_that_does_not_keep_the_block_is_not_mistaken_for_success(
 async def test_a_block_when_the_ils_is_down_raises(kind: str) -> None:
     async with new_ils(kind) as server:
         port = server.port
-    system = Sip2PatronSystem(make_config(port))
+    system = IlsPatronSystem(make_config(port))
     try:
         assert await refused(system.async_block_patron("S0001", REASON)) is (
             Reason.PATRON_SYSTEM_UNAVAILABLE
@@ -986,7 +986,7 @@ async def test_a_block_when_the_ils_is_down_raises(kind: str) -> None:
 
 
 async def test_a_block_when_the_ils_refuses_the_sip_login_raises(ils: Ils) -> None:
-    system = Sip2PatronSystem(config_for(ils, login_password="wrong"))
+    system = IlsPatronSystem(config_for(ils, login_password="wrong"))
     try:
         assert await refused(system.async_block_patron("S0001", REASON)) is (
             Reason.PATRON_SYSTEM_UNAVAILABLE
@@ -1013,7 +1013,7 @@ async def test_a_block_when_the_ils_refuses_the_sip_login_raises(ils: Ils) -> No
     ],
 )
 async def test_a_block_the_ils_does_not_answer_properly_raises(
-    system: Sip2PatronSystem, ils: IlsServer, fault: str, reason: Reason
+    system: IlsPatronSystem, ils: IlsServer, fault: str, reason: Reason
 ) -> None:
     await system.async_test()
     assert await system.async_find_by_card("C-S0001") is not None
@@ -1035,7 +1035,7 @@ async def test_a_block_the_ils_does_not_answer_properly_raises(
 
 @pytest.mark.parametrize("fault", ["bad_checksum_once", "request_checksum_once", "drop"])
 async def test_a_block_survives_a_line_error_or_a_dropped_connection(
-    system: Sip2PatronSystem, ils: Ils, fault: str
+    system: IlsPatronSystem, ils: Ils, fault: str
 ) -> None:
     await system.async_test()
     ils.fault = fault
@@ -1053,23 +1053,23 @@ async def test_a_block_survives_a_line_error_or_a_dropped_connection(
         ("Door|AAP0001|", "Door AAP0001"),  # no field injection
         ("line one\r\nline two\x00", "line one line two"),
         ("tab\tand\u202emirror\x1b[2J", "tab and mirror [2J"),
-        ("  ", sip2_client.DEFAULT_BLOCK_MESSAGE),
-        ("", sip2_client.DEFAULT_BLOCK_MESSAGE),
-        ("x" * 500, "x" * sip2_client.BLOCK_MESSAGE_LENGTH),
+        ("  ", adapter.DEFAULT_BLOCK_MESSAGE),
+        ("", adapter.DEFAULT_BLOCK_MESSAGE),
+        ("x" * 500, "x" * BLOCK_MESSAGE_LENGTH),
         ("Åse Ødegård, blåbær", "Åse Ødegård, blåbær"),  # in every character set
     ],
 )
 async def test_the_reason_is_sanitised_and_bounded(
-    system: Sip2PatronSystem, ils: Ils, reason: str, sent: str
+    system: IlsPatronSystem, ils: Ils, reason: str, sent: str
 ) -> None:
     await system.async_block_patron("S0001", reason)
     assert ils.blocks == [("S0001", sent, False)]
-    assert len(ils.blocks[0][1]) <= sip2_client.BLOCK_MESSAGE_LENGTH
+    assert len(ils.blocks[0][1]) <= BLOCK_MESSAGE_LENGTH
 
 
 @pytest.mark.parametrize("ils_encoding", SIP2_ENCODINGS)
 async def test_the_reason_in_the_sites_character_set(ils: Ils, ils_encoding: str) -> None:
-    system = Sip2PatronSystem(config_for(ils, encoding=ils_encoding))
+    system = IlsPatronSystem(config_for(ils, encoding=ils_encoding))
     try:
         await system.async_block_patron("A0001", "王小明 found Åse's card")
     finally:
@@ -1079,17 +1079,17 @@ async def test_the_reason_in_the_sites_character_set(ils: Ils, ils_encoding: str
 
 
 def test_block_message() -> None:
-    assert sip2_client.block_message("a | b") == "a b"
-    assert sip2_client.block_message("x" * 59 + " y") == "x" * 59
-    assert sip2_client.block_message("密碼", "latin-1") == "??"
-    assert sip2_client.block_message(None) == sip2_client.DEFAULT_BLOCK_MESSAGE  # type: ignore[arg-type]
-    assert {0, 4} == sip2_client.BLOCK_FLAGS
-    assert make_config(1).refusing_flags >= sip2_client.BLOCK_FLAGS
+    assert adapter.block_message("a | b") == "a b"
+    assert adapter.block_message("x" * 59 + " y") == "x" * 59
+    assert adapter.block_message("密碼", "latin-1") == "??"
+    assert adapter.block_message(None) == adapter.DEFAULT_BLOCK_MESSAGE  # type: ignore[arg-type]
+    assert {0, 4} == BLOCK_FLAGS
+    assert make_config(1).refusing_flags >= BLOCK_FLAGS
 
 
 @ours_only
 async def test_block_logs_no_secret_and_no_whole_id(
-    system: Sip2PatronSystem, ils: IlsServer, caplog: pytest.LogCaptureFixture
+    system: IlsPatronSystem, ils: IlsServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     await system.async_block_patron("S0001", REASON)

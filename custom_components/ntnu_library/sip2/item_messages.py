@@ -1,23 +1,23 @@
 """Circulation over SIP2 2.00: 17/18 Item Information, 11/12 Checkout, 09/10 Checkin.
 
-The requests the terminal sends, the answers the loopback ILS (scripts/lib/ils.py) sends, and
-the readers of those answers. A reader raises `Sip2Error` for an answer it cannot read (the
-client turns that into SIP2_PROTOCOL_ERROR, never an outage); a refusal by the ILS is no error:
-a checkout or checkin with ok=0 is an answer like any other, with the ILS's screen message (AF).
+The requests a terminal sends, the answers a server sends (for a test or demo ACS), and the
+readers of those answers. A reader raises `Sip2ProtocolError` for an answer it cannot read; a
+refusal by the ACS is no error: a checkout or checkin with ok=0 is an answer like any other,
+with the ACS's screen message (AF).
 
-Library use only and accompanying material. SIP2 2.00 has no field for either: ILSs put such
+Library use only and accompanying material. SIP2 2.00 has no field for either: ACSs put such
 flags in the item properties (CH, free text "specific to the ACS") or in the media type (CK,
-009 "book with CD"...). This integration reads CH as tokens separated by `;`, `,` or blanks:
+009 "book with CD"...). This package reads CH as tokens separated by `;`, `,` or blanks:
 
     library_use_only             the item may not leave the library (a reference copy)
     accompanies=<barcode>        the item goes with another, e.g. a CD with its book
 
-Token names are read case-insensitively, anything else in CH is kept but ignored. The loopback
-ILS sends exactly these tokens (joined by `;`); a site whose ILS marks such items differently
-needs its own reading of CH or CK here.
+Token names are read case-insensitively, anything else in CH is kept but ignored.
+`item_properties` writes exactly these tokens (joined by `;`); an ACS that marks such items
+differently needs its own reading of CH or CK.
 
-Dates: the ILS decides due dates. AH is kept as the text the ILS sent (`due`) and, when it is a
-SIP2 timestamp (YYYYMMDDZZZZHHMMSS: four blanks for local time, "   Z" for UTC; some ILSs send
+Dates: the ACS decides due dates. AH is kept as the text the ACS sent (`due`) and, when it is a
+SIP2 timestamp (YYYYMMDDZZZZHHMMSS: four blanks for local time, "   Z" for UTC; some ACSs send
 the date alone), read as a date and a time (`due_date`, `due_at`).
 """
 
@@ -29,7 +29,8 @@ from typing import Final
 import unicodedata
 
 from . import codec
-from .codec import Message, Sip2Error
+from .codec import Message, Sip2ProtocolError
+from .patron_info import CHARGED_ITEMS_COUNT
 
 # Circulation status (SIP2 2.00, the first fixed field of 18).
 CIRCULATION_OTHER: Final = 1
@@ -56,12 +57,12 @@ MEDIA_BOOK: Final = "001"
 MEDIA_CD: Final = "006"
 MEDIA_BOOK_WITH_CD: Final = "009"
 
-# The item properties (CH) tokens of this integration (see the module docstring).
+# The item properties (CH) tokens this package reads (see the module docstring).
 LIBRARY_USE_ONLY: Final = "library_use_only"
 ACCOMPANIES: Final = "accompanies"
 _SEPARATORS: Final = str.maketrans(";,", "  ")
 
-BLANK_DATE: Final = " " * 18
+SIP_DATE_LENGTH: Final = 18
 _UTC_ZONE: Final = "   Z"
 _LOCAL_ZONE: Final = "    "
 
@@ -69,7 +70,7 @@ _LOCAL_ZONE: Final = "    "
 def normalize_barcode(barcode: str) -> str:
     """Return a barcode as it is sent: NFKC (full-width digits of an IME), stripped.
 
-    Its case is kept: a barcode is the ILS's key, and some ILSs compare it case-sensitively.
+    Its case is kept: a barcode is the ACS's key, and some ACSs compare it case-sensitively.
     """
     return unicodedata.normalize("NFKC", barcode).strip()
 
@@ -91,7 +92,7 @@ def sip_moment(moment: datetime) -> str:
 
 def parse_sip_moment(text: str | None) -> datetime | None:
     """Return the moment of a SIP2 timestamp (naive for local time, aware for UTC), or None."""
-    if not text or len(text) != len(BLANK_DATE) or not text.isascii():
+    if not text or len(text) != SIP_DATE_LENGTH or not text.isascii():
         return None
     day, zone, clock = text[:8], text[8:12], text[12:]
     if not day.isdigit() or not clock.isdigit() or zone not in {_LOCAL_ZONE, _UTC_ZONE}:
@@ -114,7 +115,7 @@ def parse_properties(text: str | None) -> dict[str, str]:
 
 
 def item_properties(*, library_use_only: bool = False, accompanies: str | None = None) -> str:
-    """Return the CH value for these flags ("" for none), as the loopback ILS sends it."""
+    """Return the CH value for these flags ("" for none), as `parse_properties` reads it."""
     tokens = [LIBRARY_USE_ONLY] if library_use_only else []
     if accompanies:
         tokens.append(f"{ACCOMPANIES}={accompanies}")
@@ -128,7 +129,7 @@ def _flag(value: str) -> bool | None:
 
 def _ok(value: str) -> bool:
     if value not in {"0", "1"}:
-        raise Sip2Error("ok is neither 0 nor 1")
+        raise Sip2ProtocolError("ok is neither 0 nor 1")
     return value == "1"
 
 
@@ -141,7 +142,7 @@ def _text(answer: Message, code: str) -> str | None:
 def _check_barcode(barcode: str, answer: Message) -> str:
     answered = answer.get("AB")
     if not same_barcode(barcode, answered):
-        raise Sip2Error("answer about another item")
+        raise Sip2ProtocolError("answer about another item")
     return barcode
 
 
@@ -167,7 +168,7 @@ class _Due:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemInfo(_Due):
-    """An item as the ILS describes it in an 18."""
+    """An item as the ACS describes it in an 18."""
 
     barcode: str
     title: str
@@ -182,6 +183,11 @@ class ItemInfo(_Due):
     def available(self) -> bool:
         """Circulation status 03: on the shelf."""
         return self.circulation_status == CIRCULATION_AVAILABLE
+
+    @property
+    def on_loan(self) -> bool:
+        """Circulation status 04, charged: lent to a patron (the ACS knows whom)."""
+        return self.circulation_status == CIRCULATION_CHARGED
 
     @property
     def library_use_only(self) -> bool:
@@ -218,7 +224,7 @@ def item_information_response(
 
 
 def read_item_information(answer: Message, barcode: str) -> ItemInfo | None:
-    """Return the item an 18 describes, or None when the ILS does not know it.
+    """Return the item an 18 describes, or None when the ACS does not know it.
 
     An unknown item is answered (as Koha's and Evergreen's SIP servers do) with circulation
     status 01 "other" and an empty title, often with a screen message: that is None. An item
@@ -226,7 +232,7 @@ def read_item_information(answer: Message, barcode: str) -> ItemInfo | None:
     """
     status_text = answer.fixed[:2]
     if not status_text.isascii() or not status_text.isdigit():
-        raise Sip2Error("circulation status is not a number")
+        raise Sip2ProtocolError("circulation status is not a number")
     status = int(status_text)
     _check_barcode(barcode, answer)
     title = (answer.get("AJ") or "").strip()
@@ -249,7 +255,7 @@ def read_item_information(answer: Message, barcode: str) -> ItemInfo | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckoutAnswer(_Due):
-    """A 12: ok or not, with the ILS's due date and screen message."""
+    """A 12: ok or not, with the ACS's due date and screen message."""
 
     ok: bool
     renewal_ok: bool
@@ -269,19 +275,23 @@ def checkout(
     *,
     password: str | None = None,
     no_block: bool = False,
+    nb_due_date: datetime | None = None,
     renewal_policy: bool = False,
     terminal_password: str = "",
 ) -> Message:
     """11 Checkout: AO, AA, AB, AC, and AD when the patron's password is checked.
 
-    The nb due date (the due date an offline terminal gave) is left blank: this terminal never
-    lends offline, `no_block` only asks the ILS not to refuse for a patron block.
+    The nb due date (SIP2 2.00: a fixed field of 18 characters, YYYYMMDDZZZZHHMMSS) is the due
+    date a terminal gave an item it lent while the ACS was offline (store and forward); the spec
+    has no blank form of it. An ACS reads it only with `no_block` (a loan already made). Without
+    `nb_due_date` the transaction date stands in, as other SIP2 clients do: 18 blanks are no
+    date, and an ACS that checks the field (pysip2) hangs up on them.
     """
     fixed = (
         ("Y" if renewal_policy else "N")
         + ("Y" if no_block else "N")
         + codec.sip_date(now)
-        + BLANK_DATE
+        + (codec.sip_date(now) if nb_due_date is None else sip_moment(nb_due_date))
     )
     fields = [
         ("AO", institution),
@@ -327,7 +337,7 @@ def checkout_response(
 
 
 def read_checkout(answer: Message, barcode: str) -> CheckoutAnswer:
-    """Return what a 12 says; Sip2Error when ok is unreadable or it is about another item."""
+    """Return what a 12 says; Sip2ProtocolError when ok is unreadable or it is another item."""
     fixed = answer.fixed
     return CheckoutAnswer(
         ok=_ok(fixed[0]),
@@ -404,7 +414,7 @@ def checkin_response(
 
 
 def read_checkin(answer: Message, barcode: str) -> CheckinAnswer:
-    """Return what a 10 says; Sip2Error when ok is unreadable or it is about another item."""
+    """Return what a 10 says; Sip2ProtocolError when ok is unreadable or it is another item."""
     fixed = answer.fixed
     return CheckinAnswer(
         ok=_ok(fixed[0]),
@@ -420,9 +430,6 @@ def read_checkin(answer: Message, barcode: str) -> CheckinAnswer:
 
 # --- Charged items (63/64 with the summary) ---------------------------------------------------
 
-# Where the charged items count sits in a 64's fixed part: after the patron status (14), the
-# language (3), the transaction date (18), the hold items count (4) and overdue items count (4).
-_CHARGED_COUNT: Final = slice(43, 47)
 SUMMARY_CHARGED_ITEMS: Final = 2  # the summary position that asks for AU
 
 
@@ -430,13 +437,13 @@ SUMMARY_CHARGED_ITEMS: Final = 2  # the summary position that asks for AU
 class ChargedItems:
     """What a 64 says a patron has on loan."""
 
-    count: int | None  # the fixed charged items count; None when the ILS leaves it blank
-    items: tuple[str, ...]  # AU, as the ILS sends them (usually barcodes)
+    count: int | None  # the fixed charged items count; None when the ACS leaves it blank
+    items: tuple[str, ...]  # AU, as the ACS sends them (usually barcodes)
 
 
 def read_charged_items(answer: Message) -> ChargedItems:
     """Return the charged items count and the AU fields of a 64."""
-    text = answer.fixed[_CHARGED_COUNT]
+    text = answer.fixed[CHARGED_ITEMS_COUNT]
     count = int(text) if text.isascii() and text.isdigit() else None
     items = tuple(value for code, value in answer.fields if code == "AU" and value.strip())
     return ChargedItems(count=count, items=items)
