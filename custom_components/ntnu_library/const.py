@@ -131,7 +131,3 @@ RELOCK_ON_CLOSE_S: Final = 1.0
 
 # The patron system is asked again this often while it is down (a repair issue is open).
 PATRON_SYSTEM_RETRY_SECONDS: Final = 60
-
-# Own EZSP radio
-DEFAULT_BAUDRATE: Final = 115200
-FLOW_CONTROLS: Final = ("none", "software", "hardware")

@@ -15,6 +15,7 @@ from zigpy.zcl.clusters.security import IasZone
 import zigpy.zdo.types as zdo_t
 
 from custom_components.ntnu_library.zigbee.radio import (
+    SIMULATE_ACTIONS,
     DeviceEvent,
     DeviceEventType as E,
     LockState,
@@ -23,11 +24,12 @@ from custom_components.ntnu_library.zigbee.radio import (
     UnknownRoom,
 )
 from custom_components.ntnu_library.zigbee.simulated import (
-    SIMULATE_ACTIONS,
+    SIMULATED_IEEE_PREFIX,
     SimulatedContact,
     SimulatedRadio,
     simulated_devices,
 )
+from custom_components.ntnu_library.zigbee.simulated.sim_addresses import COORDINATOR_IEEE
 
 from .conftest import ROOMS
 
@@ -48,8 +50,49 @@ def test_simulated_devices_are_deterministic_per_room() -> None:
     assert len(addresses) == 4
     for address in (first.lock, first.contact, first.occupancy):
         assert address is not None
-        assert address.startswith("4e:54:4e:55:")
+        assert address.startswith(f"{SIMULATED_IEEE_PREFIX}:")
         assert str(t.EUI64.convert(address)) == address
+
+
+# 2,000 rooms as a large site numbers them, and 2,000 with ids too long to number directly.
+MANY_ROOMS = [f"R{n:04d}" for n in range(1, 2001)]
+MANY_LONG_ROOMS = [f"KJL-{n // 100}-GRP-{n % 100:02d}" for n in range(2000)]
+
+
+@pytest.mark.parametrize("room_ids", [MANY_ROOMS, MANY_LONG_ROOMS], ids=["short", "long"])
+def test_every_room_of_thousands_has_its_own_addresses(room_ids: list[str]) -> None:
+    """A 3-byte hash once gave R0829 and R1097 (and R0319 and R1718) one lock between them."""
+    assert len(set(room_ids)) == 2000
+    addresses = [
+        address
+        for room in map(simulated_devices, room_ids)
+        for address in (room.lock, room.contact, room.occupancy)
+    ]
+    assert len(set(addresses)) == 3 * 2000
+    assert str(COORDINATOR_IEEE) not in addresses
+    for address in addresses:
+        assert address is not None
+        assert address.startswith(f"{SIMULATED_IEEE_PREFIX}:")
+        assert str(t.EUI64.convert(address)) == address
+        # Never the earliest simulated rooms' block, where rooms stored then have theirs.
+        assert not address.startswith("4e:54:4e:55:")
+
+
+async def test_rooms_whose_addresses_once_collided_each_have_their_devices() -> None:
+    rooms = [simulated_devices("R0829"), simulated_devices("R1097")]
+    radio = SimulatedRadio(rooms)
+    await radio.async_start()
+    received: list[DeviceEvent] = []
+    radio.subscribe(received.append)
+    try:
+        assert len(radio.app.devices) == 1 + 3 * 2  # type: ignore[union-attr]
+        assert radio.lock_model("R0829") is not radio.lock_model("R1097")
+        await radio.async_simulate("R1097", "door_open")
+        assert radio.door_open("R1097") is True
+        assert radio.door_open("R0829") is False
+    finally:
+        await radio.async_stop()
+    assert {event.room_id for event in received} == {"R1097"}
 
 
 async def test_start_interviews_every_device(radio: SimulatedRadio) -> None:

@@ -33,13 +33,16 @@ from bellows.zigbee.application import ControllerApplication
 import zigpy.config as conf
 import zigpy.types as t
 
-from ..const import DEFAULT_BAUDRATE, FLOW_CONTROLS
 from . import compat
 from .layer import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT
 from .owned import OwnedNetwork
 from .radio import RadioError, RoomDevices, Spawn
 
 _LOGGER = logging.getLogger(__name__)
+
+# The serial settings of a stick: its speed, and how the flow is controlled ("none": not).
+DEFAULT_BAUDRATE = 115200
+FLOW_CONTROLS = ("none", "software", "hardware")
 
 # bellows resets the stick up to three times (2.5–5 s each) before giving up by itself.
 DEFAULT_START_TIMEOUT = 60.0

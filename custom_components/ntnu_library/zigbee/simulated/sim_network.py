@@ -1,8 +1,10 @@
-"""A zigpy network with a virtual radio and simulated locks, door contacts and occupancy sensors.
+"""The simulated network: zigpy with a virtual radio, and the simulated devices behind it.
 
-The devices live behind `send_packet`: they parse the ZDO / ZCL bytes zigpy sends, answer
-with serialized frames through `packet_received`, join through `handle_join` and go through
-zigpy's real interview. So requests, responses and reports all cross the real codec.
+The devices (`sim_door_lock`, `sim_contact`, `sim_occupancy`) live behind `send_packet`: they
+parse the ZDO / ZCL bytes zigpy sends, answer with serialized frames through
+`packet_received`, join through `handle_join` and go through zigpy's real interview. So
+requests, responses and reports all cross the real codec. `Air` carries the frames both
+ways, in order, after an optional latency.
 
 Unknown rooms raise `UnknownRoom` (a KeyError); unknown actions or a tap without a card
 raise ValueError.
@@ -11,9 +13,9 @@ raise ValueError.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 import functools
-import hashlib
 import logging
 from typing import Any
 
@@ -26,23 +28,15 @@ import zigpy.state
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 
-from . import compat
-from .layer import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT
-from .owned import OwnedNetwork
-from .radio import SIMULATE_ACTIONS, RadioError, RoomDevices, Spawn
-from .sim_devices import (
-    COORDINATOR_IEEE,
-    MANUFACTURER,
-    SIMULATED_IEEE_PREFIX,
-    Air,
-    SimulatedContact,
-    SimulatedDevice,
-    SimulatedLock,
-    SimulatedOccupancy,
-    node_descriptor,
-    nwk_address,
-    uplink_frame,
-)
+from .. import compat
+from ..layer import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT
+from ..owned import OwnedNetwork
+from ..radio import SIMULATE_ACTIONS, RadioError, RoomDevices, Spawn
+from .sim_addresses import COORDINATOR_IEEE
+from .sim_contact import SimulatedContact
+from .sim_device import MANUFACTURER, SimulatedDevice, node_descriptor, nwk_address, uplink_frame
+from .sim_door_lock import SimulatedLock
+from .sim_occupancy import SimulatedOccupancy
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,16 +48,68 @@ _LOGICAL: Any = zdo_t.LogicalType
 _ADDR_MODE: Any = t.AddrMode
 
 
-def simulated_devices(room_id: str) -> RoomDevices:
-    """The IEEE addresses of a room's simulated lock, contact and occupancy sensor.
+class Air:
+    """Frames in flight: delivered in order, `latency` seconds later, never re-entrantly."""
 
-    Deterministic from the room id: the NTNU prefix, three bytes of a hash, then the role.
-    """
-    digest = hashlib.blake2b(room_id.encode(), digest_size=3).hexdigest()
-    base = ":".join((SIMULATED_IEEE_PREFIX, digest[0:2], digest[2:4], digest[4:6]))
-    return RoomDevices(
-        room_id=room_id, lock=f"{base}:01", contact=f"{base}:02", occupancy=f"{base}:03"
-    )
+    def __init__(self, latency: float) -> None:
+        self._latency = latency
+        self._queue: deque[tuple[float, Callable[[], None]]] = deque()
+        self._timer: asyncio.Handle | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
+
+    def send(self, deliver: Callable[[], None]) -> None:
+        """Carry one frame: `deliver` runs after the latency, in order."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._queue.append((loop.time() + self._latency, deliver))
+        self._idle.clear()
+        if self._timer is None:
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._latency > 0:
+            self._timer = loop.call_at(self._queue[0][0], self._deliver_due)
+        else:
+            self._timer = loop.call_soon(self._deliver_due)
+
+    def _deliver_due(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # Only what was already in flight: answers sent now wait for the next turn.
+        for _ in range(len(self._queue)):
+            if self._closed or self._queue[0][0] > now:
+                break
+            _, deliver = self._queue.popleft()
+            try:
+                deliver()
+            except Exception:  # the air must keep carrying frames
+                _LOGGER.exception("Simulated radio: delivering a frame failed")
+        if self._queue and not self._closed:
+            self._schedule(loop)
+        else:
+            self._idle.set()
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is in flight."""
+        return self._idle.is_set()
+
+    async def drained(self) -> None:
+        """Return once nothing is in flight."""
+        await self._idle.wait()
+
+    def close(self) -> None:
+        """Drop what is in flight; nothing more is delivered."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue.clear()
+        self._idle.set()
 
 
 class _SimulatedApplication(ControllerApplication):

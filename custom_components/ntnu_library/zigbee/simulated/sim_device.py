@@ -1,19 +1,17 @@
-"""Simulated Zigbee devices: a lock, a door contact and an occupancy sensor, as device models.
+"""What the simulated devices share: a Zigbee node speaking ZDO, the ZCL foundation, Identify.
 
-Each model parses the ZDO / ZCL bytes zigpy sends it and answers with serialized frames, so
-requests, responses and reports all cross zigpy's real codec. `Air` carries frames between
-the models and the simulated radio (`simulated.py`) in order, after an optional latency.
+`SimulatedDevice` parses the ZDO / ZCL bytes zigpy sends it and answers with serialized
+frames, so requests, responses and reports all cross zigpy's real codec. The device kinds
+(`sim_door_lock`, `sim_contact`, `sim_occupancy`) add their room cluster on top.
 
-Like the real ones, all three are battery powered (a study-room lock runs on AA cells, e.g.
-Yale, Danalock, Aqara) and carry Identify and Power Configuration beside their room cluster.
-The lock keeps its receiver on (it answers a command at once, as a real lock polls fast
-enough to), the two sensors sleep.
+Like the real ones, all three kinds are battery powered (a study-room lock runs on AA cells,
+e.g. Yale, Danalock, Aqara) and carry Identify and Power Configuration beside their room
+cluster. The lock keeps its receiver on (it answers a command at once, as a real lock polls
+fast enough to), the two sensors sleep.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import Callable
 import logging
 import math
@@ -23,16 +21,11 @@ from typing import Any, ClassVar, NamedTuple
 from zigpy.profiles import zha
 import zigpy.types as t
 from zigpy.zcl import Cluster, foundation
-from zigpy.zcl.clusters.closures import DoorLock
 from zigpy.zcl.clusters.general import Basic, Identify, PowerConfiguration
-from zigpy.zcl.clusters.measurement import OccupancySensing
-from zigpy.zcl.clusters.security import IasZone
 import zigpy.zdo.types as zdo_t
 
 _LOGGER = logging.getLogger(__name__)
 
-SIMULATED_IEEE_PREFIX = "4e:54:4e:55"  # "NTNU"
-COORDINATOR_IEEE = t.EUI64.convert(f"{SIMULATED_IEEE_PREFIX}:00:00:00:00")
 MANUFACTURER = "NTNU Sim"
 
 # zigpy builds its enums with a factory mypy cannot see through (members type as plain
@@ -42,12 +35,6 @@ _GENERAL: Any = foundation.GeneralCommand
 _TO_CLIENT: Any = foundation.Direction.Server_to_Client
 _ADDR_MODE: Any = t.AddrMode
 _LOGICAL: Any = zdo_t.LogicalType
-_LOCK: Any = DoorLock.LockState
-_DOOR: Any = DoorLock.DoorState
-_SOURCE = DoorLock.OperationEventSource
-_CODE = DoorLock.OperationEvent
-_ZIGBEE_EPOCH = 946684800  # 2000-01-01, the origin of ZCL time
-_NO_USER = 0xFFFF
 _POWER = PowerConfiguration.AttributeDefs
 _IDENTIFY_TIME = Identify.AttributeDefs.identify_time
 _IDENTIFY_KEY = (Identify.cluster_id, _IDENTIFY_TIME.id)  # writable on every device
@@ -61,70 +48,6 @@ class BatteryPack(NamedTuple):
     quantity: int
     empty: int  # the pack's voltage at 0 %
     full: int  # and at 100 %
-
-
-class Air:
-    """Frames in flight: delivered in order, `latency` seconds later, never re-entrantly."""
-
-    def __init__(self, latency: float) -> None:
-        self._latency = latency
-        self._queue: deque[tuple[float, Callable[[], None]]] = deque()
-        self._timer: asyncio.Handle | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closed = False
-
-    def send(self, deliver: Callable[[], None]) -> None:
-        """Carry one frame: `deliver` runs after the latency, in order."""
-        if self._closed:
-            return
-        loop = asyncio.get_running_loop()
-        self._queue.append((loop.time() + self._latency, deliver))
-        self._idle.clear()
-        if self._timer is None:
-            self._schedule(loop)
-
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._latency > 0:
-            self._timer = loop.call_at(self._queue[0][0], self._deliver_due)
-        else:
-            self._timer = loop.call_soon(self._deliver_due)
-
-    def _deliver_due(self) -> None:
-        self._timer = None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        # Only what was already in flight: answers sent now wait for the next turn.
-        for _ in range(len(self._queue)):
-            if self._closed or self._queue[0][0] > now:
-                break
-            _, deliver = self._queue.popleft()
-            try:
-                deliver()
-            except Exception:  # the air must keep carrying frames
-                _LOGGER.exception("Simulated radio: delivering a frame failed")
-        if self._queue and not self._closed:
-            self._schedule(loop)
-        else:
-            self._idle.set()
-
-    @property
-    def idle(self) -> bool:
-        """Whether nothing is in flight."""
-        return self._idle.is_set()
-
-    async def drained(self) -> None:
-        """Return once nothing is in flight."""
-        await self._idle.wait()
-
-    def close(self) -> None:
-        """Drop what is in flight; nothing more is delivered."""
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._queue.clear()
-        self._idle.set()
 
 
 def uplink_frame(
@@ -521,202 +444,3 @@ class SimulatedDevice:
         self._send(
             cluster.cluster_id, hdr.serialize() + schema(attribute_reports=[record]).serialize()
         )
-
-
-class SimulatedLock(SimulatedDevice):
-    """A door lock with a card reader outside and a PUSH button inside.
-
-    It never grants a card by itself: every tap is forwarded as an operation event
-    (RFID, UnlockFailureInvalidPINorID) and the integration decides. It relocks when the
-    door closes after being opened unlocked (unless `relocks_on_close` is False). `swallow_commands` makes it ACK frames at the
-    MAC layer but never answer, to test timeouts; `command_status` is what it answers to
-    lock_door / unlock_door.
-    """
-
-    model = "SimLock"
-    device_type = zha.DeviceType.DOOR_LOCK
-    rx_on_when_idle = True  # on batteries, yet it answers a command at once
-    battery_pack = BatteryPack(PowerConfiguration.BatterySize.AA, 4, empty=44, full=62)
-    clusters = (Basic, PowerConfiguration, Identify, DoorLock)
-    writable = frozenset({(DoorLock.cluster_id, DoorLock.AttributeDefs.auto_relock_time.id)})
-
-    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
-        super().__init__(ieee, nwk, uplink)
-        attrs = DoorLock.AttributeDefs
-        self.attributes[DoorLock.cluster_id] |= {
-            attrs.lock_state.id: _LOCK.Locked,
-            attrs.lock_type.id: DoorLock.LockType.Dead_bolt,
-            attrs.actuator_enabled.id: True,
-            attrs.door_state.id: _DOOR.Closed,
-            attrs.auto_relock_time.id: 0,  # no timer: it relocks when the door closes
-        }
-        self.swallow_commands = False
-        self.command_status: int = _STATUS.SUCCESS  # what lock_door / unlock_door answer
-        self._opened_unlocked = False
-        # Most study-room locks throw the bolt when the door closes; some leave it to the
-        # controller (False), which is what the site's own relock-on-close is for.
-        self.relocks_on_close = True
-
-    @property
-    def lock_state(self) -> int:
-        """The bolt."""
-        return _LOCK(self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.lock_state.id])
-
-    def receive(self, packet: t.ZigbeePacket) -> None:
-        """Take a frame, unless told to swallow everything."""
-        if not self.swallow_commands:
-            super().receive(packet)
-
-    def command(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
-        """lock_door / unlock_door: answer, then report and tell the operation."""
-        commands = DoorLock.ServerCommandDefs
-        if cluster_id != DoorLock.cluster_id or hdr.command_id not in (
-            commands.lock_door.id,
-            commands.unlock_door.id,
-        ):
-            return False
-        unlock = hdr.command_id == commands.unlock_door.id
-        # The *_door_response commands share their request's id.
-        self._cluster_response(DoorLock, hdr.tsn, hdr.command_id, status=self.command_status)
-        if self.command_status == _STATUS.SUCCESS:
-            state, code = (_LOCK.Unlocked, _CODE.Unlock) if unlock else (_LOCK.Locked, _CODE.Lock)
-            self._set_lock(state, _SOURCE.RF, code)
-        return True
-
-    def _set_lock(self, state: int, source: int, code: int) -> None:
-        self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.lock_state.id] = state
-        self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
-        self.operation_event(source, code)
-
-    def _set_door_state(self, state: int) -> None:
-        self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.door_state.id] = state
-        self.report(DoorLock, DoorLock.AttributeDefs.door_state)
-
-    def operation_event(self, source: int, code: int, pin: bytes = b"") -> None:
-        """Send operation_event_notification; `pin` goes on the wire as raw bytes."""
-        if DoorLock.cluster_id not in self.bound:
-            return
-        command_id = DoorLock.ClientCommandDefs.operation_event_notification.id
-        hdr = foundation.ZCLHeader.cluster(self._next_tsn(), command_id, direction=_TO_CLIENT)
-        payload = (
-            _SOURCE(source).serialize()
-            + _CODE(code).serialize()
-            + t.uint16_t(_NO_USER).serialize()
-            + t.LVBytes(pin).serialize()
-            + t.LocalTime(int(time.time()) - _ZIGBEE_EPOCH).serialize()
-        )
-        self._send(DoorLock.cluster_id, hdr.serialize() + payload)
-
-    def card_tap(self, card: str) -> None:
-        """Forward a tap; the integration decides whether to unlock."""
-        self.operation_event(_SOURCE.RFID, _CODE.UnlockFailureInvalidPINorID, card.encode())
-
-    def push_button(self) -> None:
-        """Free egress: unlock locally and tell."""
-        self._set_lock(_LOCK.Unlocked, _SOURCE.Manual, _CODE.Manual_Unlock)
-
-    def door_opened(self) -> None:
-        """The door opened: forced when the bolt was thrown."""
-        if self.lock_state == _LOCK.Locked:
-            self._set_door_state(_DOOR.Error_forced_open)
-        else:
-            self._opened_unlocked = True
-            self._set_door_state(_DOOR.Open)
-
-    def door_closed(self) -> None:
-        """The door closed: relock if it was opened unlocked."""
-        self._set_door_state(_DOOR.Closed)
-        if self.relocks_on_close and self._opened_unlocked and self.lock_state == _LOCK.Unlocked:
-            self._set_lock(_LOCK.Locked, _SOURCE.Manual, _CODE.AutoLock)
-        self._opened_unlocked = False
-
-    def jam(self) -> None:
-        """The bolt jammed."""
-        self._set_door_state(_DOOR.Error_jammed)
-
-    def announce(self) -> None:
-        """What a lock does when it is back: report its state."""
-        self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
-
-
-class SimulatedContact(SimulatedDevice):
-    """An IAS Zone door contact: zone status Alarm_1 means open; speaks once enrolled."""
-
-    model = "SimContact"
-    device_type = zha.DeviceType.IAS_ZONE
-    battery_pack = BatteryPack(PowerConfiguration.BatterySize.Other, 1, empty=22, full=30)  # CR2032
-    clusters = (Basic, PowerConfiguration, Identify, IasZone)
-    writable = frozenset({(IasZone.cluster_id, IasZone.AttributeDefs.cie_addr.id)})
-
-    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
-        super().__init__(ieee, nwk, uplink)
-        attrs = IasZone.AttributeDefs
-        self.attributes[IasZone.cluster_id] |= {
-            attrs.zone_state.id: IasZone.ZoneState.Not_enrolled,
-            attrs.zone_type.id: IasZone.ZoneType.Contact_Switch,
-            attrs.zone_status.id: 0,
-            attrs.cie_addr.id: t.EUI64.convert("00:00:00:00:00:00:00:00"),
-            attrs.zone_id.id: 0xFF,
-        }
-
-    @property
-    def enrolled(self) -> bool:
-        """Whether the CIE has enrolled this zone."""
-        return (
-            self.attributes[IasZone.cluster_id][IasZone.AttributeDefs.zone_state.id]
-            == IasZone.ZoneState.Enrolled
-        )
-
-    def command(self, cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
-        """enroll_response: the zone is enrolled and may notify."""
-        if (
-            cluster_id != IasZone.cluster_id
-            or hdr.command_id != IasZone.ServerCommandDefs.enroll_response.id
-        ):
-            return False
-        if args.enroll_response_code == IasZone.EnrollResponse.Success:
-            attrs = self.attributes[IasZone.cluster_id]
-            attrs[IasZone.AttributeDefs.zone_state.id] = IasZone.ZoneState.Enrolled
-            attrs[IasZone.AttributeDefs.zone_id.id] = args.zone_id
-        self._default_response(cluster_id, hdr, _STATUS.SUCCESS)
-        return True
-
-    def set_open(self, is_open: bool) -> None:
-        """Set Alarm_1 and notify the CIE."""
-        attrs = self.attributes[IasZone.cluster_id]
-        alarm = int(IasZone.ZoneStatus.Alarm_1)
-        status = int(attrs[IasZone.AttributeDefs.zone_status.id]) & ~alarm
-        status = IasZone.ZoneStatus(status | alarm if is_open else status)
-        attrs[IasZone.AttributeDefs.zone_status.id] = status
-        if self.enrolled:
-            self._cluster_response(
-                IasZone,
-                self._next_tsn(),
-                IasZone.ClientCommandDefs.status_change_notification.id,
-                zone_status=status,
-                extended_status=0,
-                zone_id=attrs[IasZone.AttributeDefs.zone_id.id],
-                delay=0,
-            )
-
-
-class SimulatedOccupancy(SimulatedDevice):
-    """An occupancy sensor: bit 0 of `occupancy`, reported when bound."""
-
-    model = "SimOccupancy"
-    device_type = zha.DeviceType.OCCUPANCY_SENSOR
-    battery_pack = BatteryPack(PowerConfiguration.BatterySize.AAA, 2, empty=22, full=31)
-    clusters = (Basic, PowerConfiguration, Identify, OccupancySensing)
-
-    def __init__(self, ieee: t.EUI64, nwk: t.NWK, uplink: Callable[[t.ZigbeePacket], None]) -> None:
-        super().__init__(ieee, nwk, uplink)
-        self.attributes[OccupancySensing.cluster_id][
-            OccupancySensing.AttributeDefs.occupancy.id
-        ] = 0
-
-    def set_occupied(self, occupied: bool) -> None:
-        """Set bit 0 and report it."""
-        self.attributes[OccupancySensing.cluster_id][
-            OccupancySensing.AttributeDefs.occupancy.id
-        ] = int(occupied)
-        self.report(OccupancySensing, OccupancySensing.AttributeDefs.occupancy)
