@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import zxingcpp
 
 from custom_components.ntnu_library.const import CONF_LABEL_SIZE, DOMAIN
-from custom_components.ntnu_library.core.elabel import LabelFonts
+from custom_components.ntnu_library.core.label_fonts import LabelFonts
 from custom_components.ntnu_library.core.model import Room, RoomKind
 from custom_components.ntnu_library.image import FONT_ISSUE
 from custom_components.ntnu_library.subentries import room_subentry

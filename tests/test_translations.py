@@ -24,6 +24,7 @@ from custom_components.ntnu_library import binary_sensor, sensor
 from custom_components.ntnu_library.const import DOMAIN, SUBENTRY_ROOM
 from custom_components.ntnu_library.core.errors import Reason
 from custom_components.ntnu_library.core.model import EventType
+from custom_components.ntnu_library.core.room_words import STATUS_WORDS
 from custom_components.ntnu_library.services import SERVICES
 
 PACKAGE = Path(__file__).parent.parent / "custom_components" / DOMAIN
@@ -358,6 +359,25 @@ def test_entity_states(language: str) -> None:
     assert set(entities["sensor"]["status"]["state"]) == set(sensor.STATUS_OPTIONS)
     event_types = entities["event"]["door_activity"]["state_attributes"]["event_type"]["state"]
     assert set(event_types) == {t.value for t in EventType}
+
+
+@pytest.mark.parametrize(
+    ("language", "form"),
+    [("strings.json", "{en} ({zh})"), ("en", "{en} ({zh})"), ("zh-Hant", "{zh}")],
+)
+def test_status_states_are_the_room_words(language: str, form: str) -> None:
+    """The status sensor's states say core's words, the e-label's and the pages' own.
+
+    In English the English word with the Chinese in brackets ("Idle (閒置)"), in Chinese the
+    Chinese word. The sensor has no "unavailable" state: it is unavailable then.
+    """
+    states = TRANSLATIONS[language]["entity"]["sensor"]["status"]["state"]
+    expected = {
+        status.value: form.format(en=words.en, zh=words.zh)
+        for status, words in STATUS_WORDS.items()
+        if status.value in sensor.STATUS_OPTIONS
+    }
+    assert states == expected
 
 
 def test_icons_match_entities() -> None:

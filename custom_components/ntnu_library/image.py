@@ -18,11 +18,12 @@ from homeassistant.util import dt as dt_util
 
 from . import NtnuLibraryConfigEntry
 from .const import DOMAIN
-from .core.elabel import LabelContent, default_fonts, render_label
+from .core.elabel import LabelContent, render_label
+from .core.label_fonts import default_fonts
 from .core.model import Room
 from .entity import RoomEntity, room_subentry_pairs
 from .options_flow import label_size
-from .site import SiteRuntime
+from .site import Site
 from .web.context import WEB
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class ELabel(RoomEntity, ImageEntity):
     _attr_translation_key = "e_label"
     _attr_content_type = "image/png"
 
-    def __init__(self, hass: HomeAssistant, runtime: SiteRuntime, room: Room, size: str) -> None:
+    def __init__(self, hass: HomeAssistant, runtime: Site, room: Room, size: str) -> None:
         RoomEntity.__init__(self, runtime, "e_label", room)
         ImageEntity.__init__(self, hass)
         self._size = size

@@ -2,7 +2,7 @@
 # scripts/lib/make_label_font.sh [OUTPUT_DIR]
 #
 # Rebuilds the font the room e-paper labels fall back to when Home Assistant's machine has no
-# CJK font of its own (custom_components/ntnu_library/core/elabel.py): a subset of Noto Sans
+# CJK font of its own (custom_components/ntnu_library/core/label_fonts.py): a subset of Noto Sans
 # CJK TC Regular (SIL Open Font License 1.1), written to OUTPUT_DIR, by default
 # custom_components/ntnu_library/fonts/:
 #

@@ -1,7 +1,10 @@
 """The room's e-paper label: exact size, black and white, a QR code a reader decodes, any name.
 
 The QR code is read back with zxing-cpp, as a phone's camera app would. Most tests force the
-bundled subset font (`LabelFonts(paths=[])`), so they draw the same on every machine.
+bundled subset font (`LabelFonts(paths=[])`), so they draw the same on every machine; the pick
+of a collection's Traditional Chinese face is tested on a collection made of the bundled font,
+so nothing here depends on the machine's fonts but the one test of Debian's Noto Sans CJK,
+which CI installs (there it fails rather than skips).
 
 The longest URL these tests decode: 213 bytes on every size with modules of 2 pixels or more
 (QR version 10 at error correction M). Longer URLs still decode from the PNG, at 1 pixel a
@@ -10,9 +13,11 @@ module on the 2.13" and 2.9" tags, which a phone may not manage off the glass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
+import struct
 
 from PIL import Image, ImageFilter
 import pytest
@@ -20,19 +25,22 @@ import segno
 import zxingcpp
 
 from custom_components.ntnu_library.core.elabel import (
-    BUNDLED_FONT,
-    BUNDLED_FONT_CHARACTERS,
     DEFAULT_LABEL_SIZE,
-    KIND_WORDS,
     LABEL_SIZES,
-    STATUS_WORDS,
     LabelContent,
-    LabelFonts,
-    clean_text,
-    default_fonts,
     label_size,
     render_label,
 )
+from custom_components.ntnu_library.core.label_fonts import (
+    BUNDLED_FONT,
+    BUNDLED_FONT_CHARACTERS,
+    LabelFonts,
+    clean_text,
+    default_fonts,
+)
+from custom_components.ntnu_library.core.room_words import KIND_WORDS, STATUS_WORDS
+
+from ..demo_harness import in_ci
 
 URL = "http://192.168.1.20:8123/ntnu_library/room/T01?sig=AbCdEfGhIjKlMnOp"
 BASE = "http://192.168.1.20:8123/ntnu_library/room/T01?sig="
@@ -82,6 +90,57 @@ def _module_pixels(barcode: zxingcpp.Barcode, url: str) -> float:
 
 def _black(image: Image.Image, box: tuple[int, int, int, int]) -> int:
     return image.crop(box).convert("L").histogram()[0]
+
+
+def _name_table(family: str) -> bytes:
+    """An OpenType name table with only a family (ID 1) and a style (ID 2), Windows Unicode."""
+    names = [(1, family.encode("utf-16-be")), (2, "Regular".encode("utf-16-be"))]
+    records, offset = b"", 0
+    for name_id, text in names:
+        records += struct.pack(">6H", 3, 1, 0x409, name_id, len(text), offset)
+        offset += len(text)
+    return (
+        struct.pack(">3H", 0, len(names), 6 + len(records))
+        + records
+        + b"".join(text for _, text in names)
+    )
+
+
+def _collection(path: Path, families: Sequence[str]) -> Path:
+    """A font collection (.ttc) of the bundled font, one face per family name, at path.
+
+    Every face shares the bundled font's tables but has a name table of its own (written here:
+    fontTools is not installed), so the faces draw alike and differ only in their names.
+    """
+    font = BUNDLED_FONT.read_bytes()
+    version, count = struct.unpack_from(">4sH", font)
+    shared: dict[bytes, bytes] = {}
+    for index in range(count):
+        tag, _, offset, length = struct.unpack_from(">4sIII", font, 12 + 16 * index)
+        if tag != b"name":
+            shared[tag] = font[offset : offset + length]
+    directory_size = 12 + 16 * (len(shared) + 1)
+    header_size = 12 + 4 * len(families)
+    data = bytearray()
+
+    def place(table: bytes) -> int:
+        """Append a table, 4-byte aligned; its offset in the file."""
+        offset = header_size + directory_size * len(families) + len(data)
+        data.extend(table + b"\0" * (-len(table) % 4))
+        return offset
+
+    shared_at = {tag: (place(table), len(table)) for tag, table in shared.items()}
+    head = bytearray(b"ttcf" + struct.pack(">2I", 0x00010000, len(families)))
+    for number in range(len(families)):
+        head += struct.pack(">I", header_size + directory_size * number)
+    for family in families:
+        name = _name_table(family)
+        tables = shared_at | {b"name": (place(name), len(name))}
+        head += version + struct.pack(">4H", len(tables), 0, 0, 0)
+        for tag in sorted(tables):
+            head += tag + struct.pack(">3I", 0, *tables[tag])
+    path.write_bytes(bytes(head + data))
+    return path
 
 
 def test_the_sizes_include_the_common_tags() -> None:
@@ -270,8 +329,42 @@ def test_a_usable_system_font_is_taken_first() -> None:
     assert _read_qr(_image(_render(fonts))).text == URL
 
 
-@pytest.mark.skipif(not SYSTEM_NOTO.is_file(), reason="no Noto Sans CJK on this machine")
-def test_the_traditional_chinese_face_of_a_collection_is_taken() -> None:
+@pytest.mark.parametrize(
+    ("families", "taken"),
+    [
+        (("Noto Sans CJK JP", "Noto Sans Mono CJK TC", "Noto Sans CJK HK", "Noto Sans CJK TC"), 3),
+        (("Noto Sans CJK HK", "AR PL UMing TW"), 1),
+        (("Noto Sans CJK KR", "Noto Sans CJK HK"), 1),
+        (("Some CJK", "Other CJK"), 0),
+    ],
+)
+def test_the_traditional_chinese_face_of_a_collection_is_taken(
+    bundled: LabelFonts, tmp_path: Path, families: tuple[str, ...], taken: int
+) -> None:
+    """TC before TW before HK, never a Mono face, else the first; it draws as the font should.
+
+    The collection is made of the bundled font, so this runs on every machine.
+    """
+    path = _collection(tmp_path / "NotoSansCJK-Test.ttc", families)
+    fonts = LabelFonts(paths=[path])
+    assert fonts.source == f"system:{path}"
+    assert fonts.font(20).getname()[0] == families[taken]
+    assert fonts.missing("閒置使用中") == set()
+    # The same glyphs as the bundled font's: the same label, byte for byte.
+    assert _render(fonts, name="研究室 T01") == _render(bundled, name="研究室 T01")
+    assert _read_qr(_image(_render(fonts))).text == URL
+
+
+def test_the_traditional_chinese_face_of_noto_sans_cjk_is_taken() -> None:
+    """Debian's Noto Sans CJK (fonts-noto-cjk, which CI installs): its TC face, with 鬱.
+
+    Skipped only outside CI on a machine without the font; in CI a missing font fails.
+    """
+    if not SYSTEM_NOTO.is_file():
+        problem = f"no {SYSTEM_NOTO}: install Debian's fonts-noto-cjk (scripts/test does)"
+        if in_ci():
+            pytest.fail(problem)
+        pytest.skip(problem)
     fonts = LabelFonts(paths=[SYSTEM_NOTO])
     assert fonts.source == f"system:{SYSTEM_NOTO}"
     assert fonts.font(20).getname()[0] == "Noto Sans CJK TC"

@@ -404,7 +404,7 @@ async def test_a_freeze_shows_its_end_in_local_time(
     """X0001 is frozen: the refusal says until when, as the patron reads a clock."""
     client = await hass_client_no_auth()
     path = room_path(hass, "T03")
-    freeze = init_integration.runtime_data.library.frozen("X0001", dt_util.now())
+    freeze = init_integration.runtime_data.rooms.frozen("X0001", dt_util.now())
     assert freeze is not None
     local = freeze.until.astimezone(ZoneInfo(TIME_ZONE)).strftime("%Y-%m-%d %H:%M")
 

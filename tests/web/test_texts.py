@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from custom_components.ntnu_library.core.model import RoomKind, RoomStatus
+from custom_components.ntnu_library.core.room_words import KIND_WORDS, STATUS_WORDS
 from custom_components.ntnu_library.web.texts import LANGUAGES, TEXTS, choose_language
 
 _PLACEHOLDER = re.compile(r"{(\w+)}")
@@ -18,6 +20,17 @@ def test_every_word_in_both_languages_with_the_same_placeholders() -> None:
         assert set(_PLACEHOLDER.findall(text)) == set(_PLACEHOLDER.findall(chinese[key])), key
         assert text.strip() and chinese[key].strip(), key
     assert set(TEXTS) == set(LANGUAGES)
+
+
+def test_room_kinds_and_statuses_are_the_e_labels_words() -> None:
+    """Every kind and status has core's words, and the pages show those (閒置, "Idle" …)."""
+    assert set(KIND_WORDS) == set(RoomKind)
+    assert set(STATUS_WORDS) == set(RoomStatus)
+    for kind, words in KIND_WORDS.items():
+        assert (TEXTS["zh-Hant"][f"kind_{kind}"], TEXTS["en"][f"kind_{kind}"]) == words
+    for status, words in STATUS_WORDS.items():
+        assert (TEXTS["zh-Hant"][f"status_{status}"], TEXTS["en"][f"status_{status}"]) == words
+    assert (TEXTS["zh-Hant"]["status_idle"], TEXTS["en"]["status_idle"]) == ("閒置", "Idle")
 
 
 @pytest.mark.parametrize(

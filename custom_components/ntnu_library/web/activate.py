@@ -16,11 +16,11 @@ from homeassistant.components.http import HomeAssistantView
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
-from ..auth.local import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
+from ..auth.credentials import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
 from ..core.errors import Reason, Refused
 from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from .context import ACTIVATE_PATH, WebContext, html_response, page_language
-from .room_page import (
+from .forms import (
     BadForm,
     async_message_page,
     echo_id,
@@ -33,13 +33,13 @@ from .room_page import (
 from .texts import other_language
 
 if TYPE_CHECKING:
-    from ..site import SiteRuntime
+    from ..site import Site
 
 MAX_CODE_LENGTH: Final = 64
 _FIELDS: Final = frozenset({"token", "lang", "patron_id", "code", "password", "repeat"})
 
 
-def activation_site(context: WebContext) -> SiteRuntime | None:
+def activation_site(context: WebContext) -> Site | None:
     """The site whose patron directory is the library's own (the first loaded), or None."""
     for site in context.sites():
         if site.patrons.directory is not None:
@@ -47,7 +47,7 @@ def activation_site(context: WebContext) -> SiteRuntime | None:
     return None
 
 
-def form_scope(site: SiteRuntime) -> str:
+def form_scope(site: Site) -> str:
     """What an activation form's token is bound to."""
     return f"activate:{site.entry_id}"
 
@@ -133,7 +133,7 @@ class ActivateView(HomeAssistantView):
     async def _async_refused(
         self,
         request: web.Request,
-        site: SiteRuntime,
+        site: Site,
         language: str,
         refusal: Refused,
         patron_id: str,
@@ -176,7 +176,7 @@ class ActivateView(HomeAssistantView):
 
     async def _async_page(
         self,
-        site: SiteRuntime,
+        site: Site,
         language: str,
         *,
         status: int = 200,

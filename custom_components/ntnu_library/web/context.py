@@ -26,7 +26,7 @@ from ..core.page_tokens import OneTimeTokens, RoomSigner, new_key
 from .texts import LANGUAGES, TEXTS, choose_language
 
 if TYPE_CHECKING:
-    from ..site import SiteRuntime
+    from ..site import Site
 
 WEB: HassKey[WebContext] = HassKey(f"{DOMAIN}_web")
 
@@ -112,22 +112,22 @@ class WebContext:
 
     # --- sites and rooms ---------------------------------------------------------------------
 
-    def sites(self) -> list[SiteRuntime]:
+    def sites(self) -> list[Site]:
         """Every loaded site, in the order Home Assistant lists them."""
         return [
             entry.runtime_data for entry in self.hass.config_entries.async_loaded_entries(DOMAIN)
         ]
 
-    def site_of(self, room_id: str, signature: str | None) -> SiteRuntime | None:
+    def site_of(self, room_id: str, signature: str | None) -> Site | None:
         """The site whose room `room_id` the signature is for; None if forged or unknown."""
         for site in self.sites():
-            if room_id in site.library.rooms and self.signer.verify(
+            if room_id in site.rooms.rooms and self.signer.verify(
                 site.entry_id, room_id, signature
             ):
                 return site
         return None
 
-    def room_path(self, site: SiteRuntime, room_id: str) -> str:
+    def room_path(self, site: Site, room_id: str) -> str:
         """The room page's path with its signature (what the QR code points to)."""
         signature = self.signer.sign(site.entry_id, room_id)
         return f"{ROOM_PATH.format(room=room_id)}?sig={signature}"
@@ -139,7 +139,7 @@ class WebContext:
         except NoURLAvailableError:
             return ""
 
-    def room_url(self, site: SiteRuntime, room_id: str) -> str:
+    def room_url(self, site: Site, room_id: str) -> str:
         """The full address the room's QR code carries."""
         return f"{self.base_url()}{self.room_path(site, room_id)}"
 

@@ -8,17 +8,13 @@ One form, mobile first, in Traditional Chinese and English. The address is signe
 or another room's address is refused), every form carries a single-use token bound to the
 room, and the password is never sent back. The login throttle (core/throttle.py) sees the
 client's address, so guessing is slowed here as everywhere.
-
-Also the form helpers the activation page shares: reading a small urlencoded body, the page
-language and a refusal in the patron's words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 import re
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 from homeassistant.components.http import HomeAssistantView
@@ -26,36 +22,30 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from ..commands import PATRON_ACTIONS
-from ..core.errors import Reason, Refused
+from ..core.errors import Refused
 from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.model import RoomKind, RoomStatus
-from .context import (
-    ROOM_PATH,
-    STATUS_API_PATH,
-    WebContext,
-    html_response,
-    local_time,
-    page_language,
+from .context import ROOM_PATH, STATUS_API_PATH, WebContext, html_response, page_language
+from .forms import (
+    BadForm,
+    async_message_page,
+    echo_id,
+    read_form,
+    refusal_message,
+    refusal_status,
+    retry_after,
 )
 from .texts import TEXTS, other_language
 
 if TYPE_CHECKING:
-    from ..site import SiteRuntime
+    from ..site import Site
 
 # The room ids an address may carry; anything else is no page at all.
 ROOM_ID_IN_PATH: Final = re.compile(r"^[A-Za-z0-9_-]{1,16}\Z")
-# A patron form is a few short fields: anything bigger is not one of ours.
-MAX_FORM_BYTES: Final = 4096
-MAX_FORM_FIELDS: Final = 16
-FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # What the status badge polls (another page's public JSON) and how often.
 STATUS_POLL_SECONDS: Final = 10
 
-_PLACEHOLDER: Final = re.compile(r"\{(\w+)\}")
-_ISO_MOMENT: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _FIELDS: Final = frozenset({"token", "sig", "lang", "patron_id", "password", "action"})
-# Refusals that are not the patron's doing: the service, not the request, failed.
-_SERVICE_DOWN: Final = frozenset({Reason.PATRON_SYSTEM_UNAVAILABLE, Reason.PATRON_SYSTEM_ERROR})
 # The answer's door, as the patron reads it.
 _DOOR_WORDS: Final = {
     "unlocked": "door_unlocked",
@@ -65,123 +55,7 @@ _DOOR_WORDS: Final = {
 }
 
 
-# --- shared by the public forms ------------------------------------------------------------
-
-
-class BadForm(Exception):
-    """The request body is not a small form of ours (413 too large, 400 anything else)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-async def read_form(request: web.Request, fields: Iterable[str]) -> dict[str, str]:
-    """The urlencoded body's fields of `fields`, each at most once; BadForm otherwise.
-
-    The body is read up to MAX_FORM_BYTES, whatever the request claims, so a huge or endless
-    body costs nothing.
-    """
-    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
-        raise BadForm(413)
-    if request.content_type != FORM_CONTENT_TYPE:
-        raise BadForm(400)
-    body = bytearray()
-    while chunk := await request.content.readany():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise BadForm(413)
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            max_num_fields=MAX_FORM_FIELDS,
-            errors="strict",
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise BadForm(400) from None
-    wanted = set(fields)
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name not in wanted:
-            continue  # a submit button's name, say: not ours to judge
-        if name in form:
-            raise BadForm(400)
-        form[name] = value
-    return form
-
-
-def word(words: Mapping[str, str], key: str, fallback: str) -> str:
-    """A message by key, or `fallback`'s (a refusal whose translation did not load)."""
-    return words.get(key) or words[fallback]
-
-
-def fill(template: str, values: Mapping[str, str]) -> str:
-    """A message with its {placeholders} filled; one without a value shows as '-'."""
-    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), "-"), template)
-
-
-def refusal_message(words: Mapping[str, str], refusal: Refused) -> str:
-    """A refusal in the patron's words; moments in local time, never an ISO timestamp."""
-    values = {
-        key: local_time(value) if _ISO_MOMENT.match(value) else value
-        for key, value in refusal.placeholders.items()
-    }
-    return fill(word(words, f"error_{refusal.reason.value}", "refused"), values)
-
-
-def refusal_status(refusal: Refused) -> int:
-    """The HTTP status of a refused request."""
-    if refusal.reason is Reason.TOO_MANY_ATTEMPTS:
-        return 429
-    if refusal.reason in _SERVICE_DOWN:
-        return 503
-    return 403
-
-
-def retry_after(response: web.Response, refusal: Refused) -> web.Response:
-    """Tell a throttled client when to come back."""
-    if refusal.reason is Reason.TOO_MANY_ATTEMPTS:
-        seconds = refusal.placeholders.get("retry_after", "1")
-        response.headers["Retry-After"] = seconds if seconds.isdigit() else "1"
-    return response
-
-
-def echo_id(value: str | None) -> str:
-    """The patron ID to put back in a form (never the password): short and printable only."""
-    value = (value or "").strip()
-    if len(value) > MAX_ID_LENGTH or not value.isprintable():
-        return ""
-    return value
-
-
-async def async_message_page(
-    context: WebContext,
-    request: web.Request,
-    key: str,
-    status: int,
-    *,
-    language: str | None = None,
-    fallback: str | None = None,
-) -> web.Response:
-    """A page with one message and no form (a bad link, no such page, a body too large)."""
-    language = language or page_language(request)
-    words = await context.async_words(language)
-    switch = request.rel_url.update_query(lang=other_language(language))
-    body = context.render(
-        "message.html",
-        lang=language,
-        t=words,
-        message=word(words, key, fallback or key),
-        switch_url=str(switch) if request.method == "GET" else "",
-    )
-    return html_response(body, status=status, private=True)
-
-
-# --- the room page -------------------------------------------------------------------------
-
-
-def form_scope(site: SiteRuntime, room_id: str) -> str:
+def form_scope(site: Site, room_id: str) -> str:
     """What a room form's token is bound to: this site's room."""
     return f"room:{site.entry_id}:{room_id}"
 
@@ -324,7 +198,7 @@ class RoomView(HomeAssistantView):
 
     async def _async_page(
         self,
-        site: SiteRuntime,
+        site: Site,
         room_id: str,
         language: str,
         *,
@@ -340,7 +214,7 @@ class RoomView(HomeAssistantView):
         words = await context.async_words(language)
         if problem_key is not None:
             problem = words[problem_key]
-        room = site.library.rooms[room_id]
+        room = site.rooms.rooms[room_id]
         status_value = site.status(room_id).value
         actions = actions_of(room.kind)
         if action not in actions:

@@ -47,7 +47,7 @@ from .context import (
 from .texts import other_language
 
 if TYPE_CHECKING:
-    from ..site import SiteRuntime
+    from ..site import Site
 
 # At most this many screens stream at once; beyond it they poll the JSON (503 + Retry-After).
 MAX_STREAMS: Final = 64
@@ -92,7 +92,7 @@ def _room_order(room: dict[str, str]) -> tuple[Any, ...]:
     )
 
 
-def panel_data(sites: Iterable[SiteRuntime], now: datetime | None = None) -> dict[str, Any]:
+def panel_data(sites: Iterable[Site], now: datetime | None = None) -> dict[str, Any]:
     """What the panel shows, for the page, the JSON and the stream alike: no personal data.
 
     Each site's rooms are sorted by floor, kind and room (the page groups them in this
@@ -111,7 +111,7 @@ def panel_data(sites: Iterable[SiteRuntime], now: datetime | None = None) -> dic
                     "floor": room.floor,
                     "status": site.status(room.room_id).value,
                 }
-                for room in site.library.rooms.values()
+                for room in site.rooms.rooms.values()
             ),
             key=_room_order,
         )

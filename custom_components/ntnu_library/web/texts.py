@@ -1,26 +1,36 @@
 """The words of the public pages, in English and Traditional Chinese.
 
-Refusals and room statuses are not here: the pages take them from the integration's
-translations (the same words Home Assistant shows), so each is written once.
+Room kinds and statuses are core's words (`core.room_words`, what the e-label prints);
+refusals come from the integration's translations (what Home Assistant shows). Each is
+written once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
+
+from ..core.room_words import KIND_WORDS, STATUS_WORDS, Words
 
 LANGUAGES: Final = ("zh-Hant", "en")
 DEFAULT_LANGUAGE: Final = "en"
+
+
+def _room_words(pick: Callable[[Words], str]) -> dict[str, str]:
+    """Every room kind's and status's word in one language (kind_temporary, status_idle …).
+
+    `pick` chooses the language's half of core's (Chinese, English) pair.
+    """
+    return {f"kind_{kind}": pick(words) for kind, words in KIND_WORDS.items()} | {
+        f"status_{status}": pick(words) for status, words in STATUS_WORDS.items()
+    }
+
 
 TEXTS: Final[dict[str, dict[str, str]]] = {
     "en": {
         "language_name": "English",
         "library": "NTNU Library",
-        "kind_temporary": "Temporary Study Room",
-        "kind_long_term": "Long-Term Study Room",
-        "status_idle": "Idle",
-        "status_in_use": "In use",
-        "status_reserved": "Reserved",
-        "status_unavailable": "Unavailable",
+        **_room_words(lambda words: words.en),
         "status_label": "Status",
         "floor": "Floor",
         "patron_id": "My Library account (staff ID / student ID)",
@@ -79,12 +89,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     "zh-Hant": {
         "language_name": "中文",
         "library": "臺師大圖書館",
-        "kind_temporary": "個人臨時研究室",
-        "kind_long_term": "個人長期研究室",
-        "status_idle": "閒置",
-        "status_in_use": "使用中",
-        "status_reserved": "長期登記中",
-        "status_unavailable": "暫停使用",
+        **_room_words(lambda words: words.zh),
         "status_label": "狀態",
         "floor": "樓層",
         "patron_id": "My Library 讀者帳號（職員號碼或學號）",
