@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 import re
 import sys
@@ -11,6 +11,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_HOST, CONF_PORT, MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -36,7 +37,9 @@ from custom_components.ntnu_library.const import (
 )
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
+from custom_components.ntnu_library.exceptions import UNREACHABLE
 from custom_components.ntnu_library.subentries import room_subentry
+from custom_components.ntnu_library.transaction import Transaction
 from custom_components.ntnu_library.websocket import async_patron_action
 
 # The ILS (scripts/lib/ils.py) is a real SIP2 server the tests and the demo run on loopback.
@@ -77,6 +80,17 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/ntnu_library."""
+
+
+@pytest.fixture(autouse=True)
+def every_change_in_the_transaction() -> Generator[None]:
+    """Every test checks that state changes only in the one transaction, each part it names."""
+    Transaction.verify = True
+    Transaction.violations.clear()
+    yield
+    violations = list(Transaction.violations)
+    Transaction.violations.clear()
+    assert not violations, violations
 
 
 @pytest.fixture
@@ -230,6 +244,31 @@ async def activate(
         patron_id, code, password, address=None
     )
     return answer
+
+
+async def in_transaction[T](entry: MockConfigEntry, change: Callable[[], T]) -> T:
+    """Set up a scene by changing a site's (or its library's) state as the run time would."""
+    site = entry.runtime_data
+    library = site.library
+    return await library.transaction.async_run(
+        lambda _now: change(),
+        site.kept_rooms,
+        library.kept_patrons,
+        library.kept_circulation,
+        library.kept_directory,
+    )
+
+
+def refusal(err: HomeAssistantError) -> str:
+    """A refusal's reason, once its kind is checked.
+
+    A refusal of the request is a ServiceValidationError; a part that cannot be reached (a lock
+    offline, the patron system down) is a plain HomeAssistantError.
+    """
+    assert err.translation_domain == DOMAIN
+    key = str(err.translation_key)
+    assert isinstance(err, ServiceValidationError) is (key not in {r.value for r in UNREACHABLE})
+    return key
 
 
 def state_of(hass: HomeAssistant, entity_id: str) -> str:

@@ -773,7 +773,7 @@ async def test_freeze_blueprint_reports_a_room_left_at_closing(
     assert returned[0]["ref"] in call.data["message"]  # what staff freeze the patron by
     assert "Main Library" in call.data["message"] and _CJK.search(call.data["message"])
     # No freeze length was set: nobody is frozen by the automation.
-    assert "D0001" not in site.runtime_data.library.patrons.freezes
+    assert "D0001" not in site.runtime_data.rooms.patrons.freezes
 
 
 @pytest.mark.parametrize("start_time", [T0.replace(hour=21, minute=50)])
@@ -793,7 +793,7 @@ async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
     await patron_action(hass, "borrow", "T08", "D0001")
     await _call(hass, "simulate", room="T08", action="occupied")
     await _advance(hass, freezer, 12)  # past 22:00: returned at closing
-    freeze = site.runtime_data.library.patrons.freezes["D0001"]
+    freeze = site.runtime_data.rooms.patrons.freezes["D0001"]
     assert freeze.until - dt_util.now() > timedelta(days=6, hours=23)
     assert freeze.reason == "Room T08 returned automatically: closing"
     (call,) = notifications

@@ -338,7 +338,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     assert isinstance(entry.options["freeze_days"], int)
     # The update listener restarted the site with the new policy.
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.library.policy.as_dict() == expected
+    assert entry.runtime_data.rooms.policy.as_dict() == expected
 
 
 async def test_options_flow_defaults_are_current_policy(
@@ -519,7 +519,7 @@ async def test_add_room(
     assert subentry.subentry_type == SUBENTRY_ROOM
 
     assert entry.state is ConfigEntryState.LOADED
-    assert "T13" in entry.runtime_data.library.rooms
+    assert "T13" in entry.runtime_data.rooms.rooms
     device = _room_device(device_registry, entry, "T13")
     assert device is not None
     assert device.name == "T13"
@@ -621,7 +621,7 @@ async def test_reconfigure_room(
 
     # Reloaded: T12 is a long-term room now.
     assert entry.state is ConfigEntryState.LOADED
-    room = entry.runtime_data.library.rooms["T12"]
+    room = entry.runtime_data.rooms.rooms["T12"]
     assert room == Room(room_id="T12", name="Quiet room", kind=RoomKind.LONG_TERM, floor="4F")
     device = _room_device(device_registry, entry, "T12")
     assert device is not None
@@ -643,7 +643,7 @@ async def test_reconfigure_room_clears_name(
     data = entry.subentries[subentry_id].data
     assert data[CONF_NAME] == "T11"
     assert data[CONF_FLOOR] == ""
-    assert entry.runtime_data.library.rooms["T11"].name == "T11"
+    assert entry.runtime_data.rooms.rooms["T11"].name == "T11"
 
 
 async def test_remove_room(
@@ -665,7 +665,7 @@ async def test_remove_room(
     assert entity_registry.async_get("lock.t05") is None
     assert hass.states.get("lock.t05") is None
     assert entry.state is ConfigEntryState.LOADED
-    assert "T05" not in entry.runtime_data.library.rooms
+    assert "T05" not in entry.runtime_data.rooms.rooms
     assert hass.states.get("sensor.main_library_idle_rooms").state == "15"
     # The other rooms keep working.
     assert hass.states.get("lock.t04").state == "locked"

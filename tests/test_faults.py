@@ -23,7 +23,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -57,7 +57,7 @@ from custom_components.ntnu_library.zigbee.simulated import (
     simulated_devices,
 )
 
-from .conftest import SMALL_SITE, TIME_ZONE, call_service, patron_action, state_of
+from .conftest import SMALL_SITE, TIME_ZONE, call_service, patron_action, refusal, state_of
 from .zigbee.fake_ncp import FakeNcp, install
 
 LOCKED = DoorLock.LockState.Locked
@@ -78,14 +78,13 @@ def _library(entry: MockConfigEntry) -> dict[str, Any]:
 
 
 def _holder(entry: MockConfigEntry, room: str) -> str | None:
-    return entry.runtime_data.library.holder(room, dt_util.now())
+    return entry.runtime_data.rooms.holder(room, dt_util.now())
 
 
 async def _refused(hass: HomeAssistant, action: str, room: str, patron_id: str) -> str:
-    with pytest.raises(ServiceValidationError) as refused:
+    with pytest.raises(HomeAssistantError) as refused:
         await patron_action(hass, action, room, patron_id)
-    assert refused.value.translation_domain == DOMAIN
-    return str(refused.value.translation_key)
+    return refusal(refused.value)
 
 
 def _count_unlocks(monkeypatch: pytest.MonkeyPatch, lock: SimulatedDevice) -> list[int]:

@@ -136,7 +136,7 @@ async def test_a_failure_is_on_disk_before_it_is_answered(
     hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     """A crash right after a refusal must not forget it: no delayed write in between."""
-    key = f"{DOMAIN}.library.{init_integration.runtime_data.hub.library_id}"
+    key = f"{DOMAIN}.library.{init_integration.runtime_data.library.library_id}"
     for _ in range(5):
         assert await _refused_patron(hass, "borrow", "S0001", WRONG) == "invalid_credentials"
     # No time has passed and nothing was waited for: the write happened before the answer.

@@ -66,7 +66,7 @@ async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfi
     entry = init_integration
     assert entry.state is ConfigEntryState.LOADED
     runtime = entry.runtime_data
-    assert sorted(runtime.library.rooms) == sorted(WHOLE_SITE)
+    assert sorted(runtime.rooms.rooms) == sorted(WHOLE_SITE)
     for room in WHOLE_SITE:
         slug = room.lower()
         assert state_of(hass, f"lock.{slug}") == "locked"
@@ -137,11 +137,11 @@ async def test_restart_keeps_borrows_freezes_and_reservations(
     assert second is not first
     assert state_of(hass, "sensor.t01_status") == "in_use"
     assert state_of(hass, "sensor.t01_holder") == "S***1"
-    assert second.library.in_use_since("T01") == first.library.in_use_since("T01")
+    assert second.rooms.in_use_since("T01") == first.rooms.in_use_since("T01")
     assert state_of(hass, "sensor.l03_status") == "reserved"
     assert state_of(hass, "sensor.l03_holder") == "G***1"
     assert state_of(hass, "sensor.l02_status") == "reserved"
-    assert second.library.reservations() == [
+    assert second.rooms.reservations() == [
         ("L01", THIS_MONTH, "D0001"),
         ("L02", THIS_MONTH, "X0001"),
         ("L03", THIS_MONTH, "G0001"),
@@ -167,7 +167,7 @@ async def test_reload_after_options_change_keeps_state(
 ) -> None:
     entry = init_integration
     first = entry.runtime_data
-    assert first.library.policy.auto_return_minutes == 30
+    assert first.rooms.policy.auto_return_minutes == 30
     await patron_action(hass, "borrow", "T01", "S0001")
 
     hass.config_entries.async_update_entry(
@@ -179,13 +179,13 @@ async def test_reload_after_options_change_keeps_state(
     second = entry.runtime_data
     assert second is not first
     assert first.radio.app is None  # the old network is gone
-    assert second.library.policy.auto_return_minutes == 45
+    assert second.rooms.policy.auto_return_minutes == 45
     assert state_of(hass, "sensor.t01_status") == "in_use"
     assert state_of(hass, "sensor.t01_holder") == "S***1"
     assert state_of(hass, "sensor.l02_status") == "reserved"
     # The new freeze length is the default now.
     await call_service(hass, "freeze_patron", {"patron_id": "G0001"})
-    left = second.library.patrons.freezes["G0001"].until - dt_util.now()
+    left = second.rooms.patrons.freezes["G0001"].until - dt_util.now()
     assert timedelta(days=3) - timedelta(minutes=1) < left <= timedelta(days=3)
     result = await patron_action(hass, "return", "T01", "S0001")
     assert result["status"] == "idle"
@@ -247,7 +247,7 @@ async def test_policy_tick_called_directly(
     await patron_action(hass, "borrow", "T01", "S0001")
     await call_service(hass, "simulate", {"room": "T01", "action": "occupied"})
     await call_service(hass, "simulate", {"room": "T01", "action": "vacant"})
-    emptied = runtime.library.state.vacant_since["T01"]
+    emptied = runtime.rooms.state.vacant_since["T01"]
     await runtime.commands.async_policy_tick(emptied + timedelta(minutes=29))
     assert runtime.status("T01").value == "in_use"
     await runtime.commands.async_policy_tick(emptied + timedelta(minutes=30))

@@ -88,7 +88,7 @@ async def test_freeze_days_are_whole_numbers_never_cut(
 ) -> None:
     with pytest.raises(vol.Invalid):
         await call_service(hass, "freeze_patron", {"patron_id": "G0001", "days": days})
-    assert init_integration.runtime_data.library.patrons.freezes.keys() == {"X0001"}
+    assert init_integration.runtime_data.rooms.patrons.freezes.keys() == {"X0001"}
 
 
 @pytest.mark.usefixtures("frozen_clock")
@@ -97,7 +97,7 @@ async def test_freeze_days_written_as_a_whole_number(
     hass: HomeAssistant, init_integration: MockConfigEntry, days: Any
 ) -> None:
     await call_service(hass, "freeze_patron", {"patron_id": "G0001", "days": days})
-    freeze = init_integration.runtime_data.library.patrons.freezes["G0001"]
+    freeze = init_integration.runtime_data.rooms.patrons.freezes["G0001"]
     assert freeze.until == dt_util.now() + timedelta(days=7)
 
 

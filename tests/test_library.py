@@ -116,7 +116,7 @@ async def test_the_sites_share_one_library(
     hass: HomeAssistant, sites: tuple[MockConfigEntry, MockConfigEntry]
 ) -> None:
     main, gongguan = sites
-    assert main.runtime_data.hub is gongguan.runtime_data.hub
+    assert main.runtime_data.library is gongguan.runtime_data.library
     # The demo patrons were added once, for the library.
     assert len(main.runtime_data.patrons.directory) == 25  # type: ignore[arg-type]
 
@@ -217,10 +217,10 @@ async def test_a_restart_keeps_every_borrow_reservation_and_patron(
         assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    assert main.runtime_data.library.holder("T01", _now()) == "S0001"
-    assert gongguan.runtime_data.library.holder("T02", _now()) == "G0001"
-    assert ("L03", next_month, "D0001") in main.runtime_data.library.reservations()
-    assert "A0001" in gongguan.runtime_data.library.patrons.freezes
+    assert main.runtime_data.rooms.holder("T01", _now()) == "S0001"
+    assert gongguan.runtime_data.rooms.holder("T02", _now()) == "G0001"
+    assert ("L03", next_month, "D0001") in main.runtime_data.rooms.reservations()
+    assert "A0001" in gongguan.runtime_data.rooms.patrons.freezes
     # Still one room a patron, after the restart too.
     assert await _refused(hass, gongguan, "borrow", "T03", "S0001") == ("already_holding")
 
@@ -240,7 +240,7 @@ async def test_a_single_site_from_before_libraries_keeps_everything(
     assert await hass.config_entries.async_setup(old.entry_id)
     await hass.async_block_till_done()
     await _patron(hass, old, "borrow", "T01", "S0001")
-    hub_key = f"{DOMAIN}.library.{old.runtime_data.hub.library_id}"
+    hub_key = f"{DOMAIN}.library.{old.runtime_data.library.library_id}"
     await hass.config_entries.async_unload(old.entry_id)
     await hass.async_block_till_done()
     site = hass_storage[f"{DOMAIN}.{old.entry_id}"]["data"]
@@ -253,9 +253,9 @@ async def test_a_single_site_from_before_libraries_keeps_everything(
     assert await hass.config_entries.async_setup(old.entry_id)
     await hass.async_block_till_done()
     runtime = old.runtime_data
-    assert runtime.library.holder("T01", _now()) == "S0001"
-    assert ("L02", _now().strftime("%Y-%m"), "X0001") in runtime.library.reservations()
-    assert "X0001" in runtime.library.patrons.freezes
+    assert runtime.rooms.holder("T01", _now()) == "S0001"
+    assert ("L02", _now().strftime("%Y-%m"), "X0001") in runtime.rooms.reservations()
+    assert "X0001" in runtime.rooms.patrons.freezes
     assert len(runtime.patrons.directory) == 25  # type: ignore[arg-type]
     # Handed over: the library's Store holds it, the site's no longer does.
     assert hass_storage[hub_key]["data"]["patrons"]["patrons"]
@@ -272,7 +272,7 @@ async def test_the_flow_of_a_second_site_offers_to_join_the_library(
     main = init_integration
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     fields = {str(marker): marker for marker in result["data_schema"].schema}
-    assert fields["library"].default() == main.runtime_data.hub.library_id
+    assert fields["library"].default() == main.runtime_data.library.library_id
     with patch("custom_components.ntnu_library.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"],
@@ -281,11 +281,11 @@ async def test_the_flow_of_a_second_site_offers_to_join_the_library(
                 CONF_RADIO: "simulated",
                 CONF_PATRON_SYSTEM: PATRONS_LOCAL,
                 CONF_DEMO_DATA: True,
-                CONF_LIBRARY: main.runtime_data.hub.library_id,
+                CONF_LIBRARY: main.runtime_data.library.library_id,
             },
         )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_LIBRARY] == main.runtime_data.hub.library_id
+    assert result["data"][CONF_LIBRARY] == main.runtime_data.library.library_id
     # A demo building of an existing library: Gongguan's six temporary rooms.
     rooms = sorted(s.title for s in result["result"].subentries.values())
     assert rooms == ["T01", "T02", "T03", "T04", "T05", "T06"]
@@ -307,4 +307,4 @@ async def test_a_site_may_start_a_library_of_its_own(
             },
         )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_LIBRARY] not in ("new", init_integration.runtime_data.hub.library_id)
+    assert result["data"][CONF_LIBRARY] not in ("new", init_integration.runtime_data.library.library_id)

@@ -6,13 +6,13 @@ import asyncio
 from unittest.mock import patch
 
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.core.breaker import CircuitBreaker
 
-from .conftest import PASSWORD, SMALL_SITE, call_service, patron_action, state_of
+from .conftest import PASSWORD, SMALL_SITE, call_service, patron_action, refusal, state_of
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ BORROW = ("borrow", "T01", "S0001")
 async def _refused(
     hass: HomeAssistant, action: str, room: str, patron_id: str, password: str = PASSWORD
 ) -> str:
-    with pytest.raises(ServiceValidationError) as refused:
+    with pytest.raises(HomeAssistantError) as refused:
         await patron_action(hass, action, room, patron_id, password)
-    return str(refused.value.translation_key)
+    return refusal(refused.value)
 
 
 async def test_a_broken_patron_system_fails_secure_and_recovers(

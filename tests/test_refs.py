@@ -51,7 +51,7 @@ async def test_an_automation_freezes_the_patron_behind_a_violation_by_its_ref(
         hass, "freeze_patron", {"patron_id": ref, "days": 7, "reason": "closing"}
     )
     assert frozen["patron"] == "G***1"
-    assert "G0001" in init_integration.runtime_data.library.patrons.freezes
+    assert "G0001" in init_integration.runtime_data.rooms.patrons.freezes
     # Lower case works too; the patron is the same.
     assert (await call_service(hass, "check_in", {"patron_id": ref.lower()}))["patron"] == "G***1"
 
@@ -84,7 +84,7 @@ async def test_a_ref_that_is_not_one_or_has_expired_names_nobody(
     await call_service(hass, "auto_return", {"room": "T01", "reason": "empty"})
     frozen_clock.tick(timedelta(days=31))
     await init_integration.runtime_data.commands.async_policy_tick()
-    assert ref not in init_integration.runtime_data.library.patrons.refs
+    assert ref not in init_integration.runtime_data.rooms.patrons.refs
     with pytest.raises(ServiceValidationError) as err:
         await call_service(hass, "unfreeze_patron", {"patron_id": ref})
     assert err.value.translation_key == "unknown_patron"

@@ -33,7 +33,7 @@ from .const import (
 from .demo import async_seed_demo
 from .entity import site_device_info
 from .services import async_setup_services
-from .site import SiteRuntime, async_build_site
+from .site import Site, async_build_site
 from .web import async_setup_web
 from .websocket import async_setup_websocket
 from .zigbee.radio import RadioError
@@ -48,7 +48,7 @@ PLATFORMS: list[Platform] = [
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-type NtnuLibraryConfigEntry = ConfigEntry[SiteRuntime]
+type NtnuLibraryConfigEntry = ConfigEntry[Site]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -61,24 +61,23 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> bool:
     """Start one site: its Store, its patron system (down is no reason to stop), its radio."""
-    runtime = await async_build_site(hass, entry)
+    site = await async_build_site(hass, entry)
     try:
-        await runtime.gate.async_check()
+        await site.gate.async_check()
     except PatronLoginRejected as err:
-        await runtime.patrons.async_close()
-        await runtime.leave_library()
+        await site.patrons.async_close()
+        await site.async_leave_library()
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="sip2_login_rejected"
         ) from err
-    if entry.data.get(CONF_DEMO_DATA) and not runtime.seeded:
-        await async_seed_demo(runtime, dt_util.now())
-        await runtime.storage.async_save()
+    if entry.data.get(CONF_DEMO_DATA) and not site.seeded:
+        await async_seed_demo(site, dt_util.now())
     try:
-        await runtime.radio.async_start()
+        await site.radio.async_start()
     except (RadioError, OSError) as err:
-        await runtime.radio.async_stop()
-        await runtime.patrons.async_close()
-        await runtime.leave_library()
+        await site.radio.async_stop()
+        await site.patrons.async_close()
+        await site.async_leave_library()
         _radio_issue(hass, entry, str(err))
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
@@ -86,16 +85,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
             translation_placeholders={"error": str(err)[:200]},
         ) from err
     ir.async_delete_issue(hass, DOMAIN, f"radio_not_ready_{entry.entry_id}")
-    entry.runtime_data = runtime
-    entry.async_on_unload(runtime.radio.subscribe(runtime.device_events.handle))
-    runtime.async_start()
+    entry.runtime_data = site
+    entry.async_on_unload(site.radio.subscribe(site.device_events.handle))
+    await site.async_start()
 
     stop_fired = False
 
     async def _async_stop(_: Event) -> None:
         nonlocal stop_fired
         stop_fired = True
-        await runtime.async_stop()
+        await site.async_stop()
 
     remove_stop_listener = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop)
 
@@ -108,12 +107,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     entry.async_on_unload(_remove_stop_listener)
 
     async def _async_tick(now: datetime) -> None:
-        await runtime.commands.async_policy_tick(dt_util.as_local(now))
+        await site.commands.async_policy_tick(dt_util.as_local(now))
 
     async def _async_check_patron_system(_: datetime) -> None:
-        if runtime.gate.down:
+        if site.gate.down:
             try:
-                await runtime.gate.async_check()
+                await site.gate.async_check()
             except PatronLoginRejected:
                 entry.async_start_reauth(hass)
 
@@ -129,13 +128,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) 
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     # The site device exists even before its sensors are added. Rooms name no via_device and
     # no suggested area: HA 2026 deprecates both and would prefix entity ids with the area.
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id, **site_device_info(runtime)
-    )
+    dr.async_get(hass).async_get_or_create(config_entry_id=entry.entry_id, **site_device_info(site))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await runtime.commands.async_policy_tick()
+    await site.commands.async_policy_tick()
     async_dispatcher_send(hass, SIGNAL_PUBLIC_STATUS)
-    LOGGER.debug("Site %s started with %d rooms", entry.title, len(runtime.library.rooms))
+    LOGGER.debug("Site %s started with %d rooms", entry.title, len(site.rooms.rooms))
     return True
 
 

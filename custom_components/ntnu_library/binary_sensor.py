@@ -18,7 +18,7 @@ from . import NtnuLibraryConfigEntry
 from .const import CONF_CONTACT_IEEE, CONF_OCCUPANCY_IEEE
 from .core.model import Room
 from .entity import RoomEntity, room_subentry_pairs
-from .site import SiteRuntime
+from .site import Site
 
 PARALLEL_UPDATES = 0
 
@@ -28,7 +28,7 @@ class RoomBinarySensorDescription(BinarySensorEntityDescription):
     """A room sensor and the device that must be bound for it."""
 
     device_key: str | None  # None: every room has it
-    is_on_fn: Callable[[SiteRuntime, str], bool | None]
+    is_on_fn: Callable[[Site, str], bool | None]
     always_available: bool = False
 
 
@@ -84,9 +84,7 @@ class RoomBinarySensor(RoomEntity, BinarySensorEntity):
 
     entity_description: RoomBinarySensorDescription
 
-    def __init__(
-        self, runtime: SiteRuntime, room: Room, description: RoomBinarySensorDescription
-    ) -> None:
+    def __init__(self, runtime: Site, room: Room, description: RoomBinarySensorDescription) -> None:
         super().__init__(runtime, description.key, room)
         self.entity_description = description
 

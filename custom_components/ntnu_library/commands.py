@@ -1,15 +1,15 @@
-"""The one command path of a site: decide -> persist -> move the bolt -> emit.
+"""Every room command of a site, each taken down the one command path (doors.py).
 
-Every command takes it: a patron's own (with their password), staff and automation ones, the
-lock entity's, a card tap, a relock timer, the policy tick. `core` decides under the site's
-lock; a refusal changes nothing; a decision is written before any bolt moves; then the door
-keeper moves the bolt and the events go to the bus, the event entities and the log.
+A patron's own request (ID and password: the room page, the websocket command), staff and
+automation services, card taps, occupancy reports and the policy timer. Who the patron is
+is settled first (the patron system may be slow); the decision then reads the patron's
+record again where the library keeps it, so a patron removed or suspended meanwhile is
+refused.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 import logging
 from typing import Any
@@ -17,58 +17,64 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, EVENT_NAME, SIGNAL_PUBLIC_STATUS, signal_room_event, signal_room_update
+from .announce import Announcer
+from .const import DOMAIN
 from .core.errors import Reason, Refused
-from .core.identity import mask_patron_id, normalize_patron_id
-from .core.model import EventType, Patron, RoomEvent, Source
-from .core.study_rooms import Library, Outcome
-from .doors import DoorKeeper
+from .core.identity import mask_patron_id, normalize_card, normalize_patron_id
+from .core.model import Patron, Source
+from .core.study_rooms import Outcome, StudyRooms
+from .doors import Decide, DoorKeeper
 from .gate import PatronGate
-from .library import LibraryHub
-from .storage import SiteStorage
+from .transaction import Kept, Transaction
 from .zigbee.radio import RoomRadio
 
 _LOGGER = logging.getLogger(__package__)
-
-type Decide = Callable[[datetime], Outcome]
 
 # What a patron does at a room with their own ID and password.
 PATRON_ACTIONS = ("borrow", "open", "return")
 
 
 class SiteCommands:
-    """Every command of one site, each through `_async_run`."""
+    """The room commands of one site."""
 
     def __init__(
         self,
         hass: HomeAssistant,
         entry: ConfigEntry,
         *,
-        library: Library,
+        rooms: StudyRooms,
         radio: RoomRadio,
         gate: PatronGate,
-        storage: SiteStorage,
-        hub: LibraryHub,
         doors: DoorKeeper,
-        summary: Callable[[str], dict[str, Any]],
+        announcer: Announcer,
+        transaction: Transaction,
+        kept: tuple[Kept, ...],
     ) -> None:
+        """`kept`: the site's rooms and the patrons' state (what room decisions change)."""
         self._hass = hass
         self._entry = entry
-        self._library = library
+        self._rooms = rooms
         self._radio = radio
         self._gate = gate
-        self._storage = storage
-        self._hub = hub
         self._doors = doors
-        self._summary = summary
+        self._announcer = announcer
+        self._transaction = transaction
+        self._kept = kept
         self._taps: dict[str, set[asyncio.Task[None]]] = {}
-        self._relocking: set[str] = set()
-        doors.request_lock = self.request_relock
-        doors.notify = self.notify
-        doors.emit = self.emit
+
+    def summary(self, room_id: str) -> dict[str, Any]:
+        """A room as a command answers it: status, masked holder, the lock's bolt."""
+        now = dt_util.now()
+        return {
+            "room": room_id,
+            "status": self._rooms.status(
+                room_id, now, lock_online=self._radio.is_online(room_id)
+            ).value,
+            "holder": mask_patron_id(self._rooms.holder(room_id, now)),
+            "lock": self._radio.lock_state(room_id).value,
+        }
 
     # --- a patron's own request (ID and password) -----------------------------------------
 
@@ -85,38 +91,42 @@ class SiteCommands:
         """登記使用 (borrow), 開門 (open) or 結束使用 (return), as the patron logged in."""
         if action not in PATRON_ACTIONS:
             raise ValueError(f"not a patron action: {action!r}")
-        self._library.room(room_id)
+        self._rooms.room(room_id)
         try:
             patron = await self._gate.async_login(
                 patron_id, password, caller=caller, address=address
             )
         except Refused as refusal:
             pid = normalize_patron_id(patron_id)
-            freeze = self._library.frozen(pid, dt_util.now())
+            freeze = self._rooms.frozen(pid, dt_util.now())
             if refusal.reason is Reason.PRIVILEGES_DENIED and freeze is not None:
                 # Most likely our own freeze, blocked in the ILS: say it as the freeze it is.
                 refusal = Refused(Reason.FROZEN, until=freeze.until.isoformat(timespec="minutes"))
-            self._emit_refusal(room_id, pid, refusal)
+            self._announcer.refusal(room_id, pid, refusal)
             raise refusal from None
-        return await self._async_act(action, room_id, patron, Source.QR)
+        try:
+            return await self._async_act(action, room_id, patron, Source.QR)
+        except Refused as refusal:  # a patron's own refused request is a room event
+            self._announcer.refusal(room_id, patron.patron_id, refusal)
+            raise
 
     async def _async_act(
         self, action: str, room_id: str, patron: Patron, source: Source
     ) -> dict[str, Any]:
         """Borrow, open or return for a patron whose identity is settled."""
-        lock = self._radio.is_online  # asked when the decision is made, under the site lock
+        rooms, online = self._rooms, self._radio.is_online  # asked in the transaction
         decide: dict[str, Decide] = {
-            "borrow": lambda now: self._library.borrow(
-                room_id, patron, now, lock_online=lock(room_id), source=source
+            "borrow": lambda now: rooms.borrow(
+                room_id, self._gate.current(patron), now, lock_online=online(room_id), source=source
             ),
-            "open": lambda now: self._library.open_door(
-                room_id, patron, now, lock_online=lock(room_id), source=source
+            "open": lambda now: rooms.open_door(
+                room_id, self._gate.current(patron), now, lock_online=online(room_id), source=source
             ),
-            "return": lambda now: self._library.return_room(room_id, patron, now, source=source),
+            "return": lambda now: rooms.return_room(
+                room_id, self._gate.current(patron), now, source=source
+            ),
         }
-        # A patron's own refused request is a room event; staff see theirs as the error.
-        refused = patron.patron_id if source is Source.QR else None
-        return await self._async_run(room_id, decide[action], refused_patron=refused)
+        return await self._async_answer(decide[action])
 
     # --- staff and automations -------------------------------------------------------------
 
@@ -130,8 +140,8 @@ class SiteCommands:
         """
         if action not in PATRON_ACTIONS:
             raise ValueError(f"not a patron action: {action!r}")
-        self._library.room(room_id)
-        patron = await self._known(patron_id)
+        self._rooms.room(room_id)
+        patron = await self.async_known(patron_id)
         return await self._async_act(action, room_id, patron, Source.COUNTER)
 
     async def async_counter_return(
@@ -144,47 +154,45 @@ class SiteCommands:
         """Return a room at the counter by room, patron ID or patron name."""
         if room_id is None:
             if patron_id:
-                patron_id = self._library.patron_of_ref(patron_id, dt_util.now()) or patron_id
+                patron_id = self._rooms.patron_of_ref(patron_id, dt_util.now()) or patron_id
             patron_id = await self._gate.async_resolve(patron_id, patron_name)
         else:
-            self._library.room(room_id)
-        return await self._async_run(
-            room_id,
-            lambda now: self._library.counter_return(now, room_id=room_id, patron_id=patron_id),
+            self._rooms.room(room_id)
+        return await self._async_answer(
+            lambda now: self._rooms.counter_return(now, room_id=room_id, patron_id=patron_id)
         )
 
     async def async_auto_return(self, room_id: str, reason: str) -> dict[str, Any]:
         """Return a forgotten room (automation or policy)."""
-        self._library.room(room_id)
-        return await self._async_run(
-            room_id, lambda now: self._library.auto_return(room_id, reason, now)
-        )
+        self._rooms.room(room_id)
+        return await self._async_answer(lambda now: self._rooms.auto_return(room_id, reason, now))
 
     async def async_reserve_long_term(
         self, room_id: str, patron_id: str, month: str
     ) -> dict[str, Any]:
         """Hold a long-term room for a month."""
-        self._library.room(room_id)
+        self._rooms.room(room_id)
         patron = await self._gate.async_known_patron(patron_id)
-        result = await self._async_run(
-            room_id, lambda now: self._library.reserve_long_term(room_id, patron, month, now)
+        result = await self._async_answer(
+            lambda now: self._rooms.reserve_long_term(
+                room_id, self._gate.current(patron), month, now
+            )
         )
         return result | {"month": month}
 
     async def async_cancel_reservation(self, room_id: str, month: str) -> dict[str, Any]:
         """Cancel a long-term reservation."""
-        self._library.room(room_id)
-        result = await self._async_run(
-            room_id, lambda now: self._library.cancel_reservation(room_id, month, now)
+        self._rooms.room(room_id)
+        result = await self._async_answer(
+            lambda now: self._rooms.cancel_reservation(room_id, month, now)
         )
         return result | {"month": month}
 
     async def async_freeze(self, patron_id: str, days: int | None, reason: str) -> dict[str, Any]:
         """Freeze a patron at every site of the library (and, with SIP2, in the ILS too)."""
-        patron = await self._known(patron_id)
-        pid = patron.patron_id
-        await self._async_run(None, lambda now: self._library.freeze(pid, days, reason, now))
-        freeze = self._library.frozen(pid, dt_util.now())
+        pid = (await self.async_known(patron_id)).patron_id
+        await self._doors.async_run(lambda now: self._rooms.freeze(pid, days, reason, now))
+        freeze = self._rooms.frozen(pid, dt_util.now())
         answer: dict[str, Any] = {
             "patron": mask_patron_id(pid),
             "frozen_until": freeze.until.isoformat() if freeze else None,
@@ -206,216 +214,147 @@ class SiteCommands:
 
     async def async_unfreeze(self, patron_id: str) -> dict[str, Any]:
         """Lift a freeze."""
-        patron = await self._known(patron_id)
-        pid = patron.patron_id
-        await self._async_run(None, lambda now: self._library.unfreeze(pid, now))
+        pid = (await self.async_known(patron_id)).patron_id
+        await self._doors.async_run(lambda now: self._rooms.unfreeze(pid, now))
         return {"patron": mask_patron_id(pid), "frozen_until": None}
 
     async def async_check_in(self, patron_id: str) -> dict[str, Any]:
         """A frozen patron checks in at the counter for today."""
-        patron = await self._known(patron_id)
-        pid = patron.patron_id
-        await self._async_run(None, lambda now: self._library.check_in(pid, now))
+        pid = (await self.async_known(patron_id)).patron_id
+        await self._doors.async_run(lambda now: self._rooms.check_in(pid, now))
         return {"patron": mask_patron_id(pid), "checked_in": dt_util.now().date().isoformat()}
 
     async def async_clear_login_lock(self, patron_id: str) -> dict[str, Any]:
         """Staff end the backoff that someone else's guesses put on a patron's ID."""
-        patron = await self._known(patron_id)
-        cleared = self._gate.clear_login_lock(patron.patron_id)
-        return {"patron": mask_patron_id(patron.patron_id), "cleared": cleared}
+        pid = (await self.async_known(patron_id)).patron_id
+        cleared = await self._gate.async_clear_login_lock(pid)
+        return {"patron": mask_patron_id(pid), "cleared": cleared}
 
-    async def _known(self, patron_id: str) -> Patron:
+    async def async_known(self, patron_id: str) -> Patron:
         """The patron a staff command names, by ID or by the ref of one of their events."""
-        pid = self._library.patron_of_ref(patron_id, dt_util.now()) or patron_id
+        pid = self._rooms.patron_of_ref(patron_id, dt_util.now()) or patron_id
         return await self._gate.async_known_patron(pid)
 
     async def async_policy_tick(self, now: datetime | None = None) -> None:
         """Return forgotten rooms and drop what has ended."""
         now = now or dt_util.now()
-        for room_id, reason in self._library.due_returns(now):
+        for room_id, reason in self._rooms.due_returns(now):
             try:
                 await self.async_auto_return(room_id, reason)
             except Refused:  # returned meanwhile
                 continue
+            except HomeAssistantError as err:  # the disk: tried again at the next tick
+                _LOGGER.error("Room %s could not be returned automatically: %s", room_id, err)
+                continue
             _LOGGER.info("Room %s returned automatically (%s)", room_id, reason)
-        async with self._hub.lock:
-            if self._library.prune(now):
-                await self._storage.async_save()
-                await self._hub.storage.async_save()
+        try:
+            await self._transaction.async_run(lambda _now: self._rooms.prune(now), *self._kept)
+        except HomeAssistantError as err:  # pruned at the next tick
+            _LOGGER.error("Could not drop what has ended: %s", err)
 
     # --- the door itself -------------------------------------------------------------------
 
     async def async_staff_unlock(self, room_id: str) -> dict[str, Any]:
         """Staff open a door from Home Assistant (the lock entity)."""
         _LOGGER.info("Room %s unlocked from Home Assistant", room_id)
-        return await self._async_run(
-            room_id,
-            lambda now: self._library.staff_unlock(
+        return await self._async_answer(
+            lambda now: self._rooms.staff_unlock(
                 room_id, lock_online=self._radio.is_online(room_id)
-            ),
+            )
         )
 
     async def async_relock(self, room_id: str) -> dict[str, Any]:
-        """Lock a door: staff, a relock timer, or a lock that missed its lock command."""
-        return await self._async_run(room_id, lambda now: self._library.relock(room_id))
-
-    @callback
-    def request_relock(self, room_id: str) -> None:
-        """Relock in the background, once at a time per room."""
-        if room_id in self._relocking:
-            return
-        self._relocking.add(room_id)
-
-        async def _relock() -> None:
-            try:
-                await self.async_relock(room_id)
-            except (Refused, HomeAssistantError) as err:
-                _LOGGER.warning("Room %s could not be relocked: %s", room_id, err)
-            finally:
-                self._relocking.discard(room_id)
-
-        self._entry.async_create_background_task(
-            self._hass, _relock(), f"{DOMAIN} relock {room_id}"
-        )
+        """Lock a door: staff, or a lock that missed its lock command."""
+        outcome, door = await self._doors.async_relock(room_id)
+        return self._answer(outcome, door)
 
     # --- what the devices tell ---------------------------------------------------------------
 
     @callback
     def card_tap(self, room_id: str, card: str) -> None:
         """A card at the reader: decided in the background, the room's taps in order."""
-        task = self._entry.async_create_background_task(
-            self._hass, self._async_card_tap(room_id, card), f"{DOMAIN} card tap {room_id}"
-        )
-        if not task.done():
-            taps = self._taps.setdefault(room_id, set())
-            taps.add(task)
-            task.add_done_callback(taps.discard)
+        self._spawn(room_id, self._async_card_tap(room_id, card), "card tap")
 
     async def _async_card_tap(self, room_id: str, card: str) -> None:
         try:
             patron = await self._gate.async_find_by_card(card) if card else None
         except Refused as refusal:  # the patron system is down: the door stays shut
-            self._emit_refusal(room_id, None, refusal, source=Source.CARD)
+            self._announcer.refusal(room_id, None, refusal, source=Source.CARD)
             return
-        try:
-            await self._async_run(
-                room_id,
-                lambda now: self._library.card_tap(
-                    room_id, card, patron, now, lock_online=self._radio.is_online(room_id)
-                ),
+
+        def decide(now: datetime) -> Outcome:
+            holder = patron
+            if holder is not None and (directory := self._gate.backend.directory) is not None:
+                holder = directory.patron(holder.patron_id)  # removed, or the card moved on
+                if holder is not None and holder.card != normalize_card(card):
+                    holder = None
+            return self._rooms.card_tap(
+                room_id, card, holder, now, lock_online=self._radio.is_online(room_id)
             )
+
+        try:
+            await self._doors.async_run(decide)
         except HomeAssistantError as err:  # storage failed: nothing unlocked
             _LOGGER.error("Card tap at %s not handled: %s", room_id, err)
 
     @callback
-    def cancel_taps(self) -> None:
-        """Drop the card taps being decided (the site stops)."""
-        for taps in self._taps.values():
-            for task in taps:
-                task.cancel()
+    def occupancy(self, room_id: str, occupied: bool) -> None:
+        """The room's occupancy sensor changed: the empty-room clock follows (in order)."""
+        self._spawn(room_id, self._async_occupancy({room_id: occupied}), "occupancy")
+
+    async def _async_occupancy(self, reports: dict[str, bool]) -> None:
+        def decide(now: datetime) -> None:
+            for room_id, occupied in reports.items():
+                self._rooms.occupancy(room_id, occupied, now)
+
+        try:
+            await self._transaction.async_run(decide, self._kept[0])
+        except HomeAssistantError as err:  # the sensor reports again; the clock waits
+            _LOGGER.error("Occupancy not recorded: %s", err)
+
+    async def async_take_occupancy(self) -> None:
+        """The sensors' start-up reports came before the site listened: read them now.
+
+        Without them a room borrowed and never entered would never be returned for standing
+        empty.
+        """
+        reports = {
+            room_id: occupied
+            for room_id in self._rooms.rooms
+            if (occupied := self._radio.occupied(room_id)) is not None
+        }
+        if reports:
+            await self._async_occupancy(reports)
+
+    def _spawn(self, room_id: str, coro: Any, what: str) -> None:
+        """A device's news, handled in the background; the room's in the order they came."""
+        task = self._entry.async_create_background_task(
+            self._hass, coro, f"{DOMAIN} {what} {room_id}"
+        )
+        if not task.done():
+            tasks = self._taps.setdefault(room_id, set())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     async def async_settle(self, room_id: str) -> None:
-        """Wait for the room's card taps being decided (the patron system may be asked)."""
-        if taps := self._taps.get(room_id):
-            await asyncio.gather(*taps, return_exceptions=True)
+        """Wait for the room's news being handled (a card tap may ask the patron system)."""
+        if tasks := self._taps.get(room_id):
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def async_stop(self) -> None:
-        """End the taps in flight."""
-        self.cancel_taps()
-        await asyncio.gather(
-            *(task for taps in self._taps.values() for task in taps), return_exceptions=True
-        )
+        """End what is being handled."""
+        tasks = [task for room in self._taps.values() for task in room]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    @callback
-    def record(self, outcome: Outcome) -> None:
-        """Events that need no decision (a PUSH exit, a forced door): straight to emit."""
-        self.emit(outcome.events)
+    # --- answers ---------------------------------------------------------------------------
 
-    # --- the path --------------------------------------------------------------------------
+    async def _async_answer(self, decide: Decide) -> dict[str, Any]:
+        outcome, door = await self._doors.async_run(decide)
+        return self._answer(outcome, door)
 
-    async def _async_run(
-        self, room_id: str | None, decide: Decide, *, refused_patron: str | None = None
-    ) -> dict[str, Any]:
-        """Decide under the site lock, persist, then move the bolt and tell everyone.
-
-        `refused_patron` is set for a patron's own request: its refusal is a room event.
-        """
-        async with self._hub.lock:  # every site of the library decides one at a time
-            now = dt_util.now()
-            site_before = self._library.state.snapshot()
-            patrons_before = self._library.patrons.snapshot()
-            try:
-                outcome = decide(now)
-            except Refused as refusal:
-                if refused_patron is not None and room_id is not None:
-                    self._emit_refusal(room_id, refused_patron, refusal)
-                raise
-
-            def restore() -> None:
-                self._library.state.restore(site_before)
-                self._library.patrons.restore(patrons_before)
-
-            # An open by the holder or a refused tap changes nothing worth a disk write.
-            if self._library.patrons.snapshot() != patrons_before:
-                await self._hub.storage.async_persist(restore)
-            if self._library.state.snapshot() != site_before:
-                await self._storage.async_persist(restore)
-        door = await self._doors.async_move(outcome)
-        self.emit(outcome.events)
+    def _answer(self, outcome: Outcome, door: str) -> dict[str, Any]:
         if outcome.room_id is None:
-            self.notify(None)
             return {"door": door}
-        return self._summary(outcome.room_id) | {"door": door}
-
-    @callback
-    def notify(self, room_id: str | None) -> None:
-        """Entities of `room_id` (None: of every room) show the state again."""
-        async_dispatcher_send(self._hass, signal_room_update(self._entry.entry_id), room_id)
-        async_dispatcher_send(self._hass, SIGNAL_PUBLIC_STATUS)
-
-    @callback
-    def emit(self, events: list[RoomEvent]) -> None:
-        """To the bus, the event entities and the log."""
-        for event in events:
-            data = {
-                "site": self._entry.title,
-                "room": event.room_id,
-                "type": event.type.value,
-                "source": event.source.value,
-                "patron": mask_patron_id(event.patron_id),
-            }
-            if event.reason:
-                data["reason"] = event.reason
-            if event.ref:
-                data["ref"] = event.ref
-            self._hass.bus.async_fire(EVENT_NAME, data)
-            async_dispatcher_send(self._hass, signal_room_event(self._entry.entry_id), event)
-            if event.type is EventType.REFUSED:
-                _LOGGER.info(
-                    "Refused at room %s (%s, %s) for %s",
-                    event.room_id,
-                    event.source.value,
-                    event.reason,
-                    mask_patron_id(event.patron_id),
-                )
-
-    def _emit_refusal(
-        self,
-        room_id: str,
-        patron_id: str | None,
-        refusal: Refused,
-        *,
-        source: Source = Source.QR,
-    ) -> None:
-        self.emit(
-            [
-                RoomEvent(
-                    room_id=room_id,
-                    type=EventType.REFUSED,
-                    source=source,
-                    at=dt_util.now(),
-                    patron_id=patron_id,
-                    reason=refusal.reason.value,
-                )
-            ]
-        )
+        return self.summary(outcome.room_id) | {"door": door}

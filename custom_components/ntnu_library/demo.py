@@ -7,19 +7,19 @@ Outside tests rely on these ids: rooms T01–T12 and L01–L06, patrons S0001 �
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import bcrypt
 
 from .auth.local import LocalDirectory
 from .const import CONF_KIOSKS, CONF_RETURN_BOXES
 from .core.categories import default_membership_expiry
-from .core.circulation import demo_catalogue
+from .core.circulation_state import Item
 from .core.model import Room, RoomKind, month_key
 from .core.policy import Policy
 
 if TYPE_CHECKING:
-    from .site import SiteRuntime
+    from .site import Site
 
 DEMO_PASSWORD = "ntnu-demo"
 
@@ -94,41 +94,83 @@ def demo_membership_expires(category: str, membership: str | None, today: date) 
     return default_membership_expiry(category, today - timedelta(days=365))
 
 
-async def async_seed_demo(runtime: SiteRuntime, now: datetime) -> None:
+async def async_seed_demo(site: Site, now: datetime) -> None:
     """Fill a new site: its library's demo patrons (once a library), this month's holders.
 
-    With SIP2 the demo ILS serves the patrons; only the library's own directory is filled.
+    With SIP2 the demo ILS serves the patrons and the catalogue; only the library's own
+    directory is filled. Each part is one transaction.
     """
-    today = now.date()
-    hub = runtime.hub
-    if not hub.seeded:
-        if (directory := runtime.patrons.directory) is not None:
-            await _async_add_demo_patrons(directory, today)
-            # With SIP2 the demo ILS has the catalogue.
-            hub.circulation.catalogue.update(demo_catalogue())
-        runtime.library.freeze("X0001", 30, "demo: returned a room late", now)
-        hub.seeded = True
-        await hub.storage.async_save()
-    this_month = month_key(today)
-    for room_id, patron_id in (("L01", "D0001"), ("L02", "X0001")):
-        if room_id in runtime.library.rooms:
-            runtime.library.state.reservations[(room_id, this_month)] = patron_id
-    runtime.seeded = True
+    library = site.library
+    if not library.seeded:
+        if (directory := site.patrons.directory) is not None:
+            await directory.async_import(await _async_demo_records(directory, now.date()))
+
+        def seed_library(when: datetime) -> None:
+            if site.patrons.directory is not None:
+                library.circulation.catalogue.update(demo_catalogue())
+            site.rooms.freeze("X0001", 30, "demo: returned a room late", when)
+            library.seeded = True
+
+        await library.transaction.async_run(
+            seed_library, library.kept_circulation, library.kept_patrons
+        )
+        await library.async_write()  # the seeded mark, whatever else changed
+
+    def seed_site(when: datetime) -> None:
+        this_month = month_key(when)
+        for room_id, patron_id in (("L01", "D0001"), ("L02", "X0001")):
+            if room_id in site.rooms.rooms:
+                site.rooms.state.reservations[(room_id, this_month)] = patron_id
+        site.seeded = True
+
+    await library.transaction.async_run(seed_site, site.kept_rooms)
+    await site.async_write()
 
 
-async def _async_add_demo_patrons(directory: LocalDirectory, today: date) -> None:
-    # One hash for the shared demo password keeps seeding fast; every patron still logs in
-    # through bcrypt like any other.
+async def _async_demo_records(directory: LocalDirectory, today: date) -> list[dict[str, Any]]:
+    """The demo patrons as the directory keeps them, with cards `C-` + the patron id.
+
+    One hash for the shared demo password keeps seeding fast; every patron still logs in
+    through bcrypt like any other.
+    """
     password_hash = await directory.run_blocking(
         lambda: bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt()).decode()
     )
+    records: list[dict[str, Any]] = []
     for patron_id, name, category, membership in DEMO_PATRONS:
-        await directory.async_add_patron(
-            patron_id=patron_id,
-            name=name,
-            category=category,
-            membership_expires=demo_membership_expires(category, membership, today),
-            card=f"C-{patron_id}",
-            password=None,
+        expires = demo_membership_expires(category, membership, today)
+        records.append(
+            {
+                "patron_id": patron_id,
+                "name": name,
+                "category": category,
+                "membership_expires": expires.isoformat() if expires else None,
+                "suspended": False,
+                "card": f"C-{patron_id}",
+                "password_hash": password_hash,
+            }
         )
-        await directory.async_set_password_hash(patron_id, password_hash)
+    return records
+
+
+# The demo catalogue (a SIP2 demo site's ILS has the same one).
+DEMO_BOOKS = 500
+DEMO_REFERENCES = 20
+DEMO_CDS = 20
+
+
+def demo_catalogue() -> dict[str, Item]:
+    """Books B00001–B00500, library-use-only R00001–R00020, CDs CD-B00001–CD-B00020."""
+    items: dict[str, Item] = {}
+    for n in range(1, DEMO_BOOKS + 1):
+        code = f"B{n:05d}"
+        items[code] = Item(barcode=code, title=f"Book {n:05d} 圖書")
+    for n in range(1, DEMO_REFERENCES + 1):
+        code = f"R{n:05d}"
+        items[code] = Item(barcode=code, title=f"Reference {n:05d} 參考書", library_use_only=True)
+    for n in range(1, DEMO_CDS + 1):
+        code = f"CD-B{n:05d}"
+        items[code] = Item(
+            barcode=code, title=f"CD of Book {n:05d} 附件光碟", accompanies=f"B{n:05d}"
+        )
+    return items

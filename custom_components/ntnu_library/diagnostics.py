@@ -32,7 +32,7 @@ async def async_get_config_entry_diagnostics(
             "jammed": room_id in runtime.doors.jammed,
             "lock_pending": room_id in runtime.doors.owed,
         }
-        for room_id, room in sorted(runtime.library.rooms.items())
+        for room_id, room in sorted(runtime.rooms.rooms.items())
     }
     return {
         "entry": {
@@ -43,12 +43,12 @@ async def async_get_config_entry_diagnostics(
         "rooms": rooms,
         "reservations": [
             {"room": room, "month": month, "patron": mask_patron_id(pid)}
-            for room, month, pid in runtime.library.reservations()
+            for room, month, pid in runtime.rooms.reservations()
         ],
         # Staff's free-text reasons stay out: any logged-in user can download this.
         "freezes": {
             mask_patron_id(pid): {"until": f.until.isoformat()}
-            for pid, f in sorted(runtime.library.patrons.freezes.items())
+            for pid, f in sorted(runtime.rooms.patrons.freezes.items())
         },
         "patrons": {
             "system": runtime.patrons.kind,
@@ -60,8 +60,8 @@ async def async_get_config_entry_diagnostics(
         },
         # Circulation: counts only, never a patron or a barcode.
         "circulation": {
-            "loans": len(runtime.hub.circulation.loans),
-            "catalogue_items": len(runtime.hub.circulation.catalogue),
+            "loans": len(runtime.library.circulation.loans),
+            "catalogue_items": len(runtime.library.circulation.catalogue),
             "kiosks": {kiosk: runtime.desk.kiosk_status(kiosk) for kiosk in runtime.desk.kiosks},
             "return_boxes": {
                 box: {
@@ -75,5 +75,5 @@ async def async_get_config_entry_diagnostics(
         "patron_system_breaker": runtime.gate.breaker.state(time.monotonic()).value,
         "patron_system_down": runtime.gate.down,
         # The library's sites in this Home Assistant (patron-level state is shared by them).
-        "library_sites": len(runtime.hub.sites),
+        "library_sites": len(runtime.library.buildings),
     }

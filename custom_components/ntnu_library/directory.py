@@ -1,7 +1,8 @@
 """Staff manage the library's own patron directory: add, update and remove patrons.
 
 Only a `local` site uses one (shared by every site of its library); with SIP2 the library's
-ILS holds the patrons and these refuse with `patrons_managed_elsewhere`.
+ILS holds the patrons and these refuse with `patrons_managed_elsewhere`. Every change goes
+through the library's one transaction (the directory's `commit`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
-from .auth.local import ACTIVATION_VALID, LocalDirectory
+from .auth.credentials import ACTIVATION_VALID
+from .auth.local import LocalDirectory
 from .core.categories import default_membership_expiry
 from .core.errors import Reason, Refused
 from .core.identity import mask_patron_id
 from .core.model import Patron
 from .gate import PatronGate
-from .library import LibraryHub
+from .library import Library
 
 
 def patron_summary(patron: Patron) -> dict[str, Any]:
@@ -42,16 +44,11 @@ class DirectoryAdmin:
     """add_patron, update_patron and remove_patron of one site."""
 
     def __init__(
-        self,
-        *,
-        directory: LocalDirectory | None,
-        hub: LibraryHub,
-        gate: PatronGate,
+        self, *, directory: LocalDirectory | None, library: Library, gate: PatronGate
     ) -> None:
         self._directory = directory
-        self._hub = hub
+        self._library = library
         self._gate = gate
-        self._storage = hub.storage
 
     def _local(self) -> LocalDirectory:
         if self._directory is None:
@@ -70,8 +67,7 @@ class DirectoryAdmin:
                 fields["category"], dt_util.now().date()
             )
         patron = await directory.async_add_patron(fields.pop("patron_id"), **fields)
-        code = directory.issue_activation(patron.patron_id, dt_util.now())
-        await self._storage.async_save()
+        code = await directory.async_issue_activation(patron.patron_id, dt_util.now())
         return patron_summary(patron) | _activation_answer(code)
 
     async def async_update_patron(
@@ -86,10 +82,8 @@ class DirectoryAdmin:
         patron = await directory.async_update_patron(patron_id, **changes)
         answer = patron_summary(patron)
         if reset_password:
-            answer |= _activation_answer(
-                directory.issue_activation(patron.patron_id, dt_util.now())
-            )
-        await self._storage.async_save()
+            code = await directory.async_issue_activation(patron.patron_id, dt_util.now())
+            answer |= _activation_answer(code)
         return answer
 
     async def async_activate(
@@ -97,15 +91,16 @@ class DirectoryAdmin:
     ) -> dict[str, Any]:
         """The patron sets their own password with an activation code (the activation page)."""
         patron = await self._gate.async_activate(patron_id, code, password, address=address)
-        await self._storage.async_save()
         return {"patron": mask_patron_id(patron.patron_id), "activated": True}
 
     async def async_remove_patron(self, patron_id: str) -> dict[str, Any]:
-        """Remove a patron who holds no room now."""
+        """Remove a patron who holds no room (decided with every room of the library)."""
         directory = self._local()
         patron = await self._gate.async_known_patron(patron_id)
-        if (held := self._hub.holds(patron.patron_id)) is not None:
-            raise Refused(Reason.ROOM_HAS_HOLDER, room=held)
-        await directory.async_remove_patron(patron.patron_id)
-        await self._storage.async_save()
+
+        def holds_nothing(pid: str) -> None:
+            if (held := self._library.holds(pid)) is not None:
+                raise Refused(Reason.ROOM_HAS_HOLDER, room=held)
+
+        await directory.async_remove_patron(patron.patron_id, guard=holds_nothing)
         return {"patron": mask_patron_id(patron.patron_id), "removed": True}

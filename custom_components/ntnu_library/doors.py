@@ -1,75 +1,93 @@
-"""The bolt step of the command path, and the doors kept shut afterwards.
+"""The one command path of a site — decide, persist, move the bolt, tell — and doors kept shut.
 
-- `async_move` sends the unlock or lock a decision asks for and answers what the door did.
-- An unlocked door is locked again after `relock_after_s` when nobody opens it, and soon
-  after it closes again (a lock with its own auto-relock time does that too; this is the
-  software's own guarantee).
-- A lock that missed a lock command (offline, no answer) is owed one: the room shows it
-  (entity, event, repair issue), the debt survives a restart, and the lock is locked as soon
-  as it answers again.
-- A jam reported by the lock is shown until the bolt moves again.
+Every room command takes `DoorKeeper.async_run`: a patron's own, staff and automation ones,
+the lock entity's, a card tap, a relock, the policy timer's. The rules decide in the library's
+one transaction (transaction.py: a refusal changes nothing, a decision is written before any
+bolt moves); then the bolt moves as decided and the events are told (announce.py).
+
+Around it, the doors are kept shut:
+- an unlocked door is locked again after `relock_after_s` when nobody opens it, and soon after
+  it closes again (a lock with its own auto-relock time does that too; this is the software's
+  own guarantee);
+- a lock that missed a lock command (offline, no answer) is owed one: the room shows it
+  (entity, event, repair issue), the debt is part of the site's state (so it survives a
+  restart), and the lock is locked as soon as it answers again;
+- a jam reported by the lock is shown until the bolt moves again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 import functools
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
+from .announce import Announcer
 from .const import DOMAIN, RELOCK_ON_CLOSE_S
+from .core.errors import Refused
 from .core.model import EventType, RoomEvent, Source
-from .core.study_rooms import Outcome
-from .storage import SiteStorage
+from .core.study_rooms import Outcome, StudyRooms
+from .transaction import Kept, Transaction
 from .zigbee.radio import DeviceEvent, DeviceEventType, LockState, RadioError, RoomRadio
 
 _LOGGER = logging.getLogger(__package__)
 
+type Decide = Callable[[datetime], Outcome]
+
 
 class DoorKeeper:
-    """Moves the site's bolts and keeps its doors shut."""
+    """The command path of one site, its bolts, and its doors kept shut."""
 
     def __init__(
         self,
         hass: HomeAssistant,
         entry: ConfigEntry,
         *,
+        rooms: StudyRooms,
         radio: RoomRadio,
-        storage: SiteStorage,
+        transaction: Transaction,
+        kept: tuple[Kept, ...],
+        announcer: Announcer,
         relock_after_s: int,
     ) -> None:
+        """`kept`: what a room decision may change (the site's rooms, the patrons' state)."""
         self._hass = hass
         self._entry = entry
+        self._rooms = rooms
         self._radio = radio
-        self._storage = storage
+        self._transaction = transaction
+        self._kept = kept
+        self._announcer = announcer
         self.relock_after_s = relock_after_s
-        # Set by the command path: a relock that takes the one path (as a task), and its
-        # notify and emit steps.
-        self.request_lock: Callable[[str], None] = lambda room_id: None
-        self.notify: Callable[[str | None], None] = lambda room_id: None
-        self.emit: Callable[[list[RoomEvent]], None] = lambda events: None
         self.jammed: set[str] = set()
-        self.owed: set[str] = set()
         self._timers: dict[str, CALLBACK_TYPE] = {}
+        self._relocking: set[str] = set()
+        # Locks owed whose debt the disk would not take: still locked when they answer.
+        self._unrecorded: set[str] = set()
 
-    # --- what survives a restart ------------------------------------------------------------
+    @property
+    def owed(self) -> set[str]:
+        """Rooms whose lock missed a lock command (locked as soon as it answers)."""
+        return self._rooms.state.owed_locks | self._unrecorded
 
-    def load(self, data: Any) -> None:
-        """Read what `as_dict` wrote (anything unreadable is dropped)."""
-        owed = data.get("owed", []) if isinstance(data, dict) else []
-        self.owed = {room for room in owed if isinstance(room, str)}
+    # --- the path ----------------------------------------------------------------------------
 
-    def as_dict(self) -> dict[str, Any]:
-        """The locks still owed."""
-        return {"owed": sorted(self.owed)}
-
-    # --- the bolt ------------------------------------------------------------------------------
+    async def async_run(self, decide: Decide) -> tuple[Outcome, str]:
+        """Decide and write, then move the bolt and tell everyone: the outcome and the door."""
+        outcome = await self._transaction.async_run(decide, *self._kept)
+        door = await self.async_move(outcome)
+        self._announcer.emit(outcome.events)
+        if outcome.room_id is None:  # a patron-level change may show in any room
+            self._announcer.notify(None)
+        return outcome, door
 
     async def async_move(self, outcome: Outcome) -> str:
         """Move the bolt as decided: unlocked, locked, unchanged, unlock_failed or lock_failed."""
@@ -77,7 +95,7 @@ class DoorKeeper:
         if room_id is None:
             return "unchanged"
         if not (outcome.unlock or outcome.lock):
-            self.notify(room_id)  # no bolt to move, but the room may have changed
+            self._announcer.notify(room_id)  # no bolt to move, but the room may have changed
             return "unchanged"
         try:
             if outcome.unlock:
@@ -88,23 +106,52 @@ class DoorKeeper:
             _LOGGER.warning("Door of room %s did not answer: %s", room_id, err)
             if outcome.lock:
                 await self._async_owe(room_id)
-            self.notify(room_id)
+            self._announcer.notify(room_id)
             return "unlock_failed" if outcome.unlock else "lock_failed"
         self.jammed.discard(room_id)  # the lock confirmed: its bolt moves
         if outcome.unlock:
-            await self._async_settle_debt(room_id, relocked=False)
             self._start_timer(room_id, self.relock_after_s, restart=True)
         else:
             self._cancel_timer(room_id)
-            await self._async_settle_debt(room_id, relocked=True)
-        self.notify(room_id)
+        await self._async_settle(room_id, relocked=outcome.lock)
+        self._announcer.notify(room_id)
         return "unlocked" if outcome.unlock else "locked"
 
-    async def _async_owe(self, room_id: str) -> None:
-        if room_id in self.owed:
+    async def async_relock(self, room_id: str) -> tuple[Outcome, str]:
+        """Lock a door: staff, a relock timer, or a lock that missed its lock command."""
+        return await self.async_run(lambda now: self._rooms.relock(room_id))
+
+    @callback
+    def request_relock(self, room_id: str) -> None:
+        """Relock in the background, once at a time per room."""
+        if room_id in self._relocking:
             return
-        self.owed.add(room_id)
-        await self._async_save()
+        self._relocking.add(room_id)
+
+        async def _relock() -> None:
+            try:
+                await self.async_relock(room_id)
+            except (Refused, HomeAssistantError) as err:
+                _LOGGER.warning("Room %s could not be relocked: %s", room_id, err)
+            finally:
+                self._relocking.discard(room_id)
+
+        self._entry.async_create_background_task(
+            self._hass, _relock(), f"{DOMAIN} relock {room_id}"
+        )
+
+    # --- locks owed ----------------------------------------------------------------------------
+
+    async def _async_owe(self, room_id: str) -> None:
+        try:
+            if not await self._transaction.async_run(
+                lambda _now: self._rooms.owe_lock(room_id), self._kept[0]
+            ):
+                return  # owed already
+        except HomeAssistantError as err:
+            # Fail secure: the lock is still locked when it answers, written or not.
+            _LOGGER.error("Could not write the door waiting for its lock: %s", err)
+            self._unrecorded.add(room_id)
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -114,23 +161,23 @@ class DoorKeeper:
             translation_key="lock_pending",
             translation_placeholders={"room": room_id, "site": self._entry.title},
         )
-        self.emit([_event(room_id, EventType.LOCK_PENDING)])
+        self._announcer.emit([_event(room_id, EventType.LOCK_PENDING)])
 
-    async def _async_settle_debt(self, room_id: str, *, relocked: bool) -> None:
+    async def _async_settle(self, room_id: str, *, relocked: bool) -> None:
+        """The lock is locked (or unlocked on purpose): the debt, if any, is settled."""
         if room_id not in self.owed:
             return
-        self.owed.discard(room_id)
-        await self._async_save()
+        self._unrecorded.discard(room_id)
+        try:
+            await self._transaction.async_run(
+                lambda _now: self._rooms.settle_lock(room_id), self._kept[0]
+            )
+        except HomeAssistantError as err:  # still owed on disk: locked again at the next start
+            _LOGGER.error("Could not write the door waiting for its lock: %s", err)
         ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(room_id))
         if relocked:
             _LOGGER.info("Room %s: the lock that was waiting is locked again", room_id)
-            self.emit([_event(room_id, EventType.RELOCKED)])
-
-    async def _async_save(self) -> None:
-        try:
-            await self._storage.async_save()
-        except Exception as err:  # noqa: BLE001 - kept in memory; written with the next change
-            _LOGGER.error("Could not write the doors waiting for their lock: %s", err)
+            self._announcer.emit([_event(room_id, EventType.RELOCKED)])
 
     def _issue_id(self, room_id: str) -> str:
         return f"lock_pending_{self._entry.entry_id}_{room_id}"
@@ -141,10 +188,9 @@ class DoorKeeper:
     def async_start(self, room_ids: Iterable[str]) -> None:
         """After a restart: lock what is owed, and time every door found unlocked."""
         rooms = set(room_ids)
-        self.owed &= rooms  # a room removed from the site owes nothing
         for room_id in sorted(self.owed):
             if self._radio.is_online(room_id):
-                self.request_lock(room_id)
+                self.request_relock(room_id)
         for room_id in sorted(rooms - self.owed):
             if self._radio.lock_state(room_id) is LockState.UNLOCKED:
                 self._start_timer(room_id, self.relock_after_s)
@@ -162,7 +208,7 @@ class DoorKeeper:
             if room_id in self.owed:  # locked by hand, or by its own timer
                 self._entry.async_create_background_task(
                     self._hass,
-                    self._async_settle_debt(room_id, relocked=True),
+                    self._async_settle(room_id, relocked=True),
                     f"{DOMAIN} lock {room_id} settled",
                 )
         elif kind is DeviceEventType.UNLOCKED:
@@ -174,7 +220,7 @@ class DoorKeeper:
             if self._radio.lock_state(room_id) is LockState.UNLOCKED:
                 self._start_timer(room_id, RELOCK_ON_CLOSE_S, restart=True)
         elif kind is DeviceEventType.ONLINE and room_id in self.owed:
-            self.request_lock(room_id)
+            self.request_relock(room_id)
 
     # --- timers ----------------------------------------------------------------------------
 
@@ -200,7 +246,7 @@ class DoorKeeper:
             return  # someone is going through: relocked when it closes
         if self._radio.lock_state(room_id) is LockState.LOCKED:
             return
-        self.request_lock(room_id)
+        self.request_relock(room_id)
 
     @callback
     def async_stop(self) -> None:

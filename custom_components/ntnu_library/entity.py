@@ -10,13 +10,13 @@ from homeassistant.helpers.entity import Entity
 
 from .const import CONF_ROOM_ID, DOMAIN, signal_room_update
 from .core.model import Room, RoomKind
-from .site import SiteRuntime
+from .site import Site
 from .subentries import room_subentries
 
 MANUFACTURER = "NTNU Library"
 
 
-def site_device_info(runtime: SiteRuntime) -> DeviceInfo:
+def site_device_info(runtime: Site) -> DeviceInfo:
     """The site (library building) device."""
     return DeviceInfo(
         identifiers={(DOMAIN, runtime.entry_id)},
@@ -26,7 +26,7 @@ def site_device_info(runtime: SiteRuntime) -> DeviceInfo:
     )
 
 
-def room_device_info(runtime: SiteRuntime, room: Room) -> DeviceInfo:
+def room_device_info(runtime: Site, room: Room) -> DeviceInfo:
     """A study room device: its lock, sensors and e-label."""
     model = "Temporary study room" if room.kind is RoomKind.TEMPORARY else "Long-term study room"
     return DeviceInfo(
@@ -43,7 +43,7 @@ class NtnuLibraryEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, runtime: SiteRuntime, key: str, room: Room | None = None) -> None:
+    def __init__(self, runtime: Site, key: str, room: Room | None = None) -> None:
         self.runtime = runtime
         self.room = room
         if room is None:
@@ -76,7 +76,7 @@ class RoomEntity(NtnuLibraryEntity):
 
     room: Room
 
-    def __init__(self, runtime: SiteRuntime, key: str, room: Room) -> None:
+    def __init__(self, runtime: Site, key: str, room: Room) -> None:
         super().__init__(runtime, key, room)
 
     @property
@@ -85,10 +85,10 @@ class RoomEntity(NtnuLibraryEntity):
         return self.runtime.radio.is_online(self.room.room_id)
 
 
-def room_subentry_pairs(runtime: SiteRuntime, entry: ConfigEntry) -> list[tuple[Room, str]]:
+def room_subentry_pairs(runtime: Site, entry: ConfigEntry) -> list[tuple[Room, str]]:
     """Each room of the site with the subentry its device belongs to."""
     return [
-        (runtime.library.rooms[s.data[CONF_ROOM_ID]], s.subentry_id)
+        (runtime.rooms.rooms[s.data[CONF_ROOM_ID]], s.subentry_id)
         for s in room_subentries(entry)
-        if s.data[CONF_ROOM_ID] in runtime.library.rooms
+        if s.data[CONF_ROOM_ID] in runtime.rooms.rooms
     ]

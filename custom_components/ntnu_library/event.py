@@ -12,7 +12,7 @@ from .const import signal_room_event
 from .core.identity import mask_patron_id
 from .core.model import EventType, Room, RoomEvent
 from .entity import RoomEntity, room_subentry_pairs
-from .site import SiteRuntime
+from .site import Site
 
 PARALLEL_UPDATES = 0
 
@@ -34,7 +34,7 @@ class DoorActivity(RoomEntity, EventEntity):
     _attr_translation_key = "door_activity"
     _attr_event_types = [t.value for t in EventType]
 
-    def __init__(self, runtime: SiteRuntime, room: Room) -> None:
+    def __init__(self, runtime: Site, room: Room) -> None:
         super().__init__(runtime, "door_activity", room)
 
     @property

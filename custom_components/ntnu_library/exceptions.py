@@ -1,9 +1,16 @@
-"""The one place that turns the integration's own errors into Home Assistant's translated ones."""
+"""The one place that turns the integration's own errors into Home Assistant's translated ones.
+
+A refusal of the request (the rules, a wrong password, a bad value) is Home Assistant's
+`ServiceValidationError`: the caller can do something about it. A patron system, radio or
+lock that cannot be reached is a `HomeAssistantError`: the request was fine, a part failed.
+Both carry the refusal's reason as their translation key.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
@@ -13,14 +20,21 @@ from .core.identity import mask_patron_id, printable
 from .zigbee.radio import RadioError
 
 
-def refusal_error(refusal: Refused) -> ServiceValidationError:
-    """A refusal of the rules, as the translated error people see."""
+# Reasons that are not the request's: something it needs could not be reached or read.
+UNREACHABLE: Final = frozenset(
+    {Reason.PATRON_SYSTEM_UNAVAILABLE, Reason.PATRON_SYSTEM_ERROR, Reason.LOCK_OFFLINE}
+)
+
+
+def refusal_error(refusal: Refused) -> HomeAssistantError:
+    """A refusal, as the translated error people see."""
     placeholders = {key: printable(value, 64) for key, value in refusal.placeholders.items()}
     # core names the patron in full; messages end up in logs and traces.
     # UNKNOWN_PATRON may carry a name looked up at the counter, already shortened.
     if "patron" in placeholders and refusal.reason is not Reason.UNKNOWN_PATRON:
         placeholders["patron"] = mask_patron_id(placeholders["patron"]) or "-"
-    return ServiceValidationError(
+    kind = HomeAssistantError if refusal.reason in UNREACHABLE else ServiceValidationError
+    return kind(
         translation_domain=DOMAIN,
         translation_key=refusal.reason.value,
         translation_placeholders=placeholders,

@@ -32,7 +32,7 @@ from .core.identity import mask_patron_id, normalize_patron_id, printable
 from .core.limits import MAX_TEXT_LENGTH
 from .core.model import Patron
 from .core.throttle import LoginThrottle
-from .library import LibraryHub
+from .library import Library
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -107,15 +107,14 @@ class PatronGate:
         entry: ConfigEntry,
         *,
         backend: PatronBackend,
-        hub: LibraryHub,
+        library: Library,
     ) -> None:
         self._hass = hass
         self._entry = entry
         self.backend = backend
         # The library's: failures at one building count at every other.
-        self._hub = hub
+        self._library = library
         self.breaker = CircuitBreaker()
-        self._storage = hub.storage
         self._slots = FairSlots(
             LOGIN_SLOTS, max_waiting=MAX_WAITING_LOGINS_PER_CALLER, max_wait=LOGIN_QUEUE_SECONDS
         )
@@ -124,7 +123,7 @@ class PatronGate:
     @property
     def throttle(self) -> LoginThrottle:
         """The library's login throttle."""
-        return self._hub.throttle
+        return self._library.throttle
 
     # --- logins ----------------------------------------------------------------------------
 
@@ -197,15 +196,15 @@ class PatronGate:
     async def _async_write_failure(self) -> None:
         """A failure is on disk before it is answered; a disk that fails still refuses."""
         try:
-            await self._storage.async_save()
+            await self._library.async_write()
         except Exception as err:  # noqa: BLE001 - the refusal stands whatever the disk says
             _LOGGER.error("Could not record a failed login: %s", printable(str(err), 200))
 
-    def clear_login_lock(self, patron_id: str) -> bool:
+    async def async_clear_login_lock(self, patron_id: str) -> bool:
         """Staff at the counter end a patron's backoff (someone else's guesses locked them out)."""
         cleared = self.throttle.clear(normalize_patron_id(patron_id))
         if cleared:
-            self._storage.async_schedule_save()
+            await self._library.async_write()
         return cleared
 
     # --- look-ups ----------------------------------------------------------------------------
@@ -217,6 +216,21 @@ class PatronGate:
         if patron is None:
             raise Refused(Reason.UNKNOWN_PATRON, patron=mask_patron_id(pid) or "-")
         return patron
+
+    def current(self, patron: Patron) -> Patron:
+        """The patron's record as the library's own directory holds it now (in a decision).
+
+        Who the patron is was settled before the decision (a password check takes a while);
+        the local directory may have changed since: a patron removed meanwhile is refused, a
+        suspension counts. The ILS answered just now and is taken as it answered.
+        """
+        directory = self.backend.directory
+        if directory is None:
+            return patron
+        current = directory.patron(patron.patron_id)
+        if current is None:
+            raise Refused(Reason.UNKNOWN_PATRON, patron=mask_patron_id(patron.patron_id) or "-")
+        return current
 
     async def async_find_by_card(self, card: str) -> Patron | None:
         """The patron holding this card (a tap at a door), or None."""

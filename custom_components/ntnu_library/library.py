@@ -1,11 +1,12 @@
 """The library: what every site (building) of it shares in one Home Assistant.
 
 Patron-level state is the library's, not a building's: the local patron directory, freezes,
-daily counter check-ins, refs, the login throttle, the rule of one temporary room per
-patron, and circulation (the catalogue, loans and what waits in the return boxes). Each site stays its own config entry (its radio, rooms, counter hours) and joins its
-library (entry data `library`) when it starts; the library lives while any of its sites is
-loaded. Every decision of every site of a library is made under the library's one lock, so a
-patron cannot borrow at two buildings at once.
+daily counter check-ins, refs, the login throttle, the rule of one temporary room per patron,
+and circulation (the catalogue, loans and what waits in the return boxes). Each site stays its
+own config entry (its radio, rooms, counter hours) and joins its library (entry data `library`)
+when it starts, bringing its study rooms; the library lives while any of its sites is loaded.
+Every change of any site of a library, or of the library itself, runs the library's one
+transaction (transaction.py), so a patron cannot borrow at two buildings at once.
 
 A site that kept patron state of its own (before sites shared a library) hands it over the
 first time it joins: the library's Store is written first, then the site's without it.
@@ -14,10 +15,10 @@ first time it joins: the library's Store is written first, then the site's witho
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -25,33 +26,47 @@ from homeassistant.util.hass_dict import HassKey
 
 from .auth.local import LocalDirectory
 from .const import CONF_LIBRARY, DOMAIN
-from .core.circulation import CirculationState
+from .core.circulation_state import CirculationState
 from .core.room_state import PatronState
+from .core.study_rooms import StudyRooms
 from .core.throttle import LoginThrottle
 from .storage import SiteStorage
-
-if TYPE_CHECKING:
-    from .site import SiteRuntime
+from .transaction import Kept, Transaction
 
 _LOGGER = logging.getLogger(__package__)
 
-LIBRARIES: HassKey[dict[str, LibraryHub]] = HassKey(f"{DOMAIN}_libraries")
+LIBRARIES: HassKey[dict[str, Library]] = HassKey(f"{DOMAIN}_libraries")
 _JOINING: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_joining")
 
 
+@dataclass(frozen=True, slots=True)
+class Building:
+    """A loaded site as its library sees it: its name and its study rooms."""
+
+    name: str
+    rooms: StudyRooms
+
+
 @dataclass(kw_only=True)
-class LibraryHub:
-    """One library's shared state and its loaded sites."""
+class Library:
+    """One library's shared state, its transaction, and its loaded buildings' rooms."""
 
     library_id: str
     storage: SiteStorage
+    transaction: Transaction
     patrons: PatronState
     throttle: LoginThrottle
     directory: LocalDirectory
     circulation: CirculationState = field(default_factory=CirculationState)
     seeded: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    sites: dict[str, SiteRuntime] = field(default_factory=dict)
+    buildings: dict[str, Building] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The library's parts of the state, each kept in the library's Store.
+        self.kept_patrons = Kept(self.patrons, self.storage)
+        self.kept_circulation = Kept(self.circulation, self.storage)
+        self.kept_directory = Kept(self.directory, self.storage)
+        self.transaction.watch(self.kept_patrons, self.kept_circulation, self.kept_directory)
 
     def as_store_data(self) -> dict[str, Any]:
         """What the library's Store keeps."""
@@ -63,26 +78,26 @@ class LibraryHub:
             "seeded": self.seeded,
         }
 
-    def other_sites(self, entry_id: str) -> Iterator[SiteRuntime]:
-        """The library's loaded sites but this one."""
-        return (site for eid, site in self.sites.items() if eid != entry_id)
-
     def held_elsewhere(self, entry_id: str, patron_id: str) -> str | None:
         """The temporary room a patron holds at another site, as "<site> <room>"."""
-        for site in self.other_sites(entry_id):
-            if (room := site.library.borrowed_room(patron_id)) is not None:
-                return f"{site.site_name} {room}"
+        for other, building in self.buildings.items():
+            if other != entry_id and (room := building.rooms.borrowed_room(patron_id)):
+                return f"{building.name} {room}"
         return None
 
     def holds(self, patron_id: str) -> str | None:
-        """Any room the patron holds at any site now (borrowed or reserved)."""
-        for site in self.sites.values():
-            if room := site.library.borrowed_room(patron_id):
+        """Any room the patron holds at any site (borrowed, or reserved for some month)."""
+        for building in self.buildings.values():
+            if room := building.rooms.borrowed_room(patron_id):
                 return room
-            for room, _, pid in site.library.reservations():
+            for room, _, pid in building.rooms.reservations():
                 if pid == patron_id:
                     return room
         return None
+
+    async def async_write(self) -> None:
+        """Write the library's Store now, under the transaction (the login throttle's record)."""
+        await self.transaction.async_write(self.storage)
 
 
 def library_id(entry: ConfigEntry) -> str:
@@ -92,7 +107,7 @@ def library_id(entry: ConfigEntry) -> str:
 
 async def async_join_library(
     hass: HomeAssistant, entry: ConfigEntry, site_data: dict[str, Any]
-) -> tuple[LibraryHub, bool]:
+) -> tuple[Library, bool]:
     """The site's library, loaded if it is the first site; its legacy state handed over.
 
     Returns the library and whether the site's Store still holds state the library took over
@@ -101,66 +116,76 @@ async def async_join_library(
     libraries = hass.data.setdefault(LIBRARIES, {})
     async with hass.data.setdefault(_JOINING, asyncio.Lock()):
         key = library_id(entry)
-        hub = libraries.get(key)
-        if hub is None:
-            hub = await _async_load(hass, key)
-            libraries[key] = hub
-        handed_over = _take_over(hub, site_data, entry.title)
-        if handed_over:
-            await hub.storage.async_save()
-    return hub, handed_over
+        library = libraries.get(key)
+        if library is None:
+            library = await _async_load(hass, key)
+            libraries[key] = library
+        handed_over = await _async_take_over(library, site_data, entry.title)
+    return library, handed_over
 
 
-async def _async_load(hass: HomeAssistant, key: str) -> LibraryHub:
+async def _async_load(hass: HomeAssistant, key: str) -> Library:
     storage = SiteStorage(hass, f"library.{key}")
     data = await storage.async_load()
-    hub = LibraryHub(
+    transaction = Transaction()
+    library = Library(
         library_id=key,
         storage=storage,
+        transaction=transaction,
         patrons=PatronState.from_dict(data.get("patron_state", {})),
         throttle=LoginThrottle.from_dict(data.get("throttle", {})),
         directory=LocalDirectory.from_dict(
             data.get("patrons", {}),
             run_blocking=hass.async_add_executor_job,
-            on_change=storage.async_schedule_save,
+            commit=transaction.commit(storage),
         ),
         circulation=CirculationState.from_dict(data.get("circulation", {})),
         seeded=bool(data.get("seeded")),
     )
-    storage.provide(hub.as_store_data)
-    return hub
+    storage.provide(library.as_store_data)
+    return library
 
 
-def _take_over(hub: LibraryHub, site_data: dict[str, Any], site_name: str) -> bool:
+async def _async_take_over(library: Library, site_data: dict[str, Any], site_name: str) -> bool:
     """Move what a site kept of patrons before libraries into the library; True if any."""
     legacy = site_data.get("library", {})
-    found = False
-    if any(legacy.get(key) for key in ("freezes", "check_ins", "refs")):
-        hub.patrons.merge(PatronState.from_dict(legacy))
-        found = True
-    if site_data.get("patrons"):
-        own = LocalDirectory.from_dict(
-            site_data["patrons"], run_blocking=hub.directory.run_blocking, on_change=lambda: None
-        )
-        if skipped := hub.directory.merge(own):
-            _LOGGER.warning(
-                "%s: %d patron(s) not taken into the library: their card belongs to another",
-                site_name,
-                len(skipped),
-            )
-        found = True
+    own_patrons = site_data.get("patrons")
+    own = (
+        LocalDirectory.from_dict(own_patrons, run_blocking=library.directory.run_blocking)
+        if own_patrons
+        else None
+    )
+
+    def take(_now: datetime) -> list[str]:
+        if any(legacy.get(key) for key in ("freezes", "check_ins", "refs")):
+            library.patrons.merge(PatronState.from_dict(legacy))
+        return library.directory.merge(own) if own is not None else []
+
+    found = own is not None or any(legacy.get(k) for k in ("freezes", "check_ins", "refs"))
     if site_data.get("throttle"):
-        if not hub.throttle.tracked_patrons:
-            hub.throttle = LoginThrottle.from_dict(site_data["throttle"])
+        if not library.throttle.tracked_patrons:
+            library.throttle = LoginThrottle.from_dict(site_data["throttle"])
         found = True
     if site_data.get("seeded"):
-        hub.seeded = True
-    return found
+        library.seeded = True
+    if not found:
+        return False
+    skipped = await library.transaction.async_run(
+        take, library.kept_patrons, library.kept_directory
+    )
+    if skipped:
+        _LOGGER.warning(
+            "%s: %d patron(s) not taken into the library: their card belongs to another",
+            site_name,
+            len(skipped),
+        )
+    await library.async_write()  # the throttle and the seeded mark too
+    return True
 
 
-async def async_leave_library(hass: HomeAssistant, hub: LibraryHub, entry_id: str) -> None:
+async def async_leave_library(hass: HomeAssistant, library: Library, entry_id: str) -> None:
     """A site stops; the library is written, and forgotten when no site of it is left."""
-    hub.sites.pop(entry_id, None)
-    await hub.storage.async_save()
-    if not hub.sites and hass.data.get(LIBRARIES, {}).get(hub.library_id) is hub:
-        del hass.data[LIBRARIES][hub.library_id]
+    library.buildings.pop(entry_id, None)
+    await library.async_write()
+    if not library.buildings and hass.data.get(LIBRARIES, {}).get(library.library_id) is library:
+        del hass.data[LIBRARIES][library.library_id]

@@ -30,10 +30,10 @@ from .const import (
     DOMAIN,
     signal_circulation_update,
 )
-from .core.circulation import KIOSK_FAULTS
+from .core.circulation_state import KIOSK_FAULTS
 from .core.model import Room, RoomStatus
 from .entity import MANUFACTURER, NtnuLibraryEntity, RoomEntity, room_subentry_pairs
-from .site import SiteRuntime
+from .site import Site
 from .zigbee.radio import Role
 
 PARALLEL_UPDATES = 0
@@ -46,7 +46,7 @@ STATUS_OPTIONS = [s.value for s in RoomStatus if s is not RoomStatus.UNAVAILABLE
 class RoomSensorDescription(SensorEntityDescription):
     """A room sensor and how to read it."""
 
-    value_fn: Callable[[SiteRuntime, str], str | int | datetime | None]
+    value_fn: Callable[[Site, str], str | int | datetime | None]
     device_key: str | None = None  # the bound device it needs; None: every room has it
 
 
@@ -54,7 +54,7 @@ class RoomSensorDescription(SensorEntityDescription):
 class SiteSensorDescription(SensorEntityDescription):
     """A site sensor and how to read it."""
 
-    value_fn: Callable[[SiteRuntime], int]
+    value_fn: Callable[[Site], int]
 
 
 def _battery(role: Role, device_key: str, translation_key: str) -> RoomSensorDescription:
@@ -90,7 +90,7 @@ ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
         key="in_use_since",
         translation_key="in_use_since",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda runtime, room_id: runtime.library.in_use_since(room_id),
+        value_fn=lambda runtime, room_id: runtime.rooms.in_use_since(room_id),
     ),
     _battery(Role.LOCK, CONF_LOCK_IEEE, translation_key="lock_battery"),
     _battery(Role.CONTACT, CONF_CONTACT_IEEE, translation_key="contact_battery"),
@@ -98,8 +98,8 @@ ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
 )
 
 
-def _count(status: RoomStatus) -> Callable[[SiteRuntime], int]:
-    return lambda runtime: sum(runtime.status(r) is status for r in runtime.library.rooms)
+def _count(status: RoomStatus) -> Callable[[Site], int]:
+    return lambda runtime: sum(runtime.status(r) is status for r in runtime.rooms.rooms)
 
 
 SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
@@ -127,7 +127,7 @@ KIOSK_OPTIONS = [KIOSK_READY, *sorted(KIOSK_FAULTS)]
 class StationSensorDescription(SensorEntityDescription):
     """A sensor of a kiosk or a return box, read from the site's circulation desk."""
 
-    value_fn: Callable[[SiteRuntime, str], str | int | datetime | None]
+    value_fn: Callable[[Site, str], str | int | datetime | None]
 
 
 KIOSK_SENSORS: tuple[StationSensorDescription, ...] = (
@@ -210,9 +210,7 @@ class RoomSensor(RoomEntity, SensorEntity):
 
     entity_description: RoomSensorDescription
 
-    def __init__(
-        self, runtime: SiteRuntime, room: Room, description: RoomSensorDescription
-    ) -> None:
+    def __init__(self, runtime: Site, room: Room, description: RoomSensorDescription) -> None:
         super().__init__(runtime, description.key, room)
         self.entity_description = description
 
@@ -227,7 +225,7 @@ class SiteSensor(NtnuLibraryEntity, SensorEntity):
 
     entity_description: SiteSensorDescription
 
-    def __init__(self, runtime: SiteRuntime, description: SiteSensorDescription) -> None:
+    def __init__(self, runtime: Site, description: SiteSensorDescription) -> None:
         super().__init__(runtime, description.key)
         self.entity_description = description
 
@@ -246,7 +244,7 @@ class StationSensor(SensorEntity):
 
     def __init__(
         self,
-        runtime: SiteRuntime,
+        runtime: Site,
         station: str,
         station_id: str,
         description: StationSensorDescription,

@@ -1,202 +1,220 @@
 """One site (a library building) at run time: a small typed record of its collaborators.
 
-- `library`: the room rules and their state (`core`);
+- `rooms`: the study-room rules and the site's part of their state (`core`);
+- `library`: the library this site is a building of (patron-level state, circulation, and
+  the one transaction every change takes);
 - `radio`: the Zigbee network of its rooms (the radio contract);
-- `gate`: logins and every question to the patron system;
-- `storage`: what survives a restart;
-- `doors`: the bolt step and the doors kept shut;
-- `commands`: the one command path every command takes;
+- `patrons` and `gate`: the patron system, and logins and every question to it;
+- `announcer`: what the site tells (entities, the bus, the log);
+- `doors`: the one command path (decide, persist, move the bolt, tell) and the doors kept shut;
+- `commands`: every room command; `device_events`: what the devices tell, routed;
 - `directory`: staff's management of the local patron directory;
-- `desk`: circulation: the site's self-checkout kiosks, return boxes and counter loans;
-- `device_events`: what the devices tell, routed;
-- `hub`: the library this site is a building of (patron-level state, shared by its sites).
+- `desk`: circulation: the site's self-checkout kiosks, return boxes and counter loans.
 
-`async_build_site` wires them from the config entry; `__init__.py` starts and stops them.
+`async_build_site` wires them from the config entry, each getting what it uses when it is
+made; `__init__.py` starts and stops them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
+from .announce import Announcer
 from .backends import PatronBackend, build_patron_backend, build_radio
 from .commands import SiteCommands
 from .const import DOMAIN
+from .core.circulation import CirculationPolicy
 from .core.identity import mask_patron_id
 from .core.model import RoomStatus
 from .core.policy import Policy
-from .core.room_state import LibraryState
-from .core.study_rooms import Library
+from .core.room_state import StudyRoomsState
+from .core.study_rooms import StudyRooms
 from .desk import CirculationDesk
 from .device_events import DeviceEvents
 from .directory import DirectoryAdmin
 from .doors import DoorKeeper
 from .gate import PatronGate
-from .library import LibraryHub, async_join_library, async_leave_library
+from .ils_loans import IlsLoans
+from .library import Building, Library, async_join_library, async_leave_library
+from .loans import LocalLoans
 from .storage import SiteStorage
 from .subentries import room_devices, rooms_of_entry
+from .transaction import Kept
 from .zigbee.radio import RoomRadio
 
 
-def room_summary(library: Library, radio: RoomRadio, room_id: str) -> dict[str, Any]:
-    """A room as a command answers it: status, masked holder, the lock's bolt."""
-    now = dt_util.now()
-    return {
-        "room": room_id,
-        "status": library.status(room_id, now, lock_online=radio.is_online(room_id)).value,
-        "holder": mask_patron_id(library.holder(room_id, now)),
-        "lock": radio.lock_state(room_id).value,
-    }
-
-
 @dataclass(kw_only=True)
-class SiteRuntime:
+class Site:
     """Everything one config entry (one library building) runs."""
 
+    hass: HomeAssistant
     entry_id: str
     site_name: str
+    rooms: StudyRooms
     library: Library
+    kept_rooms: Kept
     radio: RoomRadio
     patrons: PatronBackend
     gate: PatronGate
     storage: SiteStorage
+    announcer: Announcer
     doors: DoorKeeper
     commands: SiteCommands
+    device_events: DeviceEvents
     directory: DirectoryAdmin
     desk: CirculationDesk
-    device_events: DeviceEvents
-    hub: LibraryHub
-    leave_library: Callable[[], Awaitable[None]]
     seeded: bool = False
 
     # --- what entities, services and diagnostics read ---------------------------------------
 
     def status(self, room_id: str) -> RoomStatus:
         """The e-label status of a room now."""
-        return self.library.status(
-            room_id, dt_util.now(), lock_online=self.radio.is_online(room_id)
-        )
+        return self.rooms.status(room_id, dt_util.now(), lock_online=self.radio.is_online(room_id))
 
     def masked_holder(self, room_id: str) -> str | None:
         """The holder's ID, masked."""
-        return mask_patron_id(self.library.holder(room_id, dt_util.now()))
-
-    def room_summary(self, room_id: str) -> dict[str, Any]:
-        """The answer a patron or staff command returns for a room."""
-        return room_summary(self.library, self.radio, room_id)
+        return mask_patron_id(self.rooms.holder(room_id, dt_util.now()))
 
     def as_store_data(self) -> dict[str, Any]:
         """What the site's Store keeps (the patrons' part is the library's)."""
         return {
-            "library": self.library.state.as_dict(),
-            "doors": self.doors.as_dict(),
+            "library": self.rooms.state.as_dict(),
+            "doors": {"owed": sorted(self.rooms.state.owed_locks)},
             "seeded": self.seeded,
         }
 
     # --- life cycle --------------------------------------------------------------------------
 
-    @callback
-    def async_start(self) -> None:
-        """The radio is up: listen to it, and take over the doors as they are."""
-        self.device_events.take_initial_occupancy()
-        self.doors.async_start(self.library.rooms)
+    async def async_start(self) -> None:
+        """The radio is up: take over the rooms' sensors and doors as they are."""
+        await self.commands.async_take_occupancy()
+        self.doors.async_start(self.rooms.rooms)
+
+    async def async_write(self) -> None:
+        """Write the site's Store now, under the library's transaction."""
+        await self.library.transaction.async_write(self.storage)
 
     async def async_stop(self) -> None:
         """Stop timers and taps, write what is pending, close the radio and the patron system."""
         self.doors.async_stop()
         await self.commands.async_stop()
-        await self.storage.async_save()
+        await self.async_write()
         await self.radio.async_stop()
         await self.patrons.async_close()
-        await self.leave_library()
+        await self.async_leave_library()
+
+    async def async_leave_library(self) -> None:
+        """The site's rooms are no longer the library's (stopped, or failed to start)."""
+        self.library.transaction.forget(self.kept_rooms)
+        await async_leave_library(self.hass, self.library, self.entry_id)
 
 
-async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> SiteRuntime:
+async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
     """Load the Store, join the library and wire the site's collaborators (nothing started).
 
-    Until `async_start`, a site that fails to start must call `leave_library`.
+    Until `async_start`, a site that fails to start must call `async_leave_library`.
     """
     storage = SiteStorage(hass, entry.entry_id)
     data = await storage.async_load()
-    hub, handed_over = await async_join_library(hass, entry, data)
+    library, handed_over = await async_join_library(hass, entry, data)
     policy = Policy.from_options(entry.options)
-    relock_after_s = policy.relock_after_s
-    library = Library(
+    rooms = StudyRooms(
         rooms_of_entry(entry),
         policy,
-        LibraryState.from_dict(data.get("library", {})),
-        patrons=hub.patrons,
-        held_elsewhere=lambda patron_id: hub.held_elsewhere(entry.entry_id, patron_id),
+        StudyRoomsState.from_dict(
+            data.get("library", {}), owed_locks=(data.get("doors") or {}).get("owed", ())
+        ),
+        patrons=library.patrons,
+        held_elsewhere=lambda patron_id: library.held_elsewhere(entry.entry_id, patron_id),
     )
+    kept_rooms = Kept(rooms.state, storage)
+    kept = (kept_rooms, library.kept_patrons)
 
     def spawn(coro: Any, name: str) -> Any:
         return entry.async_create_background_task(
             hass, coro, f"{DOMAIN} {entry.title}: {name}", eager_start=False
         )
 
-    radio = build_radio(hass, entry, spawn=spawn, auto_relock_seconds=relock_after_s)
+    radio = build_radio(hass, entry, spawn=spawn, auto_relock_seconds=policy.relock_after_s)
     radio.set_rooms(room_devices(entry))
-    patrons = build_patron_backend(hass, entry, hub.directory)
-    gate = PatronGate(hass, entry, backend=patrons, hub=hub)
+    patrons = build_patron_backend(hass, entry, library.directory)
+    gate = PatronGate(hass, entry, backend=patrons, library=library)
+    announcer = Announcer(hass, entry)
+    transaction = library.transaction
     doors = DoorKeeper(
         hass,
         entry,
+        rooms=rooms,
         radio=radio,
-        storage=storage,
-        relock_after_s=relock_after_s,
+        transaction=transaction,
+        kept=kept,
+        announcer=announcer,
+        relock_after_s=policy.relock_after_s,
     )
-    doors.load(data.get("doors"))
     commands = SiteCommands(
         hass,
         entry,
-        library=library,
+        rooms=rooms,
         radio=radio,
         gate=gate,
-        storage=storage,
-        hub=hub,
         doors=doors,
-        summary=lambda room_id: room_summary(library, radio, room_id),
+        announcer=announcer,
+        transaction=transaction,
+        kept=kept,
     )
-
-    async def _leave() -> None:
-        await async_leave_library(hass, hub, entry.entry_id)
-
-    runtime = SiteRuntime(
+    circulation_policy = CirculationPolicy.from_options(entry.options)
+    loans = (
+        IlsLoans(ils=patrons.ils, gate=gate, state=library.circulation, policy=circulation_policy)
+        if patrons.ils is not None
+        else LocalLoans()
+    )
+    site = Site(
+        hass=hass,
         entry_id=entry.entry_id,
         site_name=entry.title,
+        rooms=rooms,
         library=library,
+        kept_rooms=kept_rooms,
         radio=radio,
         patrons=patrons,
         gate=gate,
         storage=storage,
+        announcer=announcer,
         doors=doors,
         commands=commands,
-        directory=DirectoryAdmin(directory=patrons.directory, hub=hub, gate=gate),
-        desk=CirculationDesk(hass, entry, hub=hub, gate=gate, patrons=patrons, library=library),
         device_events=DeviceEvents(
             hass,
             entry,
-            library=library,
+            rooms=rooms,
             radio=radio,
             commands=commands,
             doors=doors,
-            storage=storage,
+            announcer=announcer,
         ),
-        hub=hub,
-        leave_library=_leave,
+        directory=DirectoryAdmin(directory=patrons.directory, library=library, gate=gate),
+        desk=CirculationDesk(
+            hass,
+            entry,
+            library=library,
+            rooms=rooms,
+            gate=gate,
+            loans=loans,
+            policy=circulation_policy,
+        ),
         seeded=bool(data.get("seeded")),
     )
-    hub.sites[entry.entry_id] = runtime
-    storage.provide(runtime.as_store_data)
+    storage.provide(site.as_store_data)
+    library.buildings[entry.entry_id] = Building(name=entry.title, rooms=rooms)
+    transaction.watch(kept_rooms)
     if handed_over:  # the library has it now: the site's Store no longer holds it
-        await storage.async_save()
-    return runtime
+        await site.async_write()
+    return site
 
 
 def find_site(
@@ -205,7 +223,7 @@ def find_site(
     *,
     library_wide: bool = False,
     room_id: str | None = None,
-) -> SiteRuntime:
+) -> Site:
     """The site a request acts on: the one named, or the only one loaded.
 
     A request about a patron (`library_wide`) needs no site when every loaded site is of the
@@ -226,15 +244,15 @@ def find_site(
                 translation_key="site_not_loaded",
                 translation_placeholders={"site": entry.title},
             )
-        runtime: SiteRuntime = entry.runtime_data
-        return runtime
-    sites: list[SiteRuntime] = [entry.runtime_data for entry in entries]
+        site: Site = entry.runtime_data
+        return site
+    sites: list[Site] = [entry.runtime_data for entry in entries]
     if len(sites) == 1:
         return sites[0]
-    if sites and library_wide and len({site.hub.library_id for site in sites}) == 1:
+    if sites and library_wide and len({site.library.library_id for site in sites}) == 1:
         return sites[0]
     if room_id is not None:
-        having = [site for site in sites if room_id in site.library.rooms]
+        having = [site for site in sites if room_id in site.rooms.rooms]
         if len(having) == 1:
             return having[0]
     raise ServiceValidationError(

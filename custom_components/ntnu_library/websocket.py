@@ -24,10 +24,9 @@ from .const import (
     ATTR_ROOM,
     DOMAIN,
 )
-from .core.limits import MAX_PASSWORD_LENGTH
 from .exceptions import translated_errors
-from .services import PATRON_ID_FIELD, ROOM_FIELD
 from .site import find_site
+from .validation import PASSWORD, PATRON_ID, ROOM
 
 COMMAND = f"{DOMAIN}/patron_action"
 
@@ -41,10 +40,10 @@ def async_setup_websocket(hass: HomeAssistant) -> None:
 @websocket_api.websocket_command(
     {
         vol.Required("type"): COMMAND,
-        vol.Required(ATTR_ROOM): ROOM_FIELD,
+        vol.Required(ATTR_ROOM): ROOM,
         vol.Required(ATTR_ACTION): vol.In(PATRON_ACTIONS),
-        vol.Required(ATTR_PATRON_ID): PATRON_ID_FIELD,
-        vol.Required(ATTR_PASSWORD): vol.All(str, vol.Length(min=1, max=MAX_PASSWORD_LENGTH)),
+        vol.Required(ATTR_PATRON_ID): PATRON_ID,
+        vol.Required(ATTR_PASSWORD): PASSWORD,
         vol.Optional(ATTR_CONFIG_ENTRY_ID): str,
     }
 )

@@ -21,7 +21,7 @@ bounded number of iterations:
                                through zigpy -> room layer -> runtime -> entities
   login_refusal_ms_*           mean patron borrow refusal time for an unknown ID and for a wrong
                                password (fresh IDs / a different patron each try: no backoff)
-  core_decisions_per_s         pure core.study_rooms.Library borrow+return cycles per second
+  core_decisions_per_s         pure core.study_rooms.StudyRooms borrow+return cycles per second
   sip2_login_ms_p50 / _p95     SIP2 Patron Information (63/64 with the password, checksummed)
                                round trip against the demo ILS on loopback (scripts/lib/ils.py)
 
@@ -242,11 +242,11 @@ def core_decisions(scale: Scale, results: Results) -> None:
     """Pure domain: borrow + return on one room while the 11 others stay borrowed."""
     from custom_components.ntnu_library.core.model import Patron
     from custom_components.ntnu_library.core.policy import Policy
-    from custom_components.ntnu_library.core.study_rooms import Library
+    from custom_components.ntnu_library.core.study_rooms import StudyRooms
     from custom_components.ntnu_library.demo import DEMO_ROOMS
 
     policy = Policy(counter_opens="00:00", counter_closes="00:00", return_at_closing=False)
-    library = Library(DEMO_ROOMS, policy)
+    library = StudyRooms(DEMO_ROOMS, policy)
     now = datetime(2025, 3, 12, 14, 0, tzinfo=ZoneInfo(TIME_ZONE))
     temporary = [room.room_id for room in DEMO_ROOMS if room.room_id.startswith("T")]
     patrons = [
@@ -363,7 +363,7 @@ async def _setup_site(
     results.row(
         "entry setup",
         f"{setup_s:.2f} s",
-        f"{len(runtime.library.rooms)} rooms, {devices} devices; "
+        f"{len(runtime.rooms.rooms)} rooms, {devices} devices; "
         f"{settled_s:.2f} s until Home Assistant is idle",
     )
     return entry
@@ -386,7 +386,7 @@ async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -
 
     runtime = entry.runtime_data
     radio = runtime.radio
-    rooms = sorted(runtime.library.rooms)
+    rooms = sorted(runtime.rooms.rooms)
     temporary = [r for r in rooms if r.startswith("T")]
 
     cost = _patron_hash_cost(runtime, "S0001")

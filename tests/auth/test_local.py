@@ -15,7 +15,8 @@ import bcrypt
 import pytest
 
 from custom_components.ntnu_library.auth import PatronSystem
-from custom_components.ntnu_library.auth.local import LocalDirectory, hash_password
+from custom_components.ntnu_library.auth.credentials import hash_password, valid_hash
+from custom_components.ntnu_library.auth.local import LocalDirectory
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.identity import normalize_card, normalize_name
 from custom_components.ntnu_library.core.model import Patron
@@ -30,13 +31,35 @@ async def run_now(func: Callable[..., Any], *args: Any) -> Any:
 
 
 class Changes:
-    """Count on_change calls: the runtime persists on each."""
+    """A commit that applies at once and counts the changes it would write.
+
+    The run time's commit (the library's transaction) writes the Store when a change changed
+    the directory; a change that raises changes nothing.
+    """
 
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self) -> None:
-        self.count += 1
+    async def __call__[T](self, state: LocalDirectory, apply: Callable[[], T]) -> T:
+        before = state.snapshot()
+        try:
+            result = apply()
+        except BaseException:
+            state.restore(before)
+            raise
+        if state.snapshot() != before:
+            self.count += 1
+        return result
+
+
+async def add_with_hash(
+    directory: LocalDirectory, patron_id: str, password_hash: str | bytes, **fields: Any
+) -> None:
+    """A patron whose bcrypt hash was made elsewhere (the demo's patrons share one)."""
+    if isinstance(password_hash, bytes):
+        password_hash = password_hash.decode("ascii", "replace")
+    record = {"patron_id": patron_id, "name": "Patron", "category": "alumni"} | fields
+    await directory.async_import([record | {"password_hash": password_hash}])
 
 
 @pytest.fixture
@@ -46,7 +69,7 @@ def changes() -> Changes:
 
 @pytest.fixture
 def directory(changes: Changes) -> LocalDirectory:
-    return LocalDirectory(run_blocking=run_now, on_change=changes, rounds=ROUNDS)
+    return LocalDirectory(run_blocking=run_now, commit=changes, rounds=ROUNDS)
 
 
 @pytest.fixture
@@ -143,7 +166,7 @@ async def test_an_unknown_id_is_checked_against_a_dummy_hash_of_the_same_cost(
 
 
 def test_the_dummy_hash_cost_follows_the_stored_hashes(changes: Changes) -> None:
-    empty = LocalDirectory(run_blocking=run_now, on_change=changes)
+    empty = LocalDirectory(run_blocking=run_now, commit=changes)
     assert empty.dummy_hash.startswith("$2b$12$")
     assert len(empty.dummy_hash) == 60
 
@@ -160,11 +183,13 @@ async def test_a_patron_without_a_password_cannot_log_in(
 
 
 async def test_the_time_taken_does_not_tell_whether_the_id_exists(changes: Changes) -> None:
-    directory = LocalDirectory(run_blocking=run_now, on_change=changes, rounds=8)
+    directory = LocalDirectory(run_blocking=run_now, commit=changes, rounds=8)
     # Home Assistant's test plugin pins bcrypt.gensalt at 4 rounds: build an 8-round hash.
     salt = b"$2b$08$" + bcrypt.gensalt()[7:]
-    await directory.async_add_patron("S0001", name="王小明", category="student_undergraduate")
-    await directory.async_set_password_hash("S0001", bcrypt.hashpw(PASSWORD.encode(), salt))
+    await add_with_hash(
+        directory, "S0001", bcrypt.hashpw(PASSWORD.encode(), salt), name="王小明",
+        category="student_undergraduate",
+    )  # fmt: skip
 
     async def timed(patron_id: str) -> float:
         start = time.perf_counter()
@@ -213,7 +238,7 @@ async def test_bcrypt_runs_in_the_executor(changes: Changes) -> None:
         return await loop.run_in_executor(executor, call)
 
     try:
-        directory = LocalDirectory(run_blocking=in_executor, on_change=changes, rounds=ROUNDS)
+        directory = LocalDirectory(run_blocking=in_executor, commit=changes, rounds=ROUNDS)
         await directory.async_add_patron(
             "S0001", name="王小明", category="student_undergraduate", password=PASSWORD
         )
@@ -240,10 +265,9 @@ async def test_a_patron_removed_during_the_check_is_not_let_in(
 async def test_a_password_changed_during_the_check_is_not_accepted(
     with_patrons: LocalDirectory,
 ) -> None:
-    new_hash = hash_password("new-password", ROUNDS)
-
     async def change_meanwhile(func: Callable[..., Any], *args: Any) -> Any:
-        await with_patrons.async_set_password_hash("S0001", new_hash)
+        # Staff reset the password meanwhile: the old one no longer works.
+        await with_patrons.async_issue_activation("S0001", datetime.now().astimezone())
         return func(*args)
 
     with_patrons.run_blocking = change_meanwhile
@@ -523,7 +547,7 @@ async def test_unknown_patrons(with_patrons: LocalDirectory, changes: Changes) -
     for call in (
         with_patrons.async_update_patron("S9999", name="x"),
         with_patrons.async_remove_patron("S9999"),
-        with_patrons.async_set_password_hash("S9999", hash_password(PASSWORD, ROUNDS)),
+        with_patrons.async_issue_activation("S9999", datetime.now().astimezone()),
     ):
         err = await refused(call)
         assert err.reason is Reason.UNKNOWN_PATRON
@@ -556,17 +580,24 @@ async def test_remove_patron(with_patrons: LocalDirectory, changes: Changes) -> 
 async def test_one_precomputed_hash_for_many_patrons(
     directory: LocalDirectory, changes: Changes
 ) -> None:
-    """Demo data: 25 patrons with the same password cost one bcrypt hash, not 25."""
+    """Demo data: 25 patrons with the same password cost one bcrypt hash, and one write."""
     shared = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(ROUNDS)).decode()
-    for n in range(25):
-        await directory.async_add_patron(f"P{n:04d}", name=f"Patron {n}", category="alumni")
-        await directory.async_set_password_hash(f"P{n:04d}", shared)
-    assert changes.count == 50
+    records = [
+        {"patron_id": f"P{n:04d}", "name": f"Patron {n}", "category": "alumni"}
+        | {"password_hash": shared}
+        for n in range(25)
+    ]
+    assert await directory.async_import(records) == 25
+    assert changes.count == 1
     for n in (0, 24):
         assert (await directory.async_authenticate(f"P{n:04d}", PASSWORD)).patron_id == (
             f"P{n:04d}"
         )
-    await directory.async_set_password_hash("P0000", shared.encode())  # bytes are fine too
+    # All or none: one record that cannot be taken leaves the others out too.
+    err = await refused(directory.async_import([records[0] | {"patron_id": "P9999"}, records[0]]))
+    assert err.reason is Reason.PATRON_EXISTS
+    assert await directory.async_get_patron("P9999") is None
+    assert changes.count == 1
 
 
 @pytest.mark.parametrize(
@@ -586,17 +617,16 @@ async def test_a_malformed_hash_is_refused(
     with_patrons: LocalDirectory, bad_hash: str | bytes
 ) -> None:
     """The Rust core of bcrypt panics on some malformed hashes: none may be stored."""
-    err = await refused(with_patrons.async_set_password_hash("S0001", bad_hash))
+    err = await refused(add_with_hash(with_patrons, "S0002", bad_hash))
     assert err.placeholders == {"field": "password_hash"}
+    assert await with_patrons.async_get_patron("S0002") is None
     assert await with_patrons.async_authenticate("S0001", PASSWORD)
 
 
 def test_every_hash_bcrypt_makes_is_accepted() -> None:
-    from custom_components.ntnu_library.auth.local import _valid_hash
-
     for _ in range(200):
         hashed = bcrypt.hashpw(b"x", bcrypt.gensalt(ROUNDS)).decode()
-        assert _valid_hash(hashed) == hashed
+        assert valid_hash(hashed) == hashed
 
 
 # --- the Store ----------------------------------------------------------------------------------------
@@ -617,18 +647,18 @@ async def test_as_dict_round_trip(with_patrons: LocalDirectory, changes: Changes
     }
     assert data["patrons"][2]["membership_expires"] == "2029-08-31"
     assert data["patrons"][0]["password_hash"] is None
-    restored = LocalDirectory.from_dict(data, run_blocking=run_now, on_change=changes)
+    restored = LocalDirectory.from_dict(data, run_blocking=run_now, commit=changes)
     assert list(restored.patrons()) == list(with_patrons.patrons())
     assert restored.as_dict() == data
     assert (await restored.async_authenticate("S0001", PASSWORD)).card == "C-S0001"
     # A pending activation is kept as a digest, never the code, and still works restored.
     now = datetime.now().astimezone()
-    code = with_patrons.issue_activation("A0001", now)
+    code = await with_patrons.async_issue_activation("A0001", now)
     data = json.loads(json.dumps(with_patrons.as_dict()))
     assert data["patrons"][0]["activation"] is not None
     assert code not in json.dumps(data)
     assert code.replace("-", "") not in json.dumps(data)
-    restored = LocalDirectory.from_dict(data, run_blocking=run_now, on_change=changes)
+    restored = LocalDirectory.from_dict(data, run_blocking=run_now, commit=changes)
     assert restored.as_dict() == data
     await restored.async_activate("A0001", code, "new-secret-1", now)
     assert (await restored.async_authenticate("A0001", "new-secret-1")).patron_id == "A0001"
@@ -638,7 +668,7 @@ async def test_as_dict_round_trip(with_patrons: LocalDirectory, changes: Changes
 
 
 def test_no_data_is_an_empty_directory(changes: Changes) -> None:
-    directory = LocalDirectory.from_dict({}, run_blocking=run_now, on_change=changes)
+    directory = LocalDirectory.from_dict({}, run_blocking=run_now, commit=changes)
     assert len(directory) == 0
     assert directory.as_dict() == {"format": 1, "patrons": []}
 
@@ -668,10 +698,10 @@ def _record(**change: Any) -> dict[str, Any]:
 )
 def test_damaged_data_is_not_silently_dropped(changes: Changes, data: dict[str, Any]) -> None:
     with pytest.raises(ValueError) as err:
-        LocalDirectory.from_dict(data, run_blocking=run_now, on_change=changes)
+        LocalDirectory.from_dict(data, run_blocking=run_now, commit=changes)
     assert "$2b$" not in str(err.value)
 
 
 def test_rounds_are_bcrypt_rounds(changes: Changes) -> None:
     with pytest.raises(ValueError):
-        LocalDirectory(run_blocking=run_now, on_change=changes, rounds=3)
+        LocalDirectory(run_blocking=run_now, commit=changes, rounds=3)

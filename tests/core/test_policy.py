@@ -124,7 +124,7 @@ def test_minutes_from_0_turn_a_timer_off_up_to_10000(field: str, value: int) -> 
 
 @pytest.mark.parametrize("value", [0, rooms.MAX_FREEZE_DAYS + 1, 10_000])
 def test_a_default_freeze_length_no_freeze_could_have_is_refused(value: int) -> None:
-    # Library.freeze takes 1..MAX_FREEZE_DAYS days; a default outside it would refuse every
+    # StudyRooms.freeze takes 1..MAX_FREEZE_DAYS days; a default outside it would refuse every
     # freeze that does not name its days.
     with pytest.raises(Refused) as err:
         Policy(freeze_days=value)
@@ -134,7 +134,7 @@ def test_a_default_freeze_length_no_freeze_could_have_is_refused(value: int) -> 
 
 @pytest.mark.parametrize("value", [1, 365, rooms.MAX_FREEZE_DAYS])
 def test_a_default_freeze_length_from_1_to_3650_days(value: int) -> None:
-    library = rooms.Library([], Policy(freeze_days=value))
+    library = rooms.StudyRooms([], Policy(freeze_days=value))
     now = at(14)
     assert _freeze(library, "S0001", None, "r", now).until == now + timedelta(days=value)
 

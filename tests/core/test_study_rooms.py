@@ -39,9 +39,9 @@ from custom_components.ntnu_library.core.room_state import PatronState, RefEntry
 from custom_components.ntnu_library.core.study_rooms import (
     MAX_FREEZE_DAYS,
     AutoReturnReason,
-    Library,
-    LibraryState,
     Outcome,
+    StudyRooms,
+    StudyRoomsState,
     parse_month,
 )
 
@@ -88,18 +88,18 @@ SUSPENDED = patron("U0001", membership_expires=date(2030, 7, 31), suspended=True
 
 
 @pytest.fixture
-def library() -> Library:
+def library() -> StudyRooms:
     """The four rooms with the default policy and nothing borrowed."""
-    return Library(ROOMS, Policy())
+    return StudyRooms(ROOMS, Policy())
 
 
-def snapshot(library: Library) -> tuple[dict[str, Any], dict[str, bool]]:
+def snapshot(library: StudyRooms) -> tuple[dict[str, Any], dict[str, bool]]:
     """Everything a command could change: the stored state and the live sensor knowledge."""
     return library.state.as_dict(), dict(library._occupied)
 
 
 @contextmanager
-def refused(library: Library, reason: Reason) -> Iterator[pytest.ExceptionInfo[Refused]]:
+def refused(library: StudyRooms, reason: Reason) -> Iterator[pytest.ExceptionInfo[Refused]]:
     """Expect a refusal for `reason` that leaves the library exactly as it was."""
     before = snapshot(library)
     with pytest.raises(Refused) as err:
@@ -108,7 +108,7 @@ def refused(library: Library, reason: Reason) -> Iterator[pytest.ExceptionInfo[R
     assert snapshot(library) == before, "a refused action changed the state"
 
 
-def borrowed(library: Library, room: Room = T01, who: Patron = ALICE, when: datetime = NOW) -> None:
+def borrowed(library: StudyRooms, room: Room = T01, who: Patron = ALICE, when: datetime = NOW) -> None:
     """Set the scene: `who` has borrowed `room`."""
     library.borrow(room.room_id, who, when, lock_online=True)
 
@@ -123,7 +123,7 @@ def event(kind: EventType, source: Source, **kwargs: Any) -> RoomEvent:
 # --- Section 1: borrow a temporary room (登記使用) -----------------------------------------------
 
 
-def test_a_patron_borrows_an_idle_temporary_room_and_the_door_unlocks(library: Library) -> None:
+def test_a_patron_borrows_an_idle_temporary_room_and_the_door_unlocks(library: StudyRooms) -> None:
     assert library.status("T01", NOW, lock_online=True) is RoomStatus.IDLE
 
     outcome = library.borrow("T01", ALICE, NOW, lock_online=True)
@@ -146,7 +146,7 @@ def test_a_patron_borrows_an_idle_temporary_room_and_the_door_unlocks(library: L
 
 
 @pytest.mark.parametrize("who", [BOB, ALICE], ids=["another patron", "the borrower again"])
-def test_a_room_in_use_cannot_be_borrowed(library: Library, who: Patron) -> None:
+def test_a_room_in_use_cannot_be_borrowed(library: StudyRooms, who: Patron) -> None:
     borrowed(library, T01, ALICE)
     with refused(library, Reason.ROOM_NOT_IDLE) as err:
         library.borrow("T01", who, NOW, lock_online=True)
@@ -154,13 +154,13 @@ def test_a_room_in_use_cannot_be_borrowed(library: Library, who: Patron) -> None
 
 
 @pytest.mark.parametrize("room", [L01, L02])
-def test_a_long_term_room_cannot_be_borrowed(library: Library, room: Room) -> None:
+def test_a_long_term_room_cannot_be_borrowed(library: StudyRooms, room: Room) -> None:
     with refused(library, Reason.NOT_TEMPORARY_ROOM):
         library.borrow(room.room_id, DORA, NOW, lock_online=True)
     assert library.status(room.room_id, NOW, lock_online=True) is RoomStatus.IDLE
 
 
-def test_one_temporary_room_per_patron(library: Library) -> None:
+def test_one_temporary_room_per_patron(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE)
     with refused(library, Reason.ALREADY_HOLDING) as err:
         library.borrow("T02", ALICE, NOW, lock_online=True)
@@ -170,19 +170,19 @@ def test_one_temporary_room_per_patron(library: Library) -> None:
     assert library.borrow("T02", ALICE, NOW, lock_online=True).unlock
 
 
-def test_a_long_term_holder_may_still_borrow_a_temporary_room(library: Library) -> None:
+def test_a_long_term_holder_may_still_borrow_a_temporary_room(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     assert library.borrow("T01", DORA, NOW, lock_online=True).unlock
 
 
-def test_a_frozen_patron_cannot_borrow(library: Library) -> None:
+def test_a_frozen_patron_cannot_borrow(library: StudyRooms) -> None:
     library.freeze("S0001", 7, "left T02 unreturned", NOW - timedelta(days=1))
     with refused(library, Reason.FROZEN) as err:
         library.borrow("T01", ALICE, NOW, lock_online=True)
     assert err.value.placeholders == {"until": "2026-03-16T14:00+08:00"}
 
 
-def test_a_frozen_patron_cannot_borrow_even_after_checking_in(library: Library) -> None:
+def test_a_frozen_patron_cannot_borrow_even_after_checking_in(library: StudyRooms) -> None:
     # Check-in is for long-term holders' doors; a freeze still bars temporary rooms.
     library.freeze("S0001", 7, "violation", NOW)
     library.check_in("S0001", NOW)
@@ -190,13 +190,13 @@ def test_a_frozen_patron_cannot_borrow_even_after_checking_in(library: Library) 
         library.borrow("T01", ALICE, NOW, lock_online=True)
 
 
-def test_a_patron_may_borrow_again_once_the_freeze_has_ended(library: Library) -> None:
+def test_a_patron_may_borrow_again_once_the_freeze_has_ended(library: StudyRooms) -> None:
     library.freeze("S0001", 7, "violation", NOW - timedelta(days=7))
     assert library.frozen("S0001", NOW) is None
     assert library.borrow("T01", ALICE, NOW, lock_online=True).unlock
 
 
-def test_the_lock_offline_refuses_a_borrow_fail_secure(library: Library) -> None:
+def test_the_lock_offline_refuses_a_borrow_fail_secure(library: StudyRooms) -> None:
     with refused(library, Reason.LOCK_OFFLINE) as err:
         library.borrow("T01", ALICE, NOW, lock_online=False)
     assert err.value.placeholders == {"room": "T01"}
@@ -206,7 +206,7 @@ def test_the_lock_offline_refuses_a_borrow_fail_secure(library: Library) -> None
 # --- membership (circulation rules: an expired or suspended membership cannot borrow rooms) -------------
 
 
-MEMBERSHIP_ACTIONS: dict[str, Callable[[Library, Patron], object]] = {
+MEMBERSHIP_ACTIONS: dict[str, Callable[[StudyRooms, Patron], object]] = {
     "borrow": lambda lib, who: lib.borrow("T01", who, NOW, lock_online=True),
     "open": lambda lib, who: lib.open_door("L01", who, NOW, lock_online=True),
     "reserve": lambda lib, who: lib.reserve_long_term("L02", who, NEXT_MONTH, NOW),
@@ -216,7 +216,7 @@ MEMBERSHIP_ACTIONS: dict[str, Callable[[Library, Patron], object]] = {
 @pytest.mark.parametrize("who", [EXPIRED, SUSPENDED], ids=["expired", "suspended"])
 @pytest.mark.parametrize("action", MEMBERSHIP_ACTIONS.values(), ids=MEMBERSHIP_ACTIONS)
 def test_an_expired_or_suspended_membership_is_refused(
-    library: Library, who: Patron, action: Callable[[Library, Patron], object]
+    library: StudyRooms, who: Patron, action: Callable[[StudyRooms, Patron], object]
 ) -> None:
     # The patron holds L01 this month, reserved while the membership was still valid.
     library.state.reservations[("L01", THIS_MONTH)] = who.patron_id
@@ -226,7 +226,7 @@ def test_an_expired_or_suspended_membership_is_refused(
 
 
 @pytest.mark.parametrize("who", [EXPIRED, SUSPENDED], ids=["expired", "suspended"])
-def test_an_expired_members_card_is_refused_and_logged(library: Library, who: Patron) -> None:
+def test_an_expired_members_card_is_refused_and_logged(library: StudyRooms, who: Patron) -> None:
     library.state.reservations[("L01", THIS_MONTH)] = who.patron_id
     before = snapshot(library)
     outcome = library.card_tap("L01", f"C-{who.patron_id}", who, NOW, lock_online=True)
@@ -237,7 +237,7 @@ def test_an_expired_members_card_is_refused_and_logged(library: Library, who: Pa
     assert snapshot(library) == before
 
 
-def test_a_membership_is_valid_through_its_last_day(library: Library) -> None:
+def test_a_membership_is_valid_through_its_last_day(library: StudyRooms) -> None:
     last_day = patron("E0002", membership_expires=TODAY)
     assert last_day.membership_valid(TODAY)
     assert not last_day.membership_valid(TODAY + timedelta(days=1))
@@ -247,7 +247,7 @@ def test_a_membership_is_valid_through_its_last_day(library: Library) -> None:
 # --- Section 2: long-term rooms, reserved beforehand (事先線上登記) ------------------------------
 
 
-def test_the_months_long_term_holder_opens_without_borrowing(library: Library) -> None:
+def test_the_months_long_term_holder_opens_without_borrowing(library: StudyRooms) -> None:
     assert library.reserve_long_term("L01", DORA, THIS_MONTH, NOW) == Outcome(room_id="L01")
     assert library.status("L01", NOW, lock_online=True) is RoomStatus.RESERVED
     assert library.holder("L01", NOW) == "D0001"
@@ -261,7 +261,7 @@ def test_the_months_long_term_holder_opens_without_borrowing(library: Library) -
     )
 
 
-def test_a_reservation_holds_only_its_own_month(library: Library) -> None:
+def test_a_reservation_holds_only_its_own_month(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, NEXT_MONTH, NOW)
     assert library.holder("L01", NOW) is None
     assert library.status("L01", NOW, lock_online=True) is RoomStatus.IDLE
@@ -274,14 +274,14 @@ def test_a_reservation_holds_only_its_own_month(library: Library) -> None:
 
 
 @pytest.fixture
-def frozen_holder(library: Library) -> Library:
+def frozen_holder(library: StudyRooms) -> StudyRooms:
     """X0001 holds L02 this month and was frozen yesterday for a week."""
     library.reserve_long_term("L02", XENA, THIS_MONTH, NOW - timedelta(days=1))
     library.freeze("X0001", 7, "left T01 unreturned", NOW - timedelta(days=1))
     return library
 
 
-def test_a_frozen_long_term_holder_cannot_open_before_checking_in(frozen_holder: Library) -> None:
+def test_a_frozen_long_term_holder_cannot_open_before_checking_in(frozen_holder: StudyRooms) -> None:
     with refused(frozen_holder, Reason.NOT_CHECKED_IN) as err:
         frozen_holder.open_door("L02", XENA, NOW, lock_online=True)
     assert err.value.placeholders == {"room": "L02"}
@@ -289,7 +289,7 @@ def test_a_frozen_long_term_holder_cannot_open_before_checking_in(frozen_holder:
 
 
 def test_a_frozen_holder_opens_for_the_rest_of_the_day_after_counter_check_in(
-    frozen_holder: Library,
+    frozen_holder: StudyRooms,
 ) -> None:
     morning = at(8, 30)
     frozen_holder.check_in("X0001", morning)
@@ -304,7 +304,7 @@ def test_a_frozen_holder_opens_for_the_rest_of_the_day_after_counter_check_in(
         ]
 
 
-def test_a_check_in_does_not_carry_over_to_the_next_day(frozen_holder: Library) -> None:
+def test_a_check_in_does_not_carry_over_to_the_next_day(frozen_holder: StudyRooms) -> None:
     frozen_holder.check_in("X0001", at(8, 30))
     tomorrow = at(8, 30, day=11)
     with refused(frozen_holder, Reason.NOT_CHECKED_IN):
@@ -313,13 +313,13 @@ def test_a_check_in_does_not_carry_over_to_the_next_day(frozen_holder: Library) 
     assert frozen_holder.open_door("L02", XENA, tomorrow, lock_online=True).unlock
 
 
-def test_a_holder_whose_freeze_ended_opens_without_checking_in(frozen_holder: Library) -> None:
+def test_a_holder_whose_freeze_ended_opens_without_checking_in(frozen_holder: StudyRooms) -> None:
     after = NOW + timedelta(days=6, minutes=1)  # frozen yesterday at 14:00 for 7 days
     assert frozen_holder.frozen("X0001", after) is None
     assert frozen_holder.open_door("L02", XENA, after, lock_online=True).unlock
 
 
-def test_a_check_in_outside_service_hours_is_refused(frozen_holder: Library) -> None:
+def test_a_check_in_outside_service_hours_is_refused(frozen_holder: StudyRooms) -> None:
     with refused(frozen_holder, Reason.OUTSIDE_SERVICE_HOURS) as err:
         frozen_holder.check_in("X0001", at(7, 59))
     assert err.value.placeholders == {"opens": "08:00", "closes": "22:00"}
@@ -330,7 +330,7 @@ def test_a_check_in_outside_service_hours_is_refused(frozen_holder: Library) -> 
 @pytest.mark.parametrize(
     "patron_id", ["S0001", "X0001"], ids=["never frozen", "freeze already ended"]
 )
-def test_a_patron_who_is_not_frozen_need_not_check_in(library: Library, patron_id: str) -> None:
+def test_a_patron_who_is_not_frozen_need_not_check_in(library: StudyRooms, patron_id: str) -> None:
     library.freeze("X0001", 1, "violation", NOW - timedelta(days=2))
     with refused(library, Reason.NOT_FROZEN) as err:
         library.check_in(patron_id, NOW)
@@ -341,7 +341,7 @@ def test_a_patron_who_is_not_frozen_need_not_check_in(library: Library, patron_i
 
 
 @pytest.mark.parametrize("in_use", [True, False], ids=["room in use", "idle room"])
-def test_the_push_button_lets_anyone_out_and_is_logged(library: Library, in_use: bool) -> None:
+def test_the_push_button_lets_anyone_out_and_is_logged(library: StudyRooms, in_use: bool) -> None:
     if in_use:
         borrowed(library)
     before = snapshot(library)
@@ -355,7 +355,7 @@ def test_the_push_button_lets_anyone_out_and_is_logged(library: Library, in_use:
     assert snapshot(library) == before
 
 
-def test_a_forced_door_is_logged_from_the_door_sensor(library: Library) -> None:
+def test_a_forced_door_is_logged_from_the_door_sensor(library: StudyRooms) -> None:
     outcome = library.door_event("L01", EventType.FORCED_OPEN, NOW)
     assert outcome.events == [event(EventType.FORCED_OPEN, Source.DOOR, room_id="L01")]
     assert not outcome.unlock
@@ -365,7 +365,7 @@ def test_a_forced_door_is_logged_from_the_door_sensor(library: Library) -> None:
 # --- Section 4: enter (開門 by QR, or a card tap) -------------------------------------------------
 
 
-def test_the_borrower_opens_by_qr(library: Library) -> None:
+def test_the_borrower_opens_by_qr(library: StudyRooms) -> None:
     borrowed(library)
     later = NOW + timedelta(hours=1)
     outcome = library.open_door("T01", ALICE, later, lock_online=True)
@@ -382,7 +382,7 @@ def test_the_borrower_opens_by_qr(library: Library) -> None:
     ids=["someone else's room", "an idle room", "another's long-term room", "unreserved room"],
 )
 def test_anyone_but_the_holder_is_refused_the_door(
-    library: Library, room: Room, who: Patron
+    library: StudyRooms, room: Room, who: Patron
 ) -> None:
     borrowed(library, T01, ALICE)
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
@@ -391,13 +391,13 @@ def test_anyone_but_the_holder_is_refused_the_door(
     assert err.value.placeholders == {"room": room.room_id}
 
 
-def test_the_lock_offline_refuses_an_open_fail_secure(library: Library) -> None:
+def test_the_lock_offline_refuses_an_open_fail_secure(library: StudyRooms) -> None:
     borrowed(library)
     with refused(library, Reason.LOCK_OFFLINE):
         library.open_door("T01", ALICE, NOW, lock_online=False)
 
 
-def test_the_borrowers_card_opens_the_door(library: Library) -> None:
+def test_the_borrowers_card_opens_the_door(library: StudyRooms) -> None:
     borrowed(library)
     outcome = library.card_tap("T01", "C-S0001", ALICE, NOW, lock_online=True)
     assert outcome == Outcome(
@@ -407,7 +407,7 @@ def test_the_borrowers_card_opens_the_door(library: Library) -> None:
     )
 
 
-def test_the_long_term_holders_card_opens_the_door(library: Library) -> None:
+def test_the_long_term_holders_card_opens_the_door(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     outcome = library.card_tap("L01", "C-D0001", DORA, NOW, lock_online=True)
     assert outcome.unlock
@@ -424,7 +424,7 @@ def test_the_long_term_holders_card_opens_the_door(library: Library) -> None:
     ids=["a stranger's card", "an unknown card", "the lock offline"],
 )
 def test_a_refused_card_tap_is_logged_not_raised(
-    library: Library, card: str, who: Patron | None, lock_online: bool, reason: Reason
+    library: StudyRooms, card: str, who: Patron | None, lock_online: bool, reason: Reason
 ) -> None:
     borrowed(library, T01, ALICE)
     before = snapshot(library)
@@ -448,7 +448,7 @@ def test_a_refused_card_tap_is_logged_not_raised(
     assert snapshot(library) == before
 
 
-def test_a_frozen_holders_card_is_refused_until_check_in(frozen_holder: Library) -> None:
+def test_a_frozen_holders_card_is_refused_until_check_in(frozen_holder: StudyRooms) -> None:
     before = snapshot(frozen_holder)
     outcome = frozen_holder.card_tap("L02", "C-X0001", XENA, NOW, lock_online=True)
     assert not outcome.unlock
@@ -463,7 +463,7 @@ def test_a_frozen_holders_card_is_refused_until_check_in(frozen_holder: Library)
 # --- Section 5: return (結束使用, or at the counter) ----------------------------------------------
 
 
-def test_the_borrower_returns_the_room_it_is_idle_and_locked(library: Library) -> None:
+def test_the_borrower_returns_the_room_it_is_idle_and_locked(library: StudyRooms) -> None:
     borrowed(library)
     later = NOW + timedelta(hours=2)
 
@@ -479,7 +479,7 @@ def test_the_borrower_returns_the_room_it_is_idle_and_locked(library: Library) -
     assert library.holder("T01", later) is None
     assert library.borrowed_room("S0001") is None
     # Nothing of the borrow is left but its ref, which staff may still name the patron by.
-    assert library.state.as_dict() == LibraryState().as_dict()
+    assert library.state.as_dict() == StudyRoomsState().as_dict()
     assert set(library.patrons.refs.values()) == {
         RefEntry(patron_id="S0001", room_id="T01", month=None, until=NOW + timedelta(days=30))
     }
@@ -487,31 +487,31 @@ def test_the_borrower_returns_the_room_it_is_idle_and_locked(library: Library) -
     assert library.borrow("T01", BOB, later, lock_online=True).unlock
 
 
-def test_only_the_borrower_returns_the_room(library: Library) -> None:
+def test_only_the_borrower_returns_the_room(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE)
     with refused(library, Reason.NOT_HOLDER) as err:
         library.return_room("T01", BOB, NOW)
     assert err.value.placeholders == {"room": "T01"}
 
 
-def test_an_idle_room_cannot_be_returned(library: Library) -> None:
+def test_an_idle_room_cannot_be_returned(library: StudyRooms) -> None:
     with refused(library, Reason.ROOM_NOT_IN_USE):
         library.return_room("T01", ALICE, NOW)
 
 
-def test_a_long_term_room_is_not_returned(library: Library) -> None:
+def test_a_long_term_room_is_not_returned(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     with refused(library, Reason.NOT_TEMPORARY_ROOM):
         library.return_room("L01", DORA, NOW)
 
 
-def test_a_borrower_whose_membership_ran_out_can_still_return(library: Library) -> None:
+def test_a_borrower_whose_membership_ran_out_can_still_return(library: StudyRooms) -> None:
     last_day = patron("E0003", membership_expires=TODAY)
     borrowed(library, T01, last_day)
     assert library.return_room("T01", last_day, NOW + timedelta(days=1)).lock
 
 
-def test_staff_return_a_room_at_the_counter_by_room(library: Library) -> None:
+def test_staff_return_a_room_at_the_counter_by_room(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE)
     outcome = library.counter_return(NOW, room_id="T01")
     assert outcome == Outcome(
@@ -522,7 +522,7 @@ def test_staff_return_a_room_at_the_counter_by_room(library: Library) -> None:
     assert library.status("T01", NOW, lock_online=True) is RoomStatus.IDLE
 
 
-def test_staff_return_a_room_at_the_counter_by_patron_id(library: Library) -> None:
+def test_staff_return_a_room_at_the_counter_by_patron_id(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE)
     borrowed(library, T02, BOB)
     outcome = library.counter_return(NOW, patron_id="G0001")
@@ -535,7 +535,7 @@ def test_staff_return_a_room_at_the_counter_by_patron_id(library: Library) -> No
 
 @pytest.mark.parametrize("moment", [at(7, 59), at(22), at(23, 30), at(3)])
 def test_a_counter_return_outside_service_hours_is_refused(
-    library: Library, moment: datetime
+    library: StudyRooms, moment: datetime
 ) -> None:
     borrowed(library, T01, ALICE, at(7))
     with refused(library, Reason.OUTSIDE_SERVICE_HOURS) as err:
@@ -547,14 +547,14 @@ def test_a_counter_return_outside_service_hours_is_refused(
 
 @pytest.mark.parametrize("moment", [at(8), at(21, 59)])
 def test_a_counter_return_inside_service_hours_is_served(
-    library: Library, moment: datetime
+    library: StudyRooms, moment: datetime
 ) -> None:
     borrowed(library, T01, ALICE, at(7))
     assert library.counter_return(moment, room_id="T01").lock
 
 
 def test_a_counter_that_opens_when_it_closes_is_always_open() -> None:
-    library = Library(ROOMS, Policy(counter_opens="00:00", counter_closes="00:00"))
+    library = StudyRooms(ROOMS, Policy(counter_opens="00:00", counter_closes="00:00"))
     borrowed(library, T01, ALICE, at(1))
     assert library.counter_return(at(3), room_id="T01").lock
     library.freeze("X0001", 3, "violation", at(1))
@@ -563,7 +563,7 @@ def test_a_counter_that_opens_when_it_closes_is_always_open() -> None:
 
 
 def test_a_counter_serving_past_midnight_serves_at_one_in_the_morning() -> None:
-    library = Library(ROOMS, Policy(counter_opens="20:00", counter_closes="02:00"))
+    library = StudyRooms(ROOMS, Policy(counter_opens="20:00", counter_closes="02:00"))
     borrowed(library, T01, ALICE, at(21))
     with refused(library, Reason.OUTSIDE_SERVICE_HOURS):
         library.counter_return(at(14), room_id="T01")
@@ -582,7 +582,7 @@ def test_a_counter_serving_past_midnight_serves_at_one_in_the_morning() -> None:
     ids=["idle room", "patron holding nothing", "neither room nor patron", "long-term", "unknown"],
 )
 def test_a_counter_return_of_nothing_is_refused(
-    library: Library, kwargs: dict[str, str], reason: Reason
+    library: StudyRooms, kwargs: dict[str, str], reason: Reason
 ) -> None:
     borrowed(library, T01, ALICE)
     with refused(library, reason):
@@ -592,7 +592,7 @@ def test_a_counter_return_of_nothing_is_refused(
 # --- automatic return --------------------------------------------------------------------------
 
 
-def test_an_automatic_return_ends_the_borrow_and_locks(library: Library) -> None:
+def test_an_automatic_return_ends_the_borrow_and_locks(library: StudyRooms) -> None:
     borrowed(library)
     outcome = library.auto_return("T01", AutoReturnReason.EMPTY, NOW)
     assert outcome == Outcome(
@@ -610,7 +610,7 @@ def test_an_automatic_return_ends_the_borrow_and_locks(library: Library) -> None
     [("T02", Reason.ROOM_NOT_IN_USE), ("L01", Reason.NOT_TEMPORARY_ROOM)],
 )
 def test_an_automatic_return_of_nothing_is_refused(
-    library: Library, room_id: str, reason: Reason
+    library: StudyRooms, room_id: str, reason: Reason
 ) -> None:
     borrowed(library)
     with refused(library, reason):
@@ -622,13 +622,13 @@ def test_an_automatic_return_of_nothing_is_refused(
 
 @pytest.mark.parametrize("month", [THIS_MONTH, NEXT_MONTH, "2027-01", "2026-12"])
 def test_staff_reserve_a_long_term_room_for_this_or_a_later_month(
-    library: Library, month: str
+    library: StudyRooms, month: str
 ) -> None:
     assert library.reserve_long_term("L01", DORA, month, NOW) == Outcome(room_id="L01")
     assert library.reservations() == [("L01", month, "D0001")]
 
 
-def test_only_long_term_rooms_are_reserved(library: Library) -> None:
+def test_only_long_term_rooms_are_reserved(library: StudyRooms) -> None:
     with refused(library, Reason.NOT_LONG_TERM_ROOM) as err:
         library.reserve_long_term("T01", DORA, THIS_MONTH, NOW)
     assert err.value.placeholders == {"room": "T01"}
@@ -639,13 +639,13 @@ def test_only_long_term_rooms_are_reserved(library: Library) -> None:
     ["2026-13", "26-01", "2026-00", "2026-3", "2026/03", "2026-03-01", " 2026-03", "", "March",
      "2026-03\n", "２０２６-03", LAST_MONTH, "2025-12", "0000-01", None, 202603],
 )  # fmt: skip
-def test_a_month_must_be_a_yyyy_mm_from_this_month_on(library: Library, month: Any) -> None:
+def test_a_month_must_be_a_yyyy_mm_from_this_month_on(library: StudyRooms, month: Any) -> None:
     with refused(library, Reason.INVALID_MONTH) as err:
         library.reserve_long_term("L01", DORA, month, NOW)
     assert set(err.value.placeholders) == {"month"}
 
 
-def test_a_room_reserved_by_someone_else_is_refused(library: Library) -> None:
+def test_a_room_reserved_by_someone_else_is_refused(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     with refused(library, Reason.ALREADY_RESERVED) as err:
         library.reserve_long_term("L01", BOB, THIS_MONTH, NOW)
@@ -658,14 +658,14 @@ def test_a_room_reserved_by_someone_else_is_refused(library: Library) -> None:
     ]
 
 
-def test_reserving_the_same_room_twice_for_the_same_patron_is_a_no_op(library: Library) -> None:
+def test_reserving_the_same_room_twice_for_the_same_patron_is_a_no_op(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     before = snapshot(library)
     assert library.reserve_long_term("L01", DORA, THIS_MONTH, NOW) == Outcome(room_id="L01")
     assert snapshot(library) == before
 
 
-def test_one_long_term_room_per_patron_per_month(library: Library) -> None:
+def test_one_long_term_room_per_patron_per_month(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     with refused(library, Reason.ALREADY_HOLDING) as err:
         library.reserve_long_term("L02", DORA, THIS_MONTH, NOW)
@@ -674,14 +674,14 @@ def test_one_long_term_room_per_patron_per_month(library: Library) -> None:
     library.reserve_long_term("L02", DORA, NEXT_MONTH, NOW)
 
 
-def test_a_frozen_patron_may_still_be_given_a_long_term_room(library: Library) -> None:
+def test_a_frozen_patron_may_still_be_given_a_long_term_room(library: StudyRooms) -> None:
     # The freeze is enforced at the door (daily check-in), not at reservation.
     library.freeze("X0001", 7, "violation", NOW)
     library.reserve_long_term("L02", XENA, THIS_MONTH, NOW)
     assert library.holder("L02", NOW) == "X0001"
 
 
-def test_cancelling_this_months_reservation_locks_the_room(library: Library) -> None:
+def test_cancelling_this_months_reservation_locks_the_room(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     outcome = library.cancel_reservation("L01", THIS_MONTH, NOW)
     assert outcome == Outcome(room_id="L01", lock=True)
@@ -691,7 +691,7 @@ def test_cancelling_this_months_reservation_locks_the_room(library: Library) -> 
         library.open_door("L01", DORA, NOW, lock_online=True)
 
 
-def test_cancelling_a_later_months_reservation_leaves_the_lock_alone(library: Library) -> None:
+def test_cancelling_a_later_months_reservation_leaves_the_lock_alone(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     library.reserve_long_term("L01", BOB, NEXT_MONTH, NOW)
     assert library.cancel_reservation("L01", NEXT_MONTH, NOW) == Outcome(room_id="L01", lock=False)
@@ -709,7 +709,7 @@ def test_cancelling_a_later_months_reservation_leaves_the_lock_alone(library: Li
     ],
 )
 def test_cancelling_a_reservation_that_does_not_exist_is_refused(
-    library: Library, room_id: str, month: str, reason: Reason
+    library: StudyRooms, room_id: str, month: str, reason: Reason
 ) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     with refused(library, reason):
@@ -727,52 +727,52 @@ def test_parse_month_returns_a_valid_month() -> None:
 # --- freezes -------------------------------------------------------------------------------------
 
 
-def test_a_freeze_lasts_the_policys_days_by_default(library: Library) -> None:
+def test_a_freeze_lasts_the_policys_days_by_default(library: StudyRooms) -> None:
     freeze = _freeze(library, "S0001", None, "left T01 unreturned", NOW)
     assert freeze == Freeze(until=NOW + timedelta(days=7), reason="left T01 unreturned")
     assert library.frozen("S0001", NOW) == freeze
     assert library.patrons.freezes == {"S0001": freeze}
 
-    library = Library(ROOMS, Policy(freeze_days=14))
+    library = StudyRooms(ROOMS, Policy(freeze_days=14))
     assert _freeze(library, "S0001", None, "r", NOW).until == NOW + timedelta(days=14)
 
 
-def test_a_freeze_ends_at_its_moment(library: Library) -> None:
+def test_a_freeze_ends_at_its_moment(library: StudyRooms) -> None:
     library.freeze("S0001", 2, "r", NOW)
     assert library.frozen("S0001", NOW + timedelta(days=2, seconds=-1)) is not None
     assert library.frozen("S0001", NOW + timedelta(days=2)) is None
 
 
 @pytest.mark.parametrize("days", [1, 30, MAX_FREEZE_DAYS])
-def test_staff_may_freeze_for_1_to_3650_days(library: Library, days: int) -> None:
+def test_staff_may_freeze_for_1_to_3650_days(library: StudyRooms, days: int) -> None:
     assert _freeze(library, "S0001", days, "r", NOW).until == NOW + timedelta(days=days)
 
 
 @pytest.mark.parametrize("days", [0, -1, MAX_FREEZE_DAYS + 1, True, False, "7", 1.5])
-def test_a_freeze_length_out_of_range_is_refused(library: Library, days: Any) -> None:
+def test_a_freeze_length_out_of_range_is_refused(library: StudyRooms, days: Any) -> None:
     with refused(library, Reason.INVALID_VALUE) as err:
         library.freeze("S0001", days, "r", NOW)
     assert err.value.placeholders == {"field": "days", "value": str(days)}
 
 
-def test_a_shorter_freeze_never_shortens_a_longer_one(library: Library) -> None:
+def test_a_shorter_freeze_never_shortens_a_longer_one(library: StudyRooms) -> None:
     library.freeze("S0001", 30, "first", NOW)
     freeze = _freeze(library, "S0001", 3, "second", NOW + timedelta(days=1))
     assert freeze.until == NOW + timedelta(days=30)
     assert library.patrons.freezes["S0001"].until == NOW + timedelta(days=30)
 
 
-def test_a_longer_freeze_extends_a_shorter_one(library: Library) -> None:
+def test_a_longer_freeze_extends_a_shorter_one(library: StudyRooms) -> None:
     library.freeze("S0001", 3, "first", NOW)
     assert _freeze(library, "S0001", 30, "second", NOW).until == NOW + timedelta(days=30)
 
 
-def test_a_new_freeze_after_an_ended_one_starts_afresh(library: Library) -> None:
+def test_a_new_freeze_after_an_ended_one_starts_afresh(library: StudyRooms) -> None:
     library.freeze("S0001", 30, "first", NOW - timedelta(days=60))
     assert _freeze(library, "S0001", 3, "second", NOW).until == NOW + timedelta(days=3)
 
 
-def test_unfreezing_lifts_the_freeze_and_the_check_in(frozen_holder: Library) -> None:
+def test_unfreezing_lifts_the_freeze_and_the_check_in(frozen_holder: StudyRooms) -> None:
     frozen_holder.check_in("X0001", NOW)
     frozen_holder.unfreeze("X0001", NOW)
     assert frozen_holder.frozen("X0001", NOW) is None
@@ -782,7 +782,7 @@ def test_unfreezing_lifts_the_freeze_and_the_check_in(frozen_holder: Library) ->
 
 
 @pytest.mark.parametrize("patron_id", ["S0001", "X0001"], ids=["never frozen", "freeze ended"])
-def test_unfreezing_a_patron_who_is_not_frozen_is_refused(library: Library, patron_id: str) -> None:
+def test_unfreezing_a_patron_who_is_not_frozen_is_refused(library: StudyRooms, patron_id: str) -> None:
     library.freeze("X0001", 1, "r", NOW - timedelta(days=1))
     with refused(library, Reason.NOT_FROZEN) as err:
         library.unfreeze(patron_id, NOW)
@@ -792,7 +792,7 @@ def test_unfreezing_a_patron_who_is_not_frozen_is_refused(library: Library, patr
 # --- status --------------------------------------------------------------------------------------
 
 
-def test_the_status_of_every_kind_of_room(library: Library) -> None:
+def test_the_status_of_every_kind_of_room(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE)
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     statuses = {room.room_id: library.status(room.room_id, NOW, lock_online=True) for room in ROOMS}
@@ -806,7 +806,7 @@ def test_the_status_of_every_kind_of_room(library: Library) -> None:
         assert library.status(room.room_id, NOW, lock_online=False) is RoomStatus.UNAVAILABLE
 
 
-def test_a_reservation_shows_only_in_its_month(library: Library) -> None:
+def test_a_reservation_shows_only_in_its_month(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     assert library.status("L01", at(0, day=1, month=4), lock_online=True) is RoomStatus.IDLE
     assert library.status("L01", at(23, 59, day=31), lock_online=True) is RoomStatus.RESERVED
@@ -814,7 +814,7 @@ def test_a_reservation_shows_only_in_its_month(library: Library) -> None:
 
 # --- unknown rooms -------------------------------------------------------------------------------
 
-UNKNOWN_ROOM_ACTIONS: dict[str, Callable[[Library, Any], object]] = {
+UNKNOWN_ROOM_ACTIONS: dict[str, Callable[[StudyRooms, Any], object]] = {
     "borrow": lambda lib, r: lib.borrow(r, ALICE, NOW, lock_online=True),
     "open": lambda lib, r: lib.open_door(r, ALICE, NOW, lock_online=True),
     "card tap": lambda lib, r: lib.card_tap(r, "C-S0001", ALICE, NOW, lock_online=True),
@@ -833,7 +833,7 @@ UNKNOWN_ROOM_ACTIONS: dict[str, Callable[[Library, Any], object]] = {
 @pytest.mark.parametrize("room_id", ["Z99", "t01", "", ["T01"]])
 @pytest.mark.parametrize("action", UNKNOWN_ROOM_ACTIONS.values(), ids=UNKNOWN_ROOM_ACTIONS)
 def test_an_unknown_room_is_refused(
-    library: Library, action: Callable[[Library, Any], object], room_id: Any
+    library: StudyRooms, action: Callable[[StudyRooms, Any], object], room_id: Any
 ) -> None:
     borrowed(library)
     with refused(library, Reason.UNKNOWN_ROOM) as err:
@@ -844,7 +844,7 @@ def test_an_unknown_room_is_refused(
 # --- due returns: empty rooms, closing time, maximum use -----------------------------------------
 
 
-def test_a_room_left_empty_for_the_auto_return_minutes_is_due(library: Library) -> None:
+def test_a_room_left_empty_for_the_auto_return_minutes_is_due(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(9))
     library.occupancy("T01", True, at(9, 1))
     library.occupancy("T01", False, at(10))  # the patron leaves without returning
@@ -857,14 +857,14 @@ def test_a_room_left_empty_for_the_auto_return_minutes_is_due(library: Library) 
     assert library.state.vacant_since == {}
 
 
-def test_a_vacant_report_does_not_restart_the_clock(library: Library) -> None:
+def test_a_vacant_report_does_not_restart_the_clock(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(9))
     library.occupancy("T01", False, at(10))
     library.occupancy("T01", False, at(10, 20))
     assert library.due_returns(at(10, 30)) == [("T01", "empty")]
 
 
-def test_someone_coming_back_stops_the_clock(library: Library) -> None:
+def test_someone_coming_back_stops_the_clock(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(9))
     library.occupancy("T01", False, at(10))
     library.occupancy("T01", True, at(10, 20))
@@ -872,7 +872,7 @@ def test_someone_coming_back_stops_the_clock(library: Library) -> None:
     assert library.state.vacant_since == {}
 
 
-def test_a_room_already_empty_when_borrowed_counts_from_the_borrow(library: Library) -> None:
+def test_a_room_already_empty_when_borrowed_counts_from_the_borrow(library: StudyRooms) -> None:
     library.occupancy("T01", False, at(8))
     assert library.state.vacant_since == {}  # an idle room keeps no clock
     borrowed(library, T01, ALICE, at(9))
@@ -881,19 +881,19 @@ def test_a_room_already_empty_when_borrowed_counts_from_the_borrow(library: Libr
     assert library.due_returns(at(9, 30)) == [("T01", "empty")]
 
 
-def test_without_an_occupancy_report_a_room_never_returns_for_emptiness(library: Library) -> None:
+def test_without_an_occupancy_report_a_room_never_returns_for_emptiness(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(9))
     assert library.due_returns(at(21, 59)) == []
 
 
 def test_auto_return_minutes_zero_turns_the_empty_room_timer_off() -> None:
-    library = Library(ROOMS, Policy(auto_return_minutes=0))
+    library = StudyRooms(ROOMS, Policy(auto_return_minutes=0))
     borrowed(library, T01, ALICE, at(9))
     library.occupancy("T01", False, at(9, 1))
     assert library.due_returns(at(21, 59)) == []
 
 
-def test_every_temporary_room_goes_back_at_closing_time(library: Library) -> None:
+def test_every_temporary_room_goes_back_at_closing_time(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(9))
     borrowed(library, T02, BOB, at(21, 59))
     assert library.due_returns(at(21, 59)) == []
@@ -901,41 +901,41 @@ def test_every_temporary_room_goes_back_at_closing_time(library: Library) -> Non
     assert library.due_returns(at(23, 59)) == [("T01", "closing"), ("T02", "closing")]
 
 
-def test_a_room_borrowed_after_closing_is_not_returned_at_once(library: Library) -> None:
+def test_a_room_borrowed_after_closing_is_not_returned_at_once(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(22, 30))
     assert library.due_returns(at(23)) == []
     assert library.due_returns(at(9, day=11)) == []
     assert library.due_returns(at(22, day=11)) == [("T01", "closing")]
 
 
-def test_a_closing_missed_overnight_is_caught_up_next_morning(library: Library) -> None:
+def test_a_closing_missed_overnight_is_caught_up_next_morning(library: StudyRooms) -> None:
     # Home Assistant was down from 21:00 to 08:00: yesterday's closing still sends the room back.
     borrowed(library, T01, ALICE, at(9))
     assert library.due_returns(at(8, day=11)) == [("T01", "closing")]
 
 
 def test_return_at_closing_off_keeps_rooms_overnight() -> None:
-    library = Library(ROOMS, Policy(return_at_closing=False))
+    library = StudyRooms(ROOMS, Policy(return_at_closing=False))
     borrowed(library, T01, ALICE, at(9))
     assert library.due_returns(at(22)) == []
     assert library.due_returns(at(9, day=11)) == []
 
 
 def test_a_room_used_longer_than_the_maximum_is_due() -> None:
-    library = Library(ROOMS, Policy(max_use_minutes=120))
+    library = StudyRooms(ROOMS, Policy(max_use_minutes=120))
     borrowed(library, T01, ALICE, at(9))
     assert library.due_returns(at(10, 59)) == []
     assert library.due_returns(at(11)) == [("T01", AutoReturnReason.MAX_USE)]
 
 
-def test_the_empty_room_reason_comes_first(library: Library) -> None:
+def test_the_empty_room_reason_comes_first(library: StudyRooms) -> None:
     borrowed(library, T01, ALICE, at(9))
     library.occupancy("T01", False, at(9))
     assert library.due_returns(at(22)) == [("T01", "empty")]
 
 
 def test_nothing_is_due_when_every_timer_is_off() -> None:
-    library = Library(
+    library = StudyRooms(
         ROOMS, Policy(auto_return_minutes=0, return_at_closing=False, max_use_minutes=0)
     )
     borrowed(library, T01, ALICE, at(9))
@@ -943,7 +943,7 @@ def test_nothing_is_due_when_every_timer_is_off() -> None:
     assert library.due_returns(at(9, day=20)) == []
 
 
-def test_long_term_rooms_are_never_due(library: Library) -> None:
+def test_long_term_rooms_are_never_due(library: StudyRooms) -> None:
     library.reserve_long_term("L01", DORA, THIS_MONTH, NOW)
     library.occupancy("L01", False, at(9))
     assert library.state.vacant_since == {}
@@ -953,7 +953,7 @@ def test_long_term_rooms_are_never_due(library: Library) -> None:
 # --- prune ---------------------------------------------------------------------------------------
 
 
-def test_prune_drops_ended_freezes_old_check_ins_and_past_months(library: Library) -> None:
+def test_prune_drops_ended_freezes_old_check_ins_and_past_months(library: StudyRooms) -> None:
     state, patrons = library.state, library.patrons
     patrons.freezes = {
         "S0001": Freeze(until=NOW - timedelta(seconds=1), reason="ended"),
@@ -978,17 +978,17 @@ def test_prune_drops_ended_freezes_old_check_ins_and_past_months(library: Librar
     assert library.prune(NOW) is False
 
 
-def test_prune_of_nothing_changes_nothing(library: Library) -> None:
+def test_prune_of_nothing_changes_nothing(library: StudyRooms) -> None:
     assert library.prune(NOW) is False
-    assert library.state.as_dict() == LibraryState().as_dict()
+    assert library.state.as_dict() == StudyRoomsState().as_dict()
 
 
 # --- persistence ---------------------------------------------------------------------------------
 
 
-def busy_state() -> LibraryState:
+def busy_state() -> StudyRoomsState:
     """A state with something in every field."""
-    return LibraryState(
+    return StudyRoomsState(
         borrows={
             "T01": Borrow(patron_id="S0001", since=at(9, 15)),
             "T02": Borrow(patron_id="G0001", since=at(13, 2)),
@@ -1018,7 +1018,7 @@ def busy_patrons() -> PatronState:
 def test_the_state_survives_a_round_trip_through_json() -> None:
     state = busy_state()
     stored = json.loads(json.dumps(state.as_dict()))
-    restored = LibraryState.from_dict(stored)
+    restored = StudyRoomsState.from_dict(stored)
     assert restored == state
     assert restored.as_dict() == state.as_dict()
     assert restored.borrows["T01"].since.utcoffset() == timedelta(hours=8)
@@ -1056,15 +1056,15 @@ def test_the_stored_form_is_plain_json() -> None:
 
 
 def test_an_empty_store_reads_as_an_empty_state() -> None:
-    assert LibraryState.from_dict({}) == LibraryState()
-    assert json.dumps(LibraryState().as_dict())
+    assert StudyRoomsState.from_dict({}) == StudyRoomsState()
+    assert json.dumps(StudyRoomsState().as_dict())
 
 
 def test_a_restored_library_keeps_applying_the_rules() -> None:
-    library = Library(
+    library = StudyRooms(
         ROOMS,
         Policy(),
-        LibraryState.from_dict(busy_state().as_dict()),
+        StudyRoomsState.from_dict(busy_state().as_dict()),
         patrons=PatronState.from_dict(busy_patrons().as_dict()),
     )
     with refused(library, Reason.ROOM_NOT_IDLE):
@@ -1077,7 +1077,7 @@ def test_a_restored_library_keeps_applying_the_rules() -> None:
 
 
 def test_a_room_removed_from_the_configuration_drops_its_borrow_on_load() -> None:
-    library = Library((T02, L01, L02), Policy(), busy_state())
+    library = StudyRooms((T02, L01, L02), Policy(), busy_state())
     assert set(library.state.borrows) == {"T02"}
     assert library.state.vacant_since == {}
     assert library.borrowed_room("S0001") is None  # Alice holds nothing any more
@@ -1140,7 +1140,7 @@ def test_month_key(moment: datetime | date, key: str) -> None:
 
 PATRONS = (ALICE, BOB, DORA, XENA, EXPIRED)
 ROOM_IDS = [room.room_id for room in ROOMS]
-COMMANDS: dict[str, Callable[[Library, str, Patron, datetime], object]] = {
+COMMANDS: dict[str, Callable[[StudyRooms, str, Patron, datetime], object]] = {
     "borrow": lambda lib, r, p, t: lib.borrow(r, p, t, lock_online=True),
     "borrow offline": lambda lib, r, p, t: lib.borrow(r, p, t, lock_online=False),
     "open": lambda lib, r, p, t: lib.open_door(r, p, t, lock_online=True),
@@ -1171,7 +1171,7 @@ COMMANDS: dict[str, Callable[[Library, str, Patron, datetime], object]] = {
     )
 )
 def test_whatever_happens_the_rules_hold(steps: list[tuple[str, str, Patron, int]]) -> None:
-    library = Library(ROOMS, Policy())
+    library = StudyRooms(ROOMS, Policy())
     start = at(7)
     for command, room_id, who, minutes in sorted(steps, key=lambda step: step[3]):
         now = start + timedelta(minutes=minutes)

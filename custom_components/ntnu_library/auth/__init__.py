@@ -1,15 +1,17 @@
 """Patron systems behind one protocol: the embedded local directory, SIP2 to the library's ILS.
 
-No Home Assistant imports: the runtime hands in what it needs (an executor, a save callback).
+No Home Assistant imports: the run time hands in what it needs (an executor for bcrypt, the
+transaction that applies and writes a change of the directory: `Commit`).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from ..core.model import Patron
 
-__all__ = ["PatronSystem"]
+__all__ = ["Commit", "PatronSystem", "apply_now"]
 
 
 class PatronSystem(Protocol):
@@ -38,3 +40,16 @@ class PatronSystem(Protocol):
     async def async_find_by_name(self, name: str) -> list[Patron]:
         """Return the patrons with this name (counter return by name); homonyms are all listed."""
         ...
+
+
+class Commit(Protocol):
+    """Apply a change of `state` in the one transaction, and write it."""
+
+    def __call__[T](self, state: Any, apply: Callable[[], T]) -> Awaitable[T]:
+        """Run `apply` under the transaction; its result, once written."""
+        ...
+
+
+async def apply_now[T](state: Any, apply: Callable[[], T]) -> T:
+    """A directory of its own (no Store): a change is applied at once."""
+    return apply()

@@ -22,149 +22,38 @@ Time is passed in (`now`, local wall-clock time), so the rules are plain functio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-import re
 from typing import Any
 
-from .categories import Category, add_months, category as find_category
+from .categories import Category, category as find_category
+from .circulation_state import (
+    KIOSK_FAULTS,
+    MAX_BARCODES,
+    BoxFinding,
+    CheckinResult,
+    CheckoutResult,
+    CirculationState,
+    DropResult,
+    Item,
+    KioskState,
+    Loan,
+    Lookup,
+    ReceiptLine,
+    RefusedItem,
+    ScanBackResult,
+    normalize_barcode,
+)
 from .errors import Reason, Refused
 from .identity import printable
+from .membership import require_may_borrow
 from .model import Patron
-
-# A barcode after upper-casing and stripping; anything else is unreadable.
-BARCODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}\Z")
-# More barcodes than this in one request is not a patron at a kiosk or a desk.
-MAX_BARCODES = 200
-
-# What can go wrong with a kiosk; the patron is then sent to the circulation desk.
-KIOSK_FAULTS: frozenset[str] = frozenset(
-    {"card_reader", "barcode_reader", "magnetic_strip", "sensor", "printer", "offline"}
-)
 
 DEFAULT_PARTNER_LOAN_DAYS = 30
 MAX_PARTNER_LOAN_DAYS = 365
-# How far ahead staff may extend a membership (a doctoral membership runs 7 years).
-MAX_MEMBERSHIP_YEARS_AHEAD = 8
-# Extending a membership without a date adds this much.
-EXTENSION_MONTHS = 12
 
 BY_AGREEMENT = "by agreement"
-
-
-def normalize_barcode(value: object) -> str | None:
-    """The barcode as the rules know it (upper-case, stripped), or None if unreadable."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().upper()
-    return text if BARCODE.match(text) else None
-
-
-# --- what circulation knows --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Item:
-    """A copy in the library's catalogue.
-
-    `accompanies`: the barcode of the book an accompanying material (a CD) belongs to.
-    """
-
-    barcode: str
-    title: str
-    library_use_only: bool = False
-    accompanies: str | None = None
-
-
-# Finds an item by its (normalized) barcode: the local catalogue, or the library system's.
-type Lookup = Callable[[str], Item | None]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Loan:
-    """An item on loan. `box`/`dropped_at`: dropped in a return box, awaiting scan-back."""
-
-    barcode: str
-    patron_id: str
-    since: datetime
-    due: date
-    box: str | None = None
-    dropped_at: datetime | None = None
-    title: str = ""  # as the receipt printed it: a SIP2 site has no catalogue to ask later
-
-    @property
-    def awaiting_scan_back(self) -> bool:
-        """In a return box: still on the patron's record until staff scan it back."""
-        return self.dropped_at is not None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BoxFinding:
-    """Something in a return box that staff must deal with (not checked in)."""
-
-    box: str
-    barcode: str
-    reason: Reason  # NOT_LIBRARY_ITEM, NOT_ON_LOAN or ACCOMPANYING_MATERIAL_IN_BOX
-    at: datetime
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class KioskState:
-    """A kiosk's fault (None: working) and the loans it made on `day`."""
-
-    fault: str | None = None
-    loans_today: int = 0
-    day: date | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ReceiptLine:
-    """One loan on the receipt."""
-
-    barcode: str
-    title: str
-    due: date
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RefusedItem:
-    """An item of a request that was not lent (or not checked in), and why."""
-
-    barcode: str
-    reason: Reason
-
-
-@dataclass(kw_only=True, slots=True)
-class CheckoutResult:
-    """What a checkout lent (the receipt) and what it did not."""
-
-    receipt: list[ReceiptLine] = field(default_factory=list)
-    refused: list[RefusedItem] = field(default_factory=list)
-
-
-@dataclass(kw_only=True, slots=True)
-class CheckinResult:
-    """What the circulation desk checked in, and what it could not."""
-
-    checked_in: list[str] = field(default_factory=list)
-    refused: list[RefusedItem] = field(default_factory=list)
-
-
-@dataclass(kw_only=True, slots=True)
-class DropResult:
-    """Items a return box took (awaiting scan-back) and what it set aside for staff."""
-
-    accepted: list[str] = field(default_factory=list)
-    flagged: list[BoxFinding] = field(default_factory=list)
-
-
-@dataclass(kw_only=True, slots=True)
-class ScanBackResult:
-    """Items a scan-back checked in, and the box's findings handed to staff."""
-
-    checked_in: list[str] = field(default_factory=list)
-    flagged: list[BoxFinding] = field(default_factory=list)
 
 
 # --- the options --------------------------------------------------------------------------------
@@ -210,208 +99,6 @@ class CirculationPolicy:
 
 def _category(value: str | Category) -> Category:
     return value if isinstance(value, Category) else find_category(value)
-
-
-# --- the state ----------------------------------------------------------------------------------
-
-
-class DamagedState(ValueError):
-    """Stored circulation data that cannot be read; the message names the record."""
-
-
-type CirculationSnapshot = tuple[
-    dict[str, Item], dict[str, Loan], list[BoxFinding], dict[str, KioskState]
-]
-
-
-@dataclass(kw_only=True, slots=True)
-class CirculationState:
-    """What circulation keeps across restarts.
-
-    `catalogue` is a local site's (a SIP2 site asks the library system and passes items in);
-    `loans` by barcode; `findings` are what the return boxes set aside for staff.
-    """
-
-    catalogue: dict[str, Item] = field(default_factory=dict)
-    loans: dict[str, Loan] = field(default_factory=dict)
-    findings: list[BoxFinding] = field(default_factory=list)
-    kiosks: dict[str, KioskState] = field(default_factory=dict)
-
-    def snapshot(self) -> CirculationSnapshot:
-        """Shallow copies (the values are immutable): cheap to take, compare and restore."""
-        return dict(self.catalogue), dict(self.loans), list(self.findings), dict(self.kiosks)
-
-    def restore(self, snapshot: CirculationSnapshot) -> None:
-        """Go back to a snapshot, in place."""
-        catalogue, loans, findings, kiosks = snapshot
-        self.catalogue, self.loans = dict(catalogue), dict(loans)
-        self.findings, self.kiosks = list(findings), dict(kiosks)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for the site's Store (ISO dates and times)."""
-        return {
-            "catalogue": {
-                code: {
-                    "title": item.title,
-                    "library_use_only": item.library_use_only,
-                    "accompanies": item.accompanies,
-                }
-                for code, item in sorted(self.catalogue.items())
-            },
-            "loans": {
-                code: {
-                    "patron_id": loan.patron_id,
-                    "title": loan.title,
-                    "since": loan.since.isoformat(),
-                    "due": loan.due.isoformat(),
-                    "box": loan.box,
-                    "dropped_at": _iso(loan.dropped_at),
-                }
-                for code, loan in sorted(self.loans.items())
-            },
-            "findings": [
-                {"box": f.box, "barcode": f.barcode, "reason": f.reason.value, "at": _iso(f.at)}
-                for f in self.findings
-            ],
-            "kiosks": {
-                kiosk: {"fault": k.fault, "loans_today": k.loans_today, "day": _iso(k.day)}
-                for kiosk, k in sorted(self.kiosks.items())
-            },
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CirculationState:
-        """Read what `as_dict` wrote; damaged data raises ValueError naming the record."""
-        if not isinstance(data, Mapping):
-            raise DamagedState("circulation state: not a mapping")
-        catalogue = {
-            code: _record("catalogue", code, _read_item, record)
-            for code, record in _section(data, "catalogue", dict).items()
-        }
-        loans = {
-            code: _record("loans", code, _read_loan, record)
-            for code, record in _section(data, "loans", dict).items()
-        }
-        findings = [
-            _record("findings", index, lambda _index, r: _read_finding(r), record)
-            for index, record in enumerate(_section(data, "findings", list))
-        ]
-        kiosks = {
-            kiosk: _record("kiosks", kiosk, lambda _kiosk, r: _read_kiosk(r), record)
-            for kiosk, record in _section(data, "kiosks", dict).items()
-        }
-        return cls(catalogue=catalogue, loans=loans, findings=findings, kiosks=kiosks)
-
-
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _section(data: Mapping[str, Any], name: str, kind: type[Any]) -> Any:
-    value = data.get(name)
-    if value is None:  # a Store from before this section
-        return kind()
-    if not isinstance(value, kind):
-        raise DamagedState(f"circulation state: damaged section {name}")
-    return value
-
-
-def _record[K, T](section: str, key: K, read: Callable[[K, Any], T], record: Any) -> T:
-    try:  # a record that is not a mapping fails on its first field
-        return read(key, record)
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        name = printable(str(key), 40)
-        raise DamagedState(f"circulation state: damaged record {section}/{name}: {err}") from err
-
-
-def _text(record: Mapping[str, Any], name: str) -> str:
-    value = record[name]
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"{name} is not a text")
-    return value
-
-
-def _optional_text(record: Mapping[str, Any], name: str) -> str | None:
-    value = record.get(name)
-    return None if value is None else _text(record, name)
-
-
-def _barcode_key(code: object) -> str:
-    if not isinstance(code, str) or normalize_barcode(code) != code:
-        raise ValueError("not a barcode")
-    return code
-
-
-def _moment(record: Mapping[str, Any], name: str) -> datetime:
-    return datetime.fromisoformat(_text(record, name))
-
-
-def _day(record: Mapping[str, Any], name: str) -> date:
-    return date.fromisoformat(_text(record, name))
-
-
-def _read_item(code: object, record: Mapping[str, Any]) -> Item:
-    barcode = _barcode_key(code)
-    library_use_only = record.get("library_use_only", False)
-    if not isinstance(library_use_only, bool):
-        raise TypeError("library_use_only is not a boolean")
-    accompanies = _optional_text(record, "accompanies")
-    if accompanies is not None and normalize_barcode(accompanies) != accompanies:
-        raise ValueError("accompanies is not a barcode")
-    return Item(
-        barcode=barcode,
-        title=_text(record, "title"),
-        library_use_only=library_use_only,
-        accompanies=accompanies,
-    )
-
-
-def _read_loan(code: object, record: Mapping[str, Any]) -> Loan:
-    barcode = _barcode_key(code)
-    title = record.get("title", "")
-    if not isinstance(title, str):
-        raise TypeError("title is not a text")
-    box = _optional_text(record, "box")
-    dropped_at = None if record.get("dropped_at") is None else _moment(record, "dropped_at")
-    if (box is None) != (dropped_at is None):
-        raise ValueError("box and dropped_at go together")
-    return Loan(
-        barcode=barcode,
-        patron_id=_text(record, "patron_id"),
-        since=_moment(record, "since"),
-        due=_day(record, "due"),
-        box=box,
-        dropped_at=dropped_at,
-        title=title,
-    )
-
-
-def _read_finding(record: Mapping[str, Any]) -> BoxFinding:
-    reason = Reason(_text(record, "reason"))
-    if reason not in _FINDINGS:
-        raise ValueError(f"{reason.value} is not a box finding")
-    return BoxFinding(
-        box=_text(record, "box"),
-        barcode=_text(record, "barcode"),
-        reason=reason,
-        at=_moment(record, "at"),
-    )
-
-
-def _read_kiosk(record: Mapping[str, Any]) -> KioskState:
-    fault = _optional_text(record, "fault")
-    if fault is not None and fault not in KIOSK_FAULTS:
-        raise ValueError(f"unknown fault {printable(fault, 32)}")
-    loans_today = record.get("loans_today", 0)
-    if isinstance(loans_today, bool) or not isinstance(loans_today, int) or loans_today < 0:
-        raise TypeError("loans_today is not a count")
-    day = None if record.get("day") is None else _day(record, "day")
-    return KioskState(fault=fault, loans_today=loans_today, day=day)
-
-
-_FINDINGS = frozenset(
-    {Reason.NOT_LIBRARY_ITEM, Reason.NOT_ON_LOAN, Reason.ACCOMPANYING_MATERIAL_IN_BOX}
-)
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -475,7 +162,7 @@ class Circulation:
                 for loan in loans
             ],
             "remaining": max(0, limit - len(loans)),
-            "membership_expires": _iso(expires),
+            "membership_expires": expires.isoformat() if expires else None,
             "expired": expires is not None and today > expires,
             "suspended": patron.suspended,
             "frozen": frozen,
@@ -590,30 +277,6 @@ class Circulation:
         if kiosk is not None and result.receipt:
             self._count_loans(kiosk, today, len(result.receipt))
         return result
-
-    def self_checkout(
-        self,
-        patron: Patron,
-        barcodes: Sequence[str],
-        now: datetime,
-        *,
-        kiosk: str,
-        frozen: bool,
-        frozen_until: str | None = None,
-        lookup: Lookup | None = None,
-    ) -> CheckoutResult:
-        """`checkout` at a kiosk: the kiosk is required (None would mean the desk)."""
-        if kiosk is None:
-            raise Refused(Reason.UNKNOWN_KIOSK, kiosk="-")
-        return self.checkout(
-            patron,
-            barcodes,
-            now,
-            frozen=frozen,
-            kiosk=kiosk,
-            frozen_until=frozen_until,
-            lookup=lookup,
-        )
 
     def checkin(self, barcodes: Sequence[str], now: datetime) -> CheckinResult:
         """Items returned at the circulation desk (those waiting in a box too) leave the record."""
@@ -755,76 +418,3 @@ def _barcodes(barcodes: Sequence[str]) -> Sequence[str]:
 def _shown(raw: object) -> str:
     """An unreadable barcode as staff may see it: printable and short."""
     return printable(str(raw).strip(), 32)
-
-
-# --- membership (counter services; the patron directory stores the new Patron) ---------------
-
-
-def require_may_borrow(
-    patron: Patron, today: date, *, frozen: bool, frozen_until: str | None = None
-) -> None:
-    """Refuse a patron who may not borrow: suspended, expired, or frozen by the room rules."""
-    if patron.suspended:
-        raise Refused(Reason.MEMBERSHIP_SUSPENDED)
-    if not patron.membership_valid(today):
-        raise Refused(Reason.MEMBERSHIP_EXPIRED)
-    if frozen:
-        raise Refused(Reason.FROZEN, until=frozen_until or "-")
-
-
-def extend_membership(patron: Patron, today: date, *, until: date | None = None) -> Patron:
-    """Extend a membership at the counter; a new Patron for the directory to store.
-
-    Without `until`: one year from the later of today and the current expiry. A membership
-    without an expiry needs no extension and comes back unchanged. `until` must lie between
-    today and 8 years ahead. A suspension stays (see `reactivate_membership`).
-    """
-    if until is None:
-        if patron.membership_expires is None:
-            return patron
-        return replace(
-            patron,
-            membership_expires=add_months(max(today, patron.membership_expires), EXTENSION_MONTHS),
-        )
-    if (
-        isinstance(until, datetime)
-        or not isinstance(until, date)
-        or not today <= until <= add_months(today, 12 * MAX_MEMBERSHIP_YEARS_AHEAD)
-    ):
-        raise Refused(Reason.INVALID_VALUE, field="until", value=str(until)[:32])
-    return replace(patron, membership_expires=until)
-
-
-def reactivate_membership(patron: Patron, today: date) -> Patron:
-    """Lift a suspension at the counter; a new Patron for the directory to store.
-
-    Reactivation only lifts the suspension: an expired membership stays expired (extend it
-    with `extend_membership`). `today` is for the caller's log; the rule does not need it.
-    """
-    if not patron.suspended:
-        raise Refused(Reason.NOT_SUSPENDED, patron=patron.patron_id)
-    return replace(patron, suspended=False)
-
-
-# --- the demo catalogue -------------------------------------------------------------------------
-
-DEMO_BOOKS = 500
-DEMO_REFERENCES = 20
-DEMO_CDS = 20
-
-
-def demo_catalogue() -> dict[str, Item]:
-    """Books B00001–B00500, library-use-only R00001–R00020, CDs CD-B00001–CD-B00020."""
-    items: dict[str, Item] = {}
-    for n in range(1, DEMO_BOOKS + 1):
-        code = f"B{n:05d}"
-        items[code] = Item(barcode=code, title=f"Book {n:05d} 圖書")
-    for n in range(1, DEMO_REFERENCES + 1):
-        code = f"R{n:05d}"
-        items[code] = Item(barcode=code, title=f"Reference {n:05d} 參考書", library_use_only=True)
-    for n in range(1, DEMO_CDS + 1):
-        code = f"CD-B{n:05d}"
-        items[code] = Item(
-            barcode=code, title=f"CD of Book {n:05d} 附件光碟", accompanies=f"B{n:05d}"
-        )
-    return items

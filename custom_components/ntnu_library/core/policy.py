@@ -46,7 +46,7 @@ class Policy:
         limits = {"freeze_days": (1, MAX_FREEZE_DAYS), "relock_after_s": (0, MAX_RELOCK_AFTER_S)}
         for field in ("auto_return_minutes", "freeze_days", "max_use_minutes", "relock_after_s"):
             value = getattr(self, field)
-            # freeze_days: the 1..MAX_FREEZE_DAYS that Library.freeze accepts.
+            # freeze_days: the 1..MAX_FREEZE_DAYS that StudyRooms.freeze accepts.
             low, high = limits.get(field, (0, 10_000))
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise Refused(Reason.INVALID_VALUE, field=field, value=str(value)[:32])

@@ -1,7 +1,8 @@
 """What the study-room rules keep across restarts, and the opaque refs events carry.
 
-Two parts: a site's own (`LibraryState`: its borrows, reservations, empty-room clocks) and the
-library's, shared by every site of it (`PatronState`: freezes, daily check-ins, refs).
+Two parts: a site's own (`StudyRoomsState`: its borrows, reservations, empty-room clocks and
+the locks that missed a lock command) and the library's, shared by every site of it
+(`PatronState`: freezes, daily check-ins, refs).
 
 A ref names the patron behind a borrow (or a month's long-term hold) without showing who it
 is: events carry it, and staff services accept it in place of a patron ID, so an automation
@@ -129,29 +130,36 @@ class PatronState:
         )
 
 
+type RoomsSnapshot = tuple[
+    dict[str, Borrow], dict[tuple[str, str], str], dict[str, datetime], frozenset[str]
+]
+
+
 @dataclass(kw_only=True, slots=True)
-class LibraryState:
-    """What one site keeps: its rooms' borrows, reservations and empty-room clocks."""
+class StudyRoomsState:
+    """What one site keeps: its rooms' borrows, reservations, empty-room clocks, locks owed."""
 
     borrows: dict[str, Borrow] = field(default_factory=dict)
     # (room_id, "YYYY-MM") -> patron_id
     reservations: dict[tuple[str, str], str] = field(default_factory=dict)
     vacant_since: dict[str, datetime] = field(default_factory=dict)
+    # Rooms whose lock missed a lock command: locked as soon as it answers (fail secure).
+    owed_locks: set[str] = field(default_factory=set)
 
-    def snapshot(
-        self,
-    ) -> tuple[dict[str, Borrow], dict[tuple[str, str], str], dict[str, datetime]]:
+    def snapshot(self) -> RoomsSnapshot:
         """Shallow copies (the values are immutable): cheap to take, compare and restore."""
-        return dict(self.borrows), dict(self.reservations), dict(self.vacant_since)
+        return (
+            dict(self.borrows),
+            dict(self.reservations),
+            dict(self.vacant_since),
+            frozenset(self.owed_locks),
+        )
 
-    def restore(
-        self,
-        snapshot: tuple[dict[str, Borrow], dict[tuple[str, str], str], dict[str, datetime]],
-    ) -> None:
+    def restore(self, snapshot: RoomsSnapshot) -> None:
         """Go back to a snapshot, in place."""
-        borrows, reservations, vacant_since = snapshot
+        borrows, reservations, vacant_since, owed_locks = snapshot
         self.borrows, self.reservations = dict(borrows), dict(reservations)
-        self.vacant_since = dict(vacant_since)
+        self.vacant_since, self.owed_locks = dict(vacant_since), set(owed_locks)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the site's Store."""
@@ -168,9 +176,15 @@ class LibraryState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LibraryState:
-        """Read what `as_dict` wrote (a Store from before refs has none)."""
+    def from_dict(cls, data: Mapping[str, Any], owed_locks: Any = ()) -> StudyRoomsState:
+        """Read what `as_dict` wrote (a Store from before refs has none) and the locks owed.
+
+        The locks owed are kept beside the rooms in the site's Store; anything unreadable
+        among them is dropped.
+        """
+        owed = owed_locks if isinstance(owed_locks, list | tuple | set | frozenset) else ()
         return cls(
+            owed_locks={room for room in owed if isinstance(room, str)},
             borrows={
                 room: Borrow(
                     patron_id=b["patron_id"],

@@ -30,7 +30,7 @@ from .model import (
     month_key,
 )
 from .policy import MAX_FREEZE_DAYS, Policy
-from .room_state import LibraryState, PatronState
+from .room_state import PatronState, StudyRoomsState
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")  # \Z: "$" lets "2026-03\n" through
 
@@ -63,8 +63,8 @@ def parse_month(value: str) -> str:
     return value
 
 
-class Library:
-    """The rooms of one site and the rules that govern them.
+class StudyRooms:
+    """The study rooms of one site (a library building) and the rules that govern them.
 
     A patron's freezes, check-ins and refs are the library's (`patrons`), shared by every site
     of it; so is the rule of one temporary room per patron (`held_elsewhere`).
@@ -74,14 +74,14 @@ class Library:
         self,
         rooms: Iterable[Room],
         policy: Policy,
-        state: LibraryState | None = None,
+        state: StudyRoomsState | None = None,
         *,
         patrons: PatronState | None = None,
         held_elsewhere: Callable[[str], str | None] | None = None,
     ) -> None:
         self.rooms: dict[str, Room] = {room.room_id: room for room in rooms}
         self.policy = policy
-        self.state = state or LibraryState()
+        self.state = state or StudyRoomsState()
         # The library's part, shared with the other sites of the same library.
         self.patrons = patrons if patrons is not None else PatronState()
         # The temporary room a patron holds at another site of the library, if any.
@@ -96,6 +96,7 @@ class Library:
             del self.state.borrows[room_id]
         for room_id in [r for r in self.state.vacant_since if r not in self.rooms]:
             del self.state.vacant_since[room_id]
+        self.state.owed_locks &= set(self.rooms)  # a room removed owes no lock
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -362,6 +363,21 @@ class Library:
         """Lock the door (staff, a relock timer, or a lock that missed its lock command)."""
         self.room(room_id)
         return Outcome(room_id=room_id, lock=True)
+
+    def owe_lock(self, room_id: str) -> bool:
+        """The room's lock missed a lock command: it is owed one (True if that is news)."""
+        self.room(room_id)
+        if room_id in self.state.owed_locks:
+            return False
+        self.state.owed_locks.add(room_id)
+        return True
+
+    def settle_lock(self, room_id: str) -> bool:
+        """The room's lock is locked (or unlocked on purpose): nothing is owed (True if it was)."""
+        if room_id not in self.state.owed_locks:
+            return False
+        self.state.owed_locks.discard(room_id)
+        return True
 
     # --- what the devices tell ---------------------------------------------------------------
 
