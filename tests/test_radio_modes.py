@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import Generator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.components.lock import LockEntity
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers import issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    MockEntityPlatform,
-    async_capture_events,
-)
-from zigpy.zcl.clusters.closures import DoorLock
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.const import (
     CONF_BAUDRATE,
@@ -36,14 +28,10 @@ from custom_components.ntnu_library.const import (
     CONF_ROOM_ID,
     CONF_SITE_NAME,
     DOMAIN,
-    EVENT_NAME,
     SUBENTRY_ROOM,
 )
 from custom_components.ntnu_library.demo import DEMO_ROOMS
 from custom_components.ntnu_library.subentries import room_subentry
-from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio, simulated_devices
-
-from .conftest import call_service, patron_action, state_of
 
 ZHA_PORT = "/dev/ttyZHA0"
 SITE = {CONF_SITE_NAME: "Gongguan", CONF_PATRON_SYSTEM: "local", CONF_DEMO_DATA: False}
@@ -167,59 +155,6 @@ async def test_zha_not_loaded_retries(
     assert issue is not None and issue.translation_key == "radio_not_ready_zha"
 
 
-@pytest.fixture
-async def zha_network() -> AsyncGenerator[SimulatedRadio]:
-    """A running zigpy network standing in for ZHA's (its devices already interviewed)."""
-    network = SimulatedRadio([simulated_devices("T01")])
-    await network.async_start()
-    yield network
-    await network.async_stop()
-
-
-async def test_a_site_on_zhas_network_follows_zha_reloading(
-    hass: HomeAssistant,
-    zha_entry: MockConfigEntry,
-    zha_network: SimulatedRadio,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    entry = _site("zha", **{CONF_DEMO_DATA: True})  # the demo patrons
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.ntnu_library.backends.zha_application", return_value=zha_network.app
-    ):
-        await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        assert entry.state is ConfigEntryState.LOADED
-        assert not issue_registry.async_get_issue(DOMAIN, f"radio_not_ready_{entry.entry_id}")
-
-        result = await patron_action(hass, "borrow", "T01", "S0001")
-        assert result["door"] == "unlocked"  # sent through ZHA's application
-        assert zha_network.lock_model("T01").lock_state == 2  # Unlocked
-
-        # ZHA reloads: the site attaches to ZHA's application again by itself.
-        zha_entry.mock_state(hass, ConfigEntryState.LOADED)
-        await hass.async_block_till_done(wait_background_tasks=True)
-        await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
-        assert state_of(hass, "lock.t01") == "locked"
-
-    # Adding a room offers the devices ZHA's network knows.
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_ROOM), context={"source": SOURCE_USER}
-    )
-    pickers = {str(key): value for key, value in result["data_schema"].schema.items()}
-    offered = [o["value"] for o in pickers[CONF_LOCK_IEEE].config["options"]]
-    assert offered == [simulated_devices("T01").lock]
-
-    # Only an own stick can let devices join.
-    with pytest.raises(ServiceValidationError) as refused:
-        await call_service(hass, "permit_join", {"seconds": 30})
-    assert refused.value.translation_key == "not_own_radio"
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert zha_network.app is not None  # ZHA's application was never shut down by us
-    zha_entry.mock_state(hass, ConfigEntryState.NOT_LOADED)  # nothing for HA to unload
-
-
 async def test_rooms_on_a_real_radio_are_bound_by_ieee(hass: HomeAssistant) -> None:
     entry = _site("zha")
     entry.add_to_hass(hass)  # not loaded: the form still takes typed addresses
@@ -284,187 +219,3 @@ async def test_reconfigure_an_own_stick_without_probing_the_port_in_use(
     assert result["reason"] == "reconfigure_successful"
     assert entry.title == "Gongguan Branch"
     assert entry.data[CONF_BELLOWS][CONF_BAUDRATE] == 230400
-
-
-# --- ZHA's own lock entity ------------------------------------------------------------------
-
-T01_LOCK = simulated_devices("T01").lock
-
-
-def _register_zha_device(
-    hass: HomeAssistant, zha_entry: MockConfigEntry, ieee: str, *, lock: bool = True
-) -> dict[str, str]:
-    """What ZHA registers for a lock it interviewed: the device by IEEE, a lock, a battery."""
-    device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=zha_entry.entry_id,
-        identifiers={("zha", ieee)},
-        connections={(dr.CONNECTION_ZIGBEE, ieee)},
-        manufacturer="NTNU Sim",
-        model="SimLock",
-        name="NTNU Sim SimLock",
-    )
-    registry = er.async_get(hass)
-    entities = {
-        "battery": registry.async_get_or_create(
-            "sensor", "zha", f"{ieee}-1-1", config_entry=zha_entry, device_id=device.id
-        ).entity_id
-    }
-    if lock:
-        entities["lock"] = registry.async_get_or_create(
-            "lock", "zha", f"{ieee}-1-257", config_entry=zha_entry, device_id=device.id
-        ).entity_id
-    return entities
-
-
-@pytest.fixture
-async def zha_site(
-    hass: HomeAssistant, zha_entry: MockConfigEntry, zha_network: SimulatedRadio
-) -> AsyncGenerator[MockConfigEntry]:
-    """A site of the demo patrons sharing ZHA's network (not started: `start` does)."""
-    entry = _site("zha", **{CONF_DEMO_DATA: True})
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.ntnu_library.backends.zha_application", return_value=zha_network.app
-    ):
-        yield entry
-        if entry.state is ConfigEntryState.LOADED:
-            assert await hass.config_entries.async_unload(entry.entry_id)
-            await hass.async_block_till_done()
-
-
-async def _start(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-
-
-def _zha_issue(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> ir.IssueEntry | None:
-    return issue_registry.async_get_issue(DOMAIN, f"zha_lock_entity_{entry.entry_id}_T01")
-
-
-async def _tap(hass: HomeAssistant, network: SimulatedRadio, card: str) -> None:
-    """A card at T01's reader, on ZHA's network; the site decides in the background."""
-    await network.async_simulate("T01", "card_tap", card=card)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def test_zhas_lock_entity_is_disabled_and_the_rules_decide_every_unlock(
-    hass: HomeAssistant,
-    zha_entry: MockConfigEntry,
-    zha_network: SimulatedRadio,
-    zha_site: MockConfigEntry,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    zha_entities = _register_zha_device(hass, zha_entry, T01_LOCK)
-    await _start(hass, zha_site)
-
-    registry = er.async_get(hass)
-    zha_lock = registry.async_get(zha_entities["lock"])
-    assert zha_lock is not None
-    assert zha_lock.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    assert zha_lock.options[DOMAIN] == {"disabled_for_room": "T01"}
-    battery = registry.async_get(zha_entities["battery"])
-    assert battery is not None and battery.disabled_by is None  # only ZHA's lock entity
-    assert _zha_issue(issue_registry, zha_site) is None
-
-    # The room's own lock follows the library's rules: a stranger's card is refused.
-    events = async_capture_events(hass, EVENT_NAME)
-    await patron_action(hass, "borrow", "T01", "S0001")
-    await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
-    assert zha_network.lock_model("T01").lock_state == DoorLock.LockState.Locked
-    await _tap(hass, zha_network, "C-G0001")
-    assert zha_network.lock_model("T01").lock_state == DoorLock.LockState.Locked
-    assert state_of(hass, "lock.t01") == "locked"
-    assert events[-1].data["type"] == "refused" and events[-1].data["reason"] == "not_holder"
-    await _tap(hass, zha_network, "C-S0001")  # the holder's card opens
-    assert zha_network.lock_model("T01").lock_state == DoorLock.LockState.Unlocked
-    assert state_of(hass, "lock.t01") == "unlocked"
-    assert events[-1].data["type"] == "card_tap"
-
-
-class _ZhaDoorLock(LockEntity):
-    """Stands in for ZHA's lock entity: it unlocks whoever asks."""
-
-    _attr_has_entity_name = True
-    _attr_name = None
-    _attr_is_locked = True
-
-    def __init__(self, ieee: str) -> None:
-        self._attr_unique_id = f"{ieee}-1-257"
-        self._attr_device_info = DeviceInfo(identifiers={("zha", ieee)})
-        self.unlocked = 0
-
-    async def async_unlock(self, **kwargs: Any) -> None:
-        self.unlocked += 1
-        self._attr_is_locked = False
-        self.async_write_ha_state()
-
-
-async def test_a_zha_lock_entity_made_while_the_site_runs_is_disabled_and_removed(
-    hass: HomeAssistant,
-    zha_entry: MockConfigEntry,
-    zha_site: MockConfigEntry,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    _register_zha_device(hass, zha_entry, T01_LOCK, lock=False)  # ZHA has not made it yet
-    await _start(hass, zha_site)
-    issue = _zha_issue(issue_registry, zha_site)
-    assert issue is not None
-    assert issue.translation_key == "zha_lock_entity_not_found"
-    assert issue.translation_placeholders == {"room": "T01", "site": "Gongguan", "ieee": T01_LOCK}
-
-    # ZHA's lock platform adds its entity, as after the lock joined ZHA's network.
-    platform = MockEntityPlatform(hass, domain="lock", platform_name="zha")
-    platform.config_entry = zha_entry
-    zha_lock = _ZhaDoorLock(T01_LOCK)
-    await platform.async_add_entities([zha_lock])
-    await hass.async_block_till_done()
-    entry = er.async_get(hass).async_get(zha_lock.entity_id)
-    assert entry is not None and entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    assert _zha_issue(issue_registry, zha_site) is None
-    # Gone from the state machine too: nothing can unlock the door through it.
-    assert hass.states.get(zha_lock.entity_id) is None
-    await hass.services.async_call(
-        "lock", "unlock", {"entity_id": zha_lock.entity_id}, blocking=True
-    )
-    assert zha_lock.unlocked == 0
-
-
-async def test_a_zha_lock_entity_enabled_again_stays_enabled_with_a_repair_issue(
-    hass: HomeAssistant,
-    zha_entry: MockConfigEntry,
-    zha_site: MockConfigEntry,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    zha_lock = _register_zha_device(hass, zha_entry, T01_LOCK)["lock"]
-    await _start(hass, zha_site)
-    registry = er.async_get(hass)
-
-    registry.async_update_entity(zha_lock, disabled_by=None)  # staff enable it on purpose
-    await hass.async_block_till_done()
-    entry = registry.async_get(zha_lock)
-    assert entry is not None and entry.disabled_by is None  # a person's choice stands
-    issue = _zha_issue(issue_registry, zha_site)
-    assert issue is not None
-    assert issue.translation_key == "zha_lock_entity_enabled"
-    assert issue.severity is ir.IssueSeverity.ERROR
-    assert issue.translation_placeholders == {"room": "T01", "site": "Gongguan", "entity": zha_lock}
-
-    # Nor is it disabled again when the site starts again (a room added, a restart).
-    assert await hass.config_entries.async_reload(zha_site.entry_id)
-    await hass.async_block_till_done()
-    entry = registry.async_get(zha_lock)
-    assert entry is not None and entry.disabled_by is None
-    assert _zha_issue(issue_registry, zha_site) is not None
-
-    registry.async_update_entity(zha_lock, disabled_by=er.RegistryEntryDisabler.USER)
-    await hass.async_block_till_done()
-    assert _zha_issue(issue_registry, zha_site) is None  # disabled after all: nothing to tell
-
-    # The site stopping takes its notices with it.
-    registry.async_update_entity(zha_lock, disabled_by=None)
-    await hass.async_block_till_done()
-    assert _zha_issue(issue_registry, zha_site) is not None
-    assert await hass.config_entries.async_unload(zha_site.entry_id)
-    await hass.async_block_till_done()
-    assert _zha_issue(issue_registry, zha_site) is None

@@ -2,7 +2,8 @@
 
 - Attribute reports: zigpy 0.78 calls a cluster listener's ``attribute_updated``; zigpy
   >= 0.91 suppresses that call for reports and emits ``attribute_report`` through
-  ``cluster.on_event`` instead (``attribute_updated`` remains for local cache updates).
+  ``cluster.on_event`` instead (``attribute_updated`` remains for local cache updates), and
+  an attribute someone else read (ZHA configuring a device) only as ``attribute_read``.
 - Request priority: ``priority=`` on cluster commands is honoured by both; zigpy 2.x adds
   a ``request_priority`` context manager we do not need.
 - Shutdown: zigpy 0.78 leaves the application's tasks running, 2.x cancels them without
@@ -58,12 +59,13 @@ def watch_cluster(
     unsubs: list[Callable[[], Any]] = [lambda: cluster.remove_listener(listener)]
 
     if hasattr(cluster, "on_event"):  # zigpy >= 0.91
-        unsubs.append(
-            cluster.on_event(
-                "attribute_report",
-                lambda event: on_attribute(event.attribute_id, event.value),
+        # Reports, and values someone else read (ZHA's configuration of a lock that joined).
+        for event_type in ("attribute_report", "attribute_read"):
+            unsubs.append(
+                cluster.on_event(
+                    event_type, lambda event: on_attribute(event.attribute_id, event.value)
+                )
             )
-        )
 
     def unsubscribe() -> None:
         for unsub in unsubs:
