@@ -49,8 +49,8 @@ from ..sip2 import (
     Sip2Unavailable,
     Sip2ValueError,
     blocked_card_message,
-    normalize_barcode,
     status_flag_positions,
+    wire_barcode,
 )
 from . import PatronSystem
 from .ils_patrons import (
@@ -456,7 +456,7 @@ class IlsPatronSystem(PatronSystem):
 
 def _item(barcode: object) -> str:
     """A barcode as the client sends it, for a log line."""
-    return normalize_barcode(barcode) if isinstance(barcode, str) else ""
+    return wire_barcode(barcode) if isinstance(barcode, str) else ""
 
 
 def _shown(key: str, item: bool) -> str | None:

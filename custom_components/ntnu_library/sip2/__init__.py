@@ -33,7 +33,7 @@ from .codec import (
 )
 from .config import Sip2Config, Sip2ConfigError
 from .connection import Sip2LoginRejected, Sip2Unavailable
-from .item_messages import ChargedItems, CheckinAnswer, CheckoutAnswer, ItemInfo, normalize_barcode
+from .item_messages import ChargedItems, CheckinAnswer, CheckoutAnswer, ItemInfo, wire_barcode
 from .patron_info import (
     BLOCK_FLAGS,
     BLOCK_MESSAGE_LENGTH,
@@ -72,6 +72,6 @@ __all__ = [
     "Sip2Unavailable",
     "Sip2ValueError",
     "blocked_card_message",
-    "normalize_barcode",
     "status_flag_positions",
+    "wire_barcode",
 ]

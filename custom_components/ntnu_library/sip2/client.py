@@ -19,7 +19,7 @@ What a call can raise, all of them `Sip2Error`s:
 
 A refusal by the ACS is an answer, not an error: an unknown patron is `valid_patron` False, a
 checkout the ACS will not make is `ok` False with its screen message. Patron IDs are sent as
-given; barcodes as `normalize_barcode` makes them. Passwords (the patron's AD, the terminal's
+given; barcodes as `wire_barcode` makes them. Passwords (the patron's AD, the terminal's
 CO) are never logged and never put in an error.
 """
 
@@ -248,7 +248,7 @@ class Sip2Client:
 
     def _barcode(self, barcode: object) -> str:
         """The barcode as sent; Sip2ValueError("barcode") when there is none that can be."""
-        item = item_messages.normalize_barcode(barcode) if isinstance(barcode, str) else ""
+        item = item_messages.wire_barcode(barcode) if isinstance(barcode, str) else ""
         self._value(item, "barcode", MAX_IDENTIFIER_LENGTH)
         return item
 

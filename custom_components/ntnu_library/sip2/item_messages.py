@@ -67,7 +67,7 @@ _UTC_ZONE: Final = "   Z"
 _LOCAL_ZONE: Final = "    "
 
 
-def normalize_barcode(barcode: str) -> str:
+def wire_barcode(barcode: str) -> str:
     """Return a barcode as it is sent: NFKC (full-width digits of an IME), stripped.
 
     Its case is kept: a barcode is the ACS's key, and some ACSs compare it case-sensitively.
@@ -79,7 +79,7 @@ def same_barcode(asked: str, answered: str | None) -> bool:
     """Whether an answer's AB is about the item asked for (absent or empty: nothing said)."""
     if not answered:
         return True
-    return normalize_barcode(answered).casefold() == normalize_barcode(asked).casefold()
+    return wire_barcode(answered).casefold() == wire_barcode(asked).casefold()
 
 
 def sip_moment(moment: datetime) -> str:
