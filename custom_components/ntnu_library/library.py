@@ -30,7 +30,7 @@ from .core.circulation_state import CirculationState
 from .core.room_state import PatronState
 from .core.study_rooms import StudyRooms
 from .core.throttle import LoginThrottle
-from .storage import SiteStorage
+from .storage import PrivateStore
 from .transaction import Kept, Transaction
 
 _LOGGER = logging.getLogger(__package__)
@@ -52,7 +52,7 @@ class Library:
     """One library's shared state, its transaction, and its loaded buildings' rooms."""
 
     library_id: str
-    storage: SiteStorage
+    storage: PrivateStore
     transaction: Transaction
     patrons: PatronState
     throttle: LoginThrottle
@@ -125,7 +125,7 @@ async def async_join_library(
 
 
 async def _async_load(hass: HomeAssistant, key: str) -> Library:
-    storage = SiteStorage(hass, f"library.{key}")
+    storage = PrivateStore(hass, f"library.{key}")
     data = await storage.async_load()
     transaction = Transaction()
     library = Library(

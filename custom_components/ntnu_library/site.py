@@ -43,7 +43,7 @@ from .gate import PatronGate
 from .ils_loans import IlsLoans
 from .library import Building, Library, async_join_library, async_leave_library
 from .loans import LocalLoans
-from .storage import SiteStorage
+from .storage import PrivateStore
 from .subentries import room_devices, rooms_of_entry
 from .transaction import Kept
 from .zigbee.radio import RoomRadio
@@ -62,7 +62,7 @@ class Site:
     radio: RoomRadio
     patrons: PatronBackend
     gate: PatronGate
-    storage: SiteStorage
+    storage: PrivateStore
     announcer: Announcer
     doors: DoorKeeper
     commands: SiteCommands
@@ -120,7 +120,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
 
     Until `async_start`, a site that fails to start must call `async_leave_library`.
     """
-    storage = SiteStorage(hass, entry.entry_id)
+    storage = PrivateStore(hass, entry.entry_id)
     data = await storage.async_load()
     library, handed_over = await async_join_library(hass, entry, data)
     policy = Policy.from_options(entry.options)

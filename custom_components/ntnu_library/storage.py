@@ -20,7 +20,7 @@ STORAGE_VERSION = 1
 STORAGE_MINOR_VERSION = 1
 
 
-class SiteStorage:
+class PrivateStore:
     """A private Store: `ntnu_library.<entry id>` (a site), `ntnu_library.library.<id>`."""
 
     def __init__(self, hass: HomeAssistant, key: str) -> None:

@@ -40,7 +40,7 @@ from homeassistant.util import dt as dt_util
 from .auth import Commit
 from .const import DOMAIN
 from .core.identity import printable
-from .storage import SiteStorage
+from .storage import PrivateStore
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -60,7 +60,7 @@ class Kept:
     """A part of the state and the Store that keeps it."""
 
     state: Snapshots
-    storage: SiteStorage
+    storage: PrivateStore
 
 
 class Transaction:
@@ -121,7 +121,7 @@ class Transaction:
                 )
         return result
 
-    def commit(self, storage: SiteStorage) -> Commit:
+    def commit(self, storage: PrivateStore) -> Commit:
         """A change of some state kept in `storage`, as a patron directory applies its own."""
 
         async def commit[T](state: Snapshots, apply: Callable[[], T]) -> T:
@@ -129,7 +129,7 @@ class Transaction:
 
         return commit
 
-    async def async_write(self, *storages: SiteStorage) -> None:
+    async def async_write(self, *storages: PrivateStore) -> None:
         """Write Stores now, under the lock (never a decision half made); nothing to undo."""
         async with self._lock:
             for storage in storages:
@@ -138,7 +138,7 @@ class Transaction:
     async def _async_save(
         self, changed: list[Kept], kept: tuple[Kept, ...], before: list[Any]
     ) -> None:
-        written: list[SiteStorage] = []
+        written: list[PrivateStore] = []
         try:
             for storage in dict.fromkeys(part.storage for part in changed):
                 await storage.async_save()
