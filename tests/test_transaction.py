@@ -321,3 +321,25 @@ async def test_two_box_drops_at_once_keep_their_own_due_dates(
         answer = await call_service(hass, "patron_loans", {"patron_id": patron_id})
         dues = {loan["barcode"]: loan["due"] for loan in answer["loans"]}
         assert dues[code] == due.date().isoformat(), code
+
+
+async def test_a_lock_owed_whose_write_fails_is_still_locked_when_it_answers(
+    hass: HomeAssistant, init_integration: MockConfigEntry, disk: Disk
+) -> None:
+    """Fail secure: a debt the disk would not take is still paid when the lock answers."""
+    site_store = f"{DOMAIN}.{init_integration.entry_id}"
+    radio = init_integration.runtime_data.radio
+    await patron_action(hass, "borrow", "T01", "S0001")
+    await call_service(hass, "simulate", {"room": "T01", "action": "offline"})
+    disk.fail_after[site_store] = 1  # the return is written; the lock it is owed is not
+    returned = await patron_action(hass, "return", "T01", "S0001")
+    assert returned["door"] == "lock_failed"
+    assert returned["status"] == "unavailable"  # returned, its lock away
+    assert state_of(hass, "binary_sensor.t01_lock_pending") == "on"
+    disk.fail_after.clear()
+
+    await call_service(hass, "simulate", {"room": "T01", "action": "online"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert radio.lock_model("T01").lock_state == 1  # DoorLock.LockState.Locked
+    assert state_of(hass, "lock.t01") == "locked"
+    assert state_of(hass, "binary_sensor.t01_lock_pending") == "off"
