@@ -63,6 +63,9 @@ class SiteCommands:
         self._transaction = transaction
         self._kept = kept
         self._taps: dict[str, set[asyncio.Task[None]]] = {}
+        # Occupancy reports waiting for their transaction: those that come meanwhile join it.
+        self._occupancy: dict[str, bool] = {}
+        self._occupancy_due: asyncio.Task[None] | None = None  # the transaction they wait for
 
     def summary(self, room_id: str) -> dict[str, Any]:
         """A room as a command answers it: status, masked holder, the lock's bolt."""
@@ -299,18 +302,36 @@ class SiteCommands:
 
     @callback
     def occupancy(self, room_id: str, occupied: bool) -> None:
-        """The room's occupancy sensor changed: the empty-room clock follows (in order)."""
-        self._spawn(room_id, self._async_occupancy({room_id: occupied}), "occupancy")
+        """The room's occupancy sensor changed: the empty-room clock follows.
 
-    async def _async_occupancy(self, reports: dict[str, bool]) -> None:
+        Reports that come while one waits for the transaction are decided (and written) with
+        it, the latest of each room counting: a flood of sensor frames costs a few writes,
+        not one each, and never holds the rooms' other commands up.
+        """
+        self._occupancy[room_id] = occupied
+        if (due := self._occupancy_due) is not None:
+            self._track(room_id, due)
+            return
+        task = self._spawn(room_id, self._async_occupancy(), "occupancy")
+        if self._occupancy:  # not taken yet (the task may have run at once)
+            self._occupancy_due = task
+
+    async def _async_occupancy(self, reports: dict[str, bool] | None = None) -> None:
         def decide(now: datetime) -> None:
-            for room_id, occupied in reports.items():
+            taken = reports if reports is not None else self._take_occupancy()
+            for room_id, occupied in taken.items():
                 self._rooms.occupancy(room_id, occupied, now)
 
         try:
             await self._transaction.async_run(decide, self._kept[0])
         except HomeAssistantError as err:  # the sensor reports again; the clock waits
             _LOGGER.error("Occupancy not recorded: %s", err)
+
+    def _take_occupancy(self) -> dict[str, bool]:
+        """The reports waiting, taken in the transaction (later ones start a new one)."""
+        reports, self._occupancy = self._occupancy, {}
+        self._occupancy_due = None
+        return reports
 
     async def async_take_occupancy(self) -> None:
         """The sensors' start-up reports came before the site listened: read them now.
@@ -326,11 +347,16 @@ class SiteCommands:
         if reports:
             await self._async_occupancy(reports)
 
-    def _spawn(self, room_id: str, coro: Any, what: str) -> None:
+    def _spawn(self, room_id: str, coro: Any, what: str) -> asyncio.Task[None]:
         """A device's news, handled in the background; the room's in the order they came."""
-        task = self._entry.async_create_background_task(
+        task: asyncio.Task[None] = self._entry.async_create_background_task(
             self._hass, coro, f"{DOMAIN} {what} {room_id}"
         )
+        self._track(room_id, task)
+        return task
+
+    def _track(self, room_id: str, task: asyncio.Task[None]) -> None:
+        """`async_settle` of the room waits for the task."""
         if not task.done():
             tasks = self._taps.setdefault(room_id, set())
             tasks.add(task)
