@@ -26,6 +26,7 @@ from custom_components.ntnu_library.websocket import async_patron_action
 from .conftest import PASSWORD, SMALL_SITE, IlsServer, call_service, patron_action, state_of
 
 SIP2_ONLY = pytest.mark.parametrize("patron_system", [PATRONS_SIP2])
+OCCUPANCY = {"occupied", "vacant"}
 
 
 @pytest.fixture
@@ -343,3 +344,48 @@ async def test_a_lock_owed_whose_write_fails_is_still_locked_when_it_answers(
     assert radio.lock_model("T01").lock_state == 1  # DoorLock.LockState.Locked
     assert state_of(hass, "lock.t01") == "locked"
     assert state_of(hass, "binary_sensor.t01_lock_pending") == "off"
+
+
+async def test_a_flood_of_occupancy_reports_is_written_a_few_times(
+    hass: HomeAssistant,
+    frozen_clock: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    disk: Disk,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sensors chattering while a write is slow cost one more write, not one each; none lost."""
+    site = init_integration.runtime_data
+    site_store = f"{DOMAIN}.{init_integration.entry_id}"
+    for room, patron in (("T01", "S0001"), ("T02", "G0001")):
+        await patron_action(hass, "borrow", room, patron)
+        await call_service(hass, "simulate", {"room": room, "action": "occupied"})
+    writes: list[str] = []
+    original = disk.check
+
+    async def counted(key: str) -> None:
+        writes.append(key)
+        await original(key)
+
+    monkeypatch.setattr(disk, "check", counted)
+    changes: list[str] = []
+    unsubscribe = site.radio.subscribe(
+        lambda event: changes.append(event.room_id) if event.type.value in OCCUPANCY else None
+    )
+    flood = [("T01", "vacant"), ("T02", "vacant"), ("T01", "occupied")] * 10
+    flood += [("T01", "vacant")]  # T01 changes 21 times and ends empty; T02 once, to empty
+    release = disk.hold(site_store)  # the disk is slow: the first report's write waits
+    try:
+        for room, what in flood:
+            await site.radio.async_simulate(room, what)
+        await until(lambda: len(changes) >= 22)
+    finally:
+        unsubscribe()
+        release.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert writes.count(site_store) == 2, writes
+
+    frozen_clock.tick(timedelta(minutes=31))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, "sensor.t01_status") == "idle"  # returned: empty for 30 minutes
+    assert state_of(hass, "sensor.t02_status") == "idle"
