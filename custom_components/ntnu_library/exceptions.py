@@ -19,7 +19,6 @@ from .core.errors import Reason, Refused
 from .core.identity import mask_patron_id, printable
 from .zigbee.radio import RadioError
 
-
 # Reasons that are not the request's: something it needs could not be reached or read.
 UNREACHABLE: Final = frozenset(
     {Reason.PATRON_SYSTEM_UNAVAILABLE, Reason.PATRON_SYSTEM_ERROR, Reason.LOCK_OFFLINE}

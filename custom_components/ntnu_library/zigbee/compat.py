@@ -60,12 +60,12 @@ def watch_cluster(
 
     if hasattr(cluster, "on_event"):  # zigpy >= 0.91
         # Reports, and values someone else read (ZHA's configuration of a lock that joined).
-        for event_type in ("attribute_report", "attribute_read"):
-            unsubs.append(
-                cluster.on_event(
-                    event_type, lambda event: on_attribute(event.attribute_id, event.value)
-                )
+        unsubs.extend(
+            cluster.on_event(
+                event_type, lambda event: on_attribute(event.attribute_id, event.value)
             )
+            for event_type in ("attribute_report", "attribute_read")
+        )
 
     def unsubscribe() -> None:
         for unsub in unsubs:
