@@ -39,7 +39,7 @@ from custom_components.ntnu_library.demo import DEMO_ROOMS, demo_membership_expi
 from custom_components.ntnu_library.desk import BOX_ISSUE, EVENT_BOX_FINDING
 from custom_components.ntnu_library.subentries import room_subentry
 
-from .conftest import NOW, SMALL_SITE, IlsServer, call_service, refusal as refusal_key
+from .conftest import NOW, IlsServer, call_service, refusal as refusal_key
 
 TODAY = date.fromisoformat(NOW[:10])
 BOTH = pytest.mark.parametrize("patron_system", [PATRONS_LOCAL, PATRONS_SIP2])
@@ -54,12 +54,6 @@ def policy_options(
 ) -> dict[str, Any]:
     """The conftest policy with the demo's kiosk and return boxes (and a test's own changes)."""
     return policy_options | CIRCULATION_OPTIONS | getattr(request, "param", {})
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Circulation needs no rooms: five keep set-up fast."""
-    return SMALL_SITE
 
 
 @pytest.fixture

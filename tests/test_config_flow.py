@@ -544,7 +544,7 @@ async def test_add_room(
     # The new lock joined the simulated network and answers.
     assert hass.states.get("lock.t13").state == "locked"
     assert hass.states.get("sensor.t13_status").state == "idle"
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "17"
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "4"
 
 
 async def test_add_room_without_name_or_floor(
@@ -566,25 +566,29 @@ async def test_add_room_without_name_or_floor(
         ("-T1", "invalid_room_id"),
         ("T" * 17, "invalid_room_id"),
         ("t01", "room_exists"),
-        (" L06 ", "room_exists"),
+        (" L03 ", "room_exists"),
     ],
 )
 async def test_add_room_errors(
-    hass: HomeAssistant, init_integration: MockConfigEntry, room_id: str, error: str
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    site_rooms: tuple[str, ...],
+    room_id: str,
+    error: str,
 ) -> None:
     entry = init_integration
     result = await _add_room(hass, entry, {CONF_ROOM_ID: room_id, CONF_KIND: "temporary"})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert result["errors"] == {CONF_ROOM_ID: error}
-    assert len(entry.subentries) == 18
+    assert len(entry.subentries) == len(site_rooms)
 
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_ROOM_ID: "T14", CONF_KIND: "temporary"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert len(entry.subentries) == 19
+    assert len(entry.subentries) == len(site_rooms) + 1
 
 
 async def test_reconfigure_room(
@@ -594,7 +598,7 @@ async def test_reconfigure_room(
 ) -> None:
     """Name, kind and floor change; the id and the bound devices stay."""
     entry = init_integration
-    subentry_id = _subentry_id(entry, "T12")
+    subentry_id = _subentry_id(entry, "T02")
     before = dict(entry.subentries[subentry_id].data)
     result = await _reconfigure_room(hass, entry, subentry_id)
     assert result["type"] is FlowResultType.FORM
@@ -619,21 +623,21 @@ async def test_reconfigure_room(
     data = dict(entry.subentries[subentry_id].data)
     assert data == before | {CONF_NAME: "Quiet room", CONF_KIND: "long_term", CONF_FLOOR: "4F"}
 
-    # Reloaded: T12 is a long-term room now.
+    # Reloaded: T02 is a long-term room now.
     assert entry.state is ConfigEntryState.LOADED
-    room = entry.runtime_data.rooms.rooms["T12"]
-    assert room == Room(room_id="T12", name="Quiet room", kind=RoomKind.LONG_TERM, floor="4F")
-    device = _room_device(device_registry, entry, "T12")
+    room = entry.runtime_data.rooms.rooms["T02"]
+    assert room == Room(room_id="T02", name="Quiet room", kind=RoomKind.LONG_TERM, floor="4F")
+    device = _room_device(device_registry, entry, "T02")
     assert device is not None
     assert device.model == "Long-term study room"
-    assert hass.states.get("lock.t12").state == "locked"
+    assert hass.states.get("lock.t02").state == "locked"
 
 
 async def test_reconfigure_room_clears_name(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
-    subentry_id = _subentry_id(entry, "T11")
+    subentry_id = _subentry_id(entry, "T02")
     result = await _reconfigure_room(hass, entry, subentry_id)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_KIND: "temporary"}
@@ -641,9 +645,9 @@ async def test_reconfigure_room_clears_name(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     data = entry.subentries[subentry_id].data
-    assert data[CONF_NAME] == "T11"
+    assert data[CONF_NAME] == "T02"
     assert data[CONF_FLOOR] == ""
-    assert entry.runtime_data.rooms.rooms["T11"].name == "T11"
+    assert entry.runtime_data.rooms.rooms["T02"].name == "T02"
 
 
 async def test_remove_room(
@@ -654,18 +658,18 @@ async def test_remove_room(
 ) -> None:
     """Removing a room's subentry removes its device and entities."""
     entry = init_integration
-    device = _room_device(device_registry, entry, "T05")
+    device = _room_device(device_registry, entry, "T02")
     assert device is not None
     assert er.async_entries_for_device(entity_registry, device.id)
 
-    assert hass.config_entries.async_remove_subentry(entry, _subentry_id(entry, "T05"))
+    assert hass.config_entries.async_remove_subentry(entry, _subentry_id(entry, "T02"))
     await hass.async_block_till_done()
 
-    assert _room_device(device_registry, entry, "T05") is None
-    assert entity_registry.async_get("lock.t05") is None
-    assert hass.states.get("lock.t05") is None
+    assert _room_device(device_registry, entry, "T02") is None
+    assert entity_registry.async_get("lock.t02") is None
+    assert hass.states.get("lock.t02") is None
     assert entry.state is ConfigEntryState.LOADED
-    assert "T05" not in entry.runtime_data.rooms.rooms
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "15"
+    assert "T02" not in entry.runtime_data.rooms.rooms
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "2"
     # The other rooms keep working.
-    assert hass.states.get("lock.t04").state == "locked"
+    assert hass.states.get("lock.t01").state == "locked"

@@ -7,6 +7,7 @@ import json
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -19,7 +20,7 @@ from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.core.model import month_key
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_PATRONS
 
-from .conftest import call_service, patron_action
+from .conftest import SMALL_SITE, WHOLE_SITE, call_service, patron_action
 
 # Values that move with the calendar: this month's reservations, freezes counted from today.
 MOVING = path_type(
@@ -31,8 +32,14 @@ MOVING = path_type(
 )
 
 
-async def _busy_site(hass: HomeAssistant) -> None:
-    """Borrow a room, freeze a patron and take a lock offline."""
+@pytest.fixture
+def site_rooms() -> tuple[str, ...]:
+    """The snapshot pins the diagnostics of the demo's whole site, all eighteen rooms."""
+    return WHOLE_SITE
+
+
+async def _busy_site(hass: HomeAssistant, offline: str, jammed: str) -> None:
+    """Borrow T01, freeze a patron, take one room's lock offline and jam another's."""
     await patron_action(hass, "borrow", "T01", "S0001")
     await hass.services.async_call(
         DOMAIN,
@@ -41,10 +48,10 @@ async def _busy_site(hass: HomeAssistant) -> None:
         blocking=True,
     )
     await hass.services.async_call(
-        DOMAIN, "simulate", {"room": "T12", "action": "offline"}, blocking=True
+        DOMAIN, "simulate", {"room": offline, "action": "offline"}, blocking=True
     )
     await hass.services.async_call(
-        DOMAIN, "simulate", {"room": "T11", "action": "jam"}, blocking=True
+        DOMAIN, "simulate", {"room": jammed, "action": "jam"}, blocking=True
     )
     await hass.async_block_till_done()
 
@@ -55,7 +62,7 @@ async def test_diagnostics(
     init_integration: MockConfigEntry,
     snapshot: SnapshotAssertion,
 ) -> None:
-    await _busy_site(hass)
+    await _busy_site(hass, offline="T12", jammed="T11")
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     assert diagnostics == snapshot(matcher=MOVING)
 
@@ -70,13 +77,14 @@ async def test_diagnostics(
     assert diagnostics["rooms"]["T11"]["jammed"] is True
 
 
+@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_diagnostics_hide_secrets_and_patrons(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     init_integration: MockConfigEntry,
 ) -> None:
     """No password, hash, activation code, full patron ID, card number, name or staff's text."""
-    await _busy_site(hass)
+    await _busy_site(hass, offline="T02", jammed="L03")
     reset = await call_service(
         hass, "update_patron", {"patron_id": "D0001", "reset_password": True}
     )

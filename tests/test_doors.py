@@ -16,13 +16,7 @@ from zigpy.zcl.clusters.closures import DoorLock
 from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.core.policy import Policy
 
-from .conftest import SMALL_SITE, call_service, patron_action, state_of
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
+from .conftest import call_service, patron_action, state_of
 
 
 async def _simulate(hass: HomeAssistant, room: str, action: str) -> None:

@@ -26,7 +26,7 @@ from custom_components.ntnu_library.image import FONT_ISSUE
 from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.web.context import WEB
 
-from .conftest import state_of
+from .conftest import WHOLE_SITE, state_of
 from .test_translations import STRINGS
 
 
@@ -120,16 +120,17 @@ async def test_label_size_is_the_sites_option(
     hass_client: ClientSessionGenerator,
 ) -> None:
     """A 4.2" tag gets a 400×300 picture, still decodable."""
-    image, text = await _label(hass, hass_client, "T05")
+    image, text = await _label(hass, hass_client, "T01")
     assert image.size == (400, 300)
-    assert hass.states.get("image.t05_e_label").attributes["label_size"] == "400x300"
-    assert urlparse(text).path == "/ntnu_library/room/T05"
+    assert hass.states.get("image.t01_e_label").attributes["label_size"] == "400x300"
+    assert urlparse(text).path == "/ntnu_library/room/T01"
 
 
+@pytest.mark.parametrize("site_rooms", [WHOLE_SITE])
 async def test_no_font_issue_with_the_demo_rooms(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """The demo rooms' names draw with the label font: no repair notice."""
+    """The names of all eighteen demo rooms draw with the label font: no repair notice."""
     registry = ir.async_get(hass)
     assert registry.async_get_issue(DOMAIN, f"label_font_{init_integration.entry_id}") is None
 

@@ -159,6 +159,7 @@ async def test_devices(
 async def test_device_per_room(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
+    site_rooms: tuple[str, ...],
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
@@ -175,19 +176,19 @@ async def test_device_per_room(
     site = device_of("sensor.main_library_idle_rooms")
     assert site.name == "Main Library"
     devices = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
-    assert len(devices) == len(DEMO_ROOMS) + 1
+    assert len(devices) == len(site_rooms) + 1
     subentry_of = {s.unique_id: s.subentry_id for s in entry.subentries.values()}
-    for room in DEMO_ROOMS:
-        suffix = room.room_id.lower()
+    for room_id in site_rooms:
+        suffix = room_id.lower()
         device = device_of(f"lock.{suffix}")
-        assert device.name == room.room_id
-        assert (DOMAIN, f"{entry.entry_id}_{room.room_id}") in device.identifiers
+        assert device.name == room_id
+        assert (DOMAIN, f"{entry.entry_id}_{room_id}") in device.identifiers
         # No area: HA 2026 would put the area's name in front of every entity id.
         assert device.area_id is None
         entities = er.async_entries_for_device(entity_registry, device.id)
         assert {e.entity_id for e in entities} == {e.format(room=suffix) for e in ROOM_ENTITIES}
         # The room's entities (and so its device) belong to the room's subentry.
-        assert {e.config_subentry_id for e in entities} == {subentry_of[room.room_id]}
+        assert {e.config_subentry_id for e in entities} == {subentry_of[room_id]}
     site_entities = er.async_entries_for_device(entity_registry, site.id)
     assert {e.entity_id for e in site_entities} == {
         "sensor.main_library_idle_rooms",
@@ -212,20 +213,20 @@ async def test_lock_and_unlock(
 ) -> None:
     """An administrator unlocks; anyone may lock; the real lock follows."""
     radio = init_integration.runtime_data.radio
-    assert hass.states.get("lock.t03").state == HaLockState.LOCKED
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
 
-    await _lock_service(hass, SERVICE_UNLOCK, "lock.t03", Context(user_id=hass_admin_user.id))
-    assert hass.states.get("lock.t03").state == HaLockState.UNLOCKED
-    assert radio.lock_state("T03") is LockState.UNLOCKED
-    assert radio.lock_model("T03").lock_state == 0x02  # ZCL Unlocked
+    await _lock_service(hass, SERVICE_UNLOCK, "lock.t02", Context(user_id=hass_admin_user.id))
+    assert hass.states.get("lock.t02").state == HaLockState.UNLOCKED
+    assert radio.lock_state("T02") is LockState.UNLOCKED
+    assert radio.lock_model("T02").lock_state == 0x02  # ZCL Unlocked
 
-    await _lock_service(hass, SERVICE_LOCK, "lock.t03")
-    assert hass.states.get("lock.t03").state == HaLockState.LOCKED
-    assert radio.lock_state("T03") is LockState.LOCKED
+    await _lock_service(hass, SERVICE_LOCK, "lock.t02")
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
+    assert radio.lock_state("T02") is LockState.LOCKED
 
     # An automation (no user) may unlock too.
-    await _lock_service(hass, SERVICE_UNLOCK, "lock.t03")
-    assert hass.states.get("lock.t03").state == HaLockState.UNLOCKED
+    await _lock_service(hass, SERVICE_UNLOCK, "lock.t02")
+    assert hass.states.get("lock.t02").state == HaLockState.UNLOCKED
 
 
 async def test_unlock_needs_admin(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -233,11 +234,11 @@ async def test_unlock_needs_admin(hass: HomeAssistant, init_integration: MockCon
     user = MockUser(groups=[await hass.auth.async_get_group(GROUP_ID_USER)]).add_to_hass(hass)
     assert not user.is_admin
     with pytest.raises(Unauthorized):
-        await _lock_service(hass, SERVICE_UNLOCK, "lock.t03", Context(user_id=user.id))
-    assert hass.states.get("lock.t03").state == HaLockState.LOCKED
-    assert init_integration.runtime_data.radio.lock_state("T03") is LockState.LOCKED
+        await _lock_service(hass, SERVICE_UNLOCK, "lock.t02", Context(user_id=user.id))
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
+    assert init_integration.runtime_data.radio.lock_state("T02") is LockState.LOCKED
     # Locking stays open to staff.
-    await _lock_service(hass, SERVICE_LOCK, "lock.t03", Context(user_id=user.id))
+    await _lock_service(hass, SERVICE_LOCK, "lock.t02", Context(user_id=user.id))
 
 
 async def test_unlock_read_only_user(
@@ -245,9 +246,9 @@ async def test_unlock_read_only_user(
 ) -> None:
     with pytest.raises(Unauthorized):
         await _lock_service(
-            hass, SERVICE_UNLOCK, "lock.t03", Context(user_id=hass_read_only_user.id)
+            hass, SERVICE_UNLOCK, "lock.t02", Context(user_id=hass_read_only_user.id)
         )
-    assert hass.states.get("lock.t03").state == HaLockState.LOCKED
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
 
 
 async def test_unlock_lock_stopped_answering(
@@ -255,24 +256,24 @@ async def test_unlock_lock_stopped_answering(
 ) -> None:
     """The lock went away unnoticed: the unlock is refused as lock_offline and it shows."""
     radio = init_integration.runtime_data.radio
-    radio.lock_model("T04").online = False
-    assert hass.states.get("lock.t04").state == HaLockState.LOCKED
+    radio.lock_model("T02").online = False
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
 
     with pytest.raises(HomeAssistantError) as err:
-        await _lock_service(hass, SERVICE_UNLOCK, "lock.t04")
+        await _lock_service(hass, SERVICE_UNLOCK, "lock.t02")
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "lock_offline"
-    assert err.value.translation_placeholders == {"room": "T04"}
-    assert hass.states.get("lock.t04").state == STATE_UNAVAILABLE
+    assert err.value.translation_placeholders == {"room": "T02"}
+    assert hass.states.get("lock.t02").state == STATE_UNAVAILABLE
 
 
 async def test_unlock_lock_known_offline(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """A lock known to be offline is not even tried (the entity is unavailable)."""
-    await _simulate(hass, "T04", "offline")
-    assert hass.states.get("lock.t04").state == STATE_UNAVAILABLE
-    entity = hass.data["lock"].get_entity("lock.t04")
+    await _simulate(hass, "T02", "offline")
+    assert hass.states.get("lock.t02").state == STATE_UNAVAILABLE
+    entity = hass.data["lock"].get_entity("lock.t02")
     with pytest.raises(HomeAssistantError) as err:
         await entity.async_unlock()
     assert err.value.translation_key == "lock_offline"
@@ -286,19 +287,19 @@ async def test_unlock_refused_by_the_lock(
 ) -> None:
     """The lock answers with a failure status: lock_command_failed, still locked."""
     radio = init_integration.runtime_data.radio
-    radio.lock_model("T04").command_status = 0x01  # ZCL FAILURE
+    radio.lock_model("T02").command_status = 0x01  # ZCL FAILURE
     with pytest.raises(HomeAssistantError) as err:
-        await _lock_service(hass, SERVICE_UNLOCK, "lock.t04")
+        await _lock_service(hass, SERVICE_UNLOCK, "lock.t02")
     assert err.value.translation_key == "lock_command_failed"
-    assert err.value.translation_placeholders == {"room": "T04"}
-    assert hass.states.get("lock.t04").state == HaLockState.LOCKED
+    assert err.value.translation_placeholders == {"room": "T02"}
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
 
 
 async def test_lock_jammed(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
-    await _simulate(hass, "T06", "jam")
-    assert hass.states.get("lock.t06").state == HaLockState.JAMMED
-    await _lock_service(hass, SERVICE_LOCK, "lock.t06")
-    assert hass.states.get("lock.t06").state == HaLockState.LOCKED
+    await _simulate(hass, "T02", "jam")
+    assert hass.states.get("lock.t02").state == HaLockState.JAMMED
+    await _lock_service(hass, SERVICE_LOCK, "lock.t02")
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
 
 
 # --- availability ----------------------------------------------------------------------------
@@ -308,28 +309,28 @@ async def test_unavailable_while_lock_offline(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """A room's entities follow its lock's link; the door log and lock pending stay readable."""
-    room_entities = {e.format(room="t07") for e in ROOM_ENTITIES}
+    room_entities = {e.format(room="t01") for e in ROOM_ENTITIES}
     # The e-label shows 暫停使用 rather than going blank.
-    stay = {"event.t07_door_activity", "binary_sensor.t07_lock_pending", "image.t07_e_label"}
+    stay = {"event.t01_door_activity", "binary_sensor.t01_lock_pending", "image.t01_e_label"}
     follow = room_entities - stay
     assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in room_entities)
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "16"
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
 
-    await _simulate(hass, "T07", "offline")
+    await _simulate(hass, "T01", "offline")
     for entity_id in follow:
         assert hass.states.get(entity_id).state == STATE_UNAVAILABLE, entity_id
     assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in stay)
     # An unavailable room is not counted as idle; the neighbour is not affected.
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "15"
-    assert hass.states.get("lock.t08").state == HaLockState.LOCKED
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "2"
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
 
-    await _simulate(hass, "T07", "online")
-    assert hass.states.get("lock.t07").state == HaLockState.LOCKED
-    assert hass.states.get("sensor.t07_status").state == "idle"
-    assert hass.states.get("binary_sensor.t07_door").state == STATE_OFF
-    assert hass.states.get("binary_sensor.t07_occupancy").state == STATE_OFF
-    assert hass.states.get("sensor.t07_holder").state == STATE_UNKNOWN
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "16"
+    await _simulate(hass, "T01", "online")
+    assert hass.states.get("lock.t01").state == HaLockState.LOCKED
+    assert hass.states.get("sensor.t01_status").state == "idle"
+    assert hass.states.get("binary_sensor.t01_door").state == STATE_OFF
+    assert hass.states.get("binary_sensor.t01_occupancy").state == STATE_OFF
+    assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
 
 
 # --- sensors ---------------------------------------------------------------------------------
@@ -358,7 +359,7 @@ async def test_status_sensor_translations(
 async def test_borrow_changes_room_and_site_sensors(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "16"
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "0"
     assert hass.states.get("sensor.t01_status").state == "idle"
     assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
@@ -369,7 +370,7 @@ async def test_borrow_changes_room_and_site_sensors(
 
     before = dt_util.utcnow()
     await patron_action(hass, "borrow", "T01", "S0001")
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "15"
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "2"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "1"
     assert hass.states.get("sensor.t01_status").state == "in_use"
     assert hass.states.get("sensor.t01_holder").state == "S***1"
@@ -378,7 +379,7 @@ async def test_borrow_changes_room_and_site_sensors(
     assert hass.states.get("sensor.t02_status").state == "idle"
 
     await patron_action(hass, "return", "T01", "S0001")
-    assert hass.states.get("sensor.main_library_idle_rooms").state == "16"
+    assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "0"
     assert hass.states.get("sensor.t01_status").state == "idle"
     assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
@@ -406,7 +407,7 @@ async def test_door_and_occupancy(hass: HomeAssistant, init_integration: MockCon
     await _simulate(hass, "T02", "vacant")
     assert hass.states.get(occupancy).state == STATE_OFF
     # Only T02 moved.
-    assert hass.states.get("binary_sensor.t03_door").state == STATE_OFF
+    assert hass.states.get("binary_sensor.t01_door").state == STATE_OFF
 
 
 async def test_battery_sensors_follow_the_devices_reports(
@@ -415,9 +416,9 @@ async def test_battery_sensors_follow_the_devices_reports(
     """Each device's battery, as its Power Configuration reports it over the air."""
     radio = init_integration.runtime_data.radio
     sensors = {
-        "lock": "sensor.t05_lock_battery",
-        "contact": "sensor.t05_door_contact_battery",
-        "occupancy": "sensor.t05_occupancy_sensor_battery",
+        "lock": "sensor.t01_lock_battery",
+        "contact": "sensor.t01_door_contact_battery",
+        "occupancy": "sensor.t01_occupancy_sensor_battery",
     }
     for entity_id in sensors.values():
         state = hass.states.get(entity_id)
@@ -428,21 +429,21 @@ async def test_battery_sensors_follow_the_devices_reports(
         entry = entity_registry.async_get(entity_id)
         assert entry is not None and entry.entity_category is EntityCategory.DIAGNOSTIC
 
-    devices = simulated_devices("T05")
+    devices = simulated_devices("T01")
     radio.device(devices.occupancy).set_battery(61)
     await radio._async_settle()
     await hass.async_block_till_done()
     assert hass.states.get(sensors["occupancy"]).state == "61"
     assert hass.states.get(sensors["contact"]).state == "100"
-    assert hass.states.get("sensor.t06_occupancy_sensor_battery").state == "100"
+    assert hass.states.get("sensor.t02_occupancy_sensor_battery").state == "100"
 
-    await _simulate(hass, "T05", "battery_low")
+    await _simulate(hass, "T01", "battery_low")
     assert hass.states.get(sensors["lock"]).state == "10"
 
     # A lock away takes its room's entities with it, its batteries' levels too.
-    await _simulate(hass, "T05", "offline")
+    await _simulate(hass, "T01", "offline")
     assert hass.states.get(sensors["occupancy"]).state == STATE_UNAVAILABLE
-    await _simulate(hass, "T05", "online")
+    await _simulate(hass, "T01", "online")
     assert hass.states.get(sensors["occupancy"]).state == "61"
 
 
@@ -508,19 +509,19 @@ async def test_door_activity_events(hass: HomeAssistant, init_integration: MockC
     assert hass.states.get("lock.l01").state == HaLockState.UNLOCKED
 
     # PUSH from inside: nobody identified.
-    await _simulate(hass, "T09", "push_button")
-    state = hass.states.get("event.t09_door_activity")
+    await _simulate(hass, "T01", "push_button")
+    state = hass.states.get("event.t01_door_activity")
     assert state.attributes["event_type"] == "push_exit"
     assert state.attributes["source"] == "push_button"
     assert "patron" not in state.attributes
 
     # The door opens while the bolt is thrown.
-    assert hass.states.get("lock.t10").state == HaLockState.LOCKED
-    await _simulate(hass, "T10", "door_open")
-    state = hass.states.get("event.t10_door_activity")
+    assert hass.states.get("lock.t02").state == HaLockState.LOCKED
+    await _simulate(hass, "T02", "door_open")
+    state = hass.states.get("event.t02_door_activity")
     assert state.attributes["event_type"] == "forced_open"
     assert state.attributes["source"] == "door"
-    assert hass.states.get("binary_sensor.t10_door").state == STATE_ON
+    assert hass.states.get("binary_sensor.t02_door").state == STATE_ON
 
     # Someone else's card is refused and logged, the door stays locked.
     await _simulate(hass, "L03", "card_tap", card="C-S0001")
@@ -533,36 +534,36 @@ async def test_door_activity_events(hass: HomeAssistant, init_integration: MockC
 
     assert [(e.data["room"], e.data["type"], e.data["patron"]) for e in bus] == [
         ("L01", "card_tap", "D***1"),
-        ("T09", "push_exit", None),
-        ("T10", "forced_open", None),
+        ("T01", "push_exit", None),
+        ("T02", "forced_open", None),
         ("L03", "refused", "S***1"),
     ]
     assert {e.data["site"] for e in bus} == {"Main Library"}
     # Nothing of this reached another room's log.
-    assert hass.states.get("event.t01_door_activity").state == STATE_UNKNOWN
+    assert hass.states.get("event.l02_door_activity").state == STATE_UNKNOWN
 
 
 async def test_door_activity_borrow_and_return(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    await patron_action(hass, "borrow", "T11", "S0001")
-    state = hass.states.get("event.t11_door_activity")
+    await patron_action(hass, "borrow", "T01", "S0001")
+    state = hass.states.get("event.t01_door_activity")
     assert state.attributes["event_type"] == "borrowed"
     assert state.attributes["source"] == "qr"
     assert state.attributes["patron"] == "S***1"
-    await patron_action(hass, "return", "T11", "S0001")
-    assert hass.states.get("event.t11_door_activity").attributes["event_type"] == "returned"
+    await patron_action(hass, "return", "T01", "S0001")
+    assert hass.states.get("event.t01_door_activity").attributes["event_type"] == "returned"
 
 
 async def test_door_activity_stays_available_offline(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """A refusal at an offline room still lands in its log."""
-    await _simulate(hass, "T12", "offline")
+    await _simulate(hass, "T02", "offline")
     with pytest.raises(HomeAssistantError):
-        await patron_action(hass, "borrow", "T12", "S0001")
+        await patron_action(hass, "borrow", "T02", "S0001")
     await hass.async_block_till_done()
-    state = hass.states.get("event.t12_door_activity")
+    state = hass.states.get("event.t02_door_activity")
     assert state.state != STATE_UNAVAILABLE
     assert state.attributes["event_type"] == "refused"
     assert state.attributes["reason"] == "lock_offline"

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 import contextlib
 import copy
+from datetime import timedelta
 import functools
 import logging
 from pathlib import Path
@@ -26,7 +27,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from zigpy.application import ControllerApplication as ZigpyApplication
 import zigpy.exceptions
 import zigpy.types as t
@@ -57,19 +58,13 @@ from custom_components.ntnu_library.zigbee.simulated import (
     simulated_devices,
 )
 
-from .conftest import SMALL_SITE, TIME_ZONE, call_service, patron_action, refusal, state_of
+from .conftest import TIME_ZONE, call_service, patron_action, refusal, state_of
 from .zigbee.fake_ncp import FakeNcp, install
 
 LOCKED = DoorLock.LockState.Locked
 UNLOCKED = DoorLock.LockState.Unlocked
 _UNLOCK_DOOR = DoorLock.ServerCommandDefs.unlock_door.id
 _INTEGRATION = "custom_components.ntnu_library"
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
 
 
 def _library(entry: MockConfigEntry) -> dict[str, Any]:
@@ -111,8 +106,22 @@ def _integration_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+async def _time_passes(hass: HomeAssistant, seconds: float = 30) -> None:
+    """Move the event loop's clock on: every timer due within `seconds` fires now.
+
+    What they set off runs to its end. Half a minute is many command timeouts: a resend of a
+    lost or failed command would be in it.
+    """
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 async def _wait_for(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
-    """Poll: the fake coordinator and the backoff answer through the event loop."""
+    """Poll until `condition` holds, for at most 10 s.
+
+    Not just turns of the event loop: starting the stick and every reconnect attempt go
+    through zigpy's database, which runs in a thread of its own.
+    """
     async with asyncio.timeout(10):
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -227,11 +236,11 @@ async def test_stick_link_lost_while_a_room_is_borrowed(
     app = radio.app
     assert app is not None
     caplog.clear()
+    opened = ncp.connects
     ncp.lose_link()
     app.connection_lost(TimeoutError("watchdog"))
-    await hass.async_block_till_done()
-    await asyncio.sleep(0.2)  # several reconnect attempts with backoff
-    await hass.async_block_till_done()
+    # Several reconnect attempts, each finding no stick, with backoff in between.
+    await _wait_for(hass, lambda: ncp.connects >= opened + 3)
     assert not radio.connected
 
     for entity_id in room_entities:
@@ -296,16 +305,26 @@ async def test_unloading_while_the_stick_is_gone_leaves_nothing_open(
     entry, ncp = bellows_site
     opened: list[Any] = []
     loaded = asyncio.Event()
+    stopping = asyncio.Event()
     load_db = ZigpyApplication._load_db
+    stop = BellowsRadio.async_stop
 
     async def slow_load_db(app: Any) -> None:
-        """Open the database as zigpy does; then take a while (a slow SD card)."""
+        """Open the database as zigpy does; then take a while (a slow SD card).
+
+        Longer than it takes the site to stop the radio: the attempt is still opening then.
+        """
         opened.append(app)
         await load_db(app)
         loaded.set()
-        await asyncio.sleep(0.5)
+        await stopping.wait()
+
+    async def watched_stop(radio: BellowsRadio) -> None:
+        stopping.set()
+        await stop(radio)
 
     monkeypatch.setattr(ZigpyApplication, "_load_db", slow_load_db)
+    monkeypatch.setattr(BellowsRadio, "async_stop", watched_stop)
     ncp.lose_link()
     async with asyncio.timeout(5):
         await loaded.wait()  # a reconnect attempt is opening the database
@@ -400,8 +419,7 @@ async def test_a_command_timeout_is_reported_and_never_retried(
     result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["door"] == "unlock_failed"  # the patron is told
     assert len(unlocks) == 1
-    await asyncio.sleep(3 * timeout)  # nothing sends it again behind the patron's back
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _time_passes(hass)  # nothing sends it again behind the patron's back
     assert len(unlocks) == 1
     assert lock.lock_state == LOCKED
     assert radio.lock_state("T01") is LockState.LOCKED
@@ -452,8 +470,7 @@ async def test_a_lock_that_refuses_the_unlock(
     result = await patron_action(hass, "borrow", "T01", "S0001")
     assert result["door"] == "unlock_failed"
     assert len(unlocks) == 1  # one command, answered, not tried again
-    await asyncio.sleep(0.1)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _time_passes(hass)
     assert len(unlocks) == 1
     assert lock.lock_state == LOCKED
     assert radio.lock_state("T01") is LockState.LOCKED
@@ -498,8 +515,7 @@ async def test_a_lost_acknowledgement_is_not_resent_as_a_second_unlock(
 
     monkeypatch.setattr(app, "send_packet", ack_lost)
     result = await patron_action(hass, "borrow", "T01", "S0001")
-    await asyncio.sleep(0.1)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _time_passes(hass)  # zigpy resends nothing either
     assert acks_lost
     assert len(unlocks) == 1, f"unlock_door reached the lock {len(unlocks)} times"
     # Whatever the patron was told, the borrow stands and the door shows what the lock says.

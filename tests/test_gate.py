@@ -14,15 +14,9 @@ from zigpy.zcl.clusters.closures import DoorLock
 from custom_components.ntnu_library.const import DOMAIN, MAX_WAITING_LOGINS_PER_CALLER
 from custom_components.ntnu_library.core.model import Patron
 
-from .conftest import PASSWORD, SMALL_SITE, call_service, patron_action, state_of
+from .conftest import PASSWORD, call_service, patron_action, state_of
 
 WRONG = "not-the-password"
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
 
 
 async def _refusal(hass: HomeAssistant, service: str, data: dict[str, Any]) -> str:

@@ -22,23 +22,9 @@ from custom_components.ntnu_library.demo import DEMO_PATRONS
 from custom_components.ntnu_library.zigbee.radio import RadioError
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
 
-from .conftest import (
-    PASSWORD,
-    SMALL_SITE,
-    THIS_MONTH,
-    WHOLE_SITE,
-    call_service,
-    patron_action,
-    state_of,
-)
+from .conftest import PASSWORD, THIS_MONTH, WHOLE_SITE, call_service, patron_action, state_of
 
 ZIGPY_MAJOR = int(version("zigpy").split(".")[0])
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here (parametrize with WHOLE_SITE for all of them)."""
-    return SMALL_SITE
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:

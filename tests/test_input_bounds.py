@@ -26,15 +26,9 @@ from custom_components.ntnu_library.const import (
     SUBENTRY_ROOM,
 )
 
-from .conftest import SMALL_SITE, call_service
+from .conftest import call_service
 
 FORGED = "ERROR fake admin login"  # short enough for an id field
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
 
 
 def _forged_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -307,4 +307,7 @@ async def test_a_site_may_start_a_library_of_its_own(
             },
         )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_LIBRARY] not in ("new", init_integration.runtime_data.library.library_id)
+    assert result["data"][CONF_LIBRARY] not in (
+        "new",
+        init_integration.runtime_data.library.library_id,
+    )

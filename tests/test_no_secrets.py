@@ -73,14 +73,14 @@ async def test_a_whole_session_puts_no_secret_in_service_data(
     await runtime.directory.async_activate("Q0042", code, chosen, address=None)
     for action in ("borrow", "open", "return"):
         await async_patron_action(
-            hass, room="T04", action=action, patron_id="Q0042", password=chosen
+            hass, room="T01", action=action, patron_id="Q0042", password=chosen
         )
     reset = await call_service(
         hass, "update_patron", {"patron_id": "Q0042", "reset_password": True}
     )
     second_code = reset["activation_code"]
-    await call_service(hass, "borrow", {"room": "T05", "patron_id": "S0001"})
-    await call_service(hass, "return_room", {"room": "T05", "patron_id": "S0001"})
+    await call_service(hass, "borrow", {"room": "T02", "patron_id": "S0001"})
+    await call_service(hass, "return_room", {"room": "T02", "patron_id": "S0001"})
 
     recorded = repr([event.data for event in calls])
     assert "add_patron" in recorded and "update_patron" in recorded  # the calls are there

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ntnu_library.core.breaker import CircuitBreaker
+from custom_components.ntnu_library.core.breaker import DEFAULT_OPEN_SECONDS, CircuitBreaker
 
-from .conftest import PASSWORD, SMALL_SITE, call_service, patron_action, refusal, state_of
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
-
+from .conftest import PASSWORD, call_service, patron_action, refusal, state_of
 
 BORROW = ("borrow", "T01", "S0001")
 
@@ -33,10 +27,11 @@ async def _refused(
 
 
 async def test_a_broken_patron_system_fails_secure_and_recovers(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+    hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
+    """Three failures open the breaker; after its pause one trial goes through."""
     runtime = init_integration.runtime_data
-    runtime.gate.breaker = CircuitBreaker(failures_to_open=3, open_seconds=0.2)
+    runtime.gate.breaker = CircuitBreaker(failures_to_open=3)
     directory = runtime.patrons.system
     before = runtime.as_store_data()["library"]
     with patch.object(
@@ -52,7 +47,9 @@ async def test_a_broken_patron_system_fails_secure_and_recovers(
     assert state_of(hass, "lock.t01") == "locked"
     assert state_of(hass, "sensor.t01_status") == "idle"
 
-    await asyncio.sleep(0.25)  # the pause; the next request is the trial
+    frozen_clock.tick(timedelta(seconds=DEFAULT_OPEN_SECONDS - 1))  # open, the system is back
+    assert await _refused(hass, *BORROW) == "patron_system_unavailable"
+    frozen_clock.tick(timedelta(seconds=1))  # the pause is over: the next request is the trial
     result = await patron_action(hass, *BORROW)
     assert result["status"] == "in_use"
     assert state_of(hass, "lock.t01") == "unlocked"

@@ -86,12 +86,12 @@ async def test_refusal_code_is_the_reason(
 
 async def test_second_patron_is_refused(hass: HomeAssistant, ws: Any) -> None:
     """A borrowed room is not idle for anyone else."""
-    assert (await _send(ws, room="T03", action="borrow", patron_id="S0001", password=PASSWORD))[
+    assert (await _send(ws, room="T01", action="borrow", patron_id="S0001", password=PASSWORD))[
         "success"
     ]
-    answer = await _send(ws, room="T03", action="borrow", patron_id="G0001", password=PASSWORD)
+    answer = await _send(ws, room="T01", action="borrow", patron_id="G0001", password=PASSWORD)
     assert answer["error"]["code"] == "room_not_idle"
-    answer = await _send(ws, room="T03", action="open", patron_id="G0001", password=PASSWORD)
+    answer = await _send(ws, room="T01", action="open", patron_id="G0001", password=PASSWORD)
     assert answer["error"]["code"] == "not_holder"
 
 

@@ -10,13 +10,7 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .conftest import SMALL_SITE, call_service, patron_action
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
+from .conftest import call_service, patron_action
 
 
 def _of(events: list[Event], kind: str) -> list[Event]:

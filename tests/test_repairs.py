@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio, simulated_devices
 
-from .conftest import SMALL_SITE, state_of
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
+from .conftest import state_of
 
 
 async def test_a_lock_leaving_raises_an_issue_until_it_is_back(

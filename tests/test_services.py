@@ -35,7 +35,6 @@ from custom_components.ntnu_library.subentries import room_subentry
 from .conftest import (
     ACTIVATION_CODE,
     PASSWORD,
-    SMALL_SITE,
     THIS_MONTH,
     WHOLE_SITE,
     IlsServer,
@@ -43,6 +42,7 @@ from .conftest import (
     call_service,
     in_transaction,
     patron_action,
+    refusal,
     state_of,
 )
 
@@ -56,12 +56,6 @@ PATRON_IDS = ("S0001", "G0001", "D0001", "X0001", "E0001", "F0001", "A0001")
 def patron_system(request: pytest.FixtureRequest) -> str:
     """Every test here runs against the site's own directory and against the ILS over SIP2."""
     return str(request.param)
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here (parametrize with WHOLE_SITE for all of them)."""
-    return SMALL_SITE
 
 
 @pytest.fixture
@@ -834,7 +828,9 @@ async def test_frozen_holder_checks_in_each_day(
 
     # A check-in of another day never counts, pruned or not (the clock's tick prunes them).
     patrons = init_integration.runtime_data.rooms.patrons
-    await in_transaction(init_integration, lambda: patrons.check_ins.update(X0001=date(2025, 3, 12)))
+    await in_transaction(
+        init_integration, lambda: patrons.check_ins.update(X0001=date(2025, 3, 12))
+    )
     with pytest.raises(ServiceValidationError) as err:
         await patron_action(hass, *open_l02)
     assert err.value.translation_key == "not_checked_in"
@@ -964,20 +960,26 @@ async def test_room_id_is_case_insensitive(
 # --- 6. staff and automation services at work ------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "how",
-    [{"room": "T01"}, {"room": "t01"}, {"patron_id": "S0001"}, {"patron_name": "王小明"}],
-    ids=["room", "room_lower_case", "patron_id", "patron_name"],
-)
+# The counter finds what to return by the room or the patron's ID with either patron system,
+# by the patron's name only in the site's own directory (SIP2 has no search by name).
+COUNTER_RETURNS = [
+    *(
+        pytest.param(system, how, id=f"{system}-{name}")
+        for system in (PATRONS_LOCAL, PATRONS_SIP2)
+        for name, how in (
+            ("room", {"room": "T01"}),
+            ("room_lower_case", {"room": "t01"}),
+            ("patron_id", {"patron_id": "S0001"}),
+        )
+    ),
+    pytest.param(PATRONS_LOCAL, {"patron_name": "王小明"}, id=f"{PATRONS_LOCAL}-patron_name"),
+]
+
+
+@pytest.mark.parametrize(("patron_system", "how"), COUNTER_RETURNS)
 async def test_counter_return(
-    hass: HomeAssistant,
-    init_integration: MockConfigEntry,
-    events: list[Event],
-    how: dict,
-    patron_system: str,
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event], how: dict
 ) -> None:
-    if patron_system == PATRONS_SIP2 and "patron_name" in how:
-        pytest.skip("SIP2 has no search by name: the counter asks for the ID or the room")
     await patron_action(hass, "borrow", "T01", "S0001")
     await patron_action(hass, "borrow", "T02", "G0001")
     events.clear()
@@ -991,6 +993,29 @@ async def test_counter_return(
     assert [(e.data["type"], e.data["source"], e.data["patron"]) for e in events] == [
         ("returned", "counter", "S***1")
     ]
+
+
+@pytest.mark.parametrize("patron_system", [PATRONS_SIP2])
+async def test_counter_return_by_name_over_sip2_is_refused(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: list[Event], ils: IlsServer
+) -> None:
+    """SIP2 cannot look a patron up by name: the name finds nobody, the room stays borrowed.
+
+    Staff are told the patron is unknown and ask for the ID or the room instead.
+    """
+    await patron_action(hass, "borrow", "T01", "S0001")
+    events.clear()
+    asked = dict(ils.counts)
+    with pytest.raises(ServiceValidationError) as refused:
+        await call_service(hass, "counter_return", {"patron_name": "王小明"})
+    assert refusal(refused.value) == "unknown_patron"
+    assert refused.value.translation_placeholders == {"patron": "王小明"}
+    assert ils.counts == asked  # nothing to ask the ILS
+    assert state_of(hass, "sensor.t01_status") == "in_use"
+    assert state_of(hass, "sensor.t01_holder") == "S***1"
+    assert not [e for e in events if e.data["type"] == "returned"]
+    # By ID the same patron's room comes back.
+    assert (await call_service(hass, "counter_return", {"patron_id": "S0001"}))["room"] == "T01"
 
 
 async def test_reserve_open_and_cancel_long_term(

@@ -36,7 +36,6 @@ from custom_components.ntnu_library.subentries import room_subentry
 
 from .conftest import (
     ILS_LOGIN_PASSWORD,
-    SMALL_SITE,
     IlsServer,
     call_service,
     patron_action,
@@ -52,12 +51,6 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 def patron_system() -> str:
     """Every site here checks patrons against the ILS."""
     return PATRONS_SIP2
-
-
-@pytest.fixture
-def site_rooms() -> tuple[str, ...]:
-    """Five rooms are enough here."""
-    return SMALL_SITE
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ from custom_components.ntnu_library.sip2 import (
     Sip2Unavailable,
 )
 
+from ..conftest import until
 from ..sip2.pysip2_ils import PySip2Ils
 
 # The HA test plugin blocks sockets; connections stay limited to 127.0.0.1.
@@ -669,7 +670,7 @@ async def test_bad_checksum_to_the_ils_every_time(system: IlsPatronSystem, ils: 
 async def test_reconnect_after_drop(system: IlsPatronSystem, ils: Ils) -> None:
     ils.fault = "drop"  # answers, then hangs up
     assert (await system.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
-    await asyncio.sleep(0.05)
+    await until(lambda: ils.fault is None)  # the ILS clears the fault as it hangs up
     assert (await system.async_authenticate("S0001", PASSWORD)).patron_id == "S0001"
     assert ils.connections == 2
     assert ils.counts["93"] == 2  # logged in again on the new connection
@@ -689,7 +690,7 @@ async def test_serialized_use(system: IlsPatronSystem, ils: Ils) -> None:
 async def test_cancellation_leaves_no_half_session(system: IlsPatronSystem, ils: IlsServer) -> None:
     ils.fault = "silent"
     task = asyncio.create_task(system.async_authenticate("S0001", PASSWORD))
-    await asyncio.sleep(0.1)
+    await until(lambda: ils.counts.get("63") == 1)  # asked, and no answer coming
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -42,11 +42,8 @@ from custom_components.ntnu_library.core.circulation_state import (
     ScanBackResult,
     normalize_barcode,
 )
-from custom_components.ntnu_library.core.membership import (
-    extend_membership,
-    reactivate_membership,
-)
 from custom_components.ntnu_library.core.errors import Reason, Refused
+from custom_components.ntnu_library.core.membership import extend_membership, reactivate_membership
 from custom_components.ntnu_library.core.model import Patron
 from custom_components.ntnu_library.demo import demo_catalogue
 
@@ -920,9 +917,7 @@ def test_the_demo_catalogue() -> None:
 
 def test_the_demo_self_checkout() -> None:
     circ = make()
-    result = circ.checkout(
-        ALICE, ["B00001", "R00001", "CD-B00001"], NOW, kiosk="K1", frozen=False
-    )
+    result = circ.checkout(ALICE, ["B00001", "R00001", "CD-B00001"], NOW, kiosk="K1", frozen=False)
     assert result.receipt == [
         ReceiptLine(barcode="B00001", title="Book 00001 圖書", due=date(2026, 7, 10))
     ]

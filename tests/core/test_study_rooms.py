@@ -108,7 +108,9 @@ def refused(library: StudyRooms, reason: Reason) -> Iterator[pytest.ExceptionInf
     assert snapshot(library) == before, "a refused action changed the state"
 
 
-def borrowed(library: StudyRooms, room: Room = T01, who: Patron = ALICE, when: datetime = NOW) -> None:
+def borrowed(
+    library: StudyRooms, room: Room = T01, who: Patron = ALICE, when: datetime = NOW
+) -> None:
     """Set the scene: `who` has borrowed `room`."""
     library.borrow(room.room_id, who, when, lock_online=True)
 
@@ -281,7 +283,9 @@ def frozen_holder(library: StudyRooms) -> StudyRooms:
     return library
 
 
-def test_a_frozen_long_term_holder_cannot_open_before_checking_in(frozen_holder: StudyRooms) -> None:
+def test_a_frozen_long_term_holder_cannot_open_before_checking_in(
+    frozen_holder: StudyRooms,
+) -> None:
     with refused(frozen_holder, Reason.NOT_CHECKED_IN) as err:
         frozen_holder.open_door("L02", XENA, NOW, lock_online=True)
     assert err.value.placeholders == {"room": "L02"}
@@ -782,7 +786,9 @@ def test_unfreezing_lifts_the_freeze_and_the_check_in(frozen_holder: StudyRooms)
 
 
 @pytest.mark.parametrize("patron_id", ["S0001", "X0001"], ids=["never frozen", "freeze ended"])
-def test_unfreezing_a_patron_who_is_not_frozen_is_refused(library: StudyRooms, patron_id: str) -> None:
+def test_unfreezing_a_patron_who_is_not_frozen_is_refused(
+    library: StudyRooms, patron_id: str
+) -> None:
     library.freeze("X0001", 1, "r", NOW - timedelta(days=1))
     with refused(library, Reason.NOT_FROZEN) as err:
         library.unfreeze(patron_id, NOW)
@@ -881,7 +887,9 @@ def test_a_room_already_empty_when_borrowed_counts_from_the_borrow(library: Stud
     assert library.due_returns(at(9, 30)) == [("T01", "empty")]
 
 
-def test_without_an_occupancy_report_a_room_never_returns_for_emptiness(library: StudyRooms) -> None:
+def test_without_an_occupancy_report_a_room_never_returns_for_emptiness(
+    library: StudyRooms,
+) -> None:
     borrowed(library, T01, ALICE, at(9))
     assert library.due_returns(at(21, 59)) == []
 

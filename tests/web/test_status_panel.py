@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import json
 import re
 from typing import Any
@@ -10,6 +11,7 @@ from unittest.mock import patch
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
@@ -43,9 +45,9 @@ from custom_components.ntnu_library.web.context import (
 )
 from custom_components.ntnu_library.web.status_panel import STREAMS
 
-from ..conftest import SMALL_SITE, TIME_ZONE
+from ..conftest import TIME_ZONE, WHOLE_SITE, until
 
-WHOLE_SITE_IDS = {room.room_id for room in DEMO_ROOMS}
+WHOLE_SITE_IDS = set(WHOLE_SITE)
 SCRIPT_NAME = "<script>alert(1)</script>"
 # A tile as the server renders it: its status class, its room id, its status word.
 TILE = re.compile(
@@ -110,16 +112,14 @@ async def _data_line(response: ClientResponse) -> str:
             return line
 
 
-async def _no_event(response: ClientResponse, seconds: float) -> None:
-    """Nothing but comments arrives for a while."""
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(_data_line(response), seconds)
+async def _nothing_sent(response: ClientResponse) -> None:
+    """Nothing arrives while the event loop turns: what the server has due, it sends at once.
 
-
-async def _until(condition: Any, seconds: float = 5) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    For the tests on the frozen clock, where nothing is due until the test moves the clock.
+    """
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert response.content.read_nowait() == b""
 
 
 def _assert_secure(response: ClientResponse) -> None:
@@ -135,6 +135,8 @@ def _assert_secure(response: ClientResponse) -> None:
 # --- what the panel shows ------------------------------------------------------------------
 
 
+# The demo's whole site: 18 rooms on two floors, T10 to T12 sorted after T09.
+@pytest.mark.parametrize("site_rooms", [WHOLE_SITE])
 async def test_page_and_json_show_every_room_with_its_status(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -220,7 +222,6 @@ async def test_page_and_json_show_every_room_with_its_status(
     assert _tiles(await _page(client, "?lang=en"))["T01"] == ("idle", "Idle")
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_page_works_without_scripts_and_loads_its_own_files(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -275,7 +276,6 @@ def _assert_no_patron_data(text: str) -> None:
         assert not re.search(pattern, text, re.IGNORECASE), pattern
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_no_patron_data_anywhere(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -300,7 +300,6 @@ async def test_no_patron_data_anywhere(
         _assert_no_patron_data(raw)
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_html_in_a_room_name_is_escaped(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -340,7 +339,6 @@ async def test_html_in_a_room_name_is_escaped(
 # --- headers --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_security_headers_and_no_cors(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -363,7 +361,6 @@ async def test_security_headers_and_no_cors(
 # --- the stream ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_stream_sends_the_snapshot_then_every_change(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -393,35 +390,49 @@ async def test_stream_sends_the_snapshot_then_every_change(
         assert _statuses(change)["T02"] == "unavailable"
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_stream_coalesces_a_burst(
-    hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
+    hass: HomeAssistant,
+    frozen_clock: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    client: TestClient,
 ) -> None:
-    loop = asyncio.get_running_loop()
+    """Changes right after a send wait out the rest of the half second, then go as one event."""
+    coalesce = timedelta(seconds=status_panel.COALESCE_SECONDS)
     async with client.get(STATUS_STREAM_PATH) as stream:
         await _event(stream)
-        started = loop.time()
+        await init_integration.runtime_data.commands.async_counter_action("borrow", "T01", "S0001")
         for _ in range(20):
             async_dispatcher_send(hass, SIGNAL_PUBLIC_STATUS)
-        await _event(stream)
-        # The burst came right after the snapshot: it waits out the rest of the half second.
-        assert loop.time() - started >= status_panel.COALESCE_SECONDS * 0.8
-        await _no_event(stream, status_panel.COALESCE_SECONDS * 2)
+        await _nothing_sent(stream)
+        frozen_clock.tick(coalesce * 0.9)
+        await _nothing_sent(stream)
+        # Past the half second: the loop runs a timer once its clock is beyond the moment.
+        frozen_clock.tick(coalesce * 0.2)
+        data, _ = await _event(stream)
+        assert _statuses(data)["T01"] == "in_use"
+        frozen_clock.tick(coalesce * 2)
+        await _nothing_sent(stream)  # the whole burst went in that one event
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_stream_heartbeat(
-    hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
+    hass: HomeAssistant,
+    frozen_clock: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    client: TestClient,
 ) -> None:
-    with patch.object(status_panel, "HEARTBEAT_SECONDS", 0.05):
-        async with client.get(STATUS_STREAM_PATH) as stream:
-            await _event(stream)
-            async with asyncio.timeout(5):
-                lines = [(await stream.content.readline()).decode() for _ in range(4)]
+    """A quiet stream gets a comment every 15 s: proxies and screens see it is alive."""
+    quiet = timedelta(seconds=status_panel.HEARTBEAT_SECONDS)
+    lines: list[str] = []
+    async with client.get(STATUS_STREAM_PATH) as stream:
+        await _event(stream)
+        for _ in range(2):
+            frozen_clock.tick(quiet * 0.9)
+            await _nothing_sent(stream)
+            frozen_clock.tick(quiet * 0.2)
+            lines += [(await stream.content.readline()).decode() for _ in range(2)]
     assert lines == [": heartbeat\n", "\n", ": heartbeat\n", "\n"]
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_a_client_going_away_ends_its_stream(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -430,14 +441,13 @@ async def test_a_client_going_away_ends_its_stream(
     await _event(stream)
     assert len(streams.wakers) == 1
     stream.close()
-    await _until(lambda: not streams.wakers)
+    await until(lambda: not streams.wakers)
     # Changes after that go nowhere and break nothing.
     await init_integration.runtime_data.commands.async_counter_action("borrow", "T01", "S0001")
     await hass.async_block_till_done()
     assert not streams.wakers
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_streams_over_the_cap_are_turned_away(
     hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
 ) -> None:
@@ -455,12 +465,12 @@ async def test_streams_over_the_cap_are_turned_away(
         # The JSON still answers: that is where a turned-away screen goes.
         assert (await client.get(STATUS_API_PATH)).status == 200
         first.close()
-        await _until(lambda: len(streams.wakers) == 1)
+        await until(lambda: len(streams.wakers) == 1)
         async with client.get(STATUS_STREAM_PATH) as third:
             assert third.status == 200
             await _event(third)
         second.close()
-    await _until(lambda: not streams.wakers)
+    await until(lambda: not streams.wakers)
 
 
 async def test_streams_end_when_home_assistant_stops(
@@ -487,7 +497,6 @@ async def test_streams_end_when_home_assistant_stops(
 # --- sites come and go -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("site_rooms", [SMALL_SITE])
 async def test_a_second_site_appears_when_it_is_set_up(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,

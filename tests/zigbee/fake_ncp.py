@@ -71,6 +71,7 @@ class FakeNcp:
     def __init__(self) -> None:
         self.api: Any = None
         self.online = True  # False: the port is gone (connect fails)
+        self.connects = 0  # how often bellows opened the port, failed attempts included
         self.joined = True
         self.commands: list[tuple[str, dict[str, Any]]] = []
         self.devices: dict[int, SimulatedDevice] = {}
@@ -83,6 +84,7 @@ class FakeNcp:
     # -- the gateway interface (bellows.uart.Gateway) ------------------------------
 
     async def connect(self, config: dict[str, Any], api: Any, use_thread: bool = True) -> FakeNcp:
+        self.connects += 1
         if not self.online:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", config["path"])
         self.api = api
@@ -100,7 +102,8 @@ class FakeNcp:
         self.api = None
 
     async def wait_for_startup_reset(self) -> None:
-        await asyncio.sleep(10)
+        """A stick resets only when told to: bellows' own timeout ends this wait."""
+        await asyncio.Event().wait()
 
     async def send_data(self, data: bytes) -> None:
         self.command(data)
@@ -344,6 +347,7 @@ class _AshLink(asyncio.Protocol):
         self._rx = 0  # the next frame number expected from the host
         self._tx = 0  # the number of our next DATA frame
         self._hung_up = False  # nothing more is written once the end was sent
+        self.unheard = 0  # bytes from the host the coordinator swallowed, being `silent`
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -373,7 +377,10 @@ class _AshLink(asyncio.Protocol):
             self._transport.write_eof()
 
     def data_received(self, data: bytes) -> None:
-        if self._server.silent or self._hung_up:
+        if self._server.silent:
+            self.unheard += len(data)
+            return
+        if self._hung_up:
             return
         self._buffer += data
         while (end := self._buffer.find(_FLAG)) >= 0:
@@ -476,7 +483,11 @@ def bellows_radio(path: str, tmp_path: Path, **kwargs: Any) -> BellowsRadio:
 
 
 async def wait_for(condition: Callable[[], bool]) -> None:
-    """Poll: the fake answers through the event loop (or a socket), so nothing to wait on."""
+    """Poll until `condition` holds, for at most 5 s.
+
+    The fake answers through the event loop (or a loopback socket), but starting bellows and
+    every reconnect attempt go through zigpy's database, which runs in a thread of its own.
+    """
     async with asyncio.timeout(5):
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)

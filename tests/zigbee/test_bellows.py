@@ -155,6 +155,7 @@ async def test_a_card_tap_arrives_through_incoming_message_handler(
 async def test_radio_loss_takes_every_room_offline_until_the_stick_is_back(
     radio: BellowsRadio, ncp: FakeNcp, events: list[DeviceEvent], caplog: pytest.LogCaptureFixture
 ) -> None:
+    opened = ncp.connects
     ncp.lose_link()
     assert not radio.connected
     assert not radio.is_online("T01")
@@ -167,7 +168,7 @@ async def test_radio_loss_takes_every_room_offline_until_the_stick_is_back(
         await radio.async_unlock("T01")
     with pytest.raises(RadioError):
         await radio.async_permit_join(10)
-    await asyncio.sleep(0.2)  # a few failed attempts with backoff
+    await wait_for(lambda: ncp.connects >= opened + 3)  # failed attempts, with backoff
     assert not radio.connected
     events.clear()
 

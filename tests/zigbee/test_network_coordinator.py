@@ -72,7 +72,7 @@ from custom_components.ntnu_library.zigbee.simulated import (
     simulated_devices,
 )
 
-from ..conftest import TIME_ZONE, call_service, patron_action, refusal, state_of
+from ..conftest import TIME_ZONE, call_service, patron_action, refusal, state_of, until
 from .fake_ncp import ROOMS, FakeNcp, NcpServer, bellows_radio, wait_for
 
 _BELLOWS = "custom_components.ntnu_library.zigbee.bellows"
@@ -264,6 +264,14 @@ def _ours(record: logging.LogRecord) -> bool:
     )
 
 
+def _attempts(caplog: pytest.LogCaptureFixture) -> int:
+    """The reconnect attempts that failed, as the radio logs them (at debug level)."""
+    return sum(
+        r.name == _BELLOWS and r.getMessage().startswith("Reconnect attempt ")
+        for r in caplog.records
+    )
+
+
 def _lost_and_back(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str]]:
     warnings = [
         r.getMessage()
@@ -285,6 +293,7 @@ async def test_a_lost_link_takes_every_room_offline_until_the_coordinator_is_bac
     how: str,
 ) -> None:
     lock = _lock(server)
+    caplog.set_level(logging.DEBUG, logger=_BELLOWS)
     caplog.clear()
     if how == "hangs up":
         server.drop()  # still listening: the first attempt gets through
@@ -304,7 +313,7 @@ async def test_a_lost_link_takes_every_room_offline_until_the_coordinator_is_bac
     assert lock.lock_state == LOCKED  # still locked behind the gateway
 
     if how == "is gone":
-        await asyncio.sleep(0.3)  # several refused attempts
+        await wait_for(lambda: _attempts(caplog) >= 3)  # refused, with backoff in between
         assert not radio.connected
         assert server.connections == 1
         await server.start()  # the same port again
@@ -339,7 +348,9 @@ async def test_work_in_flight_when_the_link_goes_is_abandoned(
     assert app is not None
     server.silent = True
     feeding = app.create_task(app.watchdog_feed(), "watchdog feed in flight")
-    await asyncio.sleep(0.05)  # its frame is out and not acknowledged
+    link = server.link
+    assert link is not None
+    await until(lambda: link.unheard > 0)  # its frame is out and not acknowledged
     assert not feeding.done()
     server.drop()
     await wait_for(feeding.done)
@@ -352,33 +363,48 @@ async def test_work_in_flight_when_the_link_goes_is_abandoned(
     "moment", ["between attempts", "while an attempt closes", "while an attempt waits"]
 )
 async def test_stopping_while_reconnecting_leaves_nothing_behind(
-    radio: BellowsRadio, server: NcpServer, monkeypatch: pytest.MonkeyPatch, moment: str
+    radio: BellowsRadio,
+    server: NcpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    moment: str,
 ) -> None:
     """Home Assistant stops (or the site unloads) while the coordinator is away.
 
     Nothing may stay behind: no task, no socket, no database (zigpy's SQLite thread).
     """
     closed: list[Any] = []
+    stopping = asyncio.Event()
     shutdown = compat.async_shutdown
 
     async def slow_shutdown(app: Any, **kwargs: Any) -> None:
-        """Close as zigpy does, a little later (a slow SD card)."""
+        """Close as zigpy does; an attempt's close is slow (an SD card): the stop comes first."""
         closed.append(app)
-        await asyncio.sleep(0.2)
+        if moment == "while an attempt closes" and len(closed) > 1:
+            await stopping.wait()
         await shutdown(app, **kwargs)
 
     monkeypatch.setattr(compat, "async_shutdown", slow_shutdown)
+    caplog.set_level(logging.DEBUG, logger=_BELLOWS)
     if moment == "while an attempt waits":
         server.silent = True  # it connects, then waits for an answer that never comes
         server.drop()
-        await wait_for(lambda: server.connections == 2)
+        # The attempt's connection is the second; its reset goes unanswered.
+        await wait_for(
+            lambda: server.connections == 2 and server.link is not None and server.link.unheard > 0
+        )
     else:
         await server.stop()  # attempts are refused
     await wait_for(lambda: not radio.connected)
     if moment == "while an attempt closes":
         await wait_for(lambda: len(closed) == 2)  # the lost application, then an attempt's
-    else:
-        await asyncio.sleep(0.3)
+    elif moment == "between attempts":
+        # An attempt failed: the reconnect task waits out its backoff. Looked at after every
+        # turn of the loop, this is seen before the backoff's timer can fire.
+        async with asyncio.timeout(20):
+            while not _attempts(caplog):  # noqa: ASYNC110
+                await asyncio.sleep(0)
+    stopping.set()
     await radio.async_stop()
     assert radio.app is None
     assert not radio.connected
@@ -560,6 +586,7 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
     await hass.services.async_call("lock", "lock", {"entity_id": "lock.t01"}, blocking=True)
     await wait_for(lambda: lock.lock_state == LOCKED)
 
+    caplog.set_level(logging.DEBUG, logger=_BELLOWS)
     caplog.clear()
     await server.stop()  # the building's gateway is off the network
     await wait_for(lambda: not radio.connected)
@@ -572,7 +599,7 @@ async def test_a_site_on_a_network_coordinator_survives_the_link_going(
         await patron_action(hass, "open", "T01", "S0001")
     assert refusal(refused.value) == "lock_offline"
     assert lock.lock_state == LOCKED
-    await asyncio.sleep(0.2)  # attempts, refused, with backoff
+    await wait_for(lambda: _attempts(caplog) >= 3)  # refused, with backoff in between
 
     await server.start()
     await wait_for(lambda: bool(_lost_and_back(caplog)[1]))
