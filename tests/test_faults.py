@@ -117,12 +117,12 @@ async def _time_passes(hass: HomeAssistant, seconds: float = 30) -> None:
 
 
 async def _wait_for(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
-    """Poll until `condition` holds, for at most 10 s.
+    """Poll until `condition` holds (the bound only ends a wait that would never end).
 
     Not just turns of the event loop: starting the stick and every reconnect attempt go
     through zigpy's database, which runs in a thread of its own.
     """
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     await hass.async_block_till_done()

@@ -87,7 +87,7 @@ def _tiles(page: str) -> dict[str, tuple[str, str]]:
     return {m["room"]: (m["status"], m["word"]) for m in TILE.finditer(page)}
 
 
-async def _event(response: ClientResponse, seconds: float = 5) -> tuple[dict[str, Any], str]:
+async def _event(response: ClientResponse, seconds: float = 30) -> tuple[dict[str, Any], str]:
     """The next data event of a stream (comments skipped) and the raw text it came in."""
     raw: list[str] = []
     data: list[str] = []

@@ -483,11 +483,13 @@ def bellows_radio(path: str, tmp_path: Path, **kwargs: Any) -> BellowsRadio:
 
 
 async def wait_for(condition: Callable[[], bool]) -> None:
-    """Poll until `condition` holds, for at most 5 s.
+    """Poll until `condition` holds (it usually does within milliseconds).
 
     The fake answers through the event loop (or a loopback socket), but starting bellows and
     every reconnect attempt go through zigpy's database, which runs in a thread of its own.
+    The bound only ends a wait that would never end: a busy machine (two suites at once on two
+    cores) took more than 5 s to let three devices join and be configured.
     """
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)

@@ -64,7 +64,7 @@ from custom_components.ntnu_library.zigbee.zha import ZhaNotLoaded, ZhaRadio
 
 from ..conftest import call_service, patron_action, state_of
 from .conftest import ROOMS
-from .zha_network import STICK_IEEE, SimulatedStick
+from .zha_network import JOIN_TIMEOUT, STICK_IEEE, SimulatedStick
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("zha") is None,
@@ -257,7 +257,7 @@ async def _reinterview(app: ControllerApplication, ieee: t.EUI64) -> Any:
     try:
         old = app.devices.pop(ieee)
         app.handle_join(old.nwk, ieee, t.NWK(0x0000))
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(JOIN_TIMEOUT):
             device = await done
     finally:
         app.remove_listener(waiter)

@@ -42,7 +42,7 @@ _LOGGER = logging.getLogger(__name__)
 STICK_IEEE = t.EUI64.convert("4e:54:4e:55:ff:ff:00:01")
 STICK_MANUFACTURER = "NTNU Sim"
 STICK_MODEL = "Simulated stick"
-JOIN_TIMEOUT = 10.0  # seconds for zigpy to interview the devices that join
+JOIN_TIMEOUT = 30.0  # seconds zigpy may take to interview the devices that join (a bound only)
 
 # zigpy builds its enums with a factory mypy cannot see through.
 _LOGICAL: Any = zdo_t.LogicalType
