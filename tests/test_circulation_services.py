@@ -15,7 +15,7 @@ from homeassistant.auth.models import User
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import issue_registry as ir
-from ils import Loan as IlsLoan
+from ils_records import Loan as IlsLoan
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,

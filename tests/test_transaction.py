@@ -251,7 +251,7 @@ async def test_loans_the_ils_lists_are_written_when_learnt(
     hass_storage: dict[str, Any],
 ) -> None:
     """A loan made at another terminal, learnt from the ILS, is on disk when it is answered."""
-    from ils import Loan as IlsLoan
+    from ils_records import Loan as IlsLoan
 
     ils.loans["B00009"] = IlsLoan("S0001", ils.due())
     answer = await call_service(hass, "patron_loans", {"patron_id": "S0001"})
@@ -285,7 +285,7 @@ async def test_two_box_drops_at_once_keep_their_own_due_dates(
     init_integration: MockConfigEntry,
 ) -> None:
     """Items lent elsewhere, dropped in two boxes at once, keep the ILS's due dates."""
-    from ils import Loan as IlsLoan
+    from ils_records import Loan as IlsLoan
 
     due_a, due_b = ils.due() + timedelta(days=3), ils.due() + timedelta(days=9)
     ils.loans["B00011"] = IlsLoan("S0001", due_a)

@@ -11,30 +11,21 @@ own codec, in one character set (`encoding`, UTF-8 unless told), error detection
 whenever the terminal uses it, and 97 (resend). Faults for the tests are switched on with
 `IlsServer.fault` (see FAULTS).
 
-Circulation: a catalogue of items (dicts with barcode, title, library_use_only, accompanies;
-`demo_items()` unless told) and the loans, barcode -> patron ID and due moment. The item
-properties (CH) carry `library_use_only` and `accompanies=<barcode>`, as item_messages.py reads
-them. Due dates are this ILS's own simple rule, LOAN_DAYS (30) days to the end of that day,
-sent as a SIP2 timestamp (YYYYMMDD    HHMMSS): a real ILS decides due dates by its own loan
-rules, and the integration shows the ILS's due date whenever it gives one (its own loan table
-is what it falls back on). Accompanying material lent to a patron who has its item is due
-with that item. The 64 counts a patron's loans (charged items count) and lists them
-(AU) when its summary asks.
-
-A block (01) is kept on the patron record, as in a real ILS: charge privileges denied (patron
-status position 0) is set from then on, and `blocked` holds the blocked card message. SIP2 has
-no message that lifts a block (25 Patron Enable is for system testing only), so a library lifts
-it in the ILS: here `IlsServer.unblock(patron_id)`.
+The records and the rules (patrons, the catalogue, loans, due dates, what a checkout, checkin
+or block does) are those of `IlsRecords` (ils_records.py), which the tests' second ILS, on
+another codec, shares; this module is the wire. The item properties (CH) carry `library_use_only` and
+`accompanies=<barcode>`, as item_messages.py reads them; due dates go out as SIP2 timestamps
+(YYYYMMDD    HHMMSS). The 64 counts a patron's loans (charged items count) and lists them (AU)
+when its summary asks.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 import contextlib
-from dataclasses import dataclass
-from datetime import date, datetime, time as day_time, timedelta
+from datetime import date
 from pathlib import Path
 import socket
 import ssl
@@ -42,10 +33,21 @@ import statistics
 import struct
 import sys
 import time
-from typing import Any
+from typing import Any, Unpack
 
 if __package__ in {None, ""}:  # run as a script: make the integration importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from ils_records import (
+    CARD_BLOCKED,
+    INSTITUTION,
+    ITEM_NOT_FOUND,
+    UNKNOWN_PATRON,
+    IlsRecords,
+    RecordOptions,
+    asked_range,
+    patron_status,
+)
 
 from custom_components.ntnu_library.sip2 import codec, item_messages
 from custom_components.ntnu_library.sip2.codec import Message, Sip2Error
@@ -53,12 +55,7 @@ from custom_components.ntnu_library.sip2.codec import Message, Sip2Error
 DEMO_PASSWORD = "ntnu-demo"
 DEMO_LOGIN_USER = "ntnu-door"
 DEMO_LOGIN_PASSWORD = "ntnu-door-secret"
-INSTITUTION = "NTNU"
 CARD_FIELD = "ZC"  # the vendor field this ILS puts the card number in
-LOAN_DAYS = 30  # this ILS's loan period: due at the end of the 30th day
-LOCATION = "NTNU UB"  # every item's permanent location (AQ)
-# The patron status flags that stop a checkout: charge privileges denied, card reported lost.
-_NO_CHARGE = (0, 4)
 
 # Each applies to the answers about a patron (the 64 to a 63, the 24 to a 01) and to those of
 # circulation (the 18 to a 17, the 12 to an 11, the 10 to a 09).
@@ -93,45 +90,14 @@ _FAULTABLE = frozenset(
 _FAULTABLE_PREFIXES = tuple(command.encode() for command in sorted(_FAULTABLE))
 
 
-def _status(flags: Iterable[int] | str | None) -> str:
-    if isinstance(flags, str):
-        return flags.ljust(14)[:14]
-    status = [" "] * 14
-    for index in flags or ():
-        status[index] = "Y"
-    return "".join(status)
+class IlsServer(IlsRecords):
+    """The ILS's records (`IlsRecords`) served over SIP2 with the integration's codec.
 
-
-@dataclass(slots=True)
-class Loan:
-    """An item on loan: to whom (the patron's ID) and until when."""
-
-    patron_id: str
-    due: datetime
-
-
-class IlsServer:
-    """An in-memory ILS: patrons are dicts (id, name, password, card, category, expires, status).
-
-    `status` is a 14-character string or the positions of the set flags; `expires` a date or
-    None; `blank_cq` True answers a password check with an empty CQ; `valid` False answers BL=N.
-    A block adds `blocked` (the message), `card_retained` and `status_before_block`.
-
-    `keep_blocks` False answers 01 as Koha's SIP server does: a 24 with the privileges denied,
-    and nothing kept on the record.
-
-    `items` is the catalogue: dicts with barcode, title, library_use_only (bool), accompanies
-    (the barcode of the item it goes with), optionally media_type (CK) and location (AQ);
-    `demo_items()` when None. `loans` maps an item's barcode (upper case) to its Loan; `now`
-    is this ILS's clock, `loan_days` its loan period.
-
-    Checkout (11) refuses, with ok=0 and a screen message (AF): an unknown or invalid patron, a
-    wrong patron password (AD, when sent), a patron whose charge privileges are denied or card
-    is reported lost (a block: unless the terminal says no block), an unknown item, an item for
-    library use only, an item on loan to someone else. An item on loan to the same patron is
-    renewed (ok=1, renewal ok Y, a new due date), so a terminal that lost the answer to a
-    checkout and asks again gets the loan. Checkin (09) ends the loan (ok=1), or answers ok=0
-    for an item that is not on loan or unknown (alert Y for an unknown one).
+    An unknown or invalid patron is answered BL=N. A refused checkout (11) is answered ok=0
+    with the screen message (AF); a renewal ok=1 with renewal ok Y and the new due date. A
+    checkin (09) that ends a loan is answered ok=1, one refused ok=0 (alert Y for an unknown
+    item). A 01 with `keep_blocks` False is answered as Koha's SIP server does: a 24 with the
+    privileges denied, and nothing kept on the record.
     """
 
     def __init__(
@@ -140,38 +106,14 @@ class IlsServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        login_user: str | None = None,
-        login_password: str | None = None,
         tls: ssl.SSLContext | None = None,
-        institution: str = INSTITUTION,
         encoding: str = codec.DEFAULT_ENCODING,
-        items: list[dict[str, Any]] | None = None,
-        now: Callable[[], datetime] = datetime.now,
-        loan_days: int = LOAN_DAYS,
+        **options: Unpack[RecordOptions],
     ) -> None:
-        self.patrons = {str(p["id"]).upper(): dict(p) for p in patrons}
-        catalogue = demo_items() if items is None else items
-        self.items = {str(i["barcode"]).strip().upper(): dict(i) for i in catalogue}
-        self.loans: dict[str, Loan] = {}
-        self.now = now
-        self.loan_days = loan_days
-        # Every 09 as received: (item, return date as sent, current location).
-        self.checkins: list[tuple[str, str, str]] = []
-        self.encoding = codec.check_encoding(encoding)
+        super().__init__(patrons, encoding=codec.check_encoding(encoding), **options)
         self.host = host
         self.port = port
-        self.login_user = login_user
-        self.login_password = login_password
         self.tls = tls
-        self.institution = institution
-        self.fault: str | None = None
-        self.reject_login = False
-        self.keep_blocks = True
-        # Every 01 as received: (patron ID asked for, blocked card message, card retained).
-        self.blocks: list[tuple[str, str, bool]] = []
-        self.counts: dict[str, int] = {}  # requests seen per command
-        self.checksummed = 0  # requests that came with error detection (AY/AZ)
-        self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -206,46 +148,6 @@ class IlsServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    def find(self, key: str) -> dict[str, Any] | None:
-        """Return the patron with this ID or card."""
-        key = key.strip().upper()
-        if key in self.patrons:
-            return self.patrons[key]
-        for patron in self.patrons.values():
-            if str(patron.get("card") or "").upper() == key:
-                return patron
-        return None
-
-    def item(self, barcode: str) -> dict[str, Any] | None:
-        """Return the catalogue record of an item (its barcode in any case)."""
-        return self.items.get(barcode.strip().upper())
-
-    def loans_of(self, patron_id: str) -> list[str]:
-        """Return the barcodes on loan to a patron (by ID or card), oldest loan first."""
-        patron = self.find(patron_id)
-        key = str(patron["id"]).upper() if patron is not None else patron_id.strip().upper()
-        return [
-            str(self.items[barcode]["barcode"])
-            for barcode, loan in self.loans.items()
-            if loan.patron_id.upper() == key
-        ]
-
-    def due(self) -> datetime:
-        """The due moment of a loan made now: the end of the loan period's last day."""
-        return datetime.combine(
-            self.now().date() + timedelta(days=self.loan_days), day_time(23, 59, 59)
-        )
-
-    def unblock(self, patron_id: str) -> bool:
-        """Lift a block as staff would in the ILS; False when the patron is not blocked."""
-        patron = self.find(patron_id)
-        if patron is None or "blocked" not in patron:
-            return False
-        patron["status"] = patron.pop("status_before_block", None)
-        del patron["blocked"]
-        patron.pop("card_retained", None)
-        return True
 
     # --- The session ------------------------------------------------------------------------
 
@@ -284,18 +186,14 @@ class IlsServer:
                     continue
                 detect = raw.rstrip(b"\r\n")[-6:-4] == b"AZ"
                 self.checksummed += detect
-                self.counts[request.command] = self.counts.get(request.command, 0) + 1
+                self.count(request.command)
                 if request.command == codec.REQUEST_ACS_RESEND:
                     if last is not None:
                         writer.write(last)
                         await writer.drain()
                     continue
                 if request.command == codec.LOGIN:
-                    ok = (
-                        not self.reject_login
-                        and request.get("CN") == self.login_user
-                        and request.get("CO") == self.login_password
-                    )
+                    ok = self.login(request.get("CN"), request.get("CO"))
                     logged_in = ok
                     answer = codec.login_response(ok)
                 elif not logged_in:
@@ -394,13 +292,14 @@ class IlsServer:
         return sent
 
     def _patron_information(self, request: Message) -> Message:
+        """63: the patron (64), with the loans listed when the summary asks; BL=N if unknown."""
         key = request.get("AA") or ""
-        patron = self.find(key)
+        patron = self.patron(key)
         password = request.get("AD")
         now = self.now()
-        if patron is None or patron.get("valid") is False:
+        if patron is None:
             return codec.patron_information_response(
-                status=_status(None),
+                status=patron_status(None),
                 now=now,
                 institution=self.institution,
                 patron_id=key,
@@ -408,12 +307,6 @@ class IlsServer:
                 valid_patron="N",
                 valid_password="N" if password is not None else None,
             )
-        cq: str | None = None
-        if password is not None:
-            if patron.get("blank_cq"):
-                cq = ""
-            else:
-                cq = "Y" if password == patron.get("password") else "N"
         extra: list[tuple[str, str]] = []
         category = patron.get("patron_type") or patron.get("category")
         if category:
@@ -426,24 +319,20 @@ class IlsServer:
         loans = self.loans_of(str(patron["id"]))
         summary = request.fixed[-codec.SUMMARY_LENGTH :].ljust(codec.SUMMARY_LENGTH)
         if summary[item_messages.SUMMARY_CHARGED_ITEMS] == "Y":
-            start, end = _item_range(request, len(loans))
-            extra += [("AU", barcode) for barcode in loans[start - 1 : end]]
+            asked = asked_range(loans, request.get("BP"), request.get("BQ"))
+            extra += [("AU", barcode) for barcode in asked]
         return codec.patron_information_response(
-            status=_status(patron.get("status")),
+            status=patron_status(patron.get("status")),
             now=now,
             institution=self.institution,
             patron_id=str(patron["id"]),
             # A name the character set lacks comes out as "?", as from a real cp850 ILS.
-            name=self._text(patron.get("name", "")),
+            name=self.text(patron.get("name", "")),
             valid_patron="Y",
-            valid_password=cq,
+            valid_password=self.password_check(patron, password),
             charged_items=len(loans),
             extra=tuple(extra),
         )
-
-    def _text(self, value: object) -> str:
-        """A value as this ILS sends it: what the character set lacks comes out as "?"."""
-        return str(value).encode(self.encoding, "replace").decode(self.encoding)
 
     def _item_fields(self, item: Mapping[str, Any]) -> list[tuple[str, str]]:
         """CK (media type) and CH (item properties) of an item."""
@@ -472,13 +361,13 @@ class IlsServer:
                 barcode=barcode,
                 title="",
                 security_marker="01",
-                extra=(("AF", "Item not found"),),
+                extra=(("AF", ITEM_NOT_FOUND),),
             )
-        loan = self.loans.get(barcode.strip().upper())
+        loan = self.loan(barcode)
         extra = [("CF", "0")]
         if loan is not None:
             extra.append(("AH", codec.sip_date(loan.due)))
-        location = str(item.get("location") or LOCATION)
+        location = self.location(item)
         extra += [("AQ", location), ("AP", location), *self._item_fields(item)]
         return item_messages.item_information_response(
             circulation_status=(
@@ -488,140 +377,100 @@ class IlsServer:
             ),
             now=now,
             barcode=str(item["barcode"]),
-            title=self._text(item.get("title", "")),
+            title=self.text(item.get("title", "")),
             extra=tuple(extra),
         )
 
     def _checkout(self, request: Message) -> Message:
         """11: lend the item (12 ok=1 with the due date), or refuse it (ok=0 with AF)."""
-        no_block = request.fixed[1:2] == "Y"
-        key = request.get("AA") or ""
-        barcode = request.get("AB") or ""
-        password = request.get("AD")
-        patron = self.find(key)
-        item = self.item(barcode)
-        now = self.now()
-
-        def refuse(message: str) -> Message:
+        checkout = self.checkout(
+            request.get("AA") or "",
+            request.get("AB") or "",
+            request.get("AD"),
+            no_block=request.fixed[1:2] == "Y",
+        )
+        item = checkout.item
+        title = self.text(item.get("title", "")) if item is not None else ""
+        if checkout.refusal is not None or checkout.due is None or item is None:
             return item_messages.checkout_response(
                 ok=False,
-                now=now,
+                now=self.now(),
                 institution=self.institution,
-                patron_id=key,
-                barcode=barcode,
-                title=self._text(item.get("title", "")) if item is not None else "",
+                patron_id=checkout.patron_id,
+                barcode=checkout.barcode,
+                title=title,
                 due="",
                 magnetic_media="U",
                 desensitize="N",
-                extra=(("AF", message),),
+                extra=(("AF", checkout.refusal or ""),),
             )
-
-        if patron is None or patron.get("valid") is False:
-            return refuse("Unknown patron")
-        if password is not None and password != patron.get("password"):
-            return refuse("Invalid patron password")
-        status = _status(patron.get("status"))
-        if not no_block and any(status[i] == "Y" for i in _NO_CHARGE):
-            return refuse("Patron blocked: borrowing is not allowed")
-        if item is None:
-            return refuse("Item not found")
-        if item.get("library_use_only"):
-            return refuse("Library use only: this item cannot be borrowed")
-        patron_id = str(patron["id"])
-        item_key = str(item["barcode"]).strip().upper()
-        loan = self.loans.get(item_key)
-        if loan is not None and loan.patron_id.upper() != patron_id.upper():
-            return refuse("Item is on loan to another patron")
-        due = self.due()
-        # Accompanying material is due with its item when the patron has that on loan.
-        accompanied = self.loans.get(str(item.get("accompanies") or "").strip().upper())
-        if accompanied is not None and accompanied.patron_id.upper() == patron_id.upper():
-            due = accompanied.due
-        # A new loan goes last (loans_of: oldest first); a renewal keeps its place.
-        self.loans[item_key] = Loan(patron_id, due)
         return item_messages.checkout_response(
             ok=True,
-            now=now,
+            now=self.now(),
             institution=self.institution,
-            patron_id=patron_id,
-            barcode=str(item["barcode"]),
-            title=self._text(item.get("title", "")),
-            due=codec.sip_date(due),
-            renewal_ok=loan is not None,
+            patron_id=checkout.patron_id,
+            barcode=checkout.barcode,
+            title=title,
+            due=codec.sip_date(checkout.due),
+            renewal_ok=checkout.renewal,
             extra=tuple(self._item_fields(item)),
         )
 
     def _checkin(self, request: Message) -> Message:
         """09: end the loan (10 ok=1), or ok=0 for an item not on loan or unknown."""
-        barcode = request.get("AB") or ""
-        self.checkins.append((barcode, request.fixed[19:37], request.get("AP") or ""))
-        item = self.item(barcode)
-        now = self.now()
+        checkin = self.checkin(
+            request.get("AB") or "", request.fixed[19:37], request.get("AP") or ""
+        )
+        item, loan = checkin.item, checkin.loan
         if item is None:
             return item_messages.checkin_response(
                 ok=False,
-                now=now,
+                now=self.now(),
                 institution=self.institution,
-                barcode=barcode,
+                barcode=checkin.barcode,
                 permanent_location="",
                 resensitize=False,
                 magnetic_media="U",
                 alert=True,
-                extra=(("AF", "Item not found"),),
+                extra=(("AF", ITEM_NOT_FOUND),),
             )
-        item_key = str(item["barcode"]).strip().upper()
-        loan = self.loans.pop(item_key, None)
-        extra = [("AJ", self._text(item.get("title", "")))]
+        extra = [("AJ", self.text(item.get("title", "")))]
         if loan is not None:
             extra.append(("AA", loan.patron_id))
         extra += self._item_fields(item)
-        if loan is None:
-            extra.append(("AF", "Item was not on loan"))
+        if checkin.refusal is not None:
+            extra.append(("AF", checkin.refusal))
         return item_messages.checkin_response(
             ok=loan is not None,
-            now=now,
+            now=self.now(),
             institution=self.institution,
-            barcode=str(item["barcode"]),
-            permanent_location=str(item.get("location") or LOCATION),
+            barcode=checkin.barcode,
+            permanent_location=self.location(item),
             extra=tuple(extra),
         )
 
     def _block_patron(self, request: Message) -> Message:
         """01: block the patron (charge privileges denied from now on) and answer 24."""
         key = request.get("AA") or ""
-        message = request.get("AL") or ""
-        retained = request.fixed[:1] == "Y"
-        self.blocks.append((key, message, retained))
-        patron = self.find(key)
-        now = self.now()
-        if patron is None or patron.get("valid") is False:
+        patron, status = self.block(key, request.get("AL") or "", request.fixed[:1] == "Y")
+        if patron is None:
             return codec.patron_status_response(
-                status=_status(None),
-                now=now,
+                status=status,
+                now=self.now(),
                 institution=self.institution,
                 patron_id=key,
                 name="",
                 valid_patron="N",
-                extra=(("AF", "Unknown patron"),),
+                extra=(("AF", UNKNOWN_PATRON),),
             )
-        status = list(_status(patron.get("status")))
-        if self.keep_blocks:
-            if "blocked" not in patron:
-                patron["status_before_block"] = patron.get("status")
-            status[0] = "Y"
-            patron["status"] = "".join(status)
-            patron["blocked"] = message
-            patron["card_retained"] = retained
-        else:  # Koha: privileges denied in this answer only
-            status[:4] = "YYYY"
         return codec.patron_status_response(
-            status="".join(status),
-            now=now,
+            status=status,
+            now=self.now(),
             institution=self.institution,
             patron_id=str(patron["id"]),
-            name=str(patron.get("name", "")).encode(self.encoding, "replace").decode(self.encoding),
+            name=self.text(patron.get("name", "")),
             valid_patron="Y",
-            extra=(("AF", "Card blocked"),),
+            extra=(("AF", CARD_BLOCKED),),
         )
 
 
@@ -632,43 +481,6 @@ def _wrong_checksum(line: bytes) -> bytes:
         return line
     wrong = f"{(int(body[-4:], 16) + 1) & 0xFFFF:04X}".encode()
     return body[:-4] + wrong + codec.CR
-
-
-def _item_range(request: Message, count: int) -> tuple[int, int]:
-    """The items a 63 asks for: BP (start) to BQ (end), from 1; all of them when not said."""
-
-    def number(code: str, default: int) -> int:
-        value = (request.get(code) or "").strip()
-        return int(value) if value.isascii() and value.isdigit() else default
-
-    start = max(number("BP", 1), 1)
-    return start, number("BQ", count)
-
-
-def demo_items() -> list[dict[str, Any]]:
-    """Return the demo catalogue: books, references and the CDs of the first twenty books.
-
-    Books B00001-B00500 ("Book 00001" ...), references R00001-R00020 (library use only) and
-    CDs CD-B00001-CD-B00020, each accompanying the book of its number.
-    """
-    books = [
-        {"barcode": f"B{n:05d}", "title": f"Book {n:05d}", "library_use_only": False}
-        for n in range(1, 501)
-    ]
-    references = [
-        {"barcode": f"R{n:05d}", "title": f"Reference {n:05d}", "library_use_only": True}
-        for n in range(1, 21)
-    ]
-    cds = [
-        {
-            "barcode": f"CD-B{n:05d}",
-            "title": f"CD for Book {n:05d}",
-            "library_use_only": False,
-            "accompanies": f"B{n:05d}",
-        }
-        for n in range(1, 21)
-    ]
-    return books + references + cds
 
 
 def demo_patrons(today: date | None = None) -> list[dict[str, Any]]:

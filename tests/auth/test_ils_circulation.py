@@ -14,7 +14,8 @@ import logging
 import time
 from typing import Any
 
-from ils import LOAN_DAYS, LOCATION, IlsServer, demo_items
+from ils import IlsServer
+from ils_records import LOAN_DAYS, LOCATION, demo_items
 import pytest
 
 from custom_components.ntnu_library.auth.ils import SIP2_PROTOCOL_ERROR, IlsConfig, IlsPatronSystem

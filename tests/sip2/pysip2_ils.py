@@ -5,15 +5,12 @@ and client would pass there. pysip2 is someone else's reading of the spec: its o
 checksum, character sets (code page 850 unless told otherwise) and its own checks of every
 fixed field (a Checkout whose nb due date is no date makes it hang up).
 
-It serves the same patron records as `IlsServer` (dicts with id, name, password, card, status,
-valid, blank_cq) and the same catalogue (`items`, `demo_items()` unless told) with the same
-surface (port, counts, connections, reject_login, fault, loans, checkins, item, loans_of), on
-the test's event loop. Circulation follows IlsServer's rules and screen messages: a checkout
-refused for an unknown patron, a wrong password, a block (charge privileges denied or card
-reported lost, unless no block), an unknown item, an item for library use only or on loan to
-someone else; a loan to the same patron renewed; due LOAN_DAYS later at the end of the day
-(accompanying material is not tied to its item here). pysip2 serves inside an anyio task group,
-which must be entered and left by one task: start() runs the whole server in a task of its own.
+Its records and rules are those of `IlsServer`: both are an `IlsRecords` (the same patron
+records, catalogue, loans, checkout / checkin / block decisions and screen messages, and the
+same surface: counts, connections, reject_login, fault, loans, checkins, blocks, find, item,
+loans_of, unblock); only the wire is pysip2's, on the test's event loop. pysip2 serves inside
+an anyio task group, which must be entered and left by one task: start() runs the whole server
+in a task of its own.
 
 What pysip2 cannot do, and what stands in:
 - Its 64 carries only SIP2 2.00 fields: no patron type (PC), expiry (PA) or vendor card field,
@@ -24,9 +21,7 @@ What pysip2 cannot do, and what stands in:
 - It has no hook per connection or per 97: the tap counts connections and 97s, the route
   handlers count 93, 99, 63, 01, 17, 11 and 09.
 - It decodes 01 Block Patron and routes it (without a handler it answers a 24 with BL=N, as an
-  ILS that does not know the patron would). The handler here keeps the block on the record as
-  scripts/lib/ils.py does (charge privileges denied, `blocked`), with the same `blocks`,
-  `keep_blocks` and `unblock`.
+  ILS that does not know the patron would); the handler here blocks on the records.
 - Its start() never closes the listening socket (0.1.0): the server is run as start() runs it
   (listen(), then serve with pysip2's own connection handler), with the listener closed.
 """
@@ -34,15 +29,22 @@ What pysip2 cannot do, and what stands in:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, time as day_time, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 import socket
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 from anyio import EndOfStream
 from anyio.abc import SocketAttribute, SocketListener, SocketStream
-from ils import INSTITUTION, LOAN_DAYS, LOCATION, Loan, demo_items
+from ils_records import (
+    CARD_BLOCKED,
+    ITEM_NOT_FOUND,
+    IlsRecords,
+    RecordOptions,
+    asked_range,
+    patron_status,
+)
 from pysip2 import (
     BLOCK_PATRON,
     CHECKIN,
@@ -80,8 +82,6 @@ FAULTS = frozenset(
 )
 _QUESTIONS = (b"63", b"01", b"17", b"11", b"09")
 _ANSWERS = (b"64", b"24", b"18", b"12", b"10")
-# The patron status flags that stop a checkout: charge privileges denied, card reported lost.
-_NO_CHARGE = (0, 4)
 
 
 def _wrong_checksum(frame: bytes) -> bytes:
@@ -89,15 +89,6 @@ def _wrong_checksum(frame: bytes) -> bytes:
     if body[-6:-4] != b"AZ":
         return frame
     return body[:-4] + f"{(int(body[-4:], 16) + 1) & 0xFFFF:04X}".encode() + b"\r"
-
-
-def _status(flags: Iterable[int] | str | None) -> str:
-    if isinstance(flags, str):
-        return flags.ljust(14)[:14]
-    status = [" "] * 14
-    for index in flags or ():
-        status[index] = "Y"
-    return "".join(status)
 
 
 class _Tap:
@@ -174,8 +165,8 @@ class _TappedServer(SIP2Server):
         await self._handle_connection(_Tap(stream, self.ils))
 
 
-class PySip2Ils:
-    """pysip2's SIP2Server serving patron records on 127.0.0.1 (a free port)."""
+class PySip2Ils(IlsRecords):
+    """pysip2's SIP2Server serving the ILS's records on 127.0.0.1 (a free port)."""
 
     vendor_fields = False  # no PC, PA or card field in its 64
 
@@ -183,38 +174,17 @@ class PySip2Ils:
         self,
         patrons: Iterable[Mapping[str, Any]],
         *,
-        login_user: str | None = None,
-        login_password: str | None = None,
-        institution: str = INSTITUTION,
         encoding: str = "cp850",
-        items: list[dict[str, Any]] | None = None,
-        now: Callable[[], datetime] = datetime.now,
-        loan_days: int = LOAN_DAYS,
+        **options: Unpack[RecordOptions],
     ) -> None:
-        self.patrons = {str(p["id"]).upper(): dict(p) for p in patrons}
-        catalogue = demo_items() if items is None else items
-        self.items = {str(i["barcode"]).strip().upper(): dict(i) for i in catalogue}
-        self.loans: dict[str, Loan] = {}
-        self.now = now
-        self.loan_days = loan_days
-        # Every 09 as received: (item, return date as sent, current location).
-        self.checkins: list[tuple[str, str, str]] = []
-        self.login_user = login_user
-        self.login_password = login_password
-        self.institution = institution
-        self.encoding = encoding
+        super().__init__(patrons, encoding=encoding, **options)
         self.port = 0
-        self.fault: str | None = None
-        self.reject_login = False
-        self.keep_blocks = True
-        self.blocks: list[tuple[str, str, bool]] = []  # (patron ID, message, card retained)
-        self.counts: dict[str, int] = {}
-        self.connections = 0
-        self.checksummed = 0  # requests that came with AY/AZ
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         server = _TappedServer(
-            encoding=encoding, institution_id=institution, login_required=login_user is not None
+            encoding=encoding,
+            institution_id=self.institution,
+            login_required=self.login_user is not None,
         )
         server.ils = self
         server.route(LOGIN)(self._login)
@@ -225,9 +195,6 @@ class PySip2Ils:
         server.route(CHECKOUT)(self._checkout)
         server.route(CHECKIN)(self._checkin)
         self.server = server
-
-    def count(self, command: str) -> None:
-        self.counts[command] = self.counts.get(command, 0) + 1
 
     async def start(self) -> None:
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -267,48 +234,11 @@ class PySip2Ils:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def find(self, key: str) -> dict[str, Any] | None:
-        key = key.strip().upper()
-        if key in self.patrons:
-            return self.patrons[key]
-        for patron in self.patrons.values():
-            if str(patron.get("card") or "").upper() == key:
-                return patron
-        return None
-
-    def item(self, barcode: str) -> dict[str, Any] | None:
-        """Return the catalogue record of an item (its barcode in any case)."""
-        return self.items.get(barcode.strip().upper())
-
-    def loans_of(self, patron_id: str) -> list[str]:
-        """Return the barcodes on loan to a patron (by ID or card), oldest loan first."""
-        patron = self.find(patron_id)
-        key = str(patron["id"]).upper() if patron is not None else patron_id.strip().upper()
-        return [
-            str(self.items[barcode]["barcode"])
-            for barcode, loan in self.loans.items()
-            if loan.patron_id.upper() == key
-        ]
-
-    def unblock(self, patron_id: str) -> bool:
-        """Lift a block as staff would in the ILS; False when the patron is not blocked."""
-        patron = self.find(patron_id)
-        if patron is None or "blocked" not in patron:
-            return False
-        patron["status"] = patron.pop("status_before_block", None)
-        del patron["blocked"]
-        patron.pop("card_retained", None)
-        return True
-
     # --- The routes ---------------------------------------------------------------------------
 
     async def _login(self, request: LoginRequest, ctx: Any) -> LoginResponse:
         self.count("93")
-        ok = (
-            not self.reject_login
-            and request.login_user_id == self.login_user
-            and request.login_password == self.login_password
-        )
+        ok = self.login(request.login_user_id, request.login_password)
         return LoginResponse(ok="1" if ok else "0")
 
     async def _sc_status(self, request: SCStatusRequest, ctx: Any) -> Any:
@@ -319,7 +249,7 @@ class PySip2Ils:
         self, request: PatronInformationRequest, ctx: Any
     ) -> PatronInformationResponse:
         self.count("63")
-        patron = self.find(request.patron_identifier)
+        patron = self.patron(request.patron_identifier)
         password = request.patron_password
         common: dict[str, Any] = {
             "language": "000",
@@ -332,75 +262,53 @@ class PySip2Ils:
             "unavailable_holds_count": "0000",
             "institution_id": self.institution,
         }
-        if patron is None or patron.get("valid") is False:
+        if patron is None:
             return PatronInformationResponse(
                 **common,
-                patron_status=" " * 14,
+                patron_status=patron_status(None),
                 patron_identifier=request.patron_identifier,
                 personal_name="",
                 valid_patron="N",
                 valid_patron_password="N" if password is not None else None,
             )
-        cq: str | None = None
-        if password is not None and not patron.get("blank_cq"):
-            cq = "Y" if password == patron.get("password") else "N"
         loans = self.loans_of(str(patron["id"]))
         charged: tuple[str, ...] = ()
         if request.summary[2] == "Y":  # the charged items, BP to BQ (from 1)
-            start = max(_number(request.start_item, 1), 1)
-            charged = tuple(loans[start - 1 : _number(request.end_item, len(loans))])
+            charged = tuple(asked_range(loans, request.start_item, request.end_item))
         return PatronInformationResponse(
             **(common | {"charged_items_count": f"{len(loans):04d}"}),
-            patron_status=_status(patron.get("status")),
+            patron_status=patron_status(patron.get("status")),
             patron_identifier=str(patron["id"]),
-            personal_name=self._text(patron.get("name", "")),
+            personal_name=self.text(patron.get("name", "")),
             valid_patron="Y",
-            valid_patron_password=cq,
+            # No empty CQ: pysip2 leaves the field out instead.
+            valid_patron_password=self.password_check(patron, password) or None,
             charged_items=charged,
         )
 
     async def _block_patron(self, request: BlockPatronRequest, ctx: Any) -> PatronStatusResponse:
         self.count("01")
-        retained = request.card_retained == "Y"
-        self.blocks.append((request.patron_identifier, request.blocked_card_message, retained))
-        patron = self.find(request.patron_identifier)
+        key = request.patron_identifier
+        patron, status = self.block(key, request.blocked_card_message, request.card_retained == "Y")
         common: dict[str, Any] = {
             "language": "000",
             "transaction_date": ctx.now_18(),
             "institution_id": self.institution,
+            "patron_status": status,
         }
-        if patron is None or patron.get("valid") is False:
+        if patron is None:
             return PatronStatusResponse(
-                **common,
-                patron_status=" " * 14,
-                patron_identifier=request.patron_identifier,
-                personal_name="",
-                valid_patron="N",
+                **common, patron_identifier=key, personal_name="", valid_patron="N"
             )
-        status = list(_status(patron.get("status")))
-        if self.keep_blocks:
-            if "blocked" not in patron:
-                patron["status_before_block"] = patron.get("status")
-            status[0] = "Y"
-            patron["status"] = "".join(status)
-            patron["blocked"] = request.blocked_card_message
-            patron["card_retained"] = retained
-        else:
-            status[:4] = "YYYY"
         return PatronStatusResponse(
             **common,
-            patron_status="".join(status),
             patron_identifier=str(patron["id"]),
             personal_name=str(patron.get("name", "")),
             valid_patron="Y",
-            screen_message=("Card blocked",),
+            screen_message=(CARD_BLOCKED,),
         )
 
     # --- Circulation --------------------------------------------------------------------------
-
-    def _text(self, value: object) -> str:
-        """A value as this ILS sends it: what the character set lacks comes out as "?"."""
-        return str(value).encode(self.encoding, "replace").decode(self.encoding)
 
     def _item_fields(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """CK (media type) and CH (item properties) of an item, as IlsServer sends them."""
@@ -412,11 +320,6 @@ class PySip2Ils:
             "media_type": str(item.get("media_type") or ("006" if accompanies else "001")),
             "item_properties": ";".join(tokens) or None,
         }
-
-    def _due(self) -> datetime:
-        return datetime.combine(
-            self.now().date() + timedelta(days=self.loan_days), day_time(23, 59, 59)
-        )
 
     async def _item_information(
         self, request: ItemInformationRequest, ctx: Any
@@ -432,10 +335,10 @@ class PySip2Ils:
                 transaction_date=_sip_date(self.now()),
                 item_identifier=barcode,
                 title_identifier="",
-                screen_message=("Item not found",),
+                screen_message=(ITEM_NOT_FOUND,),
             )
-        loan = self.loans.get(barcode.strip().upper())
-        location = str(item.get("location") or LOCATION)
+        loan = self.loan(barcode)
+        location = self.location(item)
         return ItemInformationResponse(
             circulation_status="04" if loan is not None else "03",
             security_marker="02",
@@ -444,7 +347,7 @@ class PySip2Ils:
             hold_queue_length="0",
             due_date=_sip_date(loan.due) if loan is not None else None,
             item_identifier=str(item["barcode"]),
-            title_identifier=self._text(item.get("title", "")),
+            title_identifier=self.text(item.get("title", "")),
             permanent_location=location,
             current_location=location,
             **self._item_fields(item),
@@ -452,91 +355,71 @@ class PySip2Ils:
 
     async def _checkout(self, request: CheckoutRequest, ctx: Any) -> CheckoutResponse:
         self.count("11")
-        key = request.patron_identifier
-        barcode = request.item_identifier
-        patron = self.find(key)
-        item = self.item(barcode)
-        now = _sip_date(self.now())
-
-        def refuse(message: str) -> CheckoutResponse:
+        checkout = self.checkout(
+            request.patron_identifier,
+            request.item_identifier,
+            request.patron_password,
+            no_block=request.no_block == "Y",
+        )
+        item = checkout.item
+        common: dict[str, Any] = {
+            "transaction_date": _sip_date(self.now()),
+            "institution_id": self.institution,
+            "patron_identifier": checkout.patron_id,
+            "item_identifier": checkout.barcode,
+            "title_identifier": self.text(item.get("title", "")) if item is not None else "",
+        }
+        if checkout.refusal is not None or checkout.due is None or item is None:
             return CheckoutResponse(
+                **common,
                 ok="0",
                 renewal_ok="N",
                 magnetic_media="U",
                 desensitize="N",
-                transaction_date=now,
-                institution_id=self.institution,
-                patron_identifier=key,
-                item_identifier=barcode,
-                title_identifier=self._text(item.get("title", "")) if item is not None else "",
                 due_date="",
-                screen_message=(message,),
+                screen_message=(checkout.refusal or "",),
             )
-
-        if patron is None or patron.get("valid") is False:
-            return refuse("Unknown patron")
-        password = request.patron_password
-        if password is not None and password != patron.get("password"):
-            return refuse("Invalid patron password")
-        status = _status(patron.get("status"))
-        if request.no_block != "Y" and any(status[i] == "Y" for i in _NO_CHARGE):
-            return refuse("Patron blocked: borrowing is not allowed")
-        if item is None:
-            return refuse("Item not found")
-        if item.get("library_use_only"):
-            return refuse("Library use only: this item cannot be borrowed")
-        patron_id = str(patron["id"])
-        item_key = str(item["barcode"]).strip().upper()
-        loan = self.loans.get(item_key)
-        if loan is not None and loan.patron_id.upper() != patron_id.upper():
-            return refuse("Item is on loan to another patron")
-        due = self._due()
-        self.loans[item_key] = Loan(patron_id, due)
         return CheckoutResponse(
+            **common,
             ok="1",
-            renewal_ok="Y" if loan is not None else "N",
+            renewal_ok="Y" if checkout.renewal else "N",
             magnetic_media="N",
             desensitize="Y",
-            transaction_date=now,
-            institution_id=self.institution,
-            patron_identifier=patron_id,
-            item_identifier=str(item["barcode"]),
-            title_identifier=self._text(item.get("title", "")),
-            due_date=_sip_date(due),
+            due_date=_sip_date(checkout.due),
             **self._item_fields(item),
         )
 
     async def _checkin(self, request: CheckinRequest, ctx: Any) -> CheckinResponse:
         self.count("09")
-        barcode = request.item_identifier
-        self.checkins.append((barcode, request.return_date, request.current_location))
-        item = self.item(barcode)
-        now = _sip_date(self.now())
+        checkin = self.checkin(
+            request.item_identifier, request.return_date, request.current_location
+        )
+        item, loan = checkin.item, checkin.loan
+        refusal = () if checkin.refusal is None else (checkin.refusal,)
+        common: dict[str, Any] = {
+            "transaction_date": _sip_date(self.now()),
+            "institution_id": self.institution,
+            "item_identifier": checkin.barcode,
+            "screen_message": refusal,
+        }
         if item is None:
             return CheckinResponse(
+                **common,
                 ok="0",
                 resensitize="N",
                 magnetic_media="U",
                 alert="Y",
-                transaction_date=now,
-                institution_id=self.institution,
-                item_identifier=barcode,
                 permanent_location="",
-                screen_message=("Item not found",),
             )
-        loan = self.loans.pop(str(item["barcode"]).strip().upper(), None)
         return CheckinResponse(
+            **common,
             ok="1" if loan is not None else "0",
             resensitize="Y",
             magnetic_media="N",
             alert="N",
-            transaction_date=now,
-            institution_id=self.institution,
-            item_identifier=str(item["barcode"]),
-            permanent_location=str(item.get("location") or LOCATION),
-            title_identifier=self._text(item.get("title", "")),
+            permanent_location=self.location(item),
+            title_identifier=self.text(item.get("title", "")),
             patron_identifier=loan.patron_id if loan is not None else None,
-            screen_message=() if loan is not None else ("Item was not on loan",),
             **self._item_fields(item),
         )
 
@@ -544,8 +427,3 @@ class PySip2Ils:
 def _sip_date(moment: datetime) -> str:
     """A SIP2 timestamp in local time (four blanks for the zone), as pysip2's own now_18()."""
     return moment.strftime("%Y%m%d") + "    " + moment.strftime("%H%M%S")
-
-
-def _number(text: str | None, default: int) -> int:
-    value = (text or "").strip()
-    return int(value) if value.isascii() and value.isdigit() else default

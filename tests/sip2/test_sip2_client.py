@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import time
 from typing import Any
 
-from ils import LOAN_DAYS, LOCATION, IlsServer, demo_items
+from ils import IlsServer
+from ils_records import LOAN_DAYS, LOCATION, demo_items
 import pytest
 
 from custom_components.ntnu_library.sip2 import (

@@ -1,10 +1,10 @@
 """The simulated network: zigpy with a virtual radio, and the simulated devices behind it.
 
-The devices (`sim_door_lock`, `sim_contact`, `sim_occupancy`) live behind `send_packet`: they
-parse the ZDO / ZCL bytes zigpy sends, answer with serialized frames through
-`packet_received`, join through `handle_join` and go through zigpy's real interview. So
-requests, responses and reports all cross the real codec. `Air` carries the frames both
-ways, in order, after an optional latency.
+The devices (`sim_door_lock`, `sim_contact`, `sim_occupancy`) live behind the simulated
+radio's `send_packet` (`SimulatedApplication`): they parse the ZDO / ZCL bytes zigpy sends,
+answer with serialized frames through `packet_received`, join through `handle_join` and go
+through zigpy's real interview. So requests, responses and reports all cross the real codec.
+`Air` carries the frames both ways, in order, after an optional latency.
 
 Unknown rooms raise `UnknownRoom` (a KeyError); unknown actions or a tap without a card
 raise ValueError.
@@ -19,22 +19,17 @@ import functools
 import logging
 from typing import Any
 
-from zigpy.application import ControllerApplication
 import zigpy.config as conf
-import zigpy.endpoint
-import zigpy.exceptions
 from zigpy.profiles import zha
-import zigpy.state
 import zigpy.types as t
-import zigpy.zdo.types as zdo_t
 
 from .. import compat
 from ..layer import DEFAULT_CHECK_TIMEOUT, DEFAULT_COMMAND_TIMEOUT
 from ..owned import OwnedNetwork
 from ..radio import SIMULATE_ACTIONS, RadioError, RoomDevices, Spawn
-from .sim_addresses import COORDINATOR_IEEE
+from .sim_application import SimulatedApplication
 from .sim_contact import SimulatedContact
-from .sim_device import MANUFACTURER, SimulatedDevice, node_descriptor, nwk_address, uplink_frame
+from .sim_device import SimulatedDevice, nwk_address, uplink_frame
 from .sim_door_lock import SimulatedLock
 from .sim_occupancy import SimulatedOccupancy
 
@@ -44,7 +39,6 @@ DEFAULT_START_TIMEOUT = 30.0
 BATTERY_LOW_PERCENT = 10  # what the battery_low action drains the lock to
 
 # zigpy builds its enums with a factory mypy cannot see through.
-_LOGICAL: Any = zdo_t.LogicalType
 _ADDR_MODE: Any = t.AddrMode
 
 
@@ -112,8 +106,8 @@ class Air:
         self._idle.set()
 
 
-class _SimulatedApplication(ControllerApplication):
-    """zigpy's application with a virtual radio: frames go to `SimulatedDevice`s."""
+class _SimulatedApplication(SimulatedApplication):
+    """The simulated network's application: its devices in `nodes`, its frames on the `air`."""
 
     def __init__(self, config: dict[str, Any], air: Air) -> None:
         super().__init__(config)
@@ -126,69 +120,17 @@ class _SimulatedApplication(ControllerApplication):
     async def disconnect(self) -> None:
         self.air.close()
 
-    async def load_network_info(self, *, load_devices: bool = False) -> None:
-        self.state.node_info = zigpy.state.NodeInfo(
-            nwk=t.NWK(0x0000), ieee=COORDINATOR_IEEE, logical_type=_LOGICAL.Coordinator
-        )
-        self.state.network_info = zigpy.state.NetworkInfo(
-            pan_id=t.PanId(0x4E54), channel=t.uint8_t(15), security_level=t.uint8_t(5)
-        )
-
-    async def start_network(self) -> None:
-        """Create the coordinator device (nwk 0x0000), already interviewed."""
-        coordinator = self.add_device(ieee=COORDINATOR_IEEE, nwk=t.NWK(0x0000))
-        coordinator.node_desc = node_descriptor(_LOGICAL.Coordinator)
-        endpoint = coordinator.add_endpoint(1)
-        endpoint.status = zigpy.endpoint.Status.ZDO_INIT
-        endpoint.profile_id = zha.PROFILE_ID
-        coordinator.model = "Simulated coordinator"
-        coordinator.manufacturer = MANUFACTURER
-
-    async def send_packet(self, packet: t.ZigbeePacket) -> None:
-        if self.air is None or packet.dst is None:
-            raise zigpy.exceptions.DeliveryError("no destination")
-        if packet.dst.addr_mode in (t.AddrMode.Broadcast, t.AddrMode.Group):
-            return  # the simulated devices ignore broadcasts (permit join and the like)
-        address = packet.dst.address
+    def node(self, address: Any) -> SimulatedDevice | None:
         if isinstance(address, t.NWK):
-            node = self.nodes.get(address)
-        else:
-            node = next((n for n in self.nodes.values() if n.ieee == address), None)
-        if node is None or not node.online:
-            raise zigpy.exceptions.DeliveryError(
-                f"no MAC ACK from {packet.dst.address}", status=t.MACStatus.MAC_NO_ACK
-            )
-        self.air.send(functools.partial(node.receive, packet))
+            return self.nodes.get(address)
+        return next((n for n in self.nodes.values() if n.ieee == address), None)
+
+    def carry(self, deliver: Callable[[], None]) -> None:
+        self.air.send(deliver)
 
     def uplink(self, packet: t.ZigbeePacket) -> None:
         """A frame from a device, received by the radio."""
-        self.air.send(functools.partial(self._receive, packet))
-
-    def _receive(self, packet: t.ZigbeePacket) -> None:
-        try:
-            self.packet_received(packet)
-        except Exception as err:  # noqa: BLE001 - zigpy raises on headers it cannot read
-            _LOGGER.debug("zigpy could not take a frame from %s: %r", packet.src, err)
-
-    async def force_remove(self, dev: Any) -> None:
-        """Nothing to do."""
-
-    async def add_endpoint(self, descriptor: zdo_t.SimpleDescriptor) -> None:
-        """Nothing to do."""
-
-    async def permit_ncp(self, time_s: int = 60) -> None:
-        """Nothing to do."""
-
-    async def permit_with_link_key(
-        self, node: t.EUI64, link_key: t.KeyData, time_s: int = 60
-    ) -> None:
-        """Nothing to do."""
-
-    async def write_network_info(self, *, network_info: Any, node_info: Any) -> None:
-        """Nothing to do."""
-
-    async def reset_network_info(self) -> None:
-        """Nothing to do."""
+        self.air.send(functools.partial(self.receive_frame, packet))
 
 
 def _config() -> dict[str, Any]:
@@ -203,29 +145,6 @@ def _config() -> dict[str, Any]:
         conf.CONF_TOPO_SCAN_ENABLED: False,
         conf.CONF_WATCHDOG_ENABLED: False,
     }
-
-
-class _InterviewWaiter:
-    """Resolves once zigpy has interviewed every listed device."""
-
-    def __init__(self, ieees: Iterable[t.EUI64]) -> None:
-        loop = asyncio.get_running_loop()
-        self.pending = {ieee: loop.create_future() for ieee in ieees}
-
-    def device_initialized(self, device: Any) -> None:
-        if (future := self.pending.get(device.ieee)) is not None and not future.done():
-            future.set_result(None)
-
-    def device_init_failure(self, device: Any) -> None:
-        if (future := self.pending.get(device.ieee)) is not None and not future.done():
-            future.set_exception(RadioError(f"simulated device {device.ieee} failed its interview"))
-
-    async def wait(self) -> None:
-        try:
-            await asyncio.gather(*self.pending.values())
-        finally:
-            for future in self.pending.values():
-                future.cancel()
 
 
 class SimulatedRadio(OwnedNetwork):
@@ -300,17 +219,9 @@ class SimulatedRadio(OwnedNetwork):
 
     async def _async_join(self, rooms: list[RoomDevices]) -> None:
         assert self._sim is not None
-        app = self._sim
         joining = [device for room in rooms for device in self._create_devices(room)]
-        waiter = _InterviewWaiter(device.ieee for device in joining)
-        app.add_listener(waiter)
-        try:
-            for device in joining:
-                app.handle_join(device.nwk, device.ieee, t.NWK(0x0000))
-            async with asyncio.timeout(self._start_timeout):
-                await waiter.wait()
-        finally:
-            app.remove_listener(waiter)
+        async with asyncio.timeout(self._start_timeout):
+            await self._sim.join_devices(joining)
         fresh = {device.ieee for device in joining}
         await asyncio.gather(
             *(
