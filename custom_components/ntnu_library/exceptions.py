@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
-from .core.errors import Reason, Refused
+from .core.errors import UNREACHABLE, Reason, Refused
 from .core.identity import mask_patron_id, printable
 from .zigbee.radio import RadioError
-
-# Reasons that are not the request's: something it needs could not be reached or read.
-UNREACHABLE: Final = frozenset(
-    {Reason.PATRON_SYSTEM_UNAVAILABLE, Reason.PATRON_SYSTEM_ERROR, Reason.LOCK_OFFLINE}
-)
 
 
 def refusal_error(refusal: Refused) -> HomeAssistantError:

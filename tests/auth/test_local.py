@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 import json
 import statistics
 import time
@@ -20,6 +20,7 @@ from custom_components.ntnu_library.auth.local import LocalDirectory
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.identity import normalize_card, normalize_name
 from custom_components.ntnu_library.core.model import Patron
+from custom_components.ntnu_library.core.password_rules import PASSWORD_REASONS
 
 PASSWORD = "ntnu-demo"
 ROUNDS = 4  # bcrypt's minimum: the tests check behaviour, not cost
@@ -299,7 +300,8 @@ async def test_a_refused_password_is_not_echoed(directory: LocalDirectory) -> No
     err = await refused(
         directory.async_add_patron("S0001", name="王", category="alumni", password=secret)
     )
-    assert err.placeholders == {"field": "password"}
+    assert err.reason is Reason.PASSWORD_TOO_LONG
+    assert err.placeholders == {}
     assert secret not in repr(err)
 
 
@@ -408,8 +410,8 @@ VALID: dict[str, Any] = {
         ({"name": "王" * 201}, "name"),
         ({"category": "wizard"}, "category"),
         ({"category": "Alumni"}, "category"),
-        ({"password": ""}, "password"),
-        ({"password": "密" * 25}, "password"),  # 75 bytes in UTF-8: more than bcrypt reads
+        ({"password": 12345678}, "password"),  # not text: no password at all
+        ({"password": "\ud800" * 8}, "password"),  # cannot be encoded
         ({"membership_expires": "2029-08-31"}, "membership_expires"),
         ({"membership_expires": datetime(2029, 8, 31)}, "membership_expires"),
         ({"suspended": "no"}, "suspended"),
@@ -527,8 +529,7 @@ async def test_password_none_locks_the_login(with_patrons: LocalDirectory) -> No
         ({"suspended": 1}, "suspended"),
         ({"card": "C-G0001"}, "card"),
         ({"card": "C/1"}, "card"),
-        ({"password": ""}, "password"),
-        ({"password": "x" * 73}, "password"),
+        ({"password": b"new-password"}, "password"),
         ({"name": "OK", "category": "wizard"}, "category"),  # all or nothing
     ],
 )
@@ -627,6 +628,162 @@ def test_every_hash_bcrypt_makes_is_accepted() -> None:
     for _ in range(200):
         hashed = bcrypt.hashpw(b"x", bcrypt.gensalt(ROUNDS)).decode()
         assert valid_hash(hashed) == hashed
+
+
+# --- the password a patron chooses ---------------------------------------------------------------
+
+
+NOW = datetime(2026, 3, 1, 9, 0).astimezone()
+GOOD = "lantern on the desk"
+
+
+@pytest.fixture
+async def code(with_patrons: LocalDirectory, changes: Changes) -> str:
+    """王小明 (S0001) forgot the password: staff issued a code to choose another."""
+    issued = await with_patrons.async_issue_activation("S0001", NOW)
+    changes.count = 0
+    return issued
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("12345678", Reason.PASSWORD_TOO_COMMON),
+        ("password", Reason.PASSWORD_TOO_COMMON),
+        ("qwertyuiop", Reason.PASSWORD_TOO_COMMON),
+        ("PassWord1", Reason.PASSWORD_TOO_COMMON),  # in any case
+        ("１２３４５６７８", Reason.PASSWORD_TOO_COMMON),  # full-width: bcrypt sees 12345678
+        ("S0001abcd", Reason.PASSWORD_CONTAINS_ID),
+        ("my card says s0001", Reason.PASSWORD_CONTAINS_ID),
+        ("ｓ０００１ and more", Reason.PASSWORD_CONTAINS_ID),
+        ("小明的秘密花園在這裡", Reason.PASSWORD_CONTAINS_NAME),  # the given name
+        ("王小 forever and ever", Reason.PASSWORD_CONTAINS_NAME),  # surname and first
+        ("short", Reason.PASSWORD_TOO_SHORT),
+        ("", Reason.PASSWORD_TOO_SHORT),
+        ("密" * 25, Reason.PASSWORD_TOO_LONG),  # 75 bytes in UTF-8: more than bcrypt reads
+        ("aaaaaaaaaaaa", Reason.PASSWORD_TOO_GUESSABLE),
+        ("98765432", Reason.PASSWORD_TOO_GUESSABLE),
+        ("abc123abc123", Reason.PASSWORD_TOO_GUESSABLE),
+    ],
+)
+async def test_activation_refuses_a_weak_password(
+    with_patrons: LocalDirectory,
+    changes: Changes,
+    code: str,
+    password: str,
+    reason: Reason,
+) -> None:
+    """Each rule its own reason; nothing changes and the code still sets a good password."""
+    before = with_patrons.as_dict()
+    err = await refused(with_patrons.async_activate("S0001", code, password, NOW))
+    assert err.reason is reason
+    assert reason in PASSWORD_REASONS
+    assert err.placeholders == {}
+    assert err.args == (reason.value,)  # the password is nowhere in it
+    assert with_patrons.as_dict() == before
+    assert changes.count == 0
+    await with_patrons.async_activate("S0001", code, GOOD, NOW)
+    assert (await with_patrons.async_authenticate("S0001", GOOD)).patron_id == "S0001"
+
+
+async def test_activation_refuses_the_code_in_the_password(
+    with_patrons: LocalDirectory, code: str
+) -> None:
+    """Staff have seen the code: the code, or half of it, is no secret."""
+    plain = code.replace("-", "")
+    for password in (code, plain.lower() + "!", f"{code[:9]} and a tree", f"x{plain[4:12]}-river"):
+        err = await refused(with_patrons.async_activate("S0001", code, password, NOW))
+        assert err.reason is Reason.PASSWORD_CONTAINS_CODE
+    await with_patrons.async_activate("S0001", code, GOOD, NOW)
+
+
+@pytest.mark.parametrize(
+    ("name", "password"),
+    [
+        ("Anna Schmidt", "Schmidt-garden-9"),
+        ("Anna Schmidt", "anna in the rain"),
+        ("Anna Schmidt", "ANNASCHMIDT 1987"),
+        ("Li Na", "lina river boat"),  # short words: the whole name counts
+        ("歐陽娜娜", "歐陽 and the sea"),  # a two-character surname
+    ],
+)
+async def test_activation_refuses_the_name_in_the_password(
+    directory: LocalDirectory, name: str, password: str
+) -> None:
+    await directory.async_add_patron("V0001", name=name, category="professor_visiting")
+    code = await directory.async_issue_activation("V0001", NOW)
+    err = await refused(directory.async_activate("V0001", code, password, NOW))
+    assert err.reason is Reason.PASSWORD_CONTAINS_NAME
+    await directory.async_activate("V0001", code, "correct horse battery staple", NOW)
+
+
+@pytest.mark.parametrize(
+    ("patron_id", "given"),
+    [
+        ("S0001", "AAAA-BBBB-CCCC-DDDD"),  # a wrong code
+        ("S9999", None),  # an unknown ID with S0001's code
+        ("G0001", None),  # another patron, no code of their own
+    ],
+)
+async def test_the_rules_speak_only_after_the_code_matched(
+    with_patrons: LocalDirectory, code: str, patron_id: str, given: str | None
+) -> None:
+    """A weak password with a wrong code or ID gets the one answer, with no work done.
+
+    Nothing runs in the executor (neither the rules nor bcrypt), so neither the answer nor
+    the time taken tells whether the ID exists or what the rules think.
+    """
+    jobs: list[object] = []
+
+    async def counting(func: Callable[..., Any], *args: Any) -> Any:
+        jobs.append(func)
+        return func(*args)
+
+    with_patrons.run_blocking = counting
+    for password in ("12345678", "S0001abcd", "short", GOOD):
+        err = await refused(with_patrons.async_activate(patron_id, given or code, password, NOW))
+        assert err.reason is Reason.INVALID_CREDENTIALS
+        assert err.placeholders == {}
+    later = NOW + timedelta(days=15)  # the code has expired
+    expired = await refused(with_patrons.async_activate("S0001", code, "12345678", later))
+    assert expired.reason is Reason.INVALID_CREDENTIALS
+    assert jobs == []
+
+
+async def test_a_good_passphrase_is_taken(with_patrons: LocalDirectory, code: str) -> None:
+    """No composition rules: words in any language, spaces and all."""
+    chosen = "月光下的貓咪散步去"
+    patron = await with_patrons.async_activate("S0001", code, chosen, NOW)
+    assert patron.patron_id == "S0001"
+    assert await with_patrons.async_authenticate("S0001", chosen) == patron
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"password": ""}, Reason.PASSWORD_TOO_SHORT),
+        ({"password": "x" * 73}, Reason.PASSWORD_TOO_LONG),
+        ({"password": "12345678"}, Reason.PASSWORD_TOO_COMMON),
+        ({"password": "S0001 forever"}, Reason.PASSWORD_CONTAINS_ID),
+        ({"password": "王小明的密碼很安全"}, Reason.PASSWORD_CONTAINS_NAME),
+        # Judged with the name it goes with: the new one.
+        ({"name": "Anna Schmidt", "password": "schmidt and sons"}, Reason.PASSWORD_CONTAINS_NAME),
+    ],
+)
+async def test_staff_set_passwords_by_the_same_rules(
+    with_patrons: LocalDirectory, changes: Changes, change: dict[str, Any], reason: Reason
+) -> None:
+    """add_patron and update_patron take no password from staff's services; their own rules."""
+    before = with_patrons.as_dict()
+    err = await refused(with_patrons.async_update_patron("S0001", **change))
+    assert err.reason is reason
+    assert with_patrons.as_dict() == before
+    empty = LocalDirectory(run_blocking=run_now, commit=changes, rounds=ROUNDS)
+    added = {"name": "王小明", "category": "alumni"} | change
+    err = await refused(empty.async_add_patron("S0001", **added))
+    assert err.reason is reason
+    assert len(empty) == 0
+    assert changes.count == 0
 
 
 # --- the Store ----------------------------------------------------------------------------------------

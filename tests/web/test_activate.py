@@ -12,7 +12,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ntnu_library.const import PATRONS_SIP2
-from custom_components.ntnu_library.web.context import ACTIVATE_PATH
+from custom_components.ntnu_library.web.context import ACTIVATE_PATH, WEB
 from custom_components.ntnu_library.web.texts import TEXTS
 
 from ..conftest import PASSWORD, call_service, state_of
@@ -155,9 +155,10 @@ async def test_the_password_is_checked_before_the_code(
     client = await hass_client_no_auth()
     code = await add_patron(hass)
 
+    words = await hass.data[WEB].async_words("en")
     response, body = await activate(client, code=code, password="short")
     assert response.status == 400
-    assert en["password_too_short"].replace("{min}", "8") in text_of(body)
+    assert words["error_password_too_short"] in text_of(body)
     assert 'value="N0099"' in body and token_of(body)
 
     response, body = await activate(client, code=code, repeat="something-else-entirely")
@@ -250,3 +251,33 @@ class TestSip2Site:
         # The room page works as ever, checked by the library system.
         response, body = await act(client, room_path(hass, "T01"), action="borrow")
         assert response.status == 200, body
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("12345678", "password_too_common"),
+        ("iloveyou", "password_too_common"),
+        ("n0099-n0099", "password_contains_id"),
+        ("patron-of-the-year", "password_contains_name"),
+        ("aaaaaaaaaaaa", "password_too_guessable"),
+    ],
+)
+async def test_a_weak_password_is_refused_in_both_languages_and_the_code_stays_good(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_client_no_auth: Any,
+    password: str,
+    reason: str,
+) -> None:
+    """Common, the patron's ID or name, guessable: 400 with the reason; the code still works."""
+    client = await hass_client_no_auth()
+    code = await add_patron(hass)
+    for lang in ("en", "zh-Hant"):
+        words = await hass.data[WEB].async_words(lang)
+        response, body = await activate(client, code=code, password=password, lang=lang)
+        assert response.status == 400, body
+        assert words[f"error_{reason}"] in text_of(body), lang
+    response, body = await activate(client, code=code)
+    assert response.status == 200, body
+    assert en["activated"] in text_of(body)

@@ -2,7 +2,8 @@
 
 The clear password is only ever held for the moment it is hashed or checked; it is never
 stored, logged or put in an error. An activation code is shown once (to staff, who hand it
-over); only a SHA-256 of it is kept (it has 80 random bits), with its expiry.
+over); only a SHA-256 of it is kept (it has 80 random bits), with its expiry. A password a
+patron chooses is hashed only once the rules of core.password_rules take it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ import unicodedata
 import bcrypt
 
 from ..core.errors import Reason, Refused
+from ..core.password_rules import MAX_PASSWORD_BYTES, check_new_password
 
-# bcrypt reads 72 bytes and silently ignores the rest: a longer password would be a lie.
-MAX_PASSWORD_BYTES: Final = 72
 DEFAULT_ROUNDS: Final = 12
-# A password the patron chooses: at least this many characters (NIST SP 800-63B §5.1.1.2).
-MIN_PASSWORD_LENGTH: Final = 8
 # An activation code: 16 characters of an alphabet without look-alikes (80 bits), shown in
 # groups of four; good for this long.
 ACTIVATION_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -65,6 +63,19 @@ def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:
     if secret is None:
         raise Refused(Reason.INVALID_VALUE, field="password")
     return bcrypt.hashpw(secret, bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def hash_new_password(
+    password: object, rounds: int, patron_id: str, name: str, code: str = ""
+) -> str:
+    """Return the bcrypt hash of a password the patron chose, if the rules take it (blocking).
+
+    The rules (core.password_rules) refuse it with their own reason first: the patron's ID,
+    name and activation code `code` ("" for none) are what it may not contain.
+    """
+    check_new_password(password, patron_id, name, code)
+    assert isinstance(password, str)  # the rules refuse anything else
+    return hash_password(password, rounds)
 
 
 def check_password(secret: bytes, password_hash: str) -> bool:

@@ -30,12 +30,11 @@ from .credentials import (
     ACTIVATION_VALID,
     DEFAULT_ROUNDS,
     DUMMY_TAIL,
-    MIN_PASSWORD_LENGTH,
     Activation,
     check_password,
     code_digest,
     hash_cost,
-    hash_password,
+    hash_new_password,
     new_activation_code,
     password_bytes,
     valid_hash,
@@ -184,7 +183,8 @@ class LocalDirectory(PatronSystem):
         """Add a patron; without a password the patron cannot log in until one is set.
 
         Refused(INVALID_VALUE, field=…) for a bad field or a card another patron holds,
-        Refused(PATRON_EXISTS) for an ID already in the directory.
+        Refused(PATRON_EXISTS) for an ID already in the directory, a password reason
+        (core.password_rules) for a password the patron could not choose either.
         """
         patron = Patron(
             patron_id=valid_id(patron_id),
@@ -194,10 +194,8 @@ class LocalDirectory(PatronSystem):
             suspended=valid_suspended(suspended),
             card=valid_card(card),
         )
-        if password is not None and password_bytes(password) is None:
-            raise Refused(Reason.INVALID_VALUE, field="password")
         self._check_new(patron)
-        hashed = await self._hash(password) if password is not None else None
+        hashed = await self._hash(password, patron) if password is not None else None
 
         def add() -> Patron:
             self._check_new(patron)  # another add may have finished while bcrypt ran
@@ -219,7 +217,8 @@ class LocalDirectory(PatronSystem):
     ) -> Patron:
         """Change some of a patron's fields, all or nothing; password None locks the login.
 
-        Refused(UNKNOWN_PATRON) for an unknown ID, Refused(INVALID_VALUE, field=…) as for add.
+        Refused(UNKNOWN_PATRON) for an unknown ID, Refused(INVALID_VALUE, field=…) and the
+        password reasons as for add (the password judged with the name it will go with).
         """
         key = self._existing(patron_id)
         changes: dict[str, Any] = {}
@@ -233,10 +232,11 @@ class LocalDirectory(PatronSystem):
             changes["suspended"] = valid_suspended(suspended)
         if card is not UNSET:
             changes["card"] = valid_card(card)
-        if password is not UNSET and password is not None and password_bytes(password) is None:
-            raise Refused(Reason.INVALID_VALUE, field="password")
         self._check_card_free(changes.get("card"), key)
-        hashed = await self._hash(password) if isinstance(password, str) else None
+        owner = replace(self._entries[key].patron, **changes)
+        hashed = (
+            None if password is UNSET or password is None else await self._hash(password, owner)
+        )
 
         def update() -> Patron:
             # bcrypt ran in an executor: the world may have moved; check again.
@@ -331,7 +331,8 @@ class LocalDirectory(PatronSystem):
         """The patron chooses their password with a live activation code; the code is spent.
 
         Refused(INVALID_CREDENTIALS) for an unknown ID, a wrong or expired code (one answer
-        for all); Refused(INVALID_VALUE, field="password") for a password too short or too long.
+        for all, in the same time: no bcrypt yet); only then a password reason
+        (core.password_rules) for a password the rules refuse, the code still good.
         """
         key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
         entry = self._entries.get(key)
@@ -339,13 +340,11 @@ class LocalDirectory(PatronSystem):
         digest = code_digest(code) or ""
         wanted = activation.digest if activation is not None else "0" * 64
         matched = hmac.compare_digest(digest.encode(), wanted.encode())
-        if not (matched and activation is not None and now < activation.expires):
+        if not (
+            matched and entry is not None and activation is not None and now < activation.expires
+        ):
             raise Refused(Reason.INVALID_CREDENTIALS)
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            raise Refused(Reason.INVALID_VALUE, field="password")
-        if password_bytes(password) is None:
-            raise Refused(Reason.INVALID_VALUE, field="password")
-        hashed = await self._hash(password)
+        hashed = await self._hash(password, entry.patron, code)
 
         def activate() -> Patron:
             current = self._entries.get(key)
@@ -458,8 +457,10 @@ class LocalDirectory(PatronSystem):
 
     # --- inside ---------------------------------------------------------------------------------
 
-    async def _hash(self, password: str) -> str:
-        result = await self.run_blocking(hash_password, password, self.rounds)
+    async def _hash(self, password: object, patron: Patron, code: str = "") -> str:
+        result = await self.run_blocking(
+            hash_new_password, password, self.rounds, patron.patron_id, patron.name, code
+        )
         return valid_hash(result)
 
     def _existing(self, patron_id: str) -> str:

@@ -39,6 +39,14 @@ class Reason(StrEnum):
     PATRON_EXISTS = "patron_exists"
     PATRONS_MANAGED_ELSEWHERE = "patrons_managed_elsewhere"
     ROOM_HAS_HOLDER = "room_has_holder"
+    # A password the patron chooses (core/password_rules.py): each rule its own answer.
+    PASSWORD_TOO_SHORT = "password_too_short"
+    PASSWORD_TOO_LONG = "password_too_long"
+    PASSWORD_CONTAINS_ID = "password_contains_id"
+    PASSWORD_CONTAINS_NAME = "password_contains_name"
+    PASSWORD_CONTAINS_CODE = "password_contains_code"
+    PASSWORD_TOO_COMMON = "password_too_common"
+    PASSWORD_TOO_GUESSABLE = "password_too_guessable"
     # Circulation (core/circulation.py): the whole request is refused.
     UNKNOWN_KIOSK = "unknown_kiosk"
     KIOSK_FAULT = "kiosk_fault"
@@ -60,6 +68,12 @@ class Reason(StrEnum):
     ACCOMPANYING_MATERIAL_IN_BOX = "accompanying_material_in_box"
     # Circulation with SIP2: the library system did not make a loan the rules allowed.
     ILS_REFUSED = "ils_refused"
+
+
+# Reasons that are not the request's: something it needs could not be reached or read.
+UNREACHABLE = frozenset(
+    {Reason.PATRON_SYSTEM_UNAVAILABLE, Reason.PATRON_SYSTEM_ERROR, Reason.LOCK_OFFLINE}
+)
 
 
 class Refused(Exception):

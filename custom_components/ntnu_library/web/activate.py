@@ -3,8 +3,11 @@
 Staff add the patron (service `add_patron`, or `update_patron` with `reset_password`) and
 hand over the activation code; the patron enters their ID, the code and a new password twice.
 A wrong ID, a wrong code and an expired code get the same answer; attempts are throttled as
-logins are. Only a site with its own patron directory has this page (with SIP2 the library
-system keeps the passwords). Passwords and codes are never sent back.
+logins are. A password the rules refuse (core.password_rules: too short or long, the patron's
+ID, name or code in it, too common or easy to guess) gets its own words, in the patron's
+language: the length before the code is checked (it tells nothing of the patron), the rest only
+after the code matched. Only a site with its own patron directory has this page (with SIP2 the
+library system keeps the passwords). Passwords and codes are never sent back.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from homeassistant.components.http import HomeAssistantView
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
-from ..auth.credentials import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
 from ..core.errors import Reason, Refused
 from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
+from ..core.password_rules import MIN_PASSWORD_LENGTH, PASSWORD_REASONS, check_length
 from .context import ACTIVATE_PATH, WebContext, html_response, page_language
 from .forms import (
     BadForm,
@@ -108,10 +111,11 @@ class ActivateView(HomeAssistantView):
             problem = words["invalid_request"]
         elif password != repeat:
             problem = words["password_mismatch"]
-        elif len(password) < MIN_PASSWORD_LENGTH:
-            problem = fill(words["password_too_short"], {"min": str(MIN_PASSWORD_LENGTH)})
-        elif len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-            problem = self._too_long(words)
+        else:
+            try:
+                check_length(password)
+            except Refused as refusal:
+                problem = refusal_message(words, refusal)
         if problem is not None:
             return await self._async_page(
                 site, language, status=400, problem=problem, patron_id=patron_id
@@ -143,12 +147,12 @@ class ActivateView(HomeAssistantView):
         status = refusal_status(refusal)
         if reason is Reason.INVALID_CREDENTIALS:
             problem = words["activation_refused"]  # the same whatever was wrong
+        elif reason in PASSWORD_REASONS:
+            status = 400  # the code was right and is still good: choose another password
+            problem = refusal_message(words, refusal)
         elif reason is Reason.INVALID_VALUE:
             status = 400
-            if refusal.placeholders.get("field") == "password":
-                problem = fill(words["password_too_short"], {"min": str(MIN_PASSWORD_LENGTH)})
-            else:
-                problem = words["invalid_request"]
+            problem = words["invalid_request"]
         elif reason is Reason.PATRONS_MANAGED_ELSEWHERE:
             return await self._async_unavailable(request, language)
         else:
@@ -157,12 +161,6 @@ class ActivateView(HomeAssistantView):
             site, language, status=status, problem=problem, patron_id=patron_id
         )
         return retry_after(response, refusal)
-
-    @staticmethod
-    def _too_long(words: dict[str, str]) -> str:
-        if "password_too_long" in words:
-            return fill(words["password_too_long"], {"max": str(MAX_PASSWORD_BYTES)})
-        return fill(words["error_invalid_value"], {"field": words["new_password"]})
 
     async def _async_unavailable(self, request: web.Request, language: str) -> web.Response:
         return await async_message_page(
@@ -201,7 +199,7 @@ class ActivateView(HomeAssistantView):
             max_code=MAX_CODE_LENGTH,
             max_password=MAX_PASSWORD_LENGTH,
             min_password=MIN_PASSWORD_LENGTH,
-            hint=fill(words["password_too_short"], {"min": str(MIN_PASSWORD_LENGTH)}),
+            hint=fill(words["password_hint"], {"min": str(MIN_PASSWORD_LENGTH)}),
             token="" if done else context.forms.issue(form_scope(site)),
             form_action=ACTIVATE_PATH,
             switch_url=f"{ACTIVATE_PATH}?lang={other_language(language)}",

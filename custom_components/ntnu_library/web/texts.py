@@ -66,7 +66,10 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "activated": "Your password is set. You can now log in at any study room.",
         "activation_refused": "The account or activation code is not valid, or the code has expired.",
         "password_mismatch": "The two passwords are not the same.",
-        "password_too_short": "The password must have at least {min} characters.",
+        "password_hint": (
+            "At least {min} characters; not your account, your name or a common password. "
+            "A few unrelated words make a good one, in any language."
+        ),
         "since": "since {time}",
         "until": "until {time}",
         "switch_language": "中文",
@@ -84,7 +87,6 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "activate_missing_fields": (
             "Please enter your account, the activation code and the new password twice."
         ),
-        "password_too_long": "The password must have at most {max} bytes.",
     },
     "zh-Hant": {
         "language_name": "中文",
@@ -125,7 +127,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "activated": "密碼已設定，現在可以在任何研究室登入。",
         "activation_refused": "帳號或啟用碼無效，或啟用碼已過期。",
         "password_mismatch": "兩次輸入的密碼不同。",
-        "password_too_short": "密碼至少需要 {min} 個字元。",
+        "password_hint": "至少 {min} 個字元；不可包含帳號或姓名，也不可是常見密碼。幾個不相關的詞組合起來就是好密碼，中英文皆可。",
         "since": "自 {time} 起",
         "until": "至 {time}",
         "switch_language": "English",
@@ -134,7 +136,6 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "service_unavailable": "服務暫時無法使用，請稍後再試或洽櫃檯。",
         "activate_unavailable": "本館密碼由圖書館系統管理，請洽櫃檯。",
         "activate_missing_fields": "請輸入帳號、啟用碼並輸入新密碼兩次。",
-        "password_too_long": "密碼最多 {max} 個位元組。",
     },
 }
 
