@@ -439,13 +439,13 @@ async def test_a_client_going_away_ends_its_stream(
     streams = hass.data[STREAMS]
     stream = await client.get(STATUS_STREAM_PATH)
     await _event(stream)
-    assert len(streams.wakers) == 1
+    assert len(streams) == 1
     stream.close()
-    await until(lambda: not streams.wakers)
+    await until(lambda: not len(streams))
     # Changes after that go nowhere and break nothing.
     await init_integration.runtime_data.commands.async_counter_action("borrow", "T01", "S0001")
     await hass.async_block_till_done()
-    assert not streams.wakers
+    assert not len(streams)
 
 
 async def test_streams_over_the_cap_are_turned_away(
@@ -465,12 +465,56 @@ async def test_streams_over_the_cap_are_turned_away(
         # The JSON still answers: that is where a turned-away screen goes.
         assert (await client.get(STATUS_API_PATH)).status == 200
         first.close()
-        await until(lambda: len(streams.wakers) == 1)
+        await until(lambda: len(streams) == 1)
         async with client.get(STATUS_STREAM_PATH) as third:
             assert third.status == 200
             await _event(third)
         second.close()
-    await until(lambda: not streams.wakers)
+    await until(lambda: not len(streams))
+
+
+async def test_one_client_holds_at_most_four_streams(
+    hass: HomeAssistant, init_integration: MockConfigEntry, client: TestClient
+) -> None:
+    """An outsider's fifth stream is turned away; the screens of others are not."""
+    streams = hass.data[STREAMS]
+    held = [
+        await client.get(STATUS_STREAM_PATH) for _ in range(status_panel.MAX_STREAMS_PER_CLIENT)
+    ]
+    for stream in held:
+        await _event(stream)
+    fifth = await client.get(STATUS_STREAM_PATH)
+    assert fifth.status == 503
+    assert streams.of("127.0.0.1") == 4
+    for stream in held:
+        stream.close()
+    await until(lambda: not len(streams))
+
+
+def test_the_lobby_screen_takes_the_place_of_a_flooder() -> None:
+    """All streams held by outsiders: a new client ends the oldest stream of the heaviest one."""
+    streams = status_panel.StatusStreams(context=None)  # type: ignore[arg-type]
+    with patch.object(status_panel, "MAX_STREAMS", 8):
+        held = [streams.async_open(f"10.0.0.{n % 2}") for n in range(8)]
+        assert all(held) and len(streams) == 8
+        assert streams.async_open("10.0.0.1") is None  # at its own cap
+        lobby = streams.async_open("192.168.1.20")
+        assert lobby is not None
+        assert held[0] is not None and held[0].ended.is_set()  # 10.0.0.0's oldest made room
+        assert streams.of("10.0.0.0") == 3 and len(streams) == 8
+        # New screens keep taking places until every client holds one: then they wait.
+        for n in range(5):
+            assert streams.async_open(f"192.168.1.{30 + n}") is not None
+        assert streams.of("10.0.0.0") == streams.of("10.0.0.1") == 1
+        assert streams.async_open("192.168.1.99") is None
+        assert len(streams) == 8
+
+
+def test_an_ipv6_client_is_its_whole_slash_64() -> None:
+    assert status_panel.client_of("2001:db8:1:2::10") == status_panel.client_of("2001:db8:1:2::99")
+    assert status_panel.client_of("2001:db8:1:3::10") != status_panel.client_of("2001:db8:1:2::10")
+    assert status_panel.client_of("::ffff:10.1.2.3") == "10.1.2.3"
+    assert status_panel.client_of(None) == "-"
 
 
 async def test_streams_end_when_home_assistant_stops(
@@ -488,7 +532,7 @@ async def test_streams_end_when_home_assistant_stops(
         async with asyncio.timeout(5):
             rest = await stream.content.read()
         assert rest == b""  # ended cleanly, nothing more sent
-    assert not streams.wakers
+    assert not len(streams)
     refused = await client.get(STATUS_STREAM_PATH)
     assert refused.status == 503
     await hass.async_block_till_done()

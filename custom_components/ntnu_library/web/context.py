@@ -2,6 +2,11 @@
 
 Built once per Home Assistant (`async_setup_web`); the pages find the sites at request time,
 so a site or room added in the UI is served without a restart.
+
+The page key is kept in a private store and made once. The form tokens are signed with a key
+derived from it (core/page_tokens.py), so a form outlives a restart; what they need to stay
+single-use across one (the spent ones) is written at Home Assistant's final write, and a start
+that does not find that written (a crash, a power cut) refuses every earlier form.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_translations
@@ -22,7 +28,8 @@ from homeassistant.util.hass_dict import HassKey
 import jinja2
 
 from ..const import DOMAIN
-from ..core.page_tokens import OneTimeTokens, RoomSigner, new_key
+from ..core.device_credentials import DeviceCredentials
+from ..core.page_tokens import FormTokens, RoomSigner, new_key
 from .texts import LANGUAGES, TEXTS, choose_language
 
 if TYPE_CHECKING:
@@ -37,11 +44,15 @@ STATUS_STREAM_PATH: Final = "/api/ntnu_library/status/stream"
 ACTIVATE_PATH: Final = "/ntnu_library/activate"
 STATIC_PATH: Final = "/ntnu_library/static/{name}"
 
-# A form is good once, for this long; at most this many are outstanding.
+# A form is good once, for this long. Issuing a form stores nothing; a posted one is remembered
+# until it would have expired, at most this many at a time (about two megabytes). Past that
+# every open form is refused once (core/page_tokens.py): far beyond what a library posts in ten
+# minutes, it takes a flood of posts, each with a page load of its own.
 FORM_TOKEN_SECONDS: Final = 600
-MAX_FORM_TOKENS: Final = 5000
+MAX_SPENT_FORMS: Final = 20_000
 
 _KEY_STORE: Final = f"{DOMAIN}.page_key"
+_FORMS_STORE: Final = f"{DOMAIN}.page_forms"
 _HERE = Path(__file__).parent
 
 # No inline script or style anywhere: the pages load only their own files.
@@ -105,9 +116,8 @@ class WebContext:
     signer: RoomSigner
     env: jinja2.Environment
     static: dict[str, tuple[bytes, str]]
-    forms: OneTimeTokens = field(
-        default_factory=lambda: OneTimeTokens(ttl=FORM_TOKEN_SECONDS, max_tokens=MAX_FORM_TOKENS)
-    )
+    forms: FormTokens
+    devices: DeviceCredentials
     _translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # --- sites and rooms ---------------------------------------------------------------------
@@ -190,8 +200,34 @@ def local_time(value: datetime | str) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+async def async_form_tokens(hass: HomeAssistant, key: bytes) -> FormTokens:
+    """The form tokens, honouring the forms of before a clean restart and none of a crash.
+
+    The store says "clean" (with the spent tokens) only from Home Assistant's final write to
+    the next start, which at once marks it otherwise. A start that finds no clean record
+    cannot know which tokens were spent since the last one, so it begins a new generation
+    and refuses them all: a patron retypes a form, no form is ever taken twice.
+    """
+    store: Store[dict[str, Any]] = Store(hass, 1, _FORMS_STORE, private=True)
+    data = await store.async_load()
+    saved = data.get("tokens") if isinstance(data, dict) and data.get("clean") is True else None
+    forms = FormTokens(
+        key,
+        ttl=FORM_TOKEN_SECONDS,
+        max_spent=MAX_SPENT_FORMS,
+        saved=saved if isinstance(saved, dict) else None,
+    )
+    await store.async_save({"clean": False})
+
+    async def async_save_clean(_event: Event) -> None:
+        await store.async_save({"clean": True, "tokens": forms.saved()})
+
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, async_save_clean)
+    return forms
+
+
 async def async_create_context(hass: HomeAssistant) -> WebContext:
-    """Load (or make, once) the signing key and read the templates."""
+    """Load (or make, once) the signing key and the form tokens; read the templates."""
     store: Store[dict[str, str]] = Store(hass, 1, _KEY_STORE, private=True)
     data = await store.async_load()
     if data and isinstance(data.get("key"), str):
@@ -208,4 +244,11 @@ async def async_create_context(hass: HomeAssistant) -> WebContext:
         lstrip_blocks=True,
     )
     env.filters["local_time"] = local_time
-    return WebContext(hass=hass, signer=RoomSigner(key), env=env, static=static)
+    return WebContext(
+        hass=hass,
+        signer=RoomSigner(key),
+        env=env,
+        static=static,
+        forms=await async_form_tokens(hass, key),
+        devices=DeviceCredentials(key),
+    )

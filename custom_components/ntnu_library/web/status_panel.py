@@ -7,7 +7,8 @@ status only; never a holder, patron id, name, card, ref or "in use since"):
   `<noscript>` refresh keeps it current); `static/panel.js` keeps it live;
 - `STATUS_API_PATH`: the same data as JSON (what the script polls when it cannot stream);
 - `STATUS_STREAM_PATH`: server-sent events, the JSON at once and again on every change
-  (`SIGNAL_PUBLIC_STATUS`, bursts coalesced), a comment heartbeat in between.
+  (`SIGNAL_PUBLIC_STATUS`, bursts coalesced), a comment heartbeat in between. Streams are
+  shared out per client (`StatusStreams.async_open`), so no one client can hold them all.
 
 All three read the sites at request time through one function, `panel_data`, so a room or a
 site added in the UI shows without anything else being done.
@@ -18,7 +19,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime
+from ipaddress import IPv6Address, ip_address, ip_network
+from itertools import count
 import re
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,8 +53,10 @@ from .texts import other_language
 if TYPE_CHECKING:
     from ..site import Site
 
-# At most this many screens stream at once; beyond it they poll the JSON (503 + Retry-After).
+# At most this many screens stream at once, at most this many of them from one client (an
+# address; for IPv6 a /64). A screen turned away polls the JSON (503 + Retry-After).
 MAX_STREAMS: Final = 64
+MAX_STREAMS_PER_CLIENT: Final = 4
 # A comment this often keeps proxies from closing a quiet stream.
 HEARTBEAT_SECONDS: Final = 15.0
 # A burst of changes (a borrow moves the bolt, then the room) is sent at most this often.
@@ -145,56 +151,137 @@ def _grouped(rooms: list[dict[str, str]]) -> list[dict[str, Any]]:
     return floors
 
 
+def client_of(remote: str | None) -> str:
+    """Whose stream it is: the client's address (`request.remote`); for IPv6 its /64.
+
+    Behind a reverse proxy Home Assistant's `use_x_forwarded_for`, with the proxy among the
+    `trusted_proxies`, makes `request.remote` the client's own address (as for the login
+    throttle); Home Assistant refuses forwarded requests from a proxy it does not trust. One
+    IPv6 subscriber holds a whole /64, so that is one client, however many addresses it uses.
+    """
+    if not remote:
+        return "-"
+    try:
+        address = ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(eq=False)
+class Stream:
+    """One open stream: whose it is, when it opened, what wakes it and what ends it."""
+
+    client: str
+    opened: int
+    waker: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def end(self) -> None:
+        """End the stream: its loop stops and the response finishes cleanly."""
+        self.ended.set()
+        self.waker.set()
+
+
 class StatusStreams:
-    """The open streams: woken on every change, ended when Home Assistant stops."""
+    """The open streams, by client: opened fairly, woken on every change, ended at the stop.
+
+    A client gets at most `MAX_STREAMS_PER_CLIENT`. When all `MAX_STREAMS` are taken, a client
+    with fewer streams than the one holding the most (fewer even once it has this one) takes
+    the place of that client's oldest stream, which is ended cleanly; anyone else is told to
+    come back later (and polls meanwhile). So a lobby screen always gets its stream, however
+    many streams an outsider opens, unless every client already holds as many as the screen's.
+    """
 
     def __init__(self, context: WebContext) -> None:
         self._context = context
-        self.wakers: set[asyncio.Event] = set()
+        self._by_client: dict[str, list[Stream]] = {}
+        self._count = 0
+        self._order = count()
         self.stopping = False
-        self._stopped = asyncio.Event()
+
+    def __len__(self) -> int:
+        """How many streams are open."""
+        return self._count
+
+    def of(self, client: str) -> int:
+        """How many streams `client` holds."""
+        return len(self._by_client.get(client, ()))
+
+    @callback
+    def async_open(self, client: str) -> Stream | None:
+        """A place for a new stream of `client`, or None when there is none for it."""
+        mine = self._by_client.get(client, [])
+        if self.stopping or len(mine) >= MAX_STREAMS_PER_CLIENT:
+            return None
+        if self._count >= MAX_STREAMS:
+            heaviest = max(
+                self._by_client.values(), key=lambda streams: (len(streams), -streams[0].opened)
+            )
+            if len(mine) + 1 >= len(heaviest):
+                return None
+            oldest = heaviest[0]
+            self.async_close(oldest)
+            oldest.end()
+        stream = Stream(client, next(self._order))
+        self._by_client.setdefault(client, []).append(stream)
+        self._count += 1
+        return stream
+
+    @callback
+    def async_close(self, stream: Stream) -> None:
+        """The stream is over (its client left, or it made room): its place is free."""
+        streams = self._by_client.get(stream.client)
+        if streams is None or stream not in streams:
+            return
+        streams.remove(stream)
+        self._count -= 1
+        if not streams:
+            del self._by_client[stream.client]
 
     @callback
     def async_changed(self) -> None:
         """Some room may show another status, or a site started or stopped."""
-        for waker in self.wakers:
-            waker.set()
+        for streams in self._by_client.values():
+            for stream in streams:
+                stream.waker.set()
 
     @callback
     def async_stop(self, _event: Event | None = None) -> None:
         """Home Assistant stops: every stream ends now."""
         self.stopping = True
-        self._stopped.set()
-        self.async_changed()
+        for streams in self._by_client.values():
+            for stream in streams:
+                stream.end()
 
     def snapshot(self) -> bytes:
         """One server-sent event with the panel's data."""
         return b"data: " + json_bytes(panel_data(self._context.sites())) + b"\n\n"
 
-    async def async_wait_stop(self, seconds: float) -> None:
-        """Sleep, but not past Home Assistant stopping."""
-        with suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._stopped.wait()
-
-    async def async_run(self, response: web.StreamResponse, waker: asyncio.Event) -> None:
+    async def async_run(self, response: web.StreamResponse, stream: Stream) -> None:
         """Send the data now and after every change; a heartbeat comment when quiet."""
         loop = asyncio.get_running_loop()
         await response.write(f"retry: {RECONNECT_MILLISECONDS}\n".encode() + self.snapshot())
         last_sent = loop.time()
-        while not self.stopping:
+        while not stream.ended.is_set():
             try:
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
-                    await waker.wait()
+                    await stream.waker.wait()
             except TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 continue
             # The first change of a burst goes out at once, the rest with the next send.
             if (delay := last_sent + COALESCE_SECONDS - loop.time()) > 0:
-                await self.async_wait_stop(delay)
-            if self.stopping:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await stream.ended.wait()
+            if stream.ended.is_set():
                 break
-            waker.clear()
+            stream.waker.clear()
             await response.write(self.snapshot())
             last_sent = loop.time()
 
@@ -265,9 +352,10 @@ class StatusStreamView(HomeAssistantView):
         self._streams = streams
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        """Stream until the client goes away or Home Assistant stops."""
+        """Stream until the client goes away, the stream makes room or Home Assistant stops."""
         streams = self._streams
-        if streams.stopping or len(streams.wakers) >= MAX_STREAMS:
+        stream = streams.async_open(client_of(request.remote))
+        if stream is None:
             busy = json_response({"error": "busy"}, status=503)
             busy.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
             return busy
@@ -276,15 +364,13 @@ class StatusStreamView(HomeAssistantView):
         response.charset = "utf-8"
         secure_headers(response, private=False)
         response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events
-        waker = asyncio.Event()
-        streams.wakers.add(waker)
         try:
             await response.prepare(request)
-            await streams.async_run(response, waker)
+            await streams.async_run(response, stream)
         except ConnectionError:
             pass  # the client went away mid-write; a cancelled handler unwinds the same way
         finally:
-            streams.wakers.discard(waker)
+            streams.async_close(stream)
         return response
 
 
