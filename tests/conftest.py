@@ -36,9 +36,9 @@ from custom_components.ntnu_library.const import (
     PATRONS_LOCAL,
     PATRONS_SIP2,
 )
+from custom_components.ntnu_library.core.errors import UNREACHABLE
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_ROOMS
-from custom_components.ntnu_library.exceptions import UNREACHABLE
 from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.transaction import Transaction
 from custom_components.ntnu_library.websocket import async_patron_action

@@ -85,8 +85,11 @@ CIRCULATION_ENTITIES = {"sensor.kiosk_k1_status", "sensor.kiosk_k1_loans_today"}
     for box in ("main", "gongguan", "linkou")
     for sensor in ("awaiting_scan_back", "waiting_since", "set_aside_for_staff")
 }
+# What staff watch of the logins: a diagnostic of the site, on no dashboard badge.
+LOGIN_ENTITIES = {"sensor.main_library_failed_logins_last_hour"}
 EXPECTED_ENTITIES = (
     SITE_ENTITIES
+    | LOGIN_ENTITIES
     | CIRCULATION_ENTITIES
     | {pattern.format(r=room.lower()) for room in ROOMS for pattern in ROOM_ENTITY_PATTERNS}
 )

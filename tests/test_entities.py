@@ -191,6 +191,7 @@ async def test_device_per_room(
         assert {e.config_subentry_id for e in entities} == {subentry_of[room_id]}
     site_entities = er.async_entries_for_device(entity_registry, site.id)
     assert {e.entity_id for e in site_entities} == {
+        "sensor.main_library_failed_logins_last_hour",
         "sensor.main_library_idle_rooms",
         "sensor.main_library_rooms_in_use",
     }

@@ -21,7 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .announce import Announcer
 from .const import DOMAIN
-from .core.errors import Reason, Refused
+from .core.errors import UNREACHABLE, Reason, Refused
 from .core.identity import mask_patron_id, normalize_card, normalize_patron_id
 from .core.model import Patron, Source
 from .core.study_rooms import Outcome, StudyRooms
@@ -34,6 +34,8 @@ _LOGGER = logging.getLogger(__package__)
 
 # What a patron does at a room with their own ID and password.
 PATRON_ACTIONS = ("borrow", "open", "return")
+# A login that failed: counted, never told as a room event.
+LOGIN_FAILURES = frozenset({Reason.INVALID_CREDENTIALS, Reason.TOO_MANY_ATTEMPTS})
 
 
 class SiteCommands:
@@ -90,14 +92,20 @@ class SiteCommands:
         *,
         caller: str | None = None,
         address: str | None = None,
+        device: str | None = None,
     ) -> dict[str, Any]:
-        """登記使用 (borrow), 開門 (open) or 結束使用 (return), as the patron logged in."""
+        """登記使用 (borrow), 開門 (open) or 結束使用 (return), as the patron logged in.
+
+        `device`: the patron's own browser (a device credential the page checked for this
+        ID). A failed login is counted (the site's failed-logins sensor), not told as a room
+        event: what was typed need not be anybody's ID.
+        """
         if action not in PATRON_ACTIONS:
             raise ValueError(f"not a patron action: {action!r}")
         self._rooms.room(room_id)
         try:
             patron = await self._gate.async_login(
-                patron_id, password, caller=caller, address=address
+                patron_id, password, caller=caller, address=address, device=device
             )
         except Refused as refusal:
             pid = normalize_patron_id(patron_id)
@@ -105,7 +113,10 @@ class SiteCommands:
             if refusal.reason is Reason.PRIVILEGES_DENIED and freeze is not None:
                 # Most likely our own freeze, blocked in the ILS: say it as the freeze it is.
                 refusal = Refused(Reason.FROZEN, until=freeze.until.isoformat(timespec="minutes"))
-            self._announcer.refusal(room_id, pid, refusal)
+            if refusal.reason in UNREACHABLE:  # the patron system: nobody was told apart
+                self._announcer.refusal(room_id, None, refusal)
+            elif refusal.reason not in LOGIN_FAILURES:  # the ILS knew the patron, and refused
+                self._announcer.refusal(room_id, pid, refusal)
             raise refusal from None
         try:
             return await self._async_act(action, room_id, patron, Source.QR)

@@ -109,6 +109,11 @@ def signal_circulation_update(entry_id: str) -> str:
     return f"{DOMAIN}_circulation_update_{entry_id}"
 
 
+def signal_logins(library_id: str) -> str:
+    """Dispatcher signal: a library's count of failed logins changed."""
+    return f"{DOMAIN}_{library_id}_logins"
+
+
 def signal_room_event(entry_id: str) -> str:
     """Dispatcher signal carrying a RoomEvent for the event entities."""
     return f"{DOMAIN}_{entry_id}_room_event"
@@ -117,13 +122,11 @@ def signal_room_event(entry_id: str) -> str:
 # --- limits: core/limits.py; what follows are the run time's own -------------------------
 
 # Password checks (bcrypt or the ILS) in flight at once per site; more would starve the rest of
-# Home Assistant of executor threads.
+# Home Assistant of executor threads. (What may wait for one: core/login_queue.py.)
 LOGIN_SLOTS: Final = 2
-# Logins one caller (a Home Assistant user, or an address) may have waiting for a slot; more
-# are refused at once with too_many_attempts, so one caller cannot starve the others.
-MAX_WAITING_LOGINS_PER_CALLER: Final = 4
-# The longest a login waits for a slot before it is refused with too_many_attempts.
-LOGIN_QUEUE_SECONDS: Final = 10.0
+# Card numbers (and other IDs) an ILS takes for a patron, remembered (as keyed hashes) so
+# they share the patron's login budget.
+MAX_LOGIN_ALIASES: Final = 20_000
 
 # Doors: an unlocked door that closes again is locked this long after (the time it stays
 # unlocked when nobody opens it is the option `relock_after_s`, core/limits.py).

@@ -1,11 +1,13 @@
 """The patron gate: every question to the patron system, and every password check, pass here.
 
-- Login: per patron ID backoff and hourly cap, a soft delay per address (core/throttle.py);
-  a failure is written to the Store before the refusal is answered, so a crash cannot
-  forget it. Password checks (bcrypt, or the ILS) run a few at a time, handed out fairly
-  between callers: one caller flooding made-up IDs waits behind itself, and is refused with
-  `too_many_attempts` once it has more waiting than `MAX_WAITING_LOGINS_PER_CALLER`, while
-  another caller's patron waits for at most the checks already running.
+- Login: per patron ID backoff and hourly cap, a soft delay per caller (client address, or
+  Home Assistant user), and the patron's own known browser on an allowance of its own
+  (core/throttle.py); a failure is written to the Store before the refusal is answered, so a
+  crash cannot forget it. What is typed as an ID is never kept as typed: the throttle keys
+  patron IDs (and the card numbers an ILS also takes as IDs, sharing their patron's budget
+  once seen) by a keyed hash. Password checks (bcrypt, or the ILS) run a few at a time,
+  handed out in turn (core/login_queue.py): the patron's known browser first, then callers
+  that failed nothing lately, then the rest, each caller and each patron ID in turn.
 - The circuit breaker (core/breaker.py) answers `patron_system_unavailable` at once while the
   patron system is down; an ILS that is down when the site starts trips it and opens a
   repair issue, and the site runs on (rooms, locks, counter and automatic returns).
@@ -14,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 import logging
 import time
@@ -22,80 +23,21 @@ import time
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from .backends import PatronBackend, PatronSystemDown
-from .const import DOMAIN, LOGIN_QUEUE_SECONDS, LOGIN_SLOTS, MAX_WAITING_LOGINS_PER_CALLER
+from .const import DOMAIN, LOGIN_SLOTS, MAX_LOGIN_ALIASES, signal_logins
 from .core.breaker import CircuitBreaker
 from .core.errors import Reason, Refused
 from .core.identity import mask_patron_id, normalize_patron_id, printable
 from .core.limits import MAX_TEXT_LENGTH
+from .core.login_queue import Lane, LoginQueue, QueueLimits
 from .core.model import Patron
 from .core.throttle import LoginThrottle
 from .library import Library
 
 _LOGGER = logging.getLogger(__package__)
-
-
-class FairSlots:
-    """A few slots, handed out round-robin between callers, with a bounded queue per caller."""
-
-    def __init__(self, slots: int, *, max_waiting: int, max_wait: float) -> None:
-        self._free = slots
-        self._max_waiting = max_waiting
-        self._max_wait = max_wait
-        self._queues: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
-
-    @property
-    def waiting(self) -> int:
-        """How many requests wait for a slot."""
-        return sum(len(queue) for queue in self._queues.values())
-
-    async def acquire(self, caller: str) -> None:
-        """Take a slot, or Refused(TOO_MANY_ATTEMPTS) when the caller has too many waiting."""
-        if self._free > 0 and not self._queues:
-            self._free -= 1
-            return
-        queue = self._queues.setdefault(caller, deque())
-        if len(queue) >= self._max_waiting:
-            if not queue:
-                del self._queues[caller]
-            raise Refused(Reason.TOO_MANY_ATTEMPTS, retry_after="1")
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue.append(waiter)
-        try:
-            async with asyncio.timeout(self._max_wait):
-                await waiter
-        except BaseException as err:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed a slot just as we gave up: pass it on
-            else:
-                waiter.cancel()
-                self._drop(caller, waiter)
-            if isinstance(err, TimeoutError):
-                raise Refused(Reason.TOO_MANY_ATTEMPTS, retry_after="1") from None
-            raise
-
-    def release(self) -> None:
-        """Give the slot to the next caller in turn (each caller's oldest request first)."""
-        while self._queues:
-            caller, queue = next(iter(self._queues.items()))
-            waiter = queue.popleft()
-            if queue:
-                self._queues.move_to_end(caller)
-            else:
-                del self._queues[caller]
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
-
-    def _drop(self, caller: str, waiter: asyncio.Future[None]) -> None:
-        queue = self._queues.get(caller)
-        if queue is not None and waiter in queue:
-            queue.remove(waiter)
-            if not queue:
-                del self._queues[caller]
 
 
 class PatronGate:
@@ -115,9 +57,7 @@ class PatronGate:
         # The library's: failures at one building count at every other.
         self._library = library
         self.breaker = CircuitBreaker()
-        self._slots = FairSlots(
-            LOGIN_SLOTS, max_waiting=MAX_WAITING_LOGINS_PER_CALLER, max_wait=LOGIN_QUEUE_SECONDS
-        )
+        self._slots = LoginQueue(QueueLimits(slots=LOGIN_SLOTS))
         self.down = False  # the patron system did not answer its last health check
 
     @property
@@ -127,19 +67,37 @@ class PatronGate:
 
     # --- logins ----------------------------------------------------------------------------
 
+    def patron_key(self, patron_id: str) -> str:
+        """How the throttle knows a typed ID: a keyed hash, or its patron's once seen."""
+        key = self._library.login_key(patron_id)
+        return self._library.aliases.get(key, key)
+
     async def async_login(
-        self, patron_id: str, password: str, *, caller: str | None, address: str | None
+        self,
+        patron_id: str,
+        password: str,
+        *,
+        caller: str | None,
+        address: str | None,
+        device: str | None = None,
     ) -> Patron:
-        """Check credentials; one refusal for a wrong ID or password, the same time for both."""
+        """Check credentials; one refusal for a wrong ID or password, the same time for both.
+
+        `device`: the patron's own browser, as a device credential the page checked for this
+        ID; it logs in on an allowance of its own.
+        """
         pid = normalize_patron_id(patron_id)
-        return await self._async_throttled(
+        patron = await self._async_throttled(
             pid,
             caller=caller,
             address=address,
+            device=device,
             check=lambda: self.async_ask(
                 lambda: self.backend.system.async_authenticate(pid, password)
             ),
         )
+        self._learn(pid, patron)
+        return patron
 
     async def async_activate(
         self, patron_id: str, code: str, password: str, *, address: str | None
@@ -153,6 +111,7 @@ class PatronGate:
             pid,
             caller=None,
             address=address,
+            device=None,
             check=lambda: directory.async_activate(pid, code, password, dt_util.now()),
         )
 
@@ -162,36 +121,58 @@ class PatronGate:
         *,
         caller: str | None,
         address: str | None,
+        device: str | None,
         check: Callable[[], Awaitable[Patron]],
     ) -> Patron:
         """Run a credential check behind the throttle and the fair password-check slots.
 
-        A wrong ID or secret counts against the ID and the address, and is on disk before
-        it is answered.
+        A wrong ID or secret counts against the ID (or the patron's own device) and the
+        caller, and is on disk before it is answered.
         """
-        delay = self.throttle.check(pid, address, time.monotonic())
+        key = self.patron_key(pid)
+        source = address or caller or "-"  # whose soft delay: the address, or the user
+        throttle = self.throttle
+        delay = throttle.check(key, source, time.monotonic(), device=device)
+        if device is not None:
+            # The patron's own browser: its allowance is its limit, not its address's delay
+            # (a campus NAT with a guesser behind it).
+            delay = 0.0
+            lane = Lane.TRUSTED
+        elif throttle.address_failed(source, time.monotonic()):
+            lane = Lane.SUSPECT
+        else:
+            lane = Lane.CLEAN
         verdict = False
         try:
             if delay:
                 await asyncio.sleep(delay)
-            await self._slots.acquire(caller or address or "-")
-            try:
+            async with self._slots.slot(caller or source, key, lane):
                 patron = await check()
-            finally:
-                self._slots.release()
         except Refused as refusal:
             if refusal.reason is Reason.INVALID_CREDENTIALS:
                 verdict = True
-                self.throttle.failure(pid, address, time.monotonic())
+                throttle.failure(key, source, time.monotonic(), device=device)
                 await self._async_write_failure()
+                async_dispatcher_send(self._hass, signal_logins(self._library.library_id))
             raise
         else:
             verdict = True
-            self.throttle.success(pid, address, time.monotonic())
+            throttle.success(key, source, time.monotonic(), device=device)
             return patron
         finally:
             if not verdict:  # refused early, cancelled or the system failed: not the patron's
-                self.throttle.release(pid, address, time.monotonic())
+                throttle.release(key, source, time.monotonic(), device=device)
+
+    def _learn(self, typed: str, patron: Patron) -> None:
+        """The ID and card an ILS takes for this patron share the patron's budget from now."""
+        aliases = self._library.aliases
+        key = self._library.login_key(patron.patron_id)
+        for other in (typed, patron.card):
+            if other and (alias := self._library.login_key(other)) != key:
+                aliases[alias] = key
+                aliases.move_to_end(alias)
+        while len(aliases) > MAX_LOGIN_ALIASES:
+            aliases.popitem(last=False)
 
     async def _async_write_failure(self) -> None:
         """A failure is on disk before it is answered; a disk that fails still refuses."""
@@ -202,7 +183,7 @@ class PatronGate:
 
     async def async_clear_login_lock(self, patron_id: str) -> bool:
         """Staff at the counter end a patron's backoff (someone else's guesses locked them out)."""
-        cleared = self.throttle.clear(normalize_patron_id(patron_id))
+        cleared = self.throttle.clear(self.patron_key(patron_id))
         if cleared:
             await self._library.async_write()
         return cleared
@@ -234,7 +215,10 @@ class PatronGate:
 
     async def async_find_by_card(self, card: str) -> Patron | None:
         """The patron holding this card (a tap at a door), or None."""
-        return await self.async_ask(lambda: self.backend.system.async_find_by_card(card))
+        patron = await self.async_ask(lambda: self.backend.system.async_find_by_card(card))
+        if patron is not None:
+            self._learn(card, patron)
+        return patron
 
     async def async_resolve(self, patron_id: str | None, patron_name: str | None) -> str:
         """The ID of the one patron with this ID or name (counter return)."""

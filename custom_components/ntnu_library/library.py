@@ -15,9 +15,11 @@ first time it joins: the library's Store is written first, then the site's witho
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 import logging
+import secrets
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -27,6 +29,7 @@ from homeassistant.util.hass_dict import HassKey
 from .auth.local import LocalDirectory
 from .const import CONF_LIBRARY, DOMAIN
 from .core.circulation_state import CirculationState
+from .core.identity import KEYED_PREFIX, keyed_id
 from .core.room_state import PatronState
 from .core.study_rooms import StudyRooms
 from .core.throttle import LoginThrottle
@@ -60,6 +63,10 @@ class Library:
     circulation: CirculationState = field(default_factory=CirculationState)
     seeded: bool = False
     buildings: dict[str, Building] = field(default_factory=dict)
+    # Keys the throttle's patron keys, so nothing typed as an ID is kept as typed.
+    login_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Keyed card numbers (and other IDs an ILS takes) -> the keyed ID of their patron.
+    aliases: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         # The library's parts of the state, each kept in the library's Store.
@@ -74,9 +81,15 @@ class Library:
             "patrons": self.directory.as_dict(),
             "patron_state": self.patrons.as_dict(),
             "throttle": self.throttle.as_dict(),
+            "login_secret": self.login_secret.hex(),
+            "login_aliases": dict(self.aliases),
             "circulation": self.circulation.as_dict(),
             "seeded": self.seeded,
         }
+
+    def login_key(self, typed: str) -> str:
+        """A typed ID (or card number) as the login throttle keys it: a keyed hash."""
+        return keyed_id(self.login_secret, typed)
 
     def held_elsewhere(self, entry_id: str, patron_id: str) -> str | None:
         """The temporary room a patron holds at another site, as "<site> <room>"."""
@@ -128,12 +141,19 @@ async def _async_load(hass: HomeAssistant, key: str) -> Library:
     storage = PrivateStore(hass, f"library.{key}")
     data = await storage.async_load()
     transaction = Transaction()
+    secret = _secret(data.get("login_secret"))
+
+    def rekey(saved: str) -> str:  # an ID an older release kept as typed
+        return saved if saved.startswith(KEYED_PREFIX) else keyed_id(secret, saved)
+
     library = Library(
         library_id=key,
         storage=storage,
         transaction=transaction,
+        login_secret=secret,
+        aliases=_aliases(data.get("login_aliases")),
         patrons=PatronState.from_dict(data.get("patron_state", {})),
-        throttle=LoginThrottle.from_dict(data.get("throttle", {})),
+        throttle=LoginThrottle.from_dict(data.get("throttle", {}), rekey=rekey),
         directory=LocalDirectory.from_dict(
             data.get("patrons", {}),
             run_blocking=hass.async_add_executor_job,
@@ -144,6 +164,26 @@ async def _async_load(hass: HomeAssistant, key: str) -> Library:
     )
     storage.provide(library.as_store_data)
     return library
+
+
+def _secret(saved: Any) -> bytes:
+    """The library's keying secret as kept, or a new one (a library from before it had one)."""
+    try:
+        secret = bytes.fromhex(saved) if isinstance(saved, str) else b""
+    except ValueError:
+        secret = b""
+    return secret if len(secret) >= 16 else secrets.token_bytes(32)
+
+
+def _aliases(saved: Any) -> OrderedDict[str, str]:
+    """The keyed aliases as kept (anything else is dropped: they are learnt again)."""
+    if not isinstance(saved, dict):
+        return OrderedDict()
+    return OrderedDict(
+        (alias, key)
+        for alias, key in saved.items()
+        if isinstance(alias, str) and isinstance(key, str)
+    )
 
 
 async def _async_take_over(library: Library, site_data: dict[str, Any], site_name: str) -> bool:

@@ -1,14 +1,17 @@
-"""The site's sensors: rooms, room counts, self-checkout kiosks and return boxes.
+"""The site's sensors: rooms, room counts, failed logins, self-checkout kiosks and return boxes.
 
-Rooms: status, holder, in use since, their devices' batteries. Kiosks: status (ready or the
-fault), loans today. Return boxes: items awaiting scan-back, the oldest drop, items set aside.
+Rooms: status, holder, in use since, their devices' batteries. The site: idle rooms, rooms in
+use, and for staff the failed logins of the last hour at its library (with how many IDs they
+were for, never the IDs). Kiosks: status (ready or the fault), loans today. Return boxes: items
+awaiting scan-back, the oldest drop, items set aside.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+import time
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -18,9 +21,11 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_time_interval
 
 from . import NtnuLibraryConfigEntry
 from .const import (
@@ -28,7 +33,9 @@ from .const import (
     CONF_LOCK_IEEE,
     CONF_OCCUPANCY_IEEE,
     DOMAIN,
+    LOGGER,
     signal_circulation_update,
+    signal_logins,
 )
 from .core.circulation_state import KIOSK_FAULTS
 from .core.model import Room, RoomStatus
@@ -41,6 +48,10 @@ PARALLEL_UPDATES = 0
 # "unavailable" is shown by the entity going unavailable with its lock.
 STATUS_OPTIONS = [s.value for s in RoomStatus if s is not RoomStatus.UNAVAILABLE]
 
+# A sensor following a signal writes its state at most this often (the first change at once):
+# a flood of failed logins must not become a flood of state changes in the recorder.
+SIGNAL_COOLDOWN_SECONDS = 10.0
+
 
 @dataclass(frozen=True, kw_only=True)
 class RoomSensorDescription(SensorEntityDescription):
@@ -52,9 +63,16 @@ class RoomSensorDescription(SensorEntityDescription):
 
 @dataclass(frozen=True, kw_only=True)
 class SiteSensorDescription(SensorEntityDescription):
-    """A site sensor and how to read it."""
+    """A site sensor and how to read it.
+
+    Read again on every room update; one with a `signal_fn` also on that dispatcher signal
+    (at most every SIGNAL_COOLDOWN_SECONDS), one with `every` also that often.
+    """
 
     value_fn: Callable[[Site], int]
+    attributes_fn: Callable[[Site], Mapping[str, int]] | None = None
+    signal_fn: Callable[[Site], str] | None = None
+    every: timedelta | None = None
 
 
 def _battery(role: Role, device_key: str, translation_key: str) -> RoomSensorDescription:
@@ -102,6 +120,15 @@ def _count(status: RoomStatus) -> Callable[[Site], int]:
     return lambda runtime: sum(runtime.status(r) is status for r in runtime.rooms.rooms)
 
 
+def _failed_logins(runtime: Site) -> tuple[int, int]:
+    """Failed logins at the site's library in the last hour, and how many IDs they were for.
+
+    The library's throttle (shared by its sites) is read each time: a site that joins a
+    library may replace it.
+    """
+    return runtime.library.throttle.failures_in_window(time.monotonic())
+
+
 SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
     SiteSensorDescription(
         key="idle_rooms",
@@ -114,6 +141,18 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         translation_key="in_use_rooms",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_count(RoomStatus.IN_USE),
+    ),
+    # For staff: a count of guesses, never what was guessed (no IDs, no addresses). The count
+    # falls as failures age out of the hour, so it is read again every minute.
+    SiteSensorDescription(
+        key="failed_logins",
+        translation_key="failed_logins",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime: _failed_logins(runtime)[0],
+        attributes_fn=lambda runtime: {"patron_ids": _failed_logins(runtime)[1]},
+        signal_fn=lambda runtime: signal_logins(runtime.library.library_id),
+        every=timedelta(minutes=1),
     ),
 )
 
@@ -221,7 +260,7 @@ class RoomSensor(RoomEntity, SensorEntity):
 
 
 class SiteSensor(NtnuLibraryEntity, SensorEntity):
-    """A count over the site's rooms."""
+    """A count over the site's rooms, or over its library's failed logins."""
 
     entity_description: SiteSensorDescription
 
@@ -229,10 +268,48 @@ class SiteSensor(NtnuLibraryEntity, SensorEntity):
         super().__init__(runtime, description.key)
         self.entity_description = description
 
+    async def async_added_to_hass(self) -> None:
+        """Follow the room updates, and the description's signal and interval."""
+        await super().async_added_to_hass()
+        description = self.entity_description
+        if description.signal_fn is not None:
+            debouncer = Debouncer(
+                self.hass,
+                LOGGER,
+                cooldown=SIGNAL_COOLDOWN_SECONDS,
+                immediate=True,
+                function=self.async_write_ha_state,
+            )
+            self.async_on_remove(debouncer.async_shutdown)
+            self.async_on_remove(
+                async_dispatcher_connect(
+                    self.hass, description.signal_fn(self.runtime), debouncer.async_schedule_call
+                )
+            )
+        if description.every is not None:
+            self.async_on_remove(
+                async_track_time_interval(
+                    self.hass,
+                    self._handle_interval,
+                    description.every,
+                    name=f"{DOMAIN} {self.entity_id}",
+                )
+            )
+
+    @callback
+    def _handle_interval(self, _now: datetime) -> None:
+        self.async_write_ha_state()
+
     @property
     def native_value(self) -> int:
         """Count now."""
         return self.entity_description.value_fn(self.runtime)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, int] | None:
+        """Counts that go with the state (never who or what was counted)."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(self.runtime)
 
 
 class StationSensor(SensorEntity):

@@ -25,6 +25,9 @@ bounded number of iterations:
   sip2_login_ms_p50 / _p95     SIP2 Patron Information (63/64 with the password, checksummed)
                                round trip against the demo ILS on loopback (scripts/lib/ils.py)
 
+`--flood` measures only a patron's borrow latency while the patron gate is flooded with made-up
+IDs (scripts/lib/bench_flood.py); its JSON object starts with "mode": "flood".
+
 A short table goes to stdout first; the last line of stdout is one JSON object. Logging goes
 to stderr. Exit 0 on success, 1 when a measurement could not be made.
 """
@@ -105,6 +108,7 @@ class Scale:
     core_seconds: float = 1.0
     core_max_cycles: int = 200_000
     sip2_rounds: int = 500
+    flood_samples: int = 30  # --flood: the real patron's borrows per scenario
 
     @classmethod
     def quick(cls) -> Scale:
@@ -117,6 +121,7 @@ class Scale:
             refusals=3,
             core_seconds=0.3,
             sip2_rounds=50,
+            flood_samples=5,
         )
 
 
@@ -277,8 +282,10 @@ def core_decisions(scale: Scale, results: Results) -> None:
     )
 
 
-async def bench_home_assistant(scale: Scale, results: Results, config_dir: str) -> None:
-    """Everything that needs the real Home Assistant instance."""
+async def bench_home_assistant(
+    scale: Scale, results: Results, config_dir: str, *, flood: bool = False
+) -> None:
+    """Everything that needs the real Home Assistant instance (--flood: the flood mode only)."""
     from homeassistant import loader
     from homeassistant.helpers import frame
     from homeassistant.setup import async_setup_component
@@ -295,7 +302,16 @@ async def bench_home_assistant(scale: Scale, results: Results, config_dir: str) 
         entry: Any = None
         try:
             entry = await _setup_site(hass, results, MockConfigEntry, async_setup_component)
-            await _measure_site(hass, entry, scale, results)
+            if flood:
+                from bench_flood import measure_flood  # scripts/lib is on sys.path
+
+                cost = _patron_hash_cost(entry.runtime_data, "G0001")
+                results.values["bcrypt_rounds"] = cost
+                if cost != REAL_BCRYPT_COST:
+                    raise RuntimeError(f"demo patrons were hashed at cost {cost}")
+                await measure_flood(hass, entry, scale, results)
+            else:
+                await _measure_site(hass, entry, scale, results)
         finally:
             if entry is not None and entry.state.recoverable:
                 await hass.config_entries.async_unload(entry.entry_id)
@@ -711,6 +727,23 @@ KEYS = (
     "python",
 )
 
+FLOOD_KEYS = (
+    "mode",
+    "idle",
+    "addresses_300",
+    "addresses_300_known_browser",
+    "shared_address",
+    "shared_address_known_browser",
+    "one_account",
+    "one_account_known_browser",
+    "samples",
+    "setup_s",
+    "bcrypt_rounds",
+    "ha_version",
+    "zigpy_version",
+    "python",
+)
+
 
 def print_table(results: Results, total_s: float) -> None:
     """The human-readable part of the output."""
@@ -733,6 +766,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--debug", action="store_true", help="log at DEBUG level to stderr (slows everything)"
+    )
+    parser.add_argument(
+        "--flood",
+        action="store_true",
+        help="only a patron's borrow latency under login floods (scripts/lib/bench_flood.py)",
     )
     return parser.parse_args(argv)
 
@@ -764,9 +802,11 @@ def main(argv: list[str] | None = None) -> int:
         ):
             if patched:
                 results.row("bcrypt.gensalt", "patched", "replaced by one honouring the cost")
-            run.run(asyncio.wait_for(bench_home_assistant(scale, results, config_dir), 300))
-        core_decisions(scale, results)
-        sip2_logins(scale, results)
+            bench = bench_home_assistant(scale, results, config_dir, flood=args.flood)
+            run.run(asyncio.wait_for(bench, 400 if args.flood else 300))
+        if not args.flood:
+            core_decisions(scale, results)
+            sip2_logins(scale, results)
     except Exception:  # noqa: BLE001 - say what failed, then fail
         traceback.print_exc()
         print("scripts/bench: FAILED", file=sys.stderr)
@@ -776,13 +816,14 @@ def main(argv: list[str] | None = None) -> int:
     if lingering:
         _LOGGER.warning("threads still running after the bench: %s", ", ".join(lingering))
     values = results.values | versions()
-    missing = [key for key in KEYS if key not in values]
+    keys = FLOOD_KEYS if args.flood else KEYS
+    missing = [key for key in keys if key not in values]
     if missing:
         print(f"scripts/bench: FAILED: no value for {', '.join(missing)}", file=sys.stderr)
         return 1
     print_table(results, time.perf_counter() - started)
     sys.stderr.flush()
-    print(json.dumps({key: values[key] for key in KEYS}, ensure_ascii=False), flush=True)
+    print(json.dumps({key: values[key] for key in keys}, ensure_ascii=False), flush=True)
     return 0
 
 

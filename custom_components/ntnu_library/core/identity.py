@@ -1,13 +1,18 @@
 """Who a patron is, as every part of the integration writes and shows it.
 
 One place for the forms of an identity: a patron ID, a card number and a name as they are
-compared (normalized), and an ID as it may be shown (masked) or any text as it may reach a log
-line or a message (printable).
+compared (normalized), an ID as it may be shown (masked) or kept where it must not be read
+(keyed), and any text as it may reach a log line or a message (printable).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import unicodedata
+
+# What starts an ID kept as a keyed hash (`keyed_id`), never as typed.
+KEYED_PREFIX = "K:"
 
 
 def normalize_patron_id(patron_id: str) -> str:
@@ -29,6 +34,16 @@ def normalize_name(name: str) -> str:
     Staff type 王小明 or 王 小明, Anna Schmidt or anna  schmidt: all the same patron.
     """
     return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def keyed_id(secret: bytes, typed: str) -> str:
+    """A typed ID (or card number) kept as a keyed hash: counted, never readable.
+
+    The same ID typed in any of its forms (full-width, lower case) gives the same key; who
+    holds `secret` can tell whether a given ID is the one, nobody can read it back.
+    """
+    digest = hmac.new(secret, normalize_patron_id(typed).encode(), hashlib.sha256).hexdigest()
+    return KEYED_PREFIX + digest[:32].upper()
 
 
 def printable(text: str, limit: int = 64) -> str:

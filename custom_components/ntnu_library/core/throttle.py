@@ -7,6 +7,12 @@ too, so a burst of parallel requests cannot slip past the limits while bcrypt or
 Per client address only a soft delay of a second or two: a whole library shares one NAT
 address, so an address is never locked out.
 
+A patron's own known browser (a device credential the page checked) has an allowance of its
+own: its attempts count against that device only, never against the patron's shared limit,
+so someone else's guesses cannot lock the patron out of their own phone (OWASP's device
+cookies). The caller keys patron IDs as it likes (the run time keys them by a keyed hash, so
+nothing typed is kept as typed).
+
 `now` is seconds on a monotonic clock (`time.monotonic()`). Memory is bounded: idle entries are
 pruned as time passes and the number of tracked IDs and addresses is capped.
 """
@@ -14,7 +20,7 @@ pruned as time passes and the number of tracked IDs and addresses is capped.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 import hashlib
 from itertools import islice
@@ -32,6 +38,12 @@ _MAX_KEY_LENGTH = 64
 _EVICTION_SCAN = 64
 # Entries written to the Store at most; the worst offenders matter most after a restart.
 _MAX_PERSISTED = 1000
+
+
+def _key(patron_id: str, device: str | None) -> str:
+    """The table's key: the patron's, or (from their known browser) that device's own."""
+    key = _bounded(normalize_patron_id(patron_id))
+    return key if device is None else _bounded(f"{key}@{device}")
 
 
 def _bounded(key: str) -> str:
@@ -70,6 +82,7 @@ class LoginThrottle:
         address_delay_step: float = 0.25,
         address_max_delay: float = 2.0,
         address_decay: float = 0.2,
+        address_suspect_window: float = 900.0,
         max_patrons: int = 10_000,
         max_addresses: int = 10_000,
     ) -> None:
@@ -93,6 +106,7 @@ class LoginThrottle:
         self.address_delay_step = address_delay_step
         self.address_max_delay = address_max_delay
         self.address_decay = address_decay
+        self.address_suspect_window = address_suspect_window
         self.max_patrons = max_patrons
         self.max_addresses = max_addresses
         # A score above this adds no delay, only a longer recovery: cap it.
@@ -106,15 +120,18 @@ class LoginThrottle:
 
     # --- the three calls of a login ---------------------------------------------------------
 
-    def check(self, patron_id: str, address: str | None, now: float) -> float:
+    def check(
+        self, patron_id: str, address: str | None, now: float, *, device: str | None = None
+    ) -> float:
         """Return the seconds to wait before checking the password, or refuse the attempt.
 
-        Raises Refused(TOO_MANY_ATTEMPTS, retry_after=seconds) while the ID is backing off or
-        has used its hourly failures. An allowed attempt is "being checked" until `failure`,
-        `success` or `release` (or `attempt_timeout`).
+        Raises Refused(TOO_MANY_ATTEMPTS, retry_after=seconds) while the ID (or, from the
+        patron's known browser, that `device`) is backing off or has used its hourly failures.
+        An allowed attempt is "being checked" until `failure`, `success` or `release` (or
+        `attempt_timeout`).
         """
         now = self._tick(now)
-        key = _bounded(normalize_patron_id(patron_id))
+        key = _key(patron_id, device)
         state = self._patrons.get(key)
         if state is None:
             state = self._insert(key)
@@ -127,9 +144,11 @@ class LoginThrottle:
         self._touch(key, state, now)
         return self.address_delay(address, now)
 
-    def failure(self, patron_id: str, address: str | None, now: float) -> None:
+    def failure(
+        self, patron_id: str, address: str | None, now: float, *, device: str | None = None
+    ) -> None:
         """Record a wrong ID or password."""
-        now, key, state = self._end_attempt(patron_id, now, create=True)
+        now, key, state = self._end_attempt(_key(patron_id, device), now, create=True)
         assert state is not None
         state.failures.append(now)
         # Past the cap the delay no longer grows; bounding the count keeps the Store small.
@@ -137,26 +156,30 @@ class LoginThrottle:
         self._touch(key, state, now)
         self._address_failure(address, now)
 
-    def success(self, patron_id: str, address: str | None, now: float) -> None:
+    def success(
+        self, patron_id: str, address: str | None, now: float, *, device: str | None = None
+    ) -> None:
         """Record a good login: the backoff ends, the hourly count stays."""
         del address  # a success from a shared address must not clear others' failures
-        now, key, state = self._end_attempt(patron_id, now)
+        now, key, state = self._end_attempt(_key(patron_id, device), now)
         if state is None:
             return
         state.streak = 0
         self._touch(key, state, now)
         self._forget_if_idle(key, state)
 
-    def release(self, patron_id: str, address: str | None, now: float) -> None:
+    def release(
+        self, patron_id: str, address: str | None, now: float, *, device: str | None = None
+    ) -> None:
         """End an attempt that reached no verdict (patron system down, request cancelled)."""
         del address
-        _, key, state = self._end_attempt(patron_id, now)
+        _, key, state = self._end_attempt(_key(patron_id, device), now)
         if state is not None:
             self._forget_if_idle(key, state)
 
     def clear(self, patron_id: str) -> bool:
         """Forget a patron's failures (staff at the counter); True if there were any."""
-        key = _bounded(normalize_patron_id(patron_id))
+        key = _key(patron_id, None)
         state = self._patrons.get(key)
         if state is None or not (state.failures or state.streak):
             return False
@@ -166,11 +189,10 @@ class LoginThrottle:
         return True
 
     def _end_attempt(
-        self, patron_id: str, now: float, *, create: bool = False
+        self, key: str, now: float, *, create: bool = False
     ) -> tuple[float, str, _PatronState | None]:
-        """The patron's state with its oldest attempt in flight taken off."""
+        """The patron's (or device's) state with its oldest attempt in flight taken off."""
         now = self._tick(now)
-        key = _bounded(normalize_patron_id(patron_id))
         state = self._patrons.get(key)
         if state is None and create:
             state = self._insert(key)
@@ -201,6 +223,21 @@ class LoginThrottle:
         if excess <= 0:
             return 0.0
         return min(self.address_max_delay, excess * self.address_delay_step)
+
+    def address_failed(self, address: str | None, now: float) -> bool:
+        """Whether this address (or caller) failed a login in the last `address_suspect_window`.
+
+        Longer than its soft delay lasts: a flood from many addresses fails each of them only
+        now and then, and must stay behind the addresses that failed nothing meanwhile.
+        """
+        state = self._addresses.get(_bounded(address.strip().lower())) if address else None
+        return state is not None and now - state.updated < self.address_suspect_window
+
+    def failures_in_window(self, now: float) -> tuple[int, int]:
+        """Failed logins in the last window, and how many IDs (or devices) they were for."""
+        horizon = self._tick(now) - self.window
+        counts = [sum(1 for t in state.failures if t > horizon) for state in self._patrons.values()]
+        return sum(counts), sum(1 for count in counts if count)
 
     @property
     def tracked_patrons(self) -> int:
@@ -239,11 +276,18 @@ class LoginThrottle:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], now: float | None = None, **options: Any
+        cls,
+        data: Mapping[str, Any],
+        now: float | None = None,
+        *,
+        rekey: Callable[[str], str] | None = None,
+        **options: Any,
     ) -> LoginThrottle:
         """Rebuild a throttle from `as_dict`; anything unreadable is dropped, never fatal.
 
-        Without `now` the saved ages are placed on the clock of the first call.
+        Without `now` the saved ages are placed on the clock of the first call. `rekey` turns
+        each saved key into the key the caller uses now (IDs kept as typed by an older
+        release become keyed hashes).
         """
         throttle = cls(**options)
         if not isinstance(data, Mapping) or data.get("format") != STORAGE_FORMAT:
@@ -255,7 +299,8 @@ class LoginThrottle:
         for key, raw in patrons.items():
             state = throttle._load_entry(raw)
             if isinstance(key, str) and state is not None:
-                loaded.append((state.seen, _bounded(normalize_patron_id(key)), state))
+                key = rekey(key) if rekey is not None else key
+                loaded.append((state.seen, _key(key, None), state))
         loaded.sort(key=lambda item: item[0])  # the table is ordered by last write
         for _, key, state in loaded[-throttle.max_patrons :]:
             throttle._patrons[key] = state
@@ -297,7 +342,7 @@ class LoginThrottle:
             if state.seen > horizon:
                 break
             del self._patrons[key]
-        quiet = now - self._address_score_cap / self.address_decay
+        quiet = now - max(self._address_score_cap / self.address_decay, self.address_suspect_window)
         while self._addresses:
             key, address = next(iter(self._addresses.items()))
             if address.updated > quiet:

@@ -7,7 +7,10 @@ that it is idle (閒置) → log in with the My Library account and password →
 One form, mobile first, in Traditional Chinese and English. The address is signed (a forged
 or another room's address is refused), every form carries a single-use token bound to the
 room, and the password is never sent back. The login throttle (core/throttle.py) sees the
-client's address, so guessing is slowed here as everywhere.
+client's address, so guessing is slowed here as everywhere. A patron who logged in on this
+browser before gets a device credential (an HttpOnly cookie, core/device_credentials.py): from
+that browser, their logins run on an allowance of its own, so nobody else's guesses lock the
+patron out of their own phone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from ..commands import PATRON_ACTIONS
+from ..core.device_credentials import COOKIE_NAME, COOKIE_PATH, COOKIE_SECONDS
 from ..core.errors import Refused
 from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.model import RoomKind, RoomStatus
@@ -158,6 +162,7 @@ class RoomView(HomeAssistantView):
                 site, room, language, status=400, problem_key="invalid_request", **again
             )
         words = await context.async_words(language)
+        cookie = request.cookies.get(COOKIE_NAME)
         try:
             answer = await site.commands.async_patron_action(
                 action,
@@ -166,6 +171,7 @@ class RoomView(HomeAssistantView):
                 password,
                 caller=f"web:{request.remote}",
                 address=request.remote,
+                device=context.devices.device_for(cookie, given_id),
             )
         except Refused as refusal:
             response = await self._async_page(
@@ -194,7 +200,18 @@ class RoomView(HomeAssistantView):
             "failed": door == "unlock_failed",
         }
         # The next action is the patron's own: the ID stays, nothing is ticked.
-        return await self._async_page(site, room, language, result=result, patron_id=patron_id)
+        response = await self._async_page(site, room, language, result=result, patron_id=patron_id)
+        # The patron logged in here: this browser is theirs from now on (or still).
+        response.set_cookie(
+            COOKIE_NAME,
+            context.devices.remember(cookie, given_id),
+            max_age=COOKIE_SECONDS,
+            path=COOKIE_PATH,
+            httponly=True,
+            secure=request.secure,
+            samesite="Strict",
+        )
+        return response
 
     async def _async_page(
         self,
