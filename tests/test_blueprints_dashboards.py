@@ -356,7 +356,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2 + 11
+    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2 + 1 + 11
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 

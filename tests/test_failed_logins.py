@@ -89,15 +89,18 @@ async def test_failed_logins_counted_for_staff(
     await _later(hass, freezer, SIGNAL_COOLDOWN_SECONDS)
     state, attributes = _reading(hass)
     assert (state, attributes["patron_ids"]) == ("3", 2)
-    # What was guessed is never shown: a count only.
+    # Staff see whom the guesses were for, masked, and only patrons: what else was typed is
+    # counted, never shown.
+    assert attributes["guessed_patrons"] == {"S***1": 2}
     assert set(attributes) == {
         "patron_ids",
+        "guessed_patrons",
         "state_class",
         "unit_of_measurement",
         "friendly_name",
     }
     everything = str(hass.states.get(SENSOR))
-    for typed in ("S0001", MADE_UP, WRONG, PASSWORD, CALLER):
+    for typed in ("S0001", MADE_UP, MADE_UP[:4], WRONG, PASSWORD, CALLER):
         assert typed not in everything
 
     # A correct login is not a failure, and the failures stay counted. (Returning a room the
@@ -116,6 +119,7 @@ async def test_failed_logins_counted_for_staff(
     await _later(hass, freezer, 600)
     state, attributes = _reading(hass)
     assert (state, attributes["patron_ids"]) == ("0", 0)
+    assert attributes["guessed_patrons"] == {}
 
 
 async def test_the_readings_end_with_the_entity(

@@ -2,12 +2,14 @@
 
 - Login: per patron ID backoff and hourly cap, a soft delay per caller (client address, or
   Home Assistant user), and the patron's own known browser on an allowance of its own
-  (core/throttle.py); a failure is written to the Store before the refusal is answered, so a
-  crash cannot forget it. What is typed as an ID is never kept as typed: the throttle keys
-  patron IDs (and the card numbers an ILS also takes as IDs, sharing their patron's budget
-  once seen) by a keyed hash. Password checks (bcrypt, or the ILS) run a few at a time,
-  handed out in turn (core/login_queue.py): the patron's known browser first, then callers
-  that failed nothing lately, then the rest, each caller and each patron ID in turn.
+  (core/throttle.py). A failure that must be kept (from an ID's fifth on; the free ones are
+  not worth a write, so a flood of made-up IDs writes nothing) is written to the Store before
+  the refusal is answered, so a crash cannot forget it. What is typed as an ID is never kept
+  as typed: the throttle keys patron IDs (and the card numbers an ILS also takes as IDs,
+  sharing their patron's budget once seen) by a keyed hash. Password checks (bcrypt, or the
+  ILS) run a few at a time, handed out in turn (core/login_queue.py): the patron's known
+  browser first, then callers that failed nothing lately, then the rest, each caller and
+  each patron ID in turn.
 - The circuit breaker (core/breaker.py) answers `patron_system_unavailable` at once while the
   patron system is down; an ILS that is down when the site starts trips it and opens a
   repair issue, and the site runs on (rooms, locks, counter and automatic returns).
@@ -151,8 +153,10 @@ class PatronGate:
         except Refused as refusal:
             if refusal.reason is Reason.INVALID_CREDENTIALS:
                 verdict = True
-                throttle.failure(key, source, time.monotonic(), device=device)
-                await self._async_write_failure()
+                if device is None and (known := self._library.directory.patron(pid)):
+                    self._name(key, known.patron_id)  # staff see whom guesses are for
+                if throttle.failure(key, source, time.monotonic(), device=device):
+                    await self._async_write_failure()
                 async_dispatcher_send(self._hass, signal_logins(self._library.library_id))
             raise
         else:
@@ -173,6 +177,15 @@ class PatronGate:
                 aliases.move_to_end(alias)
         while len(aliases) > MAX_LOGIN_ALIASES:
             aliases.popitem(last=False)
+        self._name(key, patron.patron_id)
+
+    def _name(self, key: str, patron_id: str) -> None:
+        """A patron's keyed ID, named (masked) for the staff's count of failed logins."""
+        names = self._library.names
+        names[key] = mask_patron_id(patron_id) or "-"
+        names.move_to_end(key)
+        while len(names) > MAX_LOGIN_ALIASES:
+            names.popitem(last=False)
 
     async def _async_write_failure(self) -> None:
         """A failure is on disk before it is answered; a disk that fails still refuses."""

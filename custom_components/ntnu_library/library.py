@@ -67,6 +67,8 @@ class Library:
     login_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     # Keyed card numbers (and other IDs an ILS takes) -> the keyed ID of their patron.
     aliases: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    # The keyed IDs of patrons -> their masked IDs: whom staff see being guessed at.
+    names: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         # The library's parts of the state, each kept in the library's Store.
@@ -83,6 +85,7 @@ class Library:
             "throttle": self.throttle.as_dict(),
             "login_secret": self.login_secret.hex(),
             "login_aliases": dict(self.aliases),
+            "login_names": dict(self.names),
             "circulation": self.circulation.as_dict(),
             "seeded": self.seeded,
         }
@@ -90,6 +93,18 @@ class Library:
     def login_key(self, typed: str) -> str:
         """A typed ID (or card number) as the login throttle keys it: a keyed hash."""
         return keyed_id(self.login_secret, typed)
+
+    def guessed_patrons(self, now: float, limit: int = 10) -> dict[str, int]:
+        """The patrons most failed logins were for in the last hour (masked ID -> count).
+
+        Only patrons: what else was typed is counted, never shown (it may be anything).
+        """
+        counts = self.throttle.failures_per_key(now)
+        named = sorted(
+            ((count, self.names[key]) for key, count in counts.items() if key in self.names),
+            key=lambda item: (-item[0], item[1]),
+        )
+        return {name: count for count, name in named[:limit]}
 
     def held_elsewhere(self, entry_id: str, patron_id: str) -> str | None:
         """The temporary room a patron holds at another site, as "<site> <room>"."""
@@ -151,7 +166,8 @@ async def _async_load(hass: HomeAssistant, key: str) -> Library:
         storage=storage,
         transaction=transaction,
         login_secret=secret,
-        aliases=_aliases(data.get("login_aliases")),
+        aliases=_keyed_map(data.get("login_aliases")),
+        names=_keyed_map(data.get("login_names")),
         patrons=PatronState.from_dict(data.get("patron_state", {})),
         throttle=LoginThrottle.from_dict(data.get("throttle", {}), rekey=rekey),
         directory=LocalDirectory.from_dict(
@@ -175,8 +191,8 @@ def _secret(saved: Any) -> bytes:
     return secret if len(secret) >= 16 else secrets.token_bytes(32)
 
 
-def _aliases(saved: Any) -> OrderedDict[str, str]:
-    """The keyed aliases as kept (anything else is dropped: they are learnt again)."""
+def _keyed_map(saved: Any) -> OrderedDict[str, str]:
+    """Keyed aliases or names as kept (anything else is dropped: they are learnt again)."""
     if not isinstance(saved, dict):
         return OrderedDict()
     return OrderedDict(

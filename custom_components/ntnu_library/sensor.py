@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import time
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -70,7 +71,7 @@ class SiteSensorDescription(SensorEntityDescription):
     """
 
     value_fn: Callable[[Site], int]
-    attributes_fn: Callable[[Site], Mapping[str, int]] | None = None
+    attributes_fn: Callable[[Site], Mapping[str, Any]] | None = None
     signal_fn: Callable[[Site], str] | None = None
     every: timedelta | None = None
 
@@ -142,15 +143,19 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_count(RoomStatus.IN_USE),
     ),
-    # For staff: a count of guesses, never what was guessed (no IDs, no addresses). The count
-    # falls as failures age out of the hour, so it is read again every minute.
+    # For staff: a count of guesses, and the patrons (masked) most of them were for; never
+    # what else was guessed, never an address. The count falls as failures age out of the
+    # hour, so it is read again every minute.
     SiteSensorDescription(
         key="failed_logins",
         translation_key="failed_logins",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda runtime: _failed_logins(runtime)[0],
-        attributes_fn=lambda runtime: {"patron_ids": _failed_logins(runtime)[1]},
+        attributes_fn=lambda runtime: {
+            "patron_ids": _failed_logins(runtime)[1],
+            "guessed_patrons": runtime.library.guessed_patrons(time.monotonic()),
+        },
         signal_fn=lambda runtime: signal_logins(runtime.library.library_id),
         every=timedelta(minutes=1),
     ),

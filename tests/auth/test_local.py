@@ -19,6 +19,7 @@ from custom_components.ntnu_library.auth.credentials import hash_password, valid
 from custom_components.ntnu_library.auth.local import LocalDirectory
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.identity import normalize_card, normalize_name
+from custom_components.ntnu_library.core.login_queue import Lane, LoginQueue, QueueLimits
 from custom_components.ntnu_library.core.model import Patron
 from custom_components.ntnu_library.core.password_rules import PASSWORD_REASONS
 
@@ -180,7 +181,34 @@ async def test_a_patron_without_a_password_cannot_log_in(
     assert err.reason is Reason.INVALID_CREDENTIALS
     err = await refused(directory.async_authenticate("A0001", "anything"))
     assert err.reason is Reason.INVALID_CREDENTIALS
-    assert checkpw_calls == [directory.dummy_hash.encode()] * 2
+    # The first is checked against the dummy hash (and timed); the second only takes as long.
+    assert checkpw_calls == [directory.dummy_hash.encode()]
+
+
+async def test_nothing_to_check_hands_the_slot_back_and_takes_as_long_as_a_check(
+    with_patrons: LocalDirectory, checkpw_calls: list[bytes]
+) -> None:
+    """An unknown ID, once a real check was timed: no hash, no slot, the same time."""
+    queue = LoginQueue(QueueLimits(slots=1))
+    await refused(with_patrons.async_authenticate("S0001", "wrong"))  # a real check, timed
+    assert len(checkpw_calls) == 1
+
+    async def unknown() -> None:
+        async with queue.slot("web:10.0.0.1", "K:1", Lane.CLEAN):
+            await refused(with_patrons.async_authenticate("S9999", PASSWORD))
+
+    async def real() -> Patron:
+        async with queue.slot("web:10.0.0.2", "K:2", Lane.CLEAN):
+            return await with_patrons.async_authenticate("S0001", PASSWORD)
+
+    first = asyncio.create_task(unknown())
+    await asyncio.sleep(0)  # it runs up to its wait, with its slot handed back
+    assert not first.done()
+    # The one slot is free: the real patron is checked while the unknown ID still waits.
+    assert (await real()).patron_id == "S0001"
+    assert not first.done()
+    await first
+    assert len(checkpw_calls) == 2  # the real patron's only
 
 
 async def test_the_time_taken_does_not_tell_whether_the_id_exists(changes: Changes) -> None:
@@ -243,11 +271,14 @@ async def test_bcrypt_runs_in_the_executor(changes: Changes) -> None:
         await directory.async_add_patron(
             "S0001", name="王小明", category="student_undergraduate", password=PASSWORD
         )
+        await refused(directory.async_authenticate("S9999", PASSWORD))
         await directory.async_authenticate("S0001", PASSWORD)
         await refused(directory.async_authenticate("S9999", PASSWORD))
     finally:
         executor.shutdown(wait=True)
-    assert len(threads) == 3  # one hash, two checks
+    # One hash, the dummy check (nothing timed yet) and the real check; the unknown ID after
+    # that only waits as long.
+    assert len(threads) == 3
     assert all(name != "MainThread" for name in threads)
 
 

@@ -433,3 +433,13 @@ def test_bad_settings_are_refused() -> None:
         LoginThrottle(hourly_limit=0)
     with pytest.raises(ValueError):
         LoginThrottle(base_delay=0)
+
+
+def test_only_failures_worth_keeping_ask_for_a_write() -> None:
+    """The free failures of an ID are not worth a write: a flood of made-up IDs writes nothing."""
+    throttle = LoginThrottle()
+    for n in range(300):
+        assert throttle.failure(f"ZZ{n:05d}", "10.0.0.1", 1.0 + n / 100) is False
+    asks = [throttle.failure("S0001", "10.0.0.2", 10.0 + n) for n in range(6)]
+    assert asks == [False] * 4 + [True, True]
+    assert list(throttle.as_dict(20.0)["patrons"]) == ["S0001"]

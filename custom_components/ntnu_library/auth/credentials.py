@@ -8,17 +8,23 @@ patron chooses is hashed only once the rules of core.password_rules take it.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import hashlib
+import random
 import re
 import secrets
-from typing import Final
+import time
+from typing import Any, Final
 import unicodedata
 
 import bcrypt
 
 from ..core.errors import Reason, Refused
+from ..core.login_queue import hand_back_slot
 from ..core.password_rules import MAX_PASSWORD_BYTES, check_new_password
 
 DEFAULT_ROUNDS: Final = 12
@@ -76,6 +82,44 @@ def hash_new_password(
     check_new_password(password, patron_id, name, code)
     assert isinstance(password, str)  # the rules refuse anything else
     return hash_password(password, rounds)
+
+
+class CheckTimes:
+    """How long the last password checks took, so a check with nothing to hash lasts as long.
+
+    An unknown ID (or a patron without a password) has nothing to check. Hashing a dummy
+    would hide that, but costs a password-check slot: a flood of made-up IDs would keep the
+    slots from real patrons. Instead, once real checks have been timed, such a check hands its
+    slot back and waits as long as one of the recent real checks took, picked at random: the
+    same times, drawn from what checks take on this machine under its load right now.
+    """
+
+    def __init__(self, keep: int = 32) -> None:
+        self._recent: deque[float] = deque(maxlen=keep)
+
+    async def async_check(
+        self,
+        run_blocking: Callable[..., Awaitable[Any]],
+        secret: bytes | None,
+        stored: str | None,
+        dummy: str,
+    ) -> bool:
+        """Whether `secret` matches the `stored` hash, checked in the executor and timed.
+
+        With nothing to check (no secret, no stored hash) False, after the dummy hash was
+        checked (until a real check has been timed) or a recent check's time waited out.
+        """
+        usable = secret is not None and stored is not None
+        if not usable and self._recent:
+            hand_back_slot()
+            await asyncio.sleep(random.choice(self._recent))
+            return False
+        started = time.monotonic()
+        matched = await run_blocking(
+            check_password, secret or b"-", stored if stored is not None and usable else dummy
+        )
+        self._recent.append(time.monotonic() - started)
+        return usable and matched is True
 
 
 def check_password(secret: bytes, password_hash: str) -> bool:

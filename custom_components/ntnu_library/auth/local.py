@@ -31,7 +31,7 @@ from .credentials import (
     DEFAULT_ROUNDS,
     DUMMY_TAIL,
     Activation,
-    check_password,
+    CheckTimes,
     code_digest,
     hash_cost,
     hash_new_password,
@@ -86,6 +86,7 @@ class LocalDirectory(PatronSystem):
         self._entries: dict[str, _Entry] = {}
         self._cards: dict[str, str] = {}  # card number -> patron ID
         self._costs: Counter[str] = Counter()  # bcrypt cost of the stored hashes
+        self._times = CheckTimes()
 
     def __len__(self) -> int:
         """Return how many patrons the directory holds."""
@@ -128,22 +129,20 @@ class LocalDirectory(PatronSystem):
     async def async_authenticate(self, patron_id: str, password: str) -> Patron:
         """Return the patron if ID and password match; one refusal for every other case.
 
-        Exactly one bcrypt check runs whatever the case (unknown ID, no password set, a
-        password bcrypt cannot take), so the answer and the time taken tell nothing.
+        The same time whatever the case (unknown ID, no password set, a password bcrypt
+        cannot take): a real check is timed; with nothing to check, the dummy hash is checked
+        until a real check has been timed, then a recent real check's time is waited out
+        without the password-check slot (CheckTimes).
         """
         key = normalize_patron_id(patron_id) if isinstance(patron_id, str) else ""
         entry = self._entries.get(key)
         stored = entry.password_hash if entry is not None else None
-        secret = password_bytes(password)
-        usable = stored is not None and secret is not None
-        matched = await self.run_blocking(
-            check_password,
-            secret if secret is not None else b"-",
-            stored if usable and stored is not None else self.dummy_hash,
+        matched = await self._times.async_check(
+            self.run_blocking, password_bytes(password), stored, self.dummy_hash
         )
         # Read again: the patron may have been removed or given a new password meanwhile.
         current = self._entries.get(key)
-        if not (usable and matched is True and current is not None):
+        if not (matched and current is not None):
             raise Refused(Reason.INVALID_CREDENTIALS)
         if current.password_hash != stored:
             raise Refused(Reason.INVALID_CREDENTIALS)

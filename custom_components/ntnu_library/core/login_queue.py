@@ -13,18 +13,33 @@ busy address cannot crowd out the others, and a flood of made-up IDs from one ca
 behind itself. A suspect caller has at most one check running at a time. What may wait is
 bounded per (caller, patron ID), per caller (tighter for a suspect caller) and in all; a login
 past a bound, or one that waited too long, is refused with `too_many_attempts`.
+
+A check that turns out to have nothing to hash (an ID nobody has) hands its slot back at once
+(`hand_back_slot`) and waits out the time a check takes outside it: a flood of made-up IDs
+takes its turns but hardly any of the slots' time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import IntEnum
 
 from .errors import Reason, Refused
+
+# How the check running in this task gives its slot back early (None outside a slot).
+_HELD: ContextVar[Callable[[], None] | None] = ContextVar("ntnu_login_slot", default=None)
+
+
+def hand_back_slot() -> None:
+    """The running check needs its slot no longer (nothing to hash); outside a slot, nothing."""
+    release = _HELD.get()
+    if release is not None:
+        release()
 
 
 class Lane(IntEnum):
@@ -77,10 +92,21 @@ class LoginQueue:
     async def slot(self, caller: str, key: str, lane: Lane) -> AsyncIterator[None]:
         """Hold a slot (taken in turn) for one check; Refused(TOO_MANY_ATTEMPTS) past a bound."""
         await self._acquire(caller, key, lane)
+        held = True
+
+        def hand_back() -> None:  # the slot only: a suspect caller's check is not over yet
+            nonlocal held
+            if held:
+                held = False
+                self._free += 1
+                self._hand_out()
+
+        token = _HELD.set(hand_back)
         try:
             yield
         finally:
-            self._release(caller, lane)
+            _HELD.reset(token)
+            self._check_over(caller, lane, slot=held)
 
     async def _acquire(self, caller: str, key: str, lane: Lane) -> None:
         self._check_bounds(caller, key, lane)
@@ -106,11 +132,21 @@ class LoginQueue:
 
     def _release(self, caller: str, lane: Lane) -> None:
         """A check ended: its slot goes to the next login in turn."""
+        self._check_over(caller, lane, slot=True)
+
+    def _check_over(self, caller: str, lane: Lane, *, slot: bool) -> None:
+        """A check ended (its slot, if still held, goes back): the next login in turn.
+
+        A suspect caller's next check waits for this one to end even when its slot was handed
+        back early, so one caller cannot tell a made-up ID from a real one by how soon its
+        next check starts.
+        """
         if lane is Lane.SUSPECT:
             self._suspect_running[caller] -= 1
             if self._suspect_running[caller] <= 0:
                 del self._suspect_running[caller]
-        self._free += 1
+        if slot:
+            self._free += 1
         self._hand_out()
 
     # --- inside ----------------------------------------------------------------------------

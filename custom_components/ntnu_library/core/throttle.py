@@ -109,6 +109,8 @@ class LoginThrottle:
         self.address_suspect_window = address_suspect_window
         self.max_patrons = max_patrons
         self.max_addresses = max_addresses
+        # Failures of one ID worth keeping on disk: fewer cost at most the free ones if lost.
+        self._worth = min(free_failures, hourly_limit)
         # A score above this adds no delay, only a longer recovery: cap it.
         self._address_score_cap = address_free_failures + address_max_delay / address_delay_step
         self._patrons: OrderedDict[str, _PatronState] = OrderedDict()
@@ -146,8 +148,12 @@ class LoginThrottle:
 
     def failure(
         self, patron_id: str, address: str | None, now: float, *, device: str | None = None
-    ) -> None:
-        """Record a wrong ID or password."""
+    ) -> bool:
+        """Record a wrong ID or password; True when the Store must now have it (`as_dict`).
+
+        The first free failures of an ID are not kept (losing them costs at most those), so a
+        flood of made-up IDs, each failing once, needs no write at all.
+        """
         now, key, state = self._end_attempt(_key(patron_id, device), now, create=True)
         assert state is not None
         state.failures.append(now)
@@ -155,6 +161,7 @@ class LoginThrottle:
         state.streak = min(state.streak + 1, self.free_failures + 64)
         self._touch(key, state, now)
         self._address_failure(address, now)
+        return max(state.streak, len(state.failures)) >= self._worth
 
     def success(
         self, patron_id: str, address: str | None, now: float, *, device: str | None = None
@@ -235,9 +242,17 @@ class LoginThrottle:
 
     def failures_in_window(self, now: float) -> tuple[int, int]:
         """Failed logins in the last window, and how many IDs (or devices) they were for."""
+        counts = self.failures_per_key(now)
+        return sum(counts.values()), len(counts)
+
+    def failures_per_key(self, now: float) -> dict[str, int]:
+        """Failed logins in the last window per key that has any (the caller's keys)."""
         horizon = self._tick(now) - self.window
-        counts = [sum(1 for t in state.failures if t > horizon) for state in self._patrons.values()]
-        return sum(counts), sum(1 for count in counts if count)
+        counts = {
+            key: sum(1 for t in state.failures if t > horizon)
+            for key, state in self._patrons.items()
+        }
+        return {key: count for key, count in counts.items() if count}
 
     @property
     def tracked_patrons(self) -> int:
@@ -263,8 +278,7 @@ class LoginThrottle:
         saved: dict[str, Any] = {}
         for key, state in reversed(self._patrons.items()):  # most recent first
             failures = [t for t in state.failures if t > ref - self.window]
-            worth = min(self.free_failures, self.hourly_limit)
-            if not failures or max(state.streak, len(failures)) < worth:
+            if not failures or max(state.streak, len(failures)) < self._worth:
                 continue  # losing it costs at most the free failures
             saved[key] = {
                 "streak": state.streak,
