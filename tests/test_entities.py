@@ -27,6 +27,7 @@ from homeassistant.const import (
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, Unauthorized
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.dispatcher import DATA_DISPATCHER, async_dispatcher_send
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 import pytest
@@ -55,7 +56,7 @@ from custom_components.ntnu_library.subentries import room_subentry, room_subent
 from custom_components.ntnu_library.zigbee.radio import LockState, RoomDevices
 from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
-from .conftest import TIME_ZONE, patron_action
+from .conftest import TIME_ZONE, WHOLE_SITE, patron_action
 
 SNAPSHOT_ENTRY_ID = "01JSNAPSHOTNTNULIBRARY0001"
 SNAPSHOT_ROOMS = ("T01", "L01")
@@ -332,6 +333,36 @@ async def test_unavailable_while_lock_offline(
     assert hass.states.get("binary_sensor.t01_occupancy").state == STATE_OFF
     assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
     assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
+
+
+@pytest.mark.parametrize("site_rooms", [WHOLE_SITE])
+async def test_a_rooms_update_reaches_that_rooms_entities_only(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A borrow at T01 is told to T01's entities and the site's, whatever the site's size.
+
+    Counted as the listeners of the signals the borrow is sent on: a signal to every entity
+    of the site would make each room's update cost more the more rooms the site has.
+    """
+    sent: list[str] = []
+
+    def recording(hass: HomeAssistant, signal: str, *args: Any) -> None:
+        sent.append(signal)
+        async_dispatcher_send(hass, signal, *args)
+
+    with patch("custom_components.ntnu_library.announce.async_dispatcher_send", recording):
+        await patron_action(hass, "borrow", "T01", "S0001")
+    listeners = hass.data[DATA_DISPATCHER]
+    reached = sum(len(listeners.get(signal, {})) for signal in set(sent))
+    per_room = len(ROOM_ENTITIES)
+    assert per_room < reached <= per_room + 5  # T01's, the site's counts, the status panel
+    assert hass.states.get("sensor.t01_status").state == "in_use"
+    # The site's counts, kept by difference, agree with the rooms.
+    statuses = [hass.states.get(f"sensor.{room.lower()}_status").state for room in WHOLE_SITE]
+    idle, in_use = statuses.count("idle"), statuses.count("in_use")
+    assert hass.states.get("sensor.main_library_idle_rooms").state == str(idle)
+    assert hass.states.get("sensor.main_library_rooms_in_use").state == str(in_use)
+    assert in_use >= 1
 
 
 # --- sensors ---------------------------------------------------------------------------------

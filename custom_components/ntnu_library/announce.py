@@ -15,7 +15,13 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from .const import EVENT_NAME, SIGNAL_PUBLIC_STATUS, signal_room_event, signal_room_update
+from .const import (
+    EVENT_NAME,
+    SIGNAL_PUBLIC_STATUS,
+    signal_room_event,
+    signal_room_update,
+    signal_site_update,
+)
 from .core.errors import Refused
 from .core.identity import mask_patron_id
 from .core.model import EventType, RoomEvent, Source
@@ -29,14 +35,16 @@ class Announcer:
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         self._hass = hass
         self._site = entry.title
-        self._room_update = signal_room_update(entry.entry_id)
-        self._room_event = signal_room_event(entry.entry_id)
+        self._entry_id = entry.entry_id
+        self._site_update = signal_site_update(entry.entry_id)
 
     @callback
     def notify(self, room_id: str | None) -> None:
-        """Entities of `room_id` (None: of every room) show the state again."""
-        async_dispatcher_send(self._hass, self._room_update, room_id)
-        async_dispatcher_send(self._hass, SIGNAL_PUBLIC_STATUS)
+        """Entities of `room_id` (None: of every room) show the state again, and the site's."""
+        hass = self._hass
+        async_dispatcher_send(hass, signal_room_update(self._entry_id, room_id), room_id)
+        async_dispatcher_send(hass, self._site_update, room_id)
+        async_dispatcher_send(hass, SIGNAL_PUBLIC_STATUS)
 
     @callback
     def emit(self, events: list[RoomEvent]) -> None:
@@ -54,7 +62,9 @@ class Announcer:
             if event.ref:
                 data["ref"] = event.ref
             self._hass.bus.async_fire(EVENT_NAME, data)
-            async_dispatcher_send(self._hass, self._room_event, event)
+            async_dispatcher_send(
+                self._hass, signal_room_event(self._entry_id, event.room_id), event
+            )
             if event.type is EventType.REFUSED:
                 _LOGGER.info(
                     "Refused at room %s (%s, %s) for %s",

@@ -99,9 +99,17 @@ POLICY_TICK_SECONDS: Final = 60
 SIGNAL_PUBLIC_STATUS: Final = f"{DOMAIN}_public_status"
 
 
-def signal_room_update(entry_id: str) -> str:
-    """Dispatcher signal carrying the id of a room whose state changed (None: all rooms)."""
-    return f"{DOMAIN}_{entry_id}_room_update"
+def signal_room_update(entry_id: str, room_id: str | None) -> str:
+    """Dispatcher signal to one room's entities (None: to every room's), carrying the room id.
+
+    A room's update reaches that room's entities only, however many rooms the site has.
+    """
+    return f"{DOMAIN}_{entry_id}_room_update_{room_id or '*'}"
+
+
+def signal_site_update(entry_id: str) -> str:
+    """Dispatcher signal to the site's own entities: some room (None: every room) changed."""
+    return f"{DOMAIN}_{entry_id}_site_update"
 
 
 def signal_circulation_update(entry_id: str) -> str:
@@ -114,9 +122,9 @@ def signal_logins(library_id: str) -> str:
     return f"{DOMAIN}_{library_id}_logins"
 
 
-def signal_room_event(entry_id: str) -> str:
-    """Dispatcher signal carrying a RoomEvent for the event entities."""
-    return f"{DOMAIN}_{entry_id}_room_event"
+def signal_room_event(entry_id: str, room_id: str) -> str:
+    """Dispatcher signal carrying a RoomEvent to that room's event entity."""
+    return f"{DOMAIN}_{entry_id}_room_event_{room_id}"
 
 
 # --- limits: core/limits.py; what follows are the run time's own -------------------------

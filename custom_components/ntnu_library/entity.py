@@ -8,7 +8,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .const import CONF_ROOM_ID, DOMAIN, signal_room_update
+from .const import CONF_ROOM_ID, DOMAIN, signal_room_update, signal_site_update
 from .core.model import Room, RoomKind
 from .site import Site
 from .subentries import room_subentries
@@ -54,18 +54,23 @@ class NtnuLibraryEntity(Entity):
             self._attr_device_info = room_device_info(runtime, room)
 
     async def async_added_to_hass(self) -> None:
-        """Follow the site's room updates."""
+        """Follow the room's updates (and those of every room); a site entity, the site's."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_room_update(self.runtime.entry_id), self._handle_room_update
+        entry_id = self.runtime.entry_id
+        if self.room is None:
+            signals = [signal_site_update(entry_id)]
+        else:
+            signals = [signal_room_update(entry_id, self.room.room_id)]
+            signals.append(signal_room_update(entry_id, None))
+        for signal in signals:
+            self.async_on_remove(
+                async_dispatcher_connect(self.hass, signal, self._handle_room_update)
             )
-        )
 
     @callback
     def _handle_room_update(self, room_id: str | None) -> None:
-        if self.room is None or room_id is None or room_id == self.room.room_id:
-            self.async_write_ha_state()
+        """Show the state again: the room (or every room; for a site entity, some room) changed."""
+        self.async_write_ha_state()
 
 
 class RoomEntity(NtnuLibraryEntity):

@@ -47,14 +47,14 @@ class DoorActivity(RoomEntity, EventEntity):
         await super().async_added_to_hass()
         self.async_on_remove(
             async_dispatcher_connect(
-                self.hass, signal_room_event(self.runtime.entry_id), self._handle_event
+                self.hass,
+                signal_room_event(self.runtime.entry_id, self.room.room_id),
+                self._handle_event,
             )
         )
 
     @callback
     def _handle_event(self, event: RoomEvent) -> None:
-        if event.room_id != self.room.room_id:
-            return
         attributes: dict[str, str] = {"source": event.source.value}
         if patron := mask_patron_id(event.patron_id):
             attributes["patron"] = patron

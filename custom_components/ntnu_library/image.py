@@ -116,8 +116,6 @@ class ELabel(RoomEntity, ImageEntity):
 
     @callback
     def _handle_room_update(self, room_id: str | None) -> None:
-        if room_id is not None and room_id != self.room.room_id:
-            return
         content = self._read()
         if content != self._content:
             self._content = content

@@ -8,6 +8,7 @@ awaiting scan-back, the oldest drop, items set aside.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,11 +67,14 @@ class RoomSensorDescription(SensorEntityDescription):
 class SiteSensorDescription(SensorEntityDescription):
     """A site sensor and how to read it.
 
-    Read again on every room update; one with a `signal_fn` also on that dispatcher signal
-    (at most every SIGNAL_COOLDOWN_SECONDS), one with `every` also that often.
+    A count of rooms in a `status` is kept by difference: a room's update recounts that room,
+    not the site. Any other is read on every room update when it `follows_rooms`, on its
+    `signal_fn`'s dispatcher signal (at most every SIGNAL_COOLDOWN_SECONDS) and `every` so often.
     """
 
-    value_fn: Callable[[Site], int]
+    value_fn: Callable[[Site], int] = lambda _runtime: 0
+    status: RoomStatus | None = None
+    follows_rooms: bool = True
     attributes_fn: Callable[[Site], Mapping[str, Any]] | None = None
     signal_fn: Callable[[Site], str] | None = None
     every: timedelta | None = None
@@ -117,8 +121,30 @@ ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
 )
 
 
-def _count(status: RoomStatus) -> Callable[[Site], int]:
-    return lambda runtime: sum(runtime.status(r) is status for r in runtime.rooms.rooms)
+class StatusTally:
+    """Each room's last status and the rooms per status, kept up to date by difference."""
+
+    def __init__(self) -> None:
+        self._of: dict[str, RoomStatus] = {}
+        self._rooms: Counter[RoomStatus] = Counter()
+
+    def count(self, status: RoomStatus) -> int:
+        """Rooms in `status`."""
+        return self._rooms[status]
+
+    def update(self, runtime: Site, room_id: str | None) -> None:
+        """A room (None: every room) may show another status."""
+        rooms = runtime.rooms.rooms
+        if room_id is None or not self._of:
+            self._of = {room: runtime.status(room) for room in rooms}
+            self._rooms = Counter(self._of.values())
+            return
+        old = self._of.pop(room_id, None)
+        if old is not None:
+            self._rooms[old] -= 1
+        if room_id in rooms:
+            self._of[room_id] = new = runtime.status(room_id)
+            self._rooms[new] += 1
 
 
 def _failed_logins(runtime: Site) -> tuple[int, int]:
@@ -135,13 +161,13 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         key="idle_rooms",
         translation_key="idle_rooms",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=_count(RoomStatus.IDLE),
+        status=RoomStatus.IDLE,
     ),
     SiteSensorDescription(
         key="in_use_rooms",
         translation_key="in_use_rooms",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=_count(RoomStatus.IN_USE),
+        status=RoomStatus.IN_USE,
     ),
     # For staff: a count of guesses, and the patrons (masked) most of them were for; never
     # what else was guessed, never an address. The count falls as failures age out of the
@@ -152,6 +178,7 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda runtime: _failed_logins(runtime)[0],
+        follows_rooms=False,
         attributes_fn=lambda runtime: {
             "patron_ids": _failed_logins(runtime)[1],
             "guessed_patrons": runtime.library.guessed_patrons(time.monotonic()),
@@ -272,11 +299,14 @@ class SiteSensor(NtnuLibraryEntity, SensorEntity):
     def __init__(self, runtime: Site, description: SiteSensorDescription) -> None:
         super().__init__(runtime, description.key)
         self.entity_description = description
+        self._tally = StatusTally() if description.status is not None else None
 
     async def async_added_to_hass(self) -> None:
         """Follow the room updates, and the description's signal and interval."""
         await super().async_added_to_hass()
         description = self.entity_description
+        if self._tally is not None:
+            self._tally.update(self.runtime, None)
         if description.signal_fn is not None:
             debouncer = Debouncer(
                 self.hass,
@@ -305,10 +335,20 @@ class SiteSensor(NtnuLibraryEntity, SensorEntity):
     def _handle_interval(self, _now: datetime) -> None:
         self.async_write_ha_state()
 
+    @callback
+    def _handle_room_update(self, room_id: str | None) -> None:
+        if self._tally is not None:
+            self._tally.update(self.runtime, room_id)
+        if self.entity_description.follows_rooms:
+            self.async_write_ha_state()
+
     @property
     def native_value(self) -> int:
         """Count now."""
-        return self.entity_description.value_fn(self.runtime)
+        description = self.entity_description
+        if self._tally is not None and description.status is not None:
+            return self._tally.count(description.status)
+        return description.value_fn(self.runtime)
 
     @property
     def extra_state_attributes(self) -> Mapping[str, int] | None:
