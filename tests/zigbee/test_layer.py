@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import SimpleNamespace
 from typing import Any
@@ -99,6 +100,63 @@ async def test_lock_that_swallows_the_command_times_out(
 
     assert not radio.is_online("T01")
     assert [event.type for event in events] == [E.OFFLINE]
+
+
+async def test_a_lost_answer_is_made_good_by_the_locks_report_at_once(
+    radio: SimulatedRadio, events: list[DeviceEvent]
+) -> None:
+    """The answer never comes, the lock's report of its bolt does: unlocked, online, no wait."""
+    radio.lock_model("T01").lose_answers = 1
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await radio.async_unlock("T01")
+    assert loop.time() - started < 0.5  # the command timeout was not waited out
+    assert radio.is_online("T01")
+    assert radio.lock_state("T01") is LockState.UNLOCKED
+    assert [event.type for event in events] == [E.UNLOCKED]
+    await radio.async_lock("T01")  # and the next command goes as usual
+    assert radio.lock_state("T01") is LockState.LOCKED
+
+
+async def test_a_lost_answer_without_a_report_is_made_good_by_a_read(
+    radio: SimulatedRadio, events: list[DeviceEvent]
+) -> None:
+    lock = radio.lock_model("T01")
+    lock.lose_answers, lock.reports_bolt = 1, False
+    await radio.async_unlock("T01")
+    assert radio.is_online("T01")
+    assert radio.lock_state("T01") is LockState.UNLOCKED  # as the read found it
+    assert E.OFFLINE not in [event.type for event in events]
+
+
+async def test_a_lost_answer_with_the_bolt_unmoved_fails_but_the_lock_stays_online(
+    radio: SimulatedRadio, events: list[DeviceEvent]
+) -> None:
+    """The lock answers reads but did not move (and its answer was lost): failed, online."""
+    lock = radio.lock_model("T01")
+    lock.lose_answers, lock.command_status = 1, foundation.Status.FAILURE
+    with pytest.raises(LockCommandFailed, match="no answer"):
+        await radio.async_unlock("T01")
+    assert radio.is_online("T01")
+    assert radio.lock_state("T01") is LockState.LOCKED
+
+
+async def test_a_frame_of_the_lock_taken_for_the_answer_is_not_an_answer(
+    radio: SimulatedRadio, events: list[DeviceEvent]
+) -> None:
+    """The lock's own frames carry the request's sequence number, and its answer is lost."""
+    lock = radio.lock_model("T01")
+    lock.lose_answers = 1
+    command = lock.command
+
+    def same_number(cluster_id: int, hdr: foundation.ZCLHeader, args: Any) -> bool:
+        lock._next_tsn = lambda: int(hdr.tsn)  # type: ignore[method-assign]
+        return command(cluster_id, hdr, args)
+
+    lock.command = same_number  # type: ignore[method-assign]
+    await radio.async_unlock("T01")
+    assert radio.is_online("T01")
+    assert radio.lock_state("T01") is LockState.UNLOCKED
 
 
 async def test_refused_command_fails_but_the_lock_stays_online(

@@ -65,6 +65,12 @@ def _call_each(callbacks: list[Callable[[], Any]]) -> None:
         callback()
 
 
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve what a request given up on ended with (nobody waits for it any more)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class _AppListener:
     """zigpy application events (looked up by method name)."""
 
@@ -377,28 +383,71 @@ class ZigbeeRooms(RoomStates):
         return self._cluster(t.EUI64.convert(self._room(room_id).devices.lock), Role.LOCK)
 
     async def _async_lock_command(self, room_id: str, command: str) -> None:
+        """Send lock_door / unlock_door and learn that the bolt moved.
+
+        From the lock's answer, or, when the answer is lost (zigpy drops a frame identical to
+        one the device sent in the last seconds, which an 8-bit sequence number wrapping on
+        a busy lock can make happen), from the lock's own report of its bolt, which comes with
+        it; failing both, from a read of lock_state. Only a lock that does not answer that
+        read either is offline.
+        """
         room = self._room(room_id)
         if not room.online:
             raise LockOffline(f"room {room_id}: the lock is offline")
         if (cluster := self._lock_cluster(room_id)) is None:
             self._set_online(room_id, False)
             raise LockOffline(f"room {room_id}: lock {room.devices.lock} is not on the network")
+        target = (
+            LockState.UNLOCKED
+            if command == DoorLock.ServerCommandDefs.unlock_door.name
+            else LockState.LOCKED
+        )
+        bolt = self._bolt_reaches(room_id, target)
+        request = asyncio.ensure_future(
+            getattr(cluster, command)(**compat.HIGH_PRIORITY, **compat.NO_RETRIES)
+        )
         try:
             async with asyncio.timeout(self._command_timeout):
-                response = await getattr(cluster, command)(
-                    **compat.HIGH_PRIORITY, **compat.NO_RETRIES
-                )
+                await asyncio.wait((request, bolt), return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            pass
+        finally:
+            self._forget_bolt(room_id, bolt)
+            if not request.done():
+                request.cancel()
+                request.add_done_callback(_consume)
+        if request.done() and not request.cancelled() and self._answered(room_id, command, request):
+            return
+        if not bolt.done() and not await self._async_bolt_is(room_id, target):
+            raise LockCommandFailed(f"room {room_id}: no answer to {command}")
+        _LOGGER.debug("Room %s: the answer to %s was lost; the bolt moved", room_id, command)
+
+    def _answered(self, room_id: str, command: str, request: asyncio.Future[Any]) -> bool:
+        """True for a good answer, False for none (zigpy gave up waiting); else raise."""
+        try:
+            response = request.result()
+        except TimeoutError:
+            return False
         except zigpy.exceptions.DeliveryError as err:
             self._set_online(room_id, False)
             raise LockOffline(f"room {room_id}: {command} was not delivered ({err})") from err
-        except TimeoutError as err:
-            self._set_online(room_id, False)
-            raise LockCommandFailed(f"room {room_id}: no answer to {command}") from err
         except zigpy.exceptions.ZigbeeException as err:
             raise LockCommandFailed(f"room {room_id}: {command} failed ({err})") from err
-        status = getattr(response, "status", None)
+        if not hasattr(response, "status"):
+            # Another frame of the lock's with the request's sequence number was taken for
+            # the answer (zigpy matches answers by that number alone): not an answer.
+            _LOGGER.debug(
+                "Room %s: %r came in place of the answer to %s", room_id, response, command
+            )
+            return False
+        status = response.status
         if status != foundation.Status.SUCCESS:
             raise LockCommandFailed(f"room {room_id}: the lock answered {command} with {status!r}")
+        return True
+
+    async def _async_bolt_is(self, room_id: str, state: LockState) -> bool:
+        """Whether a read of the lock (which marks it on- or offline) finds its bolt in `state`."""
+        return await self.async_check_availability(room_id) and self.lock_state(room_id) is state
 
     async def async_check_availability(self, room_id: str) -> bool:
         """Read lock_state (short timeout) and mark the room online or offline by the result."""

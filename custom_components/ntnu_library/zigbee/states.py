@@ -8,6 +8,7 @@ calls the setters; the queries answer the `RoomRadio` contract.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import logging
@@ -30,6 +31,8 @@ class RoomState:
     occupied: bool | None = None
     door_state: int | None = None  # the lock's raw door_state, to tell alarms once
     battery: dict[Role, int] = field(default_factory=dict)  # percent, per battery device
+    # Lock commands waiting to hear the bolt reach a state (the lock's own report of it).
+    bolt_waiters: list[tuple[LockState, asyncio.Future[None]]] = field(default_factory=list)
 
 
 class RoomStates:
@@ -56,12 +59,26 @@ class RoomStates:
 
     def _set_lock(self, room_id: str, state: LockState) -> None:
         room = self._rooms[room_id]
+        for target, waiter in room.bolt_waiters:
+            if target is state and not waiter.done():
+                waiter.set_result(None)
         if state is not LockState.UNKNOWN and room.lock is not state:
             room.lock = state
             self._emit(
                 room_id,
                 DeviceEventType.LOCKED if state is LockState.LOCKED else DeviceEventType.UNLOCKED,
             )
+
+    def _bolt_reaches(self, room_id: str, state: LockState) -> asyncio.Future[None]:
+        """A future done when the lock next reports its bolt in `state` (`_forget_bolt` it)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rooms[room_id].bolt_waiters.append((state, waiter))
+        return waiter
+
+    def _forget_bolt(self, room_id: str, waiter: asyncio.Future[None]) -> None:
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.bolt_waiters[:] = [pair for pair in room.bolt_waiters if pair[1] is not waiter]
 
     def _set_door(self, room_id: str, is_open: bool) -> None:
         room = self._rooms[room_id]

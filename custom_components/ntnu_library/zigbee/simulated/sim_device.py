@@ -13,6 +13,7 @@ fast enough to), the two sensors sleep.
 from __future__ import annotations
 
 from collections.abc import Callable
+import hashlib
 import logging
 import math
 import time
@@ -110,6 +111,11 @@ def node_descriptor(
     )
 
 
+def _counter_start(ieee: t.EUI64, which: bytes) -> int:
+    """Where one of a device's 8-bit sequence counters starts."""
+    return hashlib.blake2b(which + ieee.serialize(), digest_size=1).digest()[0]
+
+
 class SimulatedDevice:
     """One Zigbee node with a single endpoint; answers ZDO, the ZCL foundation and Identify.
 
@@ -133,8 +139,10 @@ class SimulatedDevice:
         self.online = True  # False: no MAC ACK for frames to it, and it sends nothing
         self.bound: set[int] = set()
         self._uplink = uplink
-        self._tsn = 0
-        self._aps_seq = 0
+        # A real device's counters start wherever it left them, not in step with the
+        # coordinator's: from a value of its own (the same every run, for repeatable tests).
+        self._tsn = _counter_start(ieee, b"zcl")
+        self._aps_seq = _counter_start(ieee, b"aps")
         self._clusters = {int(cluster.cluster_id): cluster for cluster in self.clusters}
         self.attributes: dict[int, dict[int, Any]] = {cid: {} for cid in self._clusters}
         # (cluster, attribute) -> (min interval, max interval, reportable change), as configured

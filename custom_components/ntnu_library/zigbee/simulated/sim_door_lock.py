@@ -33,7 +33,9 @@ class SimulatedLock(SimulatedDevice):
     (RFID, UnlockFailureInvalidPINorID) and the integration decides. It relocks when the
     door closes after being opened unlocked (unless `relocks_on_close` is False).
     `swallow_commands` makes it ACK frames at the MAC layer but never answer, to test
-    timeouts; `command_status` is what it answers to lock_door / unlock_door.
+    timeouts; `command_status` is what it answers to lock_door / unlock_door;
+    `lose_answers` answers to them are lost on the way (the bolt moves all the same), and
+    with `reports_bolt` False the bolt moves without a report (only a read tells).
     """
 
     model = "SimLock"
@@ -55,6 +57,8 @@ class SimulatedLock(SimulatedDevice):
         }
         self.swallow_commands = False
         self.command_status: int = _STATUS.SUCCESS  # what lock_door / unlock_door answer
+        self.lose_answers = 0
+        self.reports_bolt = True
         self._opened_unlocked = False
         # Most study-room locks throw the bolt when the door closes; some leave it to the
         # controller (False), which is what the site's own relock-on-close is for.
@@ -79,8 +83,10 @@ class SimulatedLock(SimulatedDevice):
         ):
             return False
         unlock = hdr.command_id == commands.unlock_door.id
-        # The *_door_response commands share their request's id.
-        self._cluster_response(DoorLock, hdr.tsn, hdr.command_id, status=self.command_status)
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+        else:  # the *_door_response commands share their request's id
+            self._cluster_response(DoorLock, hdr.tsn, hdr.command_id, status=self.command_status)
         if self.command_status == _STATUS.SUCCESS:
             state, code = (_LOCK.Unlocked, _CODE.Unlock) if unlock else (_LOCK.Locked, _CODE.Lock)
             self._set_lock(state, _SOURCE.RF, code)
@@ -88,7 +94,8 @@ class SimulatedLock(SimulatedDevice):
 
     def _set_lock(self, state: int, source: int, code: int) -> None:
         self.attributes[DoorLock.cluster_id][DoorLock.AttributeDefs.lock_state.id] = state
-        self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
+        if self.reports_bolt:
+            self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
         self.operation_event(source, code)
 
     def _set_door_state(self, state: int) -> None:
