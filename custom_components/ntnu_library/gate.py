@@ -129,7 +129,7 @@ class PatronGate:
         """Run a credential check behind the throttle and the fair password-check slots.
 
         A wrong ID or secret counts against the ID (or the patron's own device) and the
-        caller, and is on disk before it is answered.
+        caller; once the ID's failures are worth keeping, it is on disk before it is answered.
         """
         key = self.patron_key(pid)
         source = address or caller or "-"  # whose soft delay: the address, or the user

@@ -56,6 +56,9 @@ _LOGGER = logging.getLogger(__name__)
 # zigpy waits 5 s for an APS reply and may retry; the user is waiting at the door.
 DEFAULT_COMMAND_TIMEOUT = 10.0
 DEFAULT_CHECK_TIMEOUT = 3.0
+# A lock answers a command within this long; past it the bolt is read while still waiting
+# for the answer (an answer lost on the way need not hold the door up for the whole timeout).
+ANSWER_EXPECTED_S = 1.0
 # Periodic reports double as a heartbeat: any frame from a lock marks it online.
 REPORT_MAX_INTERVAL = 900
 
@@ -388,8 +391,9 @@ class ZigbeeRooms(RoomStates):
         From the lock's answer, or, when the answer is lost (zigpy drops a frame identical to
         one the device sent in the last seconds, which an 8-bit sequence number wrapping on
         a busy lock can make happen), from the lock's own report of its bolt, which comes with
-        it; failing both, from a read of lock_state. Only a lock that does not answer that
-        read either is offline.
+        it, or from a read of lock_state made when no answer came within ANSWER_EXPECTED_S;
+        failing all, from a last read. Only a lock that does not answer that read either is
+        offline.
         """
         room = self._room(room_id)
         if not room.online:
@@ -406,19 +410,27 @@ class ZigbeeRooms(RoomStates):
         request = asyncio.ensure_future(
             getattr(cluster, command)(**compat.HIGH_PRIORITY, **compat.NO_RETRIES)
         )
+        early = min(ANSWER_EXPECTED_S, self._command_timeout / 2)
         try:
-            async with asyncio.timeout(self._command_timeout):
-                await asyncio.wait((request, bolt), return_when=asyncio.FIRST_COMPLETED)
-        except TimeoutError:
-            pass
+            done, _ = await asyncio.wait(
+                (request, bolt), timeout=early, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                # Locks answer within a second: give the answer up (zigpy asks a device one
+                # thing at a time) and read the bolt, which resolves `bolt` if it moved; else
+                # the lock's report of it may still come.
+                request.cancel()
+                await self._async_read_lock(room_id, cluster, mark=False)
+                await asyncio.wait((bolt,), timeout=self._command_timeout - early)
         finally:
             self._forget_bolt(room_id, bolt)
             if not request.done():
                 request.cancel()
-                request.add_done_callback(_consume)
+            request.add_done_callback(_consume)
         if request.done() and not request.cancelled() and self._answered(room_id, command, request):
             return
-        if not bolt.done() and not await self._async_bolt_is(room_id, target):
+        moved = bolt.done() and not bolt.cancelled()
+        if not moved and not await self._async_bolt_is(room_id, target):
             raise LockCommandFailed(f"room {room_id}: no answer to {command}")
         _LOGGER.debug("Room %s: the answer to %s was lost; the bolt moved", room_id, command)
 
@@ -454,6 +466,13 @@ class ZigbeeRooms(RoomStates):
         if (cluster := self._lock_cluster(room_id)) is None:
             self._set_online(room_id, False)
             return False
+        return await self._async_read_lock(room_id, cluster, mark=True)
+
+    async def _async_read_lock(self, room_id: str, cluster: Cluster, *, mark: bool) -> bool:
+        """Read lock_state and door_state (short timeout) into the room; whether it answered.
+
+        `mark`: the room is online or offline by the result (else only an answer counts).
+        """
         attributes = (LOCK_ATTR.lock_state, LOCK_ATTR.door_state)
         try:
             async with asyncio.timeout(self._check_timeout):
@@ -461,10 +480,12 @@ class ZigbeeRooms(RoomStates):
                     [a.name for a in attributes], **compat.NO_RETRIES
                 )
         except (TimeoutError, zigpy.exceptions.ZigbeeException) as err:
-            _LOGGER.debug("Room %s: availability check failed: %r", room_id, err)
-            self._set_online(room_id, False)
+            _LOGGER.debug("Room %s: reading the lock failed: %r", room_id, err)
+            if mark:
+                self._set_online(room_id, False)
             return False
-        self._set_online(room_id, True)
+        if mark:
+            self._set_online(room_id, True)
         for attribute in attributes:
             if attribute.name in success:
                 self._on_attribute(room_id, Role.LOCK, attribute.id, success[attribute.name])
