@@ -62,6 +62,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `custom_components` is a namespace package here
 
 import bcrypt  # noqa: E402
+from bench_stats import percentile  # noqa: E402 (scripts/lib is on sys.path as a script)
 
 TIME_ZONE = "Asia/Taipei"
 REAL_BCRYPT_COST = 12  # auth/local.py DEFAULT_ROUNDS and bcrypt.gensalt()'s default
@@ -69,16 +70,6 @@ _LOGGER = logging.getLogger("ntnu_library.bench")
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100), linear between the closest ranks."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def ms(seconds: float) -> float:

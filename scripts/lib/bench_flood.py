@@ -38,6 +38,8 @@ import math
 import time
 from typing import Any
 
+from bench_stats import percentile  # scripts/lib is on sys.path when bench.py runs
+
 _LOGGER = logging.getLogger("ntnu_library.bench")
 
 PATRON = "G0001"
@@ -73,18 +75,8 @@ def scenarios() -> dict[str, tuple[list[Endpoint], Endpoint]]:
     }
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100), linear between the closest ranks (as bench.percentile)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def _ms(values: list[float], q: float) -> float | None:
-    value = _percentile(values, q) * 1000.0
+    value = percentile(values, q) * 1000.0
     return None if math.isnan(value) else round(value, 1)
 
 
