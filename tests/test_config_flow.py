@@ -332,7 +332,13 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         max_use_minutes=240,
     ).as_dict()
     # The options also keep the e-label size and the circulation settings (not room rules).
-    others = {"label_size": "296x128", "kiosks": [], "return_boxes": [], "partner_loan_days": 30}
+    others = {
+        "label_size": "296x128",
+        "kiosks": [],
+        "return_boxes": [],
+        "partner_loan_days": 30,
+        "counter_staff": [],
+    }
     assert result["data"] == expected | others
     assert dict(entry.options) == expected | others
     assert isinstance(entry.options["freeze_days"], int)
@@ -354,6 +360,7 @@ async def test_options_flow_defaults_are_current_policy(
         "kiosks": [],
         "return_boxes": [],
         "partner_loan_days": 30,
+        "counter_staff": [],
     }
     assert defaults == stored
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})

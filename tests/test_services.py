@@ -884,12 +884,24 @@ BAD_INPUT = [
         {"room": "L03", "patron_id": "G0001", "month": "x" * 10_000},
         id="month_10kB",
     ),
-    pytest.param(
-        "add_patron",
-        {"patron_id": "N1", "name": "N", "category": "emperor"},
-        id="unknown_category",
-    ),
 ]
+
+
+@pytest.mark.parametrize("patron_system", [PATRONS_LOCAL])
+@pytest.mark.parametrize("category", ["undergraduate", "emperor"])
+async def test_unknown_category_is_one_translated_refusal(
+    hass: HomeAssistant, init_integration: MockConfigEntry, category: str
+) -> None:
+    """A category not in the list reads as one sentence, not a list of every key."""
+    patrons = _directory(init_integration)
+    with pytest.raises(ServiceValidationError) as err:
+        await call_service(
+            hass, "add_patron", {"patron_id": "N1", "name": "N", "category": category}
+        )
+    assert refusal(err.value) == "invalid_value"
+    assert err.value.translation_placeholders["field"] == "category"
+    assert "student_undergraduate" not in str(err.value)
+    assert _directory(init_integration) == patrons
 
 
 @pytest.mark.parametrize(("service", "data"), BAD_INPUT)

@@ -30,6 +30,8 @@ from .const import (
     RADIO_ZHA,
     SIGNAL_PUBLIC_STATUS,
 )
+from .counter_panel import async_register_counter_panel
+from .counter_ws import async_setup_counter_ws
 from .demo import async_seed_demo
 from .entity import site_device_info
 from .services import async_setup_services
@@ -52,10 +54,12 @@ type NtnuLibraryConfigEntry = ConfigEntry[Site]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the services, the websocket command and the public pages once for every site."""
+    """Register the services, websocket commands, public pages and counter panel once."""
     async_setup_services(hass)
     async_setup_websocket(hass)
+    async_setup_counter_ws(hass)
     await async_setup_web(hass)
+    await async_register_counter_panel(hass)
     return True
 
 

@@ -72,6 +72,9 @@ CONF_RETURN_BOXES: Final = "return_boxes"
 CONF_PARTNER_LOAN_DAYS: Final = "partner_loan_days"
 # Option: the pixel size of the rooms' e-paper labels ("296x128", "400x300", …).
 CONF_LABEL_SIZE: Final = "label_size"
+# Option: the Home Assistant users (ids) who work the site's counter through the counter panel
+# (administrators may anyway); the integration's services stay for administrators.
+CONF_COUNTER_STAFF: Final = "counter_staff"
 ATTR_RESET_PASSWORD: Final = "reset_password"
 # Circulation service fields.
 ATTR_ITEMS: Final = "items"

@@ -201,6 +201,10 @@ class PatronGate:
             await self._library.async_write()
         return cleared
 
+    def login_lock(self, patron_id: str) -> tuple[int, float]:
+        """A patron's failed logins in the last hour, and the seconds their ID must still wait."""
+        return self.throttle.lock_status(self.patron_key(patron_id), time.monotonic())
+
     # --- look-ups ----------------------------------------------------------------------------
 
     async def async_known_patron(self, patron_id: str) -> Patron:

@@ -1,8 +1,9 @@
-"""The site's options: the policy numbers, the e-label size and circulation.
+"""The site's options: the policy numbers, the e-label size, circulation and counter staff.
 
 Policy: auto-return, closing, freezes, counter hours, relocking. Circulation: the site's
 self-checkout kiosks and 24-hour return boxes (ids), and the loan period of partner-library
-users (days, by the agreement between the libraries).
+users (days, by the agreement between the libraries). Counter staff: the Home Assistant users
+who work this building's counter panel without being administrators.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from homeassistant.helpers.selector import (
     NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TimeSelector,
@@ -25,12 +27,19 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import CONF_KIOSKS, CONF_LABEL_SIZE, CONF_PARTNER_LOAN_DAYS, CONF_RETURN_BOXES
+from .const import (
+    CONF_COUNTER_STAFF,
+    CONF_KIOSKS,
+    CONF_LABEL_SIZE,
+    CONF_PARTNER_LOAN_DAYS,
+    CONF_RETURN_BOXES,
+)
 from .core.circulation import DEFAULT_PARTNER_LOAN_DAYS, MAX_PARTNER_LOAN_DAYS
 from .core.elabel import DEFAULT_LABEL_SIZE, LABEL_SIZES
 from .core.errors import Refused
 from .core.limits import MAX_RELOCK_AFTER_S
 from .core.policy import Policy
+from .staff import async_user_choices, counter_staff_of
 
 _TIME_FIELDS = ("closing_time", "counter_opens", "counter_closes")
 _MINUTE_FIELDS = ("auto_return_minutes", "max_use_minutes")
@@ -50,6 +59,10 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         current[CONF_PARTNER_LOAN_DAYS] = options.get(
             CONF_PARTNER_LOAN_DAYS, DEFAULT_PARTNER_LOAN_DAYS
         )
+        # The counter panel's staff: users who log in (a removed user drops out).
+        users = await async_user_choices(self.hass)
+        known = {user["value"] for user in users}
+        current[CONF_COUNTER_STAFF] = [u for u in counter_staff_of(options) if u in known]
         if user_input is not None:
             values = {**current, **user_input}
             for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s", CONF_PARTNER_LOAN_DAYS):
@@ -77,11 +90,15 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                         errors[key] = "invalid_station"
                 if not (isinstance(days, int) and 1 <= days <= MAX_PARTNER_LOAN_DAYS):
                     errors[CONF_PARTNER_LOAN_DAYS] = "invalid_value"
+                staff = values[CONF_COUNTER_STAFF]
+                if not isinstance(staff, list) or not set(staff) <= known:
+                    errors[CONF_COUNTER_STAFF] = "invalid_value"
                 if not errors:
                     return self.async_create_entry(
                         data=policy.as_dict()
                         | {CONF_LABEL_SIZE: size, CONF_PARTNER_LOAN_DAYS: days}
                         | stations
+                        | {CONF_COUNTER_STAFF: list(staff)}
                     )
             current = {**current, **user_input}
         minutes = NumberSelector(
@@ -122,6 +139,15 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                 ),
                 vol.Required(CONF_LABEL_SIZE, default=current[CONF_LABEL_SIZE]): SelectSelector(
                     SelectSelectorConfig(options=list(LABEL_SIZES), translation_key="label_size")
+                ),
+                vol.Required(CONF_COUNTER_STAFF, default=current[CONF_COUNTER_STAFF]): (
+                    SelectSelector(
+                        SelectSelectorConfig(
+                            options=users,  # type: ignore[typeddict-item]
+                            multiple=True,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
                 ),
             }
         )

@@ -63,16 +63,27 @@ async def ws_patron_action(
             caller=f"user:{connection.user.id}",
         )
     except HomeAssistantError as err:
-        connection.send_error(
-            msg["id"],
-            err.translation_key or "failed",
-            str(err),
-            translation_key=err.translation_key,
-            translation_domain=err.translation_domain,
-            translation_placeholders=err.translation_placeholders,
-        )
+        send_refusal(connection, msg["id"], err)
         return
     connection.send_result(msg["id"], result)
+
+
+def send_refusal(
+    connection: websocket_api.ActiveConnection,
+    msg_id: int,
+    err: HomeAssistantError,
+    *,
+    code: str | None = None,
+) -> None:
+    """A refusal as a websocket error: its code is the reason (unless given), translated."""
+    connection.send_error(
+        msg_id,
+        code or err.translation_key or "failed",
+        str(err),
+        translation_key=err.translation_key,
+        translation_domain=err.translation_domain,
+        translation_placeholders=err.translation_placeholders,
+    )
 
 
 async def async_patron_action(

@@ -254,6 +254,24 @@ class LoginThrottle:
         }
         return {key: count for key, count in counts.items() if count}
 
+    def lock_status(self, patron_id: str, now: float) -> tuple[int, float]:
+        """A patron's failed logins in the last window, and the seconds their ID must wait.
+
+        What counter staff see before clearing the lock; it changes nothing.
+        """
+        now = self._tick(now)
+        state = self._patrons.get(_key(patron_id, None))
+        if state is None:
+            return 0, 0.0
+        horizon = now - self.window
+        failures = sum(1 for t in state.failures if t > horizon)
+        wait = 0.0
+        if failures:
+            wait = state.failures[-1] + self.backoff(state.streak) - now
+        if failures >= self.hourly_limit:
+            wait = max(wait, state.failures[0] + self.window - now)
+        return failures, max(0.0, wait)
+
     @property
     def tracked_patrons(self) -> int:
         """How many patron IDs are tracked (for diagnostics; never the IDs themselves)."""
