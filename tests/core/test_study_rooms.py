@@ -147,10 +147,15 @@ def test_a_patron_borrows_an_idle_temporary_room_and_the_door_unlocks(library: S
     assert library.borrowed_room("G0001") is None
 
 
-@pytest.mark.parametrize("who", [BOB, ALICE], ids=["another patron", "the borrower again"])
-def test_a_room_in_use_cannot_be_borrowed(library: StudyRooms, who: Patron) -> None:
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [(BOB, Reason.ROOM_NOT_IDLE), (ALICE, Reason.ALREADY_HOLDING)],
+    ids=["another patron", "the borrower again"],
+)
+def test_a_room_in_use_cannot_be_borrowed(library: StudyRooms, who: Patron, reason: Reason) -> None:
+    """Someone else is told the room is not idle; its borrower, that they hold it already."""
     borrowed(library, T01, ALICE)
-    with refused(library, Reason.ROOM_NOT_IDLE) as err:
+    with refused(library, reason) as err:
         library.borrow("T01", who, NOW, lock_online=True)
     assert err.value.placeholders == {"room": "T01"}
 

@@ -180,7 +180,9 @@ class StudyRooms:
         self._require_membership(patron, now)
         if self.frozen(patron.patron_id, now):
             raise Refused(Reason.FROZEN, until=self._until(patron.patron_id))
-        if room_id in self.state.borrows:
+        if (borrow := self.state.borrows.get(room_id)) is not None:
+            if borrow.patron_id == patron.patron_id:  # its borrower, pressing 登記使用 again
+                raise Refused(Reason.ALREADY_HOLDING, room=room_id)
             raise Refused(Reason.ROOM_NOT_IDLE, room=room_id)
         held = self.borrowed_room(patron.patron_id) or self._held_elsewhere(patron.patron_id)
         if held is not None:
