@@ -64,7 +64,7 @@ from custom_components.ntnu_library.zigbee.zha import ZhaNotLoaded, ZhaRadio
 
 from ..conftest import call_service, patron_action, state_of
 from .conftest import ROOMS
-from .zha_network import JOIN_TIMEOUT, STICK_IEEE, SimulatedStick
+from .zha_network import JOIN_TIMEOUT, STICK_IEEE, ZHA_ENTRY_DATA, SimulatedStick
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("zha") is None,
@@ -75,11 +75,6 @@ LOCK = t.EUI64.convert(ROOMS[0].lock)
 READ = ("general", DoorLock.cluster_id, foundation.GeneralCommand.Read_Attributes)
 UNLOCK = ("cluster", DoorLock.cluster_id, DoorLock.ServerCommandDefs.unlock_door.id)
 BIND = ("zdo", zdo_t.ZDOCmd.Bind_req, 0)
-# A stick as ZHA's config flow stores it (entry version 4 is HA 2025.4's; newer ZHA migrates).
-ZHA_ENTRY_DATA = {
-    "radio_type": "ezsp",
-    "device": {"path": "/dev/ttyZHA0", "baudrate": 115200, "flow_control": None},
-}
 
 
 # -- ZHA on the simulated stick ------------------------------------------------------------
@@ -88,16 +83,8 @@ ZHA_ENTRY_DATA = {
 @pytest.fixture
 def stick(monkeypatch: pytest.MonkeyPatch) -> SimulatedStick:
     """The stick of ZHA's entry (its radio type's controller), the rooms' devices in range."""
-    # ZHA's modules are imported here and below, not at the top: where the zha library is
-    # missing this module is skipped, and importing them would fail its collection.
-    from homeassistant.components.zha import radio_manager
-    from zha.application.const import RadioType
-
     stick = SimulatedStick(ROOMS)
-    stick.install(monkeypatch, RadioType.ezsp)
-    # ZHA's radio manager waits a second after closing a real stick's port before anyone
-    # opens it again; the simulated one needs no pause.
-    monkeypatch.setattr(radio_manager, "CONNECT_DELAY_S", 0)
+    stick.install_in_zha(monkeypatch)
     return stick
 
 

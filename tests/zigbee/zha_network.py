@@ -39,6 +39,11 @@ STICK_IEEE = t.EUI64.convert("4e:54:4e:55:ff:ff:00:01")
 STICK_MANUFACTURER = "NTNU Sim"
 STICK_MODEL = "Simulated stick"
 JOIN_TIMEOUT = 30.0  # seconds zigpy may take to interview the devices that join (a bound only)
+# A stick as ZHA's config flow stores it (entry version 4 is HA 2025.4's; newer ZHA migrates).
+ZHA_ENTRY_DATA = {
+    "radio_type": "ezsp",
+    "device": {"path": "/dev/ttyZHA0", "baudrate": 115200, "flow_control": None},
+}
 
 
 class StickApplication(SimulatedApplication):
@@ -120,6 +125,20 @@ class SimulatedStick:
             return Application if member is radio_type else original.fget(member)
 
         monkeypatch.setattr(type(radio_type), "controller", property(controller))
+
+    def install_in_zha(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make the stick of ZHA's entry (`ZHA_ENTRY_DATA`, an EZSP radio) this one.
+
+        ZHA's modules are imported here, not at the top: where the zha library is missing,
+        importing this module must still work.
+        """
+        from homeassistant.components.zha import radio_manager
+        from zha.application.const import RadioType
+
+        self.install(monkeypatch, RadioType.ezsp)
+        # ZHA's radio manager waits a second after closing a real stick's port before anyone
+        # opens it again; the simulated one needs no pause.
+        monkeypatch.setattr(radio_manager, "CONNECT_DELAY_S", 0)
 
     # -- the radio -----------------------------------------------------------------------
 
