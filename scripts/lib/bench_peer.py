@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 import logging
+import math
 from pathlib import Path
 import shutil
 import sys
@@ -393,8 +394,11 @@ def _report(
 ) -> None:
     """The peer's values and rows."""
     key = f"peer_{peer}"
-    results.values[f"{key}_tap_to_unlock_ms_p50"] = round(latency.p(50), 3)
-    results.values[f"{key}_tap_to_unlock_ms_p99"] = round(latency.p(99), 3)
+    for q in (50, 99):  # None when no tap was answered (NaN is no JSON)
+        value = latency.p(q)
+        results.values[f"{key}_tap_to_unlock_ms_p{q}"] = (
+            None if math.isnan(value) else round(value, 3)
+        )
     results.values[f"{key}_taps_per_s_max"] = round(best.answered_per_s, 1) if best else 0.0
     name = "automation per lock" if peer == PER_LOCK else "one template automation"
     faults = latency.faults()
