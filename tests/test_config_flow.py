@@ -38,6 +38,7 @@ from custom_components.ntnu_library.const import (
 from custom_components.ntnu_library.core.errors import Reason, Refused
 from custom_components.ntnu_library.core.model import Room, RoomKind
 from custom_components.ntnu_library.core.policy import Policy
+from custom_components.ntnu_library.core.reservation_rules import LongTermRules
 from custom_components.ntnu_library.demo import DEMO_POLICY, DEMO_ROOMS
 from custom_components.ntnu_library.zigbee.simulated import simulated_devices
 
@@ -146,7 +147,9 @@ async def test_user_flow_with_demo_data(hass: HomeAssistant) -> None:
     assert result["options"] == DEMO_POLICY.as_dict() | {  # the demo counter never closes
         "kiosks": ["K1"],  # the main library's kiosk and the library's three return boxes
         "return_boxes": ["main", "gongguan", "linkou"],
-    }
+    } | LongTermRules(  # and next month's long-term rooms are reserved from the 1st
+        reservations_open_day=1, reservations_open_time="00:00"
+    ).as_dict()
     entry = result["result"]
     assert entry.unique_id == "main_library"
     rooms = {s.unique_id: s for s in entry.subentries.values()}
@@ -338,7 +341,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         "return_boxes": [],
         "partner_loan_days": 30,
         "counter_staff": [],
-    }
+    } | LongTermRules().as_dict()  # who may reserve a long-term room, how many, from when
     assert result["data"] == expected | others
     assert dict(entry.options) == expected | others
     assert isinstance(entry.options["freeze_days"], int)
@@ -361,7 +364,7 @@ async def test_options_flow_defaults_are_current_policy(
         "return_boxes": [],
         "partner_loan_days": 30,
         "counter_staff": [],
-    }
+    } | LongTermRules().as_dict()
     assert defaults == stored
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY

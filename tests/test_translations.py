@@ -228,6 +228,7 @@ def test_messages_use_known_placeholders() -> None:
     """Messages only use placeholders some code can give them."""
     known = {"room", "patron", "month", "until", "opens", "closes", "retry_after", "field"}
     known |= {"error", "entry_id", "site", "kiosk", "fault", "box"}
+    known |= {"rooms", "limit"}  # a patron's long-term rooms of a month, and how many may be
     for key, entry in STRINGS["exceptions"].items():
         assert _placeholders(entry["message"]) <= known, key
     for key, entry in STRINGS.get("issues", {}).items():

@@ -72,7 +72,7 @@ from .const import (
 )
 from .core.categories import CATEGORIES
 from .core.policy import Policy
-from .demo import DEMO_BRANCH_ROOMS, DEMO_CIRCULATION, DEMO_POLICY, DEMO_ROOMS
+from .demo import DEMO_BRANCH_ROOMS, DEMO_CIRCULATION, DEMO_POLICY, DEMO_RESERVING, DEMO_ROOMS
 from .library import library_id
 from .options_flow import NtnuLibraryOptionsFlow
 from .sip2 import (
@@ -366,7 +366,8 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             data=self._site,
             options=(DEMO_POLICY if demo else Policy()).as_dict()
             # The demo's main library has the kiosk and the library's three return boxes.
-            | (DEMO_CIRCULATION if demo and not self._joins else {}),
+            | (DEMO_CIRCULATION if demo and not self._joins else {})
+            | (DEMO_RESERVING if demo else {}),
             subentries=[room_subentry(room) for room in rooms],
         )
 

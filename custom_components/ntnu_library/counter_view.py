@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.util import dt as dt_util
 
-from .core.categories import CATEGORIES
+from .core.categories import BY_AGREEMENT_ZH, CATEGORIES, category
 from .core.errors import Reason, Refused
 from .core.model import Patron, RoomKind, month_key
 
@@ -177,11 +177,17 @@ async def async_patron_view(site: Site, patron_id: str) -> dict[str, Any]:
         "rooms": held,
         "reservations": reservations,
         "item_limit": loans["item_limit"],
-        "loan_period": loans["loan_period"],
+        "loan_period": _loan_period(loans["category"], loans["loan_period"]),
         "remaining": loans["remaining"],
         "loans": loans["loans"],
         "in_boxes": boxes,
     }
+
+
+def _loan_period(key: str, english: str) -> dict[str, str]:
+    """A category's loan period in both languages (partner libraries: by agreement)."""
+    period = category(key).loan_period
+    return {"en": english, "zh-Hant": period.label_zh if period else BY_AGREEMENT_ZH}
 
 
 def _dropped(site: Site, patron_id: str) -> list[Any]:

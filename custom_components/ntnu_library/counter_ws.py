@@ -42,7 +42,7 @@ from .core.policy import MAX_FREEZE_DAYS
 from .counter_view import async_find, async_patron_view, categories, match, site_overview
 from .exceptions import door_error, translated_errors
 from .site import find_site
-from .staff import require_counter_staff, staffed_sites
+from .staff import require_counter_staff, staffed_sites, works_any_counter
 from .validation import CARD, ITEMS, PATRON_ID, ROOM, STATION, TEXT, whole_number
 from .websocket import send_refusal
 
@@ -237,11 +237,14 @@ def _refuse_stranger(connection: websocket_api.ActiveConnection, msg_id: int) ->
 async def ws_overview(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """The sites whose counter the user works: their rooms and return boxes; the categories."""
-    sites = staffed_sites(hass, connection.user)
-    if not sites:
+    """The sites whose counter the user works: their rooms and return boxes; the categories.
+
+    Counter staff of a site that is restarting get the sites loaded now (perhaps none).
+    """
+    if not works_any_counter(hass, connection.user):
         _refuse_stranger(connection, msg["id"])
         return
+    sites = staffed_sites(hass, connection.user)
     connection.send_result(
         msg["id"],
         {"sites": [site_overview(site) for site in sites], "categories": categories()},
@@ -253,9 +256,9 @@ def _staff_site(hass: HomeAssistant, user: User, msg: dict[str, Any], name: str)
 
     Without `config_entry_id`: the one site the user works, or as the services pick one.
     """
-    staffed = staffed_sites(hass, user)
-    if not staffed:
+    if not works_any_counter(hass, user):
         raise Unauthorized(user_id=user.id)
+    staffed = staffed_sites(hass, user)
     entry_id = msg.get(ATTR_CONFIG_ENTRY_ID)
     if entry_id is None and len(staffed) == 1:
         return staffed[0]

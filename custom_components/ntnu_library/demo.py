@@ -17,6 +17,7 @@ from .core.categories import default_membership_expiry
 from .core.circulation_state import Item
 from .core.model import Room, RoomKind, month_key
 from .core.policy import Policy
+from .core.reservation_rules import LongTermRules
 
 if TYPE_CHECKING:
     from .site import Site
@@ -26,6 +27,9 @@ DEMO_PASSWORD = "ntnu-demo"
 # A demo is tried at any hour: its counter never closes, so counter returns and check-ins work
 # whenever someone tries them. A real site starts with the documented 08:00–22:00.
 DEMO_POLICY = Policy(counter_opens="00:00", counter_closes="00:00")
+# For the same reason next month's long-term rooms may be reserved from the 1st (a real site
+# opens them on the 20th at 09:00).
+DEMO_RESERVING = LongTermRules(reservations_open_day=1, reservations_open_time="00:00").as_dict()
 # The main library's self-checkout kiosk and the library's 24-hour return boxes (options).
 DEMO_KIOSKS = ("K1",)
 DEMO_BOXES = ("main", "gongguan", "linkou")

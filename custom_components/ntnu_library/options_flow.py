@@ -34,11 +34,13 @@ from .const import (
     CONF_PARTNER_LOAN_DAYS,
     CONF_RETURN_BOXES,
 )
+from .core.categories import CATEGORIES
 from .core.circulation import DEFAULT_PARTNER_LOAN_DAYS, MAX_PARTNER_LOAN_DAYS
 from .core.elabel import DEFAULT_LABEL_SIZE, LABEL_SIZES
 from .core.errors import Refused
 from .core.limits import MAX_RELOCK_AFTER_S
 from .core.policy import Policy
+from .core.reservation_rules import LAST_OPEN_DAY, MAX_LONG_TERM_PER_MONTH, LongTermRules
 from .staff import async_user_choices, counter_staff_of
 
 _TIME_FIELDS = ("closing_time", "counter_opens", "counter_closes")
@@ -63,6 +65,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         users = await async_user_choices(self.hass)
         known = {user["value"] for user in users}
         current[CONF_COUNTER_STAFF] = [u for u in counter_staff_of(options) if u in known]
+        current |= _long_term_rules(options).as_dict()
         if user_input is not None:
             values = {**current, **user_input}
             for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s", CONF_PARTNER_LOAN_DAYS):
@@ -93,12 +96,14 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                 staff = values[CONF_COUNTER_STAFF]
                 if not isinstance(staff, list) or not set(staff) <= known:
                     errors[CONF_COUNTER_STAFF] = "invalid_value"
+                long_term = _read_long_term(values, errors)
                 if not errors:
                     return self.async_create_entry(
                         data=policy.as_dict()
                         | {CONF_LABEL_SIZE: size, CONF_PARTNER_LOAN_DAYS: days}
                         | stations
                         | {CONF_COUNTER_STAFF: list(staff)}
+                        | long_term
                     )
             current = {**current, **user_input}
         minutes = NumberSelector(
@@ -149,6 +154,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                         )
                     )
                 ),
+                **_long_term_fields(current),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
@@ -175,3 +181,56 @@ def _station_ids(value: Any) -> list[str] | None:
     if not all(_STATION_ID.fullmatch(item) for item in ids):
         return None
     return ids
+
+
+# --- patrons' own long-term reservations (the reservation page) ------------------------------
+
+
+def _long_term_rules(options: Any) -> LongTermRules:
+    """The site's rules for patrons' own reservations (the defaults for bad options)."""
+    try:
+        return LongTermRules.from_options(options)
+    except Refused:
+        return LongTermRules()
+
+
+def _read_long_term(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The reservation options as entered, checked; a field that is not valid is an error."""
+    for field in ("long_term_per_month", "reservations_open_day"):
+        number = float(values[field])
+        values[field] = int(number) if number.is_integer() else values[field]
+    if parsed := dt_util.parse_time(str(values["reservations_open_time"])):
+        values["reservations_open_time"] = f"{parsed.hour:02d}:{parsed.minute:02d}"
+    try:
+        return LongTermRules.from_options(values).as_dict()
+    except Refused as refusal:
+        errors[refusal.placeholders.get("field", "base")] = "invalid_value"
+        return {}
+
+
+def _long_term_fields(current: dict[str, Any]) -> dict[Any, Any]:
+    """Who may hold a long-term room, how many a month, when next month opens."""
+    return {
+        vol.Required("long_term_categories", default=current["long_term_categories"]): (
+            SelectSelector(
+                SelectSelectorConfig(
+                    options=list(CATEGORIES), multiple=True, translation_key="category"
+                )
+            )
+        ),
+        vol.Required("long_term_per_month", default=current["long_term_per_month"]): (
+            NumberSelector(
+                NumberSelectorConfig(
+                    min=1, max=MAX_LONG_TERM_PER_MONTH, step=1, mode=NumberSelectorMode.BOX
+                )
+            )
+        ),
+        vol.Required("reservations_open_day", default=current["reservations_open_day"]): (
+            NumberSelector(
+                NumberSelectorConfig(min=1, max=LAST_OPEN_DAY, step=1, mode=NumberSelectorMode.BOX)
+            )
+        ),
+        vol.Required("reservations_open_time", default=current["reservations_open_time"]): (
+            TimeSelector()
+        ),
+    }

@@ -46,6 +46,16 @@ def staffed_sites(hass: HomeAssistant, user: User) -> list[Site]:
     )
 
 
+def works_any_counter(hass: HomeAssistant, user: User) -> bool:
+    """An administrator, or counter staff of some site (loaded now or not: it may be restarting)."""
+    if not user.is_active or user.system_generated:
+        return False
+    return user.is_admin or any(
+        user.id in counter_staff_of(entry.options)
+        for entry in hass.config_entries.async_entries(DOMAIN)
+    )
+
+
 def require_counter_staff(user: User, site: Site) -> None:
     """Raise Unauthorized unless the user may work this site's counter."""
     if not may_work_counter(user, site):

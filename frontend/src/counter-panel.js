@@ -249,8 +249,13 @@ class NtnuLibraryCounter extends LitElement {
       this._focusSearch();
     } else if (event.altKey && /^[1-4]$/.test(event.key)) {
       event.preventDefault();
-      this._tab = TABS[Number(event.key) - 1];
+      this._show(TABS[Number(event.key) - 1]);
     }
+  }
+
+  _show(tab) {
+    if (tab !== this._tab) this._message = undefined; // a word about the last tab's work
+    this._tab = tab;
   }
 
   _focusSearch() {
@@ -332,7 +337,7 @@ class NtnuLibraryCounter extends LitElement {
             id=${`tab-${tab}`}
             aria-selected=${this._tab === tab ? "true" : "false"}
             title=${`Alt+${index + 1}`}
-            @click=${() => (this._tab = tab)}
+            @click=${() => this._show(tab)}
           >
             ${this._t(`tab_${tab}`)}
           </button>`,
@@ -623,7 +628,7 @@ class NtnuLibraryCounter extends LitElement {
         ${this._t("loans_count", {
           count: p.loans.length,
           limit: p.item_limit,
-          period: p.loan_period,
+          period: p.loan_period[language(this.hass)] || p.loan_period.en,
         })}
       </p>
       ${p.loans.length
@@ -678,11 +683,9 @@ class NtnuLibraryCounter extends LitElement {
             name="items"
             autocomplete="off"
             placeholder=${this._t("items_hint")}
-            aria-describedby="lend-hint"
         /></label>
         <button type="submit">${this._t("lend_button")}</button>
       </form>
-      <p class="hint" id="lend-hint">${this._t("lend_items")}</p>
       ${this._lent ? this._renderReceipt(this._lent) : nothing}
       <form
         class="inline"

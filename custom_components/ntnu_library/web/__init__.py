@@ -1,4 +1,5 @@
-"""The public side: the room page behind each QR code, the status panel and activation.
+"""The public side: the room page behind each QR code, the status panel, activation and
+long-term reservations.
 
 These pages need no Home Assistant account (`requires_auth = False`): patrons reach them
 from their phones, lobby screens show the panel. They carry no personal data, sign every
@@ -12,7 +13,7 @@ from aiohttp import web
 from homeassistant.components.http import HomeAssistantView
 from homeassistant.core import HomeAssistant
 
-from . import activate, room_page, status_panel
+from . import activate, reserve_page, room_page, status_panel
 from .context import STATIC_PATH, WEB, WebContext, async_create_context, secure_headers
 
 
@@ -46,5 +47,6 @@ async def async_setup_web(hass: HomeAssistant) -> WebContext:
     hass.http.register_view(StaticView(context))
     room_page.register(hass, context)
     activate.register(hass, context)
+    reserve_page.register(hass, context)
     status_panel.register(hass, context)
     return context

@@ -42,6 +42,7 @@ STATUS_PATH: Final = "/ntnu_library/status"
 STATUS_API_PATH: Final = "/api/ntnu_library/status"
 STATUS_STREAM_PATH: Final = "/api/ntnu_library/status/stream"
 ACTIVATE_PATH: Final = "/ntnu_library/activate"
+RESERVE_PATH: Final = "/ntnu_library/reserve"
 STATIC_PATH: Final = "/ntnu_library/static/{name}"
 
 # A form is good once, for this long. Issuing a form stores nothing; a posted one is remembered

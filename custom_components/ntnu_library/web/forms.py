@@ -1,9 +1,10 @@
 """What the public forms share: a small urlencoded body, a refusal in the patron's words.
 
-The room page and the activation page read their POST bodies with `read_form` (small, each
-field once), answer a refusal with `refusal_message`, `refusal_status` and `retry_after`, put
-only a short printable patron ID back in the form (`echo_id`) and show a bad link or a body too
-large as a page with one message (`async_message_page`).
+The patron pages read their POST bodies with `read_form` (small, each field once), answer a
+refusal with `refusal_message`, `refusal_status` and `retry_after`, put only a short printable
+patron ID back in the form (`echo_id`), know and remember the patron's own browser
+(`device_of`, `remember_device`) and show a bad link or a body too large as a page with one
+message (`async_message_page`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ..core.device_credentials import COOKIE_NAME, COOKIE_PATH, COOKIE_SECONDS
 from ..core.errors import Reason, Refused
 from ..core.limits import MAX_ID_LENGTH
 from .context import WebContext, html_response, local_time, page_language
@@ -84,12 +86,17 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), "-"), template)
 
 
-def refusal_message(words: Mapping[str, str], refusal: Refused) -> str:
-    """A refusal in the patron's words; moments in local time, never an ISO timestamp."""
+def refusal_message(
+    words: Mapping[str, str], refusal: Refused, shown: Mapping[str, str] | None = None
+) -> str:
+    """A refusal in the patron's words; moments in local time, never an ISO timestamp.
+
+    `shown`: placeholders as the page words them instead (a month by its name, say).
+    """
     values = {
         key: local_time(value) if _ISO_MOMENT.match(value) else value
         for key, value in refusal.placeholders.items()
-    }
+    } | dict(shown or {})
     return fill(word(words, f"error_{refusal.reason.value}", "refused"), values)
 
 
@@ -108,6 +115,26 @@ def retry_after(response: web.Response, refusal: Refused) -> web.Response:
         seconds = refusal.placeholders.get("retry_after", "1")
         response.headers["Retry-After"] = seconds if seconds.isdigit() else "1"
     return response
+
+
+def device_of(context: WebContext, request: web.Request, patron_id: str) -> str | None:
+    """The patron's own browser, if this one holds their device credential."""
+    return context.devices.device_for(request.cookies.get(COOKIE_NAME), patron_id)
+
+
+def remember_device(
+    context: WebContext, request: web.Request, response: web.Response, patron_id: str
+) -> None:
+    """The patron logged in here: this browser is theirs from now on (or still)."""
+    response.set_cookie(
+        COOKIE_NAME,
+        context.devices.remember(request.cookies.get(COOKIE_NAME), patron_id),
+        max_age=COOKIE_SECONDS,
+        path=COOKIE_PATH,
+        httponly=True,
+        secure=request.secure,
+        samesite="Strict",
+    )
 
 
 def echo_id(value: str | None) -> str:

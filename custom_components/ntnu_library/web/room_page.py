@@ -25,18 +25,28 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from ..commands import PATRON_ACTIONS
-from ..core.device_credentials import COOKIE_NAME, COOKIE_PATH, COOKIE_SECONDS
 from ..core.errors import Refused
 from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.model import RoomKind, RoomStatus
-from .context import ROOM_PATH, STATUS_API_PATH, WebContext, html_response, page_language
+from .context import (
+    ACTIVATE_PATH,
+    RESERVE_PATH,
+    ROOM_PATH,
+    STATUS_API_PATH,
+    WebContext,
+    html_response,
+    page_language,
+)
 from .forms import (
     BadForm,
     async_message_page,
+    device_of,
     echo_id,
+    fill,
     read_form,
     refusal_message,
     refusal_status,
+    remember_device,
     retry_after,
 )
 from .texts import TEXTS, other_language
@@ -162,7 +172,6 @@ class RoomView(HomeAssistantView):
                 site, room, language, status=400, problem_key="invalid_request", **again
             )
         words = await context.async_words(language)
-        cookie = request.cookies.get(COOKIE_NAME)
         try:
             answer = await site.commands.async_patron_action(
                 action,
@@ -171,7 +180,7 @@ class RoomView(HomeAssistantView):
                 password,
                 caller=f"web:{request.remote}",
                 address=request.remote,
-                device=context.devices.device_for(cookie, given_id),
+                device=device_of(context, request, given_id),
             )
         except Refused as refusal:
             response = await self._async_page(
@@ -193,24 +202,20 @@ class RoomView(HomeAssistantView):
                 **again,
             )
         door = answer.get("door")
+        relock = site.doors.relock_after_s
         result = {
             "title": words[f"result_{action}"],
             "door": door_message(words, answer),
+            # An unlocked door nobody opens locks again by itself: say so, and how soon.
+            "relock": fill(words["relock_notice"], {"seconds": str(relock)})
+            if door == "unlocked" and relock
+            else "",
             "reminder": action == "borrow",
             "failed": door == "unlock_failed",
         }
         # The next action is the patron's own: the ID stays, nothing is ticked.
         response = await self._async_page(site, room, language, result=result, patron_id=patron_id)
-        # The patron logged in here: this browser is theirs from now on (or still).
-        response.set_cookie(
-            COOKIE_NAME,
-            context.devices.remember(cookie, given_id),
-            max_age=COOKIE_SECONDS,
-            path=COOKIE_PATH,
-            httponly=True,
-            secure=request.secure,
-            samesite="Strict",
-        )
+        remember_device(context, request, response, given_id)
         return response
 
     async def _async_page(
@@ -263,6 +268,11 @@ class RoomView(HomeAssistantView):
             switch_url=f"{path}&lang={other_language(language)}",
             result=result,
             problem=problem,
+            activate_url=f"{ACTIVATE_PATH}?lang={language}",
+            # A long-term room is reserved online beforehand (事先線上登記).
+            reserve_url=f"{RESERVE_PATH}?lang={language}"
+            if room.kind is RoomKind.LONG_TERM
+            else "",
         )
         return html_response(body, status=status, private=True)
 

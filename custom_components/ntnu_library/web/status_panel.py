@@ -38,6 +38,7 @@ from homeassistant.util.hass_dict import HassKey
 from ..const import DOMAIN, SIGNAL_PUBLIC_STATUS
 from ..core.model import RoomKind, RoomStatus
 from .context import (
+    RESERVE_PATH,
     STATUS_API_PATH,
     STATUS_PATH,
     STATUS_STREAM_PATH,
@@ -319,6 +320,10 @@ class StatusPageView(HomeAssistantView):
             api_url=STATUS_API_PATH,
             stream_url=STATUS_STREAM_PATH,
             refresh_seconds=NOSCRIPT_REFRESH_SECONDS,
+            # Long-term rooms are reserved online beforehand (事先線上登記).
+            reserve_url=f"{RESERVE_PATH}?lang={lang}"
+            if any(room["kind"] == RoomKind.LONG_TERM for s in data["sites"] for room in s["rooms"])
+            else "",
         )
         response = html_response(body, private=False)
         response.headers["Vary"] = "Accept-Language"

@@ -48,6 +48,13 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "door_pending": "The lock will close as soon as it answers.",
         "door_failed": "The lock did not answer; ask staff at the counter.",
         "return_reminder": "After use, please return the room so others can use it.",
+        "relock_notice": (
+            "If you do not open the door within {seconds} seconds, it locks again by itself."
+        ),
+        # The pages speak to the patron (the integration's own message is for staff).
+        "error_already_holding": "You already hold room {room}.",
+        "activate_link": "Set your password with an activation code",
+        "reserve_link": "Reserve before use (click here)",
         "refused": "Not done",
         "bad_link": "This address is not valid. Scan the QR code on the room's e-label again.",
         "form_expired": "This form has expired or was already sent. Please try again.",
@@ -109,6 +116,10 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "door_pending": "門鎖回應後會立即上鎖。",
         "door_failed": "門鎖沒有回應，請洽櫃檯。",
         "return_reminder": "使用完務必進行歸還，以利他人利用。",
+        "relock_notice": "若 {seconds} 秒內未開門，門鎖會自動重新上鎖。",
+        "error_already_holding": "您已登記使用研究室 {room}。",
+        "activate_link": "以啟用碼設定密碼",
+        "reserve_link": "事先線上登記（點此預約）",
         "refused": "未完成",
         "bad_link": "此網址無效，請重新掃描門邊電子標示上的 QR Code。",
         "form_expired": "此表單已逾時或已送出，請再試一次。",
