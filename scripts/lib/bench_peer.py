@@ -377,7 +377,16 @@ def _merge(before: TapRun | None, run: TapRun) -> TapRun:
     if before is None:
         return run
     merged = TapRun(offered_per_s=run.offered_per_s)
-    for name in ("sent", "lost", "late", "extra", "dropped", "span_s", "problems"):
+    for name in (
+        "sent",
+        "lost",
+        "late",
+        "extra",
+        "dropped",
+        "dropped_reports",
+        "span_s",
+        "problems",
+    ):
         setattr(merged, name, getattr(before, name) + getattr(run, name))
     merged.latencies = before.latencies + run.latencies
     merged.lag_max_s = max(before.lag_max_s, run.lag_max_s)
