@@ -290,7 +290,11 @@ def test_counter_panel_as_counter_staff(demo: Demo) -> None:
             expect(panel.locator("h1")).to_have_text("Circulation desk")
 
             # 1. The card reader types C-S0001 and Enter: the patron in full, T01, the loans.
-            _find(page, "C-S0001")
+            # From anywhere on the page, "/" goes to the search box first.
+            panel.locator("h1").click()
+            page.keyboard.press("/")
+            page.keyboard.type("C-S0001")
+            page.keyboard.press("Enter")
             who = panel.locator(".who h2")
             expect(who).to_contain_text("S0001")
             expect(who).to_contain_text("王小明")
@@ -318,8 +322,9 @@ def test_counter_panel_as_counter_staff(demo: Demo) -> None:
             panel.locator("#check-in").click()
             expect(panel.locator(".who")).to_contain_text("Checked in today")
 
-            # 5. The rooms: unlocking asks first; Escape leaves the door shut.
-            panel.locator("#tab-rooms").click()
+            # 5. The rooms (Alt+2): unlocking asks first; Escape leaves the door shut.
+            page.keyboard.press("Alt+2")
+            expect(panel.locator("#tab-rooms")).to_have_attribute("aria-selected", "true")
             row = panel.locator("tr[data-room=T03]")
             expect(row).to_contain_text("Idle")
             row.locator("button.unlock").click()
