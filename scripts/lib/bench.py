@@ -1,54 +1,64 @@
 """Benchmark of the ntnu_library integration in a real Home Assistant (run by `scripts/bench`).
 
-One Home Assistant instance (pytest-homeassistant-custom-component's
+Each part runs real Home Assistant instances (pytest-homeassistant-custom-component's
 `async_test_home_assistant`, custom integrations enabled, time zone Asia/Taipei, a temporary
-config directory so the site's Store really writes to disk) runs the demo site of
-tests/conftest.py on the simulated Zigbee network: 18 rooms, 54 devices. Measured, each over a
-bounded number of iterations:
+config directory so the site's Stores really write to disk) on the simulated Zigbee network,
+whose devices parse and answer real ZCL frames.
 
-  setup_s                      async_setup of the entry (Store load, demo seeding with one
-                               bcrypt hash, 54 devices through zigpy's interview, platforms);
-                               Python imports and the `http` dependency are warmed up first
+The demo site (18 rooms, 54 devices; scripts/lib/bench_demo.py):
+  setup_s                      async_setup of the entry (Store load, demo seeding, 54 devices
+                               through zigpy's interview and configuration, platforms)
   borrow_ms_p50 / _p95         a patron's own borrow, as `ntnu_library/patron_action` runs it
-                               (bcrypt at the real cost, decision, Store write, unlock_door
-                               ZCL round trip); each borrow is followed by a return
-  bcrypt_rounds                the cost of the hash patrons log in against (must be 12)
-  card_tap_to_unlock_ms_*      `simulate card_tap` by the holder -> the simulated lock has
-                               received unlock_door (observed at the lock model)
-  unlocks_per_s                all 12 temporary rooms borrowed, one closed loop of
-                               `simulate card_tap` -> unlock per room, all rooms at once
-  frames_per_s                 occupancy reports (occupied/vacant toggles on every room)
-                               through zigpy -> room layer -> runtime -> entities
-  login_refusal_ms_*           mean patron borrow refusal time for an unknown ID and for a wrong
-                               password (fresh IDs / a different patron each try: no backoff)
-  core_decisions_per_s         pure core.study_rooms.StudyRooms borrow+return cycles per second
-  sip2_login_ms_p50 / _p95     SIP2 Patron Information (63/64 with the password, checksummed)
-                               round trip against the demo ILS on loopback (scripts/lib/ils.py)
+                               (bcrypt at cost `bcrypt_rounds` = 12, decision, Store write,
+                               unlock_door ZCL round trip); each borrow is followed by a return
+  card_tap_to_unlock_ms_*      one tap at a time by the holder -> the lock got unlock_door
+  tap_to_unlock_ms_p50 / _p99  taps at `tap_rate` (100/s) spread over the 12 borrowed rooms,
+                               open loop: the lock sends the tap's frame -> the lock receives
+                               unlock_door (scripts/lib/bench_taps.py, the same code as the peer)
+  taps_per_s_max               the highest sustained tap rate, every tap answered within 1 s
+  unlocks_per_s                closed loop, every room taps again once unlocked
+  frames_per_s                 occupancy reports through zigpy -> rooms -> runtime -> entities
+  ha_state_changes_per_s       Home Assistant's own `states.async_set` rate, same instance
+  pipeline_vs_ha_ratio         room events a second through the whole pipeline (frame -> room
+                               event -> entity states, `frames_per_s`) / ha_state_changes_per_s
+  lost_answer_stall_s          how long a room's next tap waits after one lost unlock answer
+                               (the worst of: the lock reports its bolt / it does not)
+  login_refusal_ms_*           a refused borrow for an unknown ID and for a wrong password
 
-`--flood` measures only a patron's borrow latency while the patron gate is flooded with made-up
-IDs (scripts/lib/bench_flood.py); its JSON object starts with "mode": "flood".
+The peer (scripts/lib/bench_peer.py): Home Assistant's own ZHA on the same simulated network
+with an automation on `zha_event` that calls `lock.unlock`; `peer_tap_to_unlock_ms_p50/_p99`,
+`peer_taps_per_s_max`, and `tap_latency_vs_peer` (ours / peer's p50), `taps_per_s_vs_peer`
+(ours / peer's max).
 
-A short table goes to stdout first; the last line of stdout is one JSON object. Logging goes
-to stderr. Exit 0 on success, 1 when a measurement could not be made.
+A library's scale (scripts/lib/bench_scale.py, a process per size): `setup_s_N`,
+`setup_failures_N`, `tap_to_event_ms_p50_N`, `restart_setup_s_1000`, `kb_per_room`,
+`kb_per_room_own`, `status_json_req_per_s`, `tap_to_event_growth` (1,000 rooms / 10 rooms).
+
+Outside Home Assistant: `core_decisions_per_s` (pure core borrow+return cycles a second) and
+`sip2_login_ms_p50/_p95` (SIP2 login round trips against the demo ILS on loopback).
+
+Modes: `--quick` (fewer iterations, sizes 10 and 100 only: the others are null), `--flood`
+(a patron's borrow under login floods, scripts/lib/bench_flood.py), `--day` (a library day
+at 1,000 rooms, scripts/lib/bench_day.py). A short table goes to stdout first; the last line
+of stdout is one JSON object. Logging goes to stderr. Exit 0 on success, 1 when a measurement
+could not be made.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 import importlib.metadata
 import json
 import logging
-import math
 import os
 from pathlib import Path
 import platform
 import secrets
-import statistics
 import sys
 import tempfile
 import threading
@@ -62,24 +72,11 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `custom_components` is a namespace package here
 
 import bcrypt  # noqa: E402
-from bench_stats import percentile  # noqa: E402 (scripts/lib is on sys.path as a script)
+from bench_site import TIME_ZONE, Results  # noqa: E402 (scripts/lib is on sys.path)
+from bench_stats import rounded  # noqa: E402
 
-TIME_ZONE = "Asia/Taipei"
 REAL_BCRYPT_COST = 12  # auth/local.py DEFAULT_ROUNDS and bcrypt.gensalt()'s default
 _LOGGER = logging.getLogger("ntnu_library.bench")
-
-
-# --- small helpers ---------------------------------------------------------------------------
-
-
-def ms(seconds: float) -> float:
-    """Seconds to milliseconds."""
-    return seconds * 1000.0
-
-
-def rounded(value: float, digits: int = 2) -> float | None:
-    """A value for the JSON object (None for NaN)."""
-    return None if value is None or math.isnan(value) else round(value, digits)
 
 
 @dataclass
@@ -100,6 +97,18 @@ class Scale:
     core_max_cycles: int = 200_000
     sip2_rounds: int = 500
     flood_samples: int = 30  # --flood: the real patron's borrows per scenario
+    tap_rate: float = 100.0  # taps a second for tap_to_unlock_ms_p50/_p99
+    tap_seconds: float = 6.0
+    # The peer (scripts/lib/bench_peer.py; its module lists the rest of its knobs).
+    peer_latency_seconds: float = 6.0
+    peer_rounds: int = 3
+    peer_max_seconds: float = 3.0
+    lost_answer_samples: int = 3
+    ha_state_seconds: float = 1.0
+    # A library's scale, a process per size (scripts/lib/bench_scale.py).
+    sizes: tuple[int, ...] = (10, 100, 1000, 2000)
+    status_at: int | None = 1000
+    own_memory_at: int | None = 1000
 
     @classmethod
     def quick(cls) -> Scale:
@@ -113,6 +122,15 @@ class Scale:
             core_seconds=0.3,
             sip2_rounds=50,
             flood_samples=5,
+            tap_seconds=1.0,
+            peer_latency_seconds=1.0,
+            peer_rounds=1,
+            peer_max_seconds=1.0,
+            lost_answer_samples=1,
+            ha_state_seconds=0.3,
+            sizes=(10, 100),
+            status_at=100,
+            own_memory_at=100,
         )
 
 
@@ -150,88 +168,6 @@ def real_bcrypt_cost() -> Iterator[bool]:
         yield patched
     finally:
         bcrypt.gensalt = original
-
-
-# --- observing the simulated hardware -------------------------------------------------------
-
-
-class LockProbe:
-    """Notes the moment a simulated lock receives unlock_door (wraps the model's handler)."""
-
-    def __init__(self, lock: Any, unlock_command_id: int, cluster_id: int) -> None:
-        self.lock = lock
-        self.unlocks = 0
-        self.last_unlock: float = 0.0
-        self._waiters: list[tuple[int, asyncio.Future[float]]] = []
-        original = type(lock).command.__get__(lock)
-
-        def command(cid: int, hdr: Any, args: Any) -> bool:
-            if cid == cluster_id and hdr.command_id == unlock_command_id:
-                self.last_unlock = time.perf_counter()
-                self.unlocks += 1
-                for wanted, future in list(self._waiters):
-                    if self.unlocks >= wanted and not future.done():
-                        future.set_result(self.last_unlock)
-                self._waiters = [(w, f) for w, f in self._waiters if not f.done()]
-            return original(cid, hdr, args)
-
-        lock.command = command  # the instance attribute shadows the class's method
-
-    def next_unlock(self) -> asyncio.Future[float]:
-        """A future resolved with the perf_counter time of the next unlock_door."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiters.append((self.unlocks + 1, future))
-        return future
-
-    def remove(self) -> None:
-        """Give the lock model its own handler back."""
-        with contextlib.suppress(AttributeError):
-            del self.lock.command
-        for _, future in self._waiters:
-            future.cancel()
-
-
-class StoreProbe:
-    """Times every write of the site's Store (wraps the instance's async_save)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.samples: list[float] = []
-        original = store.async_save
-
-        async def async_save(data: Any) -> None:
-            started = time.perf_counter()
-            try:
-                await original(data)
-            finally:
-                self.samples.append(time.perf_counter() - started)
-
-        store.async_save = async_save
-
-    def take(self) -> list[float]:
-        """The write times since the last take, in seconds."""
-        samples, self.samples = self.samples, []
-        return samples
-
-    def remove(self) -> None:
-        """Give the Store its own async_save back."""
-        with contextlib.suppress(AttributeError):
-            del self.store.async_save
-
-
-# --- the measurements -----------------------------------------------------------------------
-
-
-@dataclass
-class Results:
-    """The JSON values and the rows of the table."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-    rows: list[tuple[str, str, str]] = field(default_factory=list)  # (what, value, note)
-
-    def row(self, what: str, value: str, note: str = "") -> None:
-        """Add a row to the table."""
-        self.rows.append((what, value, note))
 
 
 def core_decisions(scale: Scale, results: Results) -> None:
@@ -273,404 +209,6 @@ def core_decisions(scale: Scale, results: Results) -> None:
     )
 
 
-async def bench_home_assistant(
-    scale: Scale, results: Results, config_dir: str, *, flood: bool = False
-) -> None:
-    """Everything that needs the real Home Assistant instance (--flood: the flood mode only)."""
-    from homeassistant import loader
-    from homeassistant.helpers import frame
-    from homeassistant.setup import async_setup_component
-    from pytest_homeassistant_custom_component.common import (
-        MockConfigEntry,
-        async_test_home_assistant,
-    )
-
-    async with async_test_home_assistant(config_dir=config_dir) as hass:
-        frame.async_setup(hass)
-        # What the `enable_custom_integrations` fixture does.
-        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        await hass.config.async_set_time_zone(TIME_ZONE)
-        entry: Any = None
-        try:
-            entry = await _setup_site(hass, results, MockConfigEntry, async_setup_component)
-            if flood:
-                from bench_flood import measure_flood  # scripts/lib is on sys.path
-
-                cost = _patron_hash_cost(entry.runtime_data, "G0001")
-                results.values["bcrypt_rounds"] = cost
-                if cost != REAL_BCRYPT_COST:
-                    raise RuntimeError(f"demo patrons were hashed at cost {cost}")
-                await measure_flood(hass, entry, scale, results)
-            else:
-                await _measure_site(hass, entry, scale, results)
-        finally:
-            if entry is not None and entry.state.recoverable:
-                await hass.config_entries.async_unload(entry.entry_id)
-                await hass.async_block_till_done()
-            await hass.async_stop(force=True)
-
-
-async def _setup_site(
-    hass: Any,
-    results: Results,
-    mock_config_entry: Any,
-    async_setup_component: Callable[..., Awaitable[bool]],
-) -> Any:
-    # Warm up what is not the entry's own work: imports and the `http` dependency.
-    started = time.perf_counter()
-    from homeassistant import loader
-    from homeassistant.config_entries import ConfigEntryState
-
-    from custom_components.ntnu_library import PLATFORMS
-    from custom_components.ntnu_library.const import (
-        CONF_DEMO_DATA,
-        CONF_PATRON_SYSTEM,
-        CONF_RADIO,
-        CONF_SITE_NAME,
-        DOMAIN,
-    )
-    from custom_components.ntnu_library.core.policy import Policy
-    from custom_components.ntnu_library.demo import DEMO_ROOMS
-    from custom_components.ntnu_library.subentries import room_subentry
-
-    integration = await loader.async_get_integration(hass, DOMAIN)
-    await integration.async_get_component()
-    await integration.async_get_platforms([str(p) for p in PLATFORMS])
-    for dependency in integration.dependencies:
-        if not await async_setup_component(hass, dependency, {}):
-            raise RuntimeError(f"dependency {dependency} did not set up")
-    warmup = time.perf_counter() - started
-
-    policy = Policy(counter_opens="00:00", counter_closes="00:00", return_at_closing=False)
-    entry = mock_config_entry(
-        domain=DOMAIN,
-        title="Main Library",
-        unique_id="main_library",
-        data={
-            CONF_SITE_NAME: "Main Library",
-            CONF_RADIO: "simulated",
-            CONF_PATRON_SYSTEM: "local",
-            CONF_DEMO_DATA: True,
-        },
-        options=policy.as_dict(),
-        subentries_data=[room_subentry(room) for room in DEMO_ROOMS],
-    )
-    entry.add_to_hass(hass)
-    started = time.perf_counter()
-    ok = await hass.config_entries.async_setup(entry.entry_id)
-    setup_s = time.perf_counter() - started
-    await hass.async_block_till_done()
-    settled_s = time.perf_counter() - started
-    if not ok or entry.state is not ConfigEntryState.LOADED:
-        raise RuntimeError(f"the demo site did not set up: {entry.state}")
-    runtime = entry.runtime_data
-    devices = len(runtime.radio._devices)  # a count for the table
-    results.values["setup_s"] = round(setup_s, 3)
-    results.row("imports + http (warm-up)", f"{warmup:.2f} s", "not part of setup_s")
-    results.row(
-        "entry setup",
-        f"{setup_s:.2f} s",
-        f"{len(runtime.rooms.rooms)} rooms, {devices} devices; "
-        f"{settled_s:.2f} s until Home Assistant is idle",
-    )
-    return entry
-
-
-def _patron_hash_cost(runtime: Any, patron_id: str) -> int:
-    entry = runtime.patrons.directory._entries[patron_id]  # read the stored cost
-    return int(entry.password_hash[4:6])
-
-
-async def _measure_site(hass: Any, entry: Any, scale: Scale, results: Results) -> None:
-    from homeassistant.exceptions import ServiceValidationError
-    from zigpy.zcl.clusters.closures import DoorLock
-
-    from custom_components.ntnu_library.const import DOMAIN, EVENT_NAME
-    from custom_components.ntnu_library.demo import DEMO_PASSWORD, DEMO_PATRONS
-    from custom_components.ntnu_library.websocket import async_patron_action
-    from custom_components.ntnu_library.zigbee.radio import DeviceEventType
-    from custom_components.ntnu_library.zigbee.simulated import simulated_devices
-
-    runtime = entry.runtime_data
-    radio = runtime.radio
-    rooms = sorted(runtime.rooms.rooms)
-    temporary = [r for r in rooms if r.startswith("T")]
-
-    cost = _patron_hash_cost(runtime, "S0001")
-    results.values["bcrypt_rounds"] = cost
-    if cost != REAL_BCRYPT_COST:
-        raise RuntimeError(f"demo patrons were hashed at cost {cost}, not {REAL_BCRYPT_COST}")
-    stored_hash = runtime.patrons.directory._entries["S0001"].password_hash.encode()
-    started = time.perf_counter()
-    await hass.async_add_executor_job(bcrypt.checkpw, DEMO_PASSWORD.encode(), stored_hash)
-    bcrypt_ms = ms(time.perf_counter() - started)
-    results.row("bcrypt checkpw, one", f"{bcrypt_ms:.0f} ms", f"cost {cost} (real, not 4)")
-
-    unlock_id = DoorLock.ServerCommandDefs.unlock_door.id
-    probes = {
-        room: LockProbe(radio.lock_model(room), unlock_id, DoorLock.cluster_id) for room in rooms
-    }
-    store_probe = StoreProbe(runtime.storage.store)
-
-    async def call(service: str, data: dict[str, Any]) -> Any:
-        return await hass.services.async_call(
-            DOMAIN, service, data, blocking=True, return_response=True
-        )
-
-    async def act(action: str, data: dict[str, Any]) -> Any:
-        """A patron's own action with their password (the websocket command's core)."""
-        return await async_patron_action(hass, action=action, **data)
-
-    def creds(room: str, patron: str, password: str = DEMO_PASSWORD) -> dict[str, Any]:
-        return {"room": room, "patron_id": patron, "password": password}
-
-    try:
-        # -- 2. borrow / return round trips ------------------------------------------------
-        borrow_s: list[float] = []
-        borrow_unlock_s: list[float] = []
-        return_s: list[float] = []
-        for cycle in range(scale.borrow_cycles + 1):  # the first cycle warms up
-            unlocked = probes["T01"].next_unlock()
-            started = time.perf_counter()
-            answer = await act("borrow", creds("T01", "S0001"))
-            done = time.perf_counter()
-            if answer.get("door") != "unlocked" or not unlocked.done():
-                raise RuntimeError(f"borrow did not unlock: {answer}")
-            started_return = time.perf_counter()
-            answer = await act("return", creds("T01", "S0001"))
-            returned = time.perf_counter()
-            if answer.get("status") != "idle":
-                raise RuntimeError(f"the return did not free the room: {answer}")
-            if cycle:
-                borrow_s.append(done - started)
-                borrow_unlock_s.append(unlocked.result() - started)
-                return_s.append(returned - started_return)
-        writes = store_probe.take()
-        store_kb = await hass.async_add_executor_job(os.path.getsize, runtime.storage.path) / 1024
-        results.values["borrow_ms_p50"] = rounded(ms(percentile(borrow_s, 50)))
-        results.values["borrow_ms_p95"] = rounded(ms(percentile(borrow_s, 95)))
-        results.row(
-            "patron borrow round trip",
-            f"p50 {ms(percentile(borrow_s, 50)):.0f} / p95 {ms(percentile(borrow_s, 95)):.0f} ms",
-            f"n={len(borrow_s)}; lock had unlock_door after "
-            f"p50 {ms(percentile(borrow_unlock_s, 50)):.0f} ms",
-        )
-        results.row(
-            "patron return round trip",
-            f"p50 {ms(percentile(return_s, 50)):.0f} / p95 {ms(percentile(return_s, 95)):.0f} ms",
-            f"n={len(return_s)}",
-        )
-        results.row(
-            "Store write per decision",
-            f"p50 {ms(percentile(writes, 50)):.1f} / p95 {ms(percentile(writes, 95)):.1f} ms",
-            f"n={len(writes)}, {store_kb:.1f} kB fsync'd "
-            "each time, awaited under the site lock before the bolt moves",
-        )
-
-        # -- 3. card tap -> unlock at the lock, one room -----------------------------------
-        await act("borrow", creds("T01", "S0001"))
-        lock = radio.lock_model("T01")
-        tap_s: list[float] = []
-        tap_event_s: list[float] = []
-        tap_event: asyncio.Future[float] | None = None
-
-        def on_event(event: Any) -> None:
-            if (
-                event.data.get("type") == "card_tap"
-                and event.data.get("room") == "T01"
-                and tap_event is not None
-                and not tap_event.done()
-            ):
-                tap_event.set_result(time.perf_counter())
-
-        unsub = hass.bus.async_listen(EVENT_NAME, on_event)
-        try:
-            for tap in range(scale.taps + 1):
-                # Relock as a person does: open the unlocked door, close it; the lock relocks.
-                await call("simulate", {"room": "T01", "action": "door_open"})
-                await call("simulate", {"room": "T01", "action": "door_close"})
-                await hass.async_block_till_done()
-                if lock.lock_state != DoorLock.LockState.Locked:
-                    raise RuntimeError("the simulated lock did not relock")
-                tap_event = hass.loop.create_future()
-                unlocked = probes["T01"].next_unlock()
-                started = time.perf_counter()
-                await call("simulate", {"room": "T01", "action": "card_tap", "card": "C-S0001"})
-                # The tap is handled in a background task: block_till_done does not wait
-                # for it, the lock and the bus event tell when it is done.
-                async with asyncio.timeout(10):
-                    at = await unlocked
-                    told = await tap_event
-                if tap:
-                    tap_s.append(at - started)
-                    tap_event_s.append(told - started)
-        finally:
-            unsub()
-        store_probe.take()
-        results.values["card_tap_to_unlock_ms_p50"] = rounded(ms(percentile(tap_s, 50)))
-        results.values["card_tap_to_unlock_ms_p95"] = rounded(ms(percentile(tap_s, 95)))
-        results.row(
-            "card tap -> lock got unlock_door",
-            f"p50 {ms(percentile(tap_s, 50)):.1f} / p95 {ms(percentile(tap_s, 95)):.1f} ms",
-            f"n={len(tap_s)}; -> ntnu_library_event card_tap p50 "
-            f"{ms(percentile(tap_event_s, 50)):.1f} ms",
-        )
-
-        # -- 4. unlocks per second, every temporary room borrowed --------------------------
-        holders = {"T01": "S0001"}
-        candidates = [pid for pid, _, _, membership in DEMO_PATRONS if membership != "expired"]
-        candidates = [pid for pid in candidates if pid not in ("S0001", "X0001")]  # X: frozen
-        free = [room for room in temporary if room not in holders]
-        while free:
-            if len(candidates) < len(free):
-                raise RuntimeError("not enough demo patrons may borrow a room")
-            batch = list(zip(free, candidates, strict=False))
-            del candidates[: len(batch)]
-            answers = await asyncio.gather(
-                *(act("borrow", creds(room, pid)) for room, pid in batch),
-                return_exceptions=True,
-            )
-            for (room, pid), answer in zip(batch, answers, strict=True):
-                if isinstance(answer, ServiceValidationError):
-                    _LOGGER.info("%s may not borrow: %s", pid, answer.translation_key)
-                elif isinstance(answer, BaseException):
-                    raise answer
-                else:
-                    holders[room] = pid
-            free = [room for room in temporary if room not in holders]
-        await hass.async_block_till_done()
-        store_probe.take()
-
-        stop_at = 0.0
-        counts = dict.fromkeys(temporary, 0)
-
-        async def tapper(room: str) -> None:
-            card = f"C-{holders[room]}"
-            while counts[room] < scale.throughput_max_taps_per_room:
-                unlocked = probes[room].next_unlock()
-                await call("simulate", {"room": room, "action": "card_tap", "card": card})
-                async with asyncio.timeout(10):
-                    await unlocked
-                counts[room] += 1
-                if time.perf_counter() >= stop_at:
-                    return
-
-        started = time.perf_counter()
-        stop_at = started + scale.throughput_seconds
-        await asyncio.gather(*(tapper(room) for room in temporary))
-        elapsed = time.perf_counter() - started
-        await hass.async_block_till_done()
-        writes = store_probe.take()
-        total = sum(counts.values())
-        unlocks_per_s = total / elapsed
-        results.values["unlocks_per_s"] = round(unlocks_per_s, 1)
-        results.row(
-            "unlocks, 12 rooms tapping at once",
-            f"{unlocks_per_s:.1f} /s",
-            f"{total} unlocks in {elapsed:.2f} s; Store writes p50 "
-            f"{ms(percentile(writes, 50)):.1f} ms x {len(writes)} (serialized)",
-        )
-        if writes:
-            write_bound = 1.0 / statistics.fmean(writes)
-            results.row(
-                "  ceiling from Store writes alone",
-                f"{write_bound:.0f} /s",
-                "1 / mean write time: one write per decision, one decision at a time",
-            )
-
-        # -- 5. sensor frames per second -----------------------------------------------------
-        sensors = [radio.device(simulated_devices(room).occupancy) for room in rooms]
-        seen = 0
-        target = 0
-        reached = asyncio.Event()
-
-        def count(event: Any) -> None:
-            nonlocal seen
-            if event.type in (DeviceEventType.OCCUPIED, DeviceEventType.VACANT):
-                seen += 1
-                if seen >= target:
-                    reached.set()
-
-        unsubscribe = radio.subscribe(count)  # after the runtime's: it has handled the frame
-        try:
-            occupied = not bool(radio.occupied(rooms[0]))
-            rounds = 0
-            started = time.perf_counter()
-            deadline = started + scale.frame_seconds
-            while rounds < scale.frame_max_rounds:
-                target += len(sensors)
-                reached.clear()
-                for sensor in sensors:
-                    sensor.set_occupied(occupied)
-                try:
-                    async with asyncio.timeout(10):
-                        await reached.wait()
-                except TimeoutError:
-                    late = [r for r in rooms if radio.occupied(r) is not occupied]
-                    raise RuntimeError(
-                        f"round {rounds}: {target - seen} of {len(sensors)} occupancy reports "
-                        f"not handled within 10 s (rooms {', '.join(late)})"
-                    ) from None
-                occupied = not occupied
-                rounds += 1
-                if time.perf_counter() >= deadline:
-                    break
-            await hass.async_block_till_done()  # entity state writes included
-            elapsed = time.perf_counter() - started
-        finally:
-            unsubscribe()
-        last = not occupied
-        wrong = [room for room in rooms if radio.occupied(room) is not last]
-        if wrong:
-            raise RuntimeError(f"occupancy not taken for {wrong}")
-        frames_per_s = seen / elapsed
-        results.values["frames_per_s"] = round(frames_per_s, 1)
-        results.row(
-            "occupancy frames, 18 sensors",
-            f"{frames_per_s:.0f} /s",
-            f"{seen} reports in {elapsed:.2f} s, each zigpy -> rooms -> runtime -> entities",
-        )
-
-        # -- 6. login refusals -------------------------------------------------------------
-        known = [pid for pid, *_ in DEMO_PATRONS]
-        unknown_s: list[float] = []
-        wrong_s: list[float] = []
-
-        async def refused(data: dict[str, Any]) -> float:
-            started = time.perf_counter()
-            try:
-                await act("borrow", data)
-            except ServiceValidationError as err:
-                elapsed = time.perf_counter() - started
-                if err.translation_key != "invalid_credentials":
-                    raise RuntimeError(f"refused for {err.translation_key}") from err
-                return elapsed
-            raise RuntimeError("a bad login was accepted")
-
-        for n in range(scale.refusals):
-            unknown_s.append(await refused(creds("T01", f"NOBODY{n:04d}")))
-            wrong_s.append(await refused(creds("T01", known[n % len(known)], "wrong-pw")))
-        unknown_ms = ms(statistics.fmean(unknown_s))
-        wrong_ms = ms(statistics.fmean(wrong_s))
-        results.values["login_refusal_ms_unknown_id"] = rounded(unknown_ms)
-        results.values["login_refusal_ms_wrong_password"] = rounded(wrong_ms)
-        results.row(
-            "login refused, unknown ID",
-            f"{unknown_ms:.0f} ms",
-            f"mean of {len(unknown_s)}, sd {ms(statistics.pstdev(unknown_s)):.0f} ms",
-        )
-        results.row(
-            "login refused, wrong password",
-            f"{wrong_ms:.0f} ms",
-            f"mean of {len(wrong_s)}, sd {ms(statistics.pstdev(wrong_s)):.0f} ms; "
-            f"difference {wrong_ms - unknown_ms:+.0f} ms",
-        )
-    finally:
-        store_probe.remove()
-        for probe in probes.values():
-            probe.remove()
-
-
 # --- running it ------------------------------------------------------------------------------
 
 
@@ -706,18 +244,49 @@ KEYS = (
     "bcrypt_rounds",
     "card_tap_to_unlock_ms_p50",
     "card_tap_to_unlock_ms_p95",
+    "tap_to_unlock_ms_p50",
+    "tap_to_unlock_ms_p99",
+    "taps_per_s_max",
+    "peer_tap_to_unlock_ms_p50",
+    "peer_tap_to_unlock_ms_p99",
+    "peer_taps_per_s_max",
+    "tap_latency_vs_peer",
+    "taps_per_s_vs_peer",
     "unlocks_per_s",
     "frames_per_s",
+    "ha_state_changes_per_s",
+    "pipeline_vs_ha_ratio",
+    "lost_answer_stall_s",
+    "setup_s_10",
+    "setup_s_100",
+    "setup_s_1000",
+    "setup_s_2000",
+    "restart_setup_s_1000",
+    "setup_failures",
+    "kb_per_room",
+    "kb_per_room_own",
+    "tap_to_event_ms_p50_10",
+    "tap_to_event_ms_p50_1000",
+    "tap_to_event_growth",
+    "status_json_req_per_s",
     "login_refusal_ms_unknown_id",
     "login_refusal_ms_wrong_password",
     "core_decisions_per_s",
     "sip2_login_ms_p50",
     "sip2_login_ms_p95",
+    "scale_curve",
     "ha_version",
     "zigpy_version",
     "python",
 )
-
+# Not measured by --quick (its sizes are 10 and 100): null in its JSON object.
+QUICK_NULL = (
+    "setup_s_1000",
+    "setup_s_2000",
+    "restart_setup_s_1000",
+    "tap_to_event_ms_p50_1000",
+    "tap_to_event_growth",
+)
 FLOOD_KEYS = (
     "mode",
     "idle",
@@ -734,6 +303,44 @@ FLOOD_KEYS = (
     "zigpy_version",
     "python",
 )
+DAY_KEYS = (
+    "mode",
+    "day_events",
+    "day_lost",
+    "day_doors_left_unlocked",
+    "day_wall_s",
+    "ha_version",
+    "zigpy_version",
+    "python",
+)
+
+
+def ratios(values: dict[str, object]) -> None:
+    """The figures made of others: ours against the peer's, and 1,000 rooms against 10."""
+
+    def ratio(top: str, bottom: str) -> float | None:
+        a, b = values.get(top), values.get(bottom)
+        if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+            return None
+        return rounded(a / b, 3)
+
+    values["tap_latency_vs_peer"] = ratio("tap_to_unlock_ms_p50", "peer_tap_to_unlock_ms_p50")
+    values["taps_per_s_vs_peer"] = ratio("taps_per_s_max", "peer_taps_per_s_max")
+    values["tap_to_event_growth"] = ratio("tap_to_event_ms_p50_1000", "tap_to_event_ms_p50_10")
+    failures = [v for k, v in values.items() if k.startswith("setup_failures_")]
+    failures += [v for k, v in values.items() if k.startswith("restart_setup_failures_")]
+    values["setup_failures"] = sum(int(v) for v in failures if isinstance(v, int | float))
+    sizes = sorted(int(k.rsplit("_", 1)[1]) for k in values if k.startswith("setup_s_"))
+    values["scale_curve"] = {  # for scripts/lib/bench_plot.py
+        "rooms": sizes,
+        "setup_s": [values.get(f"setup_s_{n}") for n in sizes],
+        "restart_setup_s": [values.get(f"restart_setup_s_{n}") for n in sizes],
+        "kb_per_room": [values.get(f"kb_per_room_{n}") for n in sizes],
+    }
+    if "kb_per_room_1000" in values:
+        values["kb_per_room"] = values["kb_per_room_1000"]
+    elif "kb_per_room_100" in values:
+        values["kb_per_room"] = values["kb_per_room_100"]
 
 
 def print_table(results: Results, total_s: float) -> None:
@@ -753,21 +360,52 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "output is one JSON object.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="fewer iterations (a smoke run, noisier numbers)"
+        "--quick", action="store_true", help="fewer iterations, 10 and 100 rooms (under a minute)"
     )
     parser.add_argument(
         "--debug", action="store_true", help="log at DEBUG level to stderr (slows everything)"
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--flood",
         action="store_true",
         help="only a patron's borrow latency under login floods (scripts/lib/bench_flood.py)",
     )
+    mode.add_argument(
+        "--day",
+        action="store_true",
+        help="a library day at 1,000 rooms with a restart and a radio loss (bench_day.py)",
+    )
     return parser.parse_args(argv)
 
 
+async def _run_all(args: argparse.Namespace, scale: Scale, results: Results, folder: str) -> None:
+    """Every Home Assistant part of the chosen mode, one instance after another."""
+    from bench_demo import bench_demo_site
+
+    if args.flood:
+        await bench_demo_site(scale, results, f"{folder}/demo", flood=True)
+        results.values["mode"] = "flood"
+        return
+    if args.day:
+        from bench_day import measure_day
+
+        rooms = 50 if args.quick else 1000
+        await measure_day(f"{folder}/day", scale, results, rooms=rooms)
+        results.values["mode"] = "day"
+        return
+    from bench_peer import measure_peer
+    from bench_pipeline import measure_pipeline
+
+    async def pipeline(hass: Any, entry: Any) -> None:
+        await measure_pipeline(hass, entry, scale, results)
+
+    await bench_demo_site(scale, results, f"{folder}/demo", extra=pipeline)
+    await measure_peer(f"{folder}/peer", scale, results)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every measurement; print the table, then the JSON object last."""
+    """Run every measurement of the mode; print the table, then the JSON object last."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
@@ -788,14 +426,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             real_bcrypt_cost() as patched,
-            tempfile.TemporaryDirectory(prefix="ntnu-bench-") as config_dir,
+            tempfile.TemporaryDirectory(prefix="ntnu-bench-") as folder,
             asyncio.Runner(loop_factory=runner.HassEventLoopPolicy(False).new_event_loop) as run,
         ):
             if patched:
                 results.row("bcrypt.gensalt", "patched", "replaced by one honouring the cost")
-            bench = bench_home_assistant(scale, results, config_dir, flood=args.flood)
-            run.run(asyncio.wait_for(bench, 400 if args.flood else 300))
-        if not args.flood:
+            for part in ("demo", "peer", "day"):
+                os.makedirs(f"{folder}/{part}")
+            budget = 600 if args.quick else 3600
+            run.run(asyncio.wait_for(_run_all(args, scale, results, folder), budget))
+        if not (args.flood or args.day):
+            from bench_scale import measure_scale
+
+            measure_scale(
+                scale.sizes,
+                results,
+                status_at=scale.status_at,
+                own_memory_at=scale.own_memory_at,
+            )
             core_decisions(scale, results)
             sip2_logins(scale, results)
     except Exception:  # noqa: BLE001 - say what failed, then fail
@@ -807,7 +455,12 @@ def main(argv: list[str] | None = None) -> int:
     if lingering:
         _LOGGER.warning("threads still running after the bench: %s", ", ".join(lingering))
     values = results.values | versions()
-    keys = FLOOD_KEYS if args.flood else KEYS
+    keys = FLOOD_KEYS if args.flood else DAY_KEYS if args.day else KEYS
+    if keys is KEYS:
+        ratios(values)
+        if args.quick:
+            for key in QUICK_NULL:
+                values.setdefault(key, None)
     missing = [key for key in keys if key not in values]
     if missing:
         print(f"scripts/bench: FAILED: no value for {', '.join(missing)}", file=sys.stderr)
