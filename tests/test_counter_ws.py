@@ -39,16 +39,24 @@ import yaml
 
 from custom_components.ntnu_library.const import (
     CONF_COUNTER_STAFF,
+    CONF_DEMO_DATA,
     CONF_FLOOR,
     CONF_KIND,
+    CONF_LIBRARY,
+    CONF_PATRON_SYSTEM,
+    CONF_RADIO,
     CONF_RETURN_BOXES,
     CONF_ROOM_ID,
+    CONF_SITE_NAME,
     DOMAIN,
+    PATRONS_LOCAL,
     SUBENTRY_ROOM,
 )
 from custom_components.ntnu_library.core.model import month_key
 from custom_components.ntnu_library.counter_panel import PANEL_FILE, PANEL_PATH, PANEL_URL
 from custom_components.ntnu_library.counter_ws import COMMANDS
+from custom_components.ntnu_library.demo import DEMO_ROOMS
+from custom_components.ntnu_library.subentries import room_subentry
 
 from .conftest import ACTIVATION_CODE, call_service, patron_action, state_of
 
@@ -574,3 +582,58 @@ def test_the_panel_speaks_both_languages() -> None:
         chinese = texts["zh-Hant"][key]
         assert english.strip() and chinese.strip(), key
         assert set(re.findall(r"\{(\w+)\}", english)) == set(re.findall(r"\{(\w+)\}", chinese)), key
+
+
+# --- staff of one building -----------------------------------------------------------------------
+
+
+async def test_counter_staff_of_one_building_only(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    clerk: User,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """A second building the clerk is not named at: not listed, and refused there."""
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        title="Gongguan",
+        unique_id="gongguan",
+        data={
+            CONF_SITE_NAME: "Gongguan",
+            CONF_RADIO: "simulated",
+            CONF_PATRON_SYSTEM: PATRONS_LOCAL,
+            CONF_DEMO_DATA: True,
+            CONF_LIBRARY: init_integration.runtime_data.library.library_id,
+        },
+        options=dict(init_integration.options) | {CONF_COUNTER_STAFF: []},
+        subentries_data=[room_subentry(r) for r in DEMO_ROOMS if r.room_id in ("T01", "T02")],
+    )
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    await hass.async_block_till_done()
+    staff = await _client(hass, hass_ws_client, clerk)
+    overview = _result(await staff("overview"))
+    assert [site["name"] for site in overview["sites"]] == ["Main Library"]
+    # Without naming a site: the one the clerk works.
+    assert _result(await staff("patron", patron_id="S0001"))["patron_id"] == "S0001"
+    here = {"config_entry_id": init_integration.entry_id}
+    there = {"config_entry_id": other.entry_id}
+    assert _result(await staff("unlock", room="T02", confirmed=True, **here))["door"] == "unlocked"
+    answer = await staff("unlock", room="T01", confirmed=True, **there)
+    assert _refused(answer) == "unauthorized"
+    assert answer["error"]["translation_key"] == "not_counter_staff"
+    assert other.runtime_data.radio.lock_state("T01").value == "locked"
+    await hass.config_entries.async_unload(other.entry_id)
+
+
+async def test_counter_staff_of_a_restarting_site_are_no_strangers(
+    hass: HomeAssistant, init_integration: MockConfigEntry, staff: Send
+) -> None:
+    """While their site is not loaded, the clerk's panel lists no site instead of refusing."""
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert _result(await staff("overview"))["sites"] == []
+    assert _refused(await staff("patron", patron_id="S0001")) == "no_site"
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert len(_result(await staff("overview"))["sites"]) == 1
