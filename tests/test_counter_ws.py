@@ -490,6 +490,22 @@ async def test_refusal_code_is_the_reason(
     assert await _state(hass, init_integration) == before
 
 
+@pytest.mark.parametrize(
+    ("command", "patron_id", "message"),
+    [
+        ("unfreeze", "g0001", "Patron G0001 is not frozen"),
+        ("patron", "Z0009", "No patron Z0009 is known"),
+    ],
+)
+async def test_staff_read_the_patron_they_typed_in_full(
+    staff: Send, command: str, patron_id: str, message: str
+) -> None:
+    """The refusal names the patron in front of the counter in full, not masked."""
+    answer = await staff(command, patron_id=patron_id)
+    assert answer["error"]["message"] == message
+    assert answer["error"]["translation_placeholders"]["patron"] == patron_id.upper()
+
+
 async def test_nothing_typed_reaches_the_integration_log(
     hass: HomeAssistant, staff: Send, caplog: pytest.LogCaptureFixture
 ) -> None:

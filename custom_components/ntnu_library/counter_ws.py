@@ -38,6 +38,7 @@ from .const import (
     DOMAIN,
 )
 from .core.errors import Reason, Refused
+from .core.identity import mask_patron_id, normalize_patron_id
 from .core.policy import MAX_FREEZE_DAYS
 from .counter_view import async_find, async_patron_view, categories, match, site_overview
 from .exceptions import door_error, translated_errors
@@ -267,6 +268,24 @@ def _staff_site(hass: HomeAssistant, user: User, msg: dict[str, Any], name: str)
     return site
 
 
+def _in_full(err: HomeAssistantError, msg: dict[str, Any]) -> HomeAssistantError:
+    """A refusal naming the patron the staff member typed, in full as it was typed.
+
+    Refusals mask patron IDs because their messages may reach logs; this one goes back only
+    to counter staff, about the patron in front of them ("Patron S0001 is not frozen.").
+    """
+    placeholders = dict(err.translation_placeholders or {})
+    typed = normalize_patron_id(str(msg.get(ATTR_PATRON_ID, "")))
+    if not typed or placeholders.get("patron") != mask_patron_id(typed):
+        return err
+    placeholders["patron"] = typed
+    return type(err)(
+        translation_domain=err.translation_domain,
+        translation_key=err.translation_key,
+        translation_placeholders=placeholders,
+    )
+
+
 def _handler(name: str, command: Command) -> Any:
     """The websocket handler of one command: who asks, which site, then the command."""
     schema: dict[str | vol.Marker, Any] = {
@@ -288,7 +307,7 @@ def _handler(name: str, command: Command) -> Any:
             _refuse_stranger(connection, msg["id"])
             return
         except HomeAssistantError as err:
-            send_refusal(connection, msg["id"], err)
+            send_refusal(connection, msg["id"], _in_full(err, msg))
             return
         connection.send_result(msg["id"], result)
 
