@@ -364,6 +364,22 @@ def test_counter_panel_as_counter_staff(demo: Demo) -> None:
                 time.monotonic() + 60,
                 lambda: "unlocked" in _states_since(demo, "lock.t03", since),
             )
+            # The rooms follow without a reload: G0001 borrows T02 meanwhile.
+            borrowed = _ws(
+                demo,
+                admin_token,
+                {
+                    "type": "ntnu_library/patron_action",
+                    "room": "T02",
+                    "action": "borrow",
+                    "patron_id": "G0001",
+                    "password": "ntnu-demo",
+                },
+            )[0]
+            assert borrowed["success"], borrowed
+            t02 = panel.locator("tr[data-room=T02]")
+            expect(t02).to_contain_text("G0001 陳怡君", timeout=STEP_TIMEOUT_MS)
+            expect(t02).to_contain_text("In use")
             _shot(page, "counter-rooms-en.png")
 
             # 6. A return box with an item and two findings; scan-back shows what it did.

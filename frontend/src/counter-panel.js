@@ -73,6 +73,7 @@ class NtnuLibraryCounter extends LitElement {
     this._unlocking = undefined;
     this._localize = undefined;
     this._loading = false;
+    this._following = undefined;
     this._onKey = this._onKey.bind(this);
   }
 
@@ -83,13 +84,28 @@ class NtnuLibraryCounter extends LitElement {
 
   disconnectedCallback() {
     window.removeEventListener("keydown", this._onKey);
+    clearTimeout(this._following);
+    this._following = undefined;
     super.disconnectedCallback();
   }
 
   updated(changed) {
-    if (changed.has("hass") && this.hass && this._sites === undefined && !this._loading) {
+    if (!changed.has("hass") || !this.hass) return;
+    if (this._sites === undefined && !this._loading) {
       this._load();
+    } else if (changed.get("hass") && (this._tab === "rooms" || this._tab === "boxes")) {
+      this._followStates();
     }
+  }
+
+  // Home Assistant hands the panel a new `hass` at every change of state: while the rooms or
+  // the boxes are shown, ask again for them, at most every two seconds.
+  _followStates() {
+    if (this._following || this._refused) return;
+    this._following = setTimeout(async () => {
+      await this._refresh();
+      this._following = undefined;
+    }, 2000);
   }
 
   // --- words -------------------------------------------------------------------------------
