@@ -87,9 +87,12 @@ CIRCULATION_ENTITIES = {"sensor.kiosk_k1_status", "sensor.kiosk_k1_loans_today"}
 }
 # What staff watch of the logins: a diagnostic of the site, on no dashboard badge.
 LOGIN_ENTITIES = {"sensor.main_library_failed_logins_last_hour"}
+# The site's long-term reservations, month by month.
+CALENDAR_ENTITIES = {"calendar.main_library_long_term_reservations"}
 EXPECTED_ENTITIES = (
     SITE_ENTITIES
     | LOGIN_ENTITIES
+    | CALENDAR_ENTITIES
     | CIRCULATION_ENTITIES
     | {pattern.format(r=room.lower()) for room in ROOMS for pattern in ROOM_ENTITY_PATTERNS}
 )
@@ -131,6 +134,9 @@ SAMPLE_INPUTS: dict[str, dict[str, Any]] = {
     },
     "freeze_after_violation.yaml": {
         "reasons": ["closing", "max_use"],
+    },
+    "release_unopened_room.yaml": {
+        "locks": [f"lock.{r.lower()}" for r in TEMPORARY_ROOMS],
     },
     "push_e_label.yaml": {
         "label": "image.t01_e_label",
@@ -304,8 +310,9 @@ async def test_default_actions_of_the_alerts_validate(
     """The notification default of an action input is substituted and checked too."""
     expected = {
         "door_alert.yaml": ["persistent_notification.create"],
-        # The freeze itself (only when a freeze length is set), then the report.
+        # The violation recorded, the freeze (at the K-th within M days), then the report.
         "freeze_after_violation.yaml": [
+            "ntnu_library.record_violation",
             "ntnu_library.freeze_patron",
             "persistent_notification.create",
         ],
@@ -356,7 +363,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2 + 1 + 11
+    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2 + 1 + 1 + 11
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 
@@ -759,7 +766,10 @@ async def test_freeze_blueprint_reports_a_room_left_at_closing(
     notifications: list[ServiceCall] = async_mock_service(hass, "persistent_notification", "create")
     events: list[Event] = async_capture_events(hass, EVENT_NAME)
     await setup_automations(
-        _instance("freeze_after_violation.yaml", SAMPLE_INPUTS["freeze_after_violation.yaml"])
+        _instance(
+            "freeze_after_violation.yaml",
+            SAMPLE_INPUTS["freeze_after_violation.yaml"] | {"freeze_days": 0},  # only report
+        )
     )
     # Returned for a reason staff did not choose: no report.
     await patron_action(hass, "borrow", "T07", "S0001")
@@ -798,7 +808,7 @@ async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
     await setup_automations(
         _instance(
             "freeze_after_violation.yaml",
-            SAMPLE_INPUTS["freeze_after_violation.yaml"] | {"freeze_days": 7},
+            SAMPLE_INPUTS["freeze_after_violation.yaml"] | {"freeze_days": 7, "violations": 1},
         )
     )
     await patron_action(hass, "borrow", "T08", "D0001")
@@ -806,7 +816,9 @@ async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
     await _advance(hass, freezer, 12)  # past 22:00: returned at closing
     freeze = site.runtime_data.rooms.patrons.freezes["D0001"]
     assert freeze.until - dt_util.now() > timedelta(days=6, hours=23)
-    assert freeze.reason == "Room T08 returned automatically: closing"
+    assert freeze.reason == (
+        "1 violation(s) in 30 days; the last: room T08 returned automatically (closing)"
+    )
     (call,) = notifications
     assert "frozen for 7 days" in call.data["message"]
     assert "D0001" not in call.data["message"]

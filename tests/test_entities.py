@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.auth.const import GROUP_ID_USER
 from homeassistant.components.lock import (
     DOMAIN as LOCK_DOMAIN,
@@ -51,7 +52,7 @@ from custom_components.ntnu_library.const import (
 )
 from custom_components.ntnu_library.core.model import EventType
 from custom_components.ntnu_library.demo import DEMO_ROOMS
-from custom_components.ntnu_library.sensor import STATUS_OPTIONS
+from custom_components.ntnu_library.sensor import NO_HOLDER, STATUS_OPTIONS
 from custom_components.ntnu_library.subentries import room_subentry, room_subentry_data
 from custom_components.ntnu_library.zigbee.radio import LockState, RoomDevices
 from custom_components.ntnu_library.zigbee.simulated import simulated_devices
@@ -136,10 +137,14 @@ async def _simulate(hass: HomeAssistant, room: str, action: str, **extra: str) -
 async def test_entities(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
+    frozen_clock: FrozenDateTimeFactory,
     init_snapshot_entry: MockConfigEntry,
     snapshot: SnapshotAssertion,
 ) -> None:
-    """Registry entries and states of T01 (temporary), L01 (long-term) and the site."""
+    """Registry entries and states of T01 (temporary), L01 (long-term) and the site.
+
+    On the frozen clock: the calendar shows this month's long-term reservations.
+    """
     await snapshot_platform(hass, entity_registry, snapshot, init_snapshot_entry.entry_id)
 
 
@@ -192,6 +197,7 @@ async def test_device_per_room(
         assert {e.config_subentry_id for e in entities} == {subentry_of[room_id]}
     site_entities = er.async_entries_for_device(entity_registry, site.id)
     assert {e.entity_id for e in site_entities} == {
+        "calendar.main_library_long_term_reservations",
         "sensor.main_library_failed_logins_last_hour",
         "sensor.main_library_idle_rooms",
         "sensor.main_library_rooms_in_use",
@@ -331,7 +337,7 @@ async def test_unavailable_while_lock_offline(
     assert hass.states.get("sensor.t01_status").state == "idle"
     assert hass.states.get("binary_sensor.t01_door").state == STATE_OFF
     assert hass.states.get("binary_sensor.t01_occupancy").state == STATE_OFF
-    assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.t01_holder").state == NO_HOLDER
     assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
 
 
@@ -355,7 +361,7 @@ async def test_a_rooms_update_reaches_that_rooms_entities_only(
     listeners = hass.data[DATA_DISPATCHER]
     reached = sum(len(listeners.get(signal, {})) for signal in set(sent))
     per_room = len(ROOM_ENTITIES)
-    assert per_room < reached <= per_room + 5  # T01's, the site's counts, the status panel
+    assert per_room < reached <= per_room + 6  # T01's; the site's counts, calendar; status panel
     assert hass.states.get("sensor.t01_status").state == "in_use"
     # The site's counts, kept by difference, agree with the rooms.
     statuses = [hass.states.get(f"sensor.{room.lower()}_status").state for room in WHOLE_SITE]
@@ -388,13 +394,26 @@ async def test_status_sensor_translations(
     assert "使用中" in zh[f"{prefix}.state.in_use"]
 
 
+async def test_an_idle_room_has_no_holder_not_an_unknown_one(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Nobody holds T01: its holder reads "No holder" / "無人使用", not "Unknown" (a fault)."""
+    assert hass.states.get("sensor.t01_holder").state == NO_HOLDER
+    prefix = f"component.{DOMAIN}.entity.sensor.holder.state.{NO_HOLDER}"
+    en = await async_get_translations(hass, "en", "entity", [DOMAIN])
+    zh = await async_get_translations(hass, "zh-Hant", "entity", [DOMAIN])
+    assert (en[prefix], zh[prefix]) == ("No holder", "無人使用")
+    await patron_action(hass, "borrow", "T01", "S0001")
+    assert hass.states.get("sensor.t01_holder").state == "S***1"
+
+
 async def test_borrow_changes_room_and_site_sensors(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "0"
     assert hass.states.get("sensor.t01_status").state == "idle"
-    assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.t01_holder").state == NO_HOLDER
     assert hass.states.get("sensor.t01_in_use_since").state == STATE_UNKNOWN
     # Long-term rooms held this month show as reserved, with their masked holder.
     assert hass.states.get("sensor.l01_status").state == "reserved"
@@ -414,7 +433,7 @@ async def test_borrow_changes_room_and_site_sensors(
     assert hass.states.get("sensor.main_library_idle_rooms").state == "3"
     assert hass.states.get("sensor.main_library_rooms_in_use").state == "0"
     assert hass.states.get("sensor.t01_status").state == "idle"
-    assert hass.states.get("sensor.t01_holder").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.t01_holder").state == NO_HOLDER
     assert hass.states.get("sensor.t01_in_use_since").state == STATE_UNKNOWN
 
 

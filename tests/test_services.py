@@ -177,7 +177,7 @@ async def test_borrow_card_tap_return(
     assert result["holder"] is None
     assert state_of(hass, "sensor.t01_status") == "idle"
     assert state_of(hass, "lock.t01") == "locked"
-    assert state_of(hass, "sensor.t01_holder") == "unknown"
+    assert state_of(hass, "sensor.t01_holder") == "none"  # "No holder", not "Unknown"
     assert int(state_of(hass, "sensor.main_library_idle_rooms")) == idle_before
     assert [e.data["type"] for e in events] == ["returned"]
 
@@ -305,7 +305,7 @@ REFUSALS = [
         [],
         "counter_return",
         {"patron_id": "S0001"},
-        "room_not_in_use",
+        "holds_no_room",  # "Patron S***1 holds no temporary room.", not "Room - is not in use."
         id="counter_return_patron_holds_nothing",
     ),
     pytest.param({}, [], "auto_return", {"room": "T01"}, "room_not_in_use", id="auto_return_idle"),

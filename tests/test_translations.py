@@ -237,8 +237,10 @@ def test_messages_use_known_placeholders() -> None:
             issue_placeholders |= {"rooms", "font", "box", "count"}
             assert _placeholders(text) <= issue_placeholders, key
     assert _placeholders(STRINGS["config"]["step"]["reauth_confirm"]["description"]) == {"host"}
+    for key, entry in STRINGS["device"].items():  # "Kiosk {kiosk}": a device named by its id
+        assert _placeholders(entry["name"]) <= {"kiosk", "box"}, key
     for key, text in _leaves(STRINGS):
-        if not key.startswith(("exceptions.", "issues.", "config.step.reauth_confirm.")):
+        if not key.startswith(("exceptions.", "issues.", "config.step.reauth_confirm.", "device.")):
             assert not _placeholders(text), key
 
 
@@ -312,21 +314,24 @@ def _entity_translation_keys() -> dict[str, set[str]]:
         # Entity class attributes become properties: read the key from the source.
         "event": _translation_keys_in_platform_sources()["event"],
         "image": _translation_keys_in_platform_sources()["image"],
+        "calendar": _translation_keys_in_platform_sources()["calendar"],
     }
 
 
 def _translation_keys_in_platform_sources() -> dict[str, set[str]]:
     """The same, read as text: translation_key="x" and _attr_translation_key = "x".
 
-    Calls naming a translation_domain are errors, not entities.
+    Calls naming a translation_domain are errors, not entities; a DeviceInfo names a device.
     """
     keys: dict[str, set[str]] = {}
-    for platform in ("sensor", "binary_sensor", "event", "image", "lock"):
+    for platform in ("sensor", "binary_sensor", "event", "image", "lock", "calendar"):
         tree = ast.parse((PACKAGE / f"{platform}.py").read_text(encoding="utf-8"))
         found = keys.setdefault(platform, set())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 names = {k.arg for k in node.keywords}
+                if _is_device_info(node):
+                    continue
                 if "translation_key" in names and "translation_domain" not in names:
                     found |= next(
                         _strings_in(k.value) for k in node.keywords if k.arg == "translation_key"
@@ -336,6 +341,31 @@ def _translation_keys_in_platform_sources() -> dict[str, set[str]]:
             ):
                 found |= _strings_in(node.value)
     return {platform: found for platform, found in keys.items() if found}
+
+
+def _is_device_info(node: ast.Call) -> bool:
+    return isinstance(node.func, ast.Name) and node.func.id == "DeviceInfo"
+
+
+def _device_translation_keys() -> set[str]:
+    """The translation keys of the devices the platforms name (a kiosk, a return box)."""
+    found: set[str] = set()
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and _is_device_info(node):
+                for keyword in node.keywords:
+                    if keyword.arg == "translation_key":
+                        found |= _strings_in(keyword.value)
+    return found
+
+
+@all_languages
+def test_device_names(language: str) -> None:
+    """Devices named in Home Assistant's language ("Kiosk K1", "自助借書機 K1")."""
+    devices = TRANSLATIONS[language]["device"]
+    assert set(devices) == _device_translation_keys() == {"kiosk", "return_box"}
+    for key, entry in devices.items():
+        assert _placeholders(entry["name"]) == _placeholders(STRINGS["device"][key]["name"])
 
 
 def test_entity_keys_read_both_ways() -> None:

@@ -46,6 +46,7 @@ PLATFORMS: list[Platform] = [
     Platform.IMAGE,
     Platform.LOCK,
     Platform.SENSOR,
+    Platform.CALENDAR,  # last: the platforms before it keep their place in the snapshots
 ]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)

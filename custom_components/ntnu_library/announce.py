@@ -3,7 +3,9 @@
 - `notify`: the entities of a room (or of every room) and the public status panel show the
   state again;
 - `emit`: room events go to the bus (`ntnu_library_event`, the patron masked, with the opaque
-  `ref`), to the room's event entity, and refusals to the log.
+  `ref`), to the room's event entity, and refusals to the log. The bus event names the room's
+  device and door-activity entity too, so the logbook shows it with the room (logbook.py
+  puts it in words).
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import logging
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID, Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    DOMAIN,
     EVENT_NAME,
     SIGNAL_PUBLIC_STATUS,
+    room_key,
     signal_room_event,
     signal_room_update,
     signal_site_update,
@@ -50,7 +56,7 @@ class Announcer:
     def emit(self, events: list[RoomEvent]) -> None:
         """To the bus, the event entities and the log."""
         for event in events:
-            data = {
+            data: dict[str, str | int | None] = {
                 "site": self._site,
                 "room": event.room_id,
                 "type": event.type.value,
@@ -61,6 +67,9 @@ class Announcer:
                 data["reason"] = event.reason
             if event.ref:
                 data["ref"] = event.ref
+            if event.minutes is not None:
+                data["minutes"] = event.minutes
+            data |= self._room_ids(event.room_id)
             self._hass.bus.async_fire(EVENT_NAME, data)
             async_dispatcher_send(
                 self._hass, signal_room_event(self._entry_id, event.room_id), event
@@ -73,6 +82,21 @@ class Announcer:
                     event.reason,
                     mask_patron_id(event.patron_id),
                 )
+
+    def _room_ids(self, room_id: str) -> dict[str, str]:
+        """The room's door-activity entity and its device: how the logbook finds a room's events.
+
+        Both read from the entity registry (the device registry's look-up by identifier is
+        not the same in every Home Assistant release).
+        """
+        unique_id = f"{room_key(self._entry_id, room_id)}_door_activity"
+        registry = er.async_get(self._hass)
+        if (entity_id := registry.async_get_entity_id(Platform.EVENT, DOMAIN, unique_id)) is None:
+            return {}
+        ids = {ATTR_ENTITY_ID: entity_id}
+        if (entity := registry.async_get(entity_id)) is not None and entity.device_id:
+            ids[ATTR_DEVICE_ID] = entity.device_id
+        return ids
 
     @callback
     def refusal(

@@ -244,6 +244,26 @@ class SiteCommands:
         cleared = await self._gate.async_clear_login_lock(pid)
         return {"patron": mask_patron_id(pid), "cleared": cleared}
 
+    async def async_record_violation(
+        self, patron_id: str, reason: str, days: int
+    ) -> dict[str, Any]:
+        """Record a violation against a patron (named by an event's ref); count the last `days`.
+
+        A ref is counted once however often it is recorded; the answer names the patron
+        masked, so an automation that counts violations never sees who it counts.
+        """
+        named_by_ref = self._rooms.patron_of_ref(patron_id, dt_util.now()) is not None
+        ref = patron_id.strip().upper() if named_by_ref else None
+        pid = (await self.async_known(patron_id)).patron_id
+        patrons = self._rooms.patrons
+
+        def decide(now: datetime) -> tuple[bool, int]:
+            new = patrons.record_violation(pid, reason, now, ref)
+            return new, patrons.violations_within(pid, now, days)
+
+        new, count = await self._transaction.async_run(decide, self._kept[1])
+        return {"patron": mask_patron_id(pid), "recorded": new, "violations": count, "days": days}
+
     async def async_known(self, patron_id: str) -> Patron:
         """The patron a staff command names, by ID or by the ref of one of their events."""
         pid = self._rooms.patron_of_ref(patron_id, dt_util.now()) or patron_id
@@ -268,12 +288,14 @@ class SiteCommands:
 
     # --- the door itself -------------------------------------------------------------------
 
-    async def async_staff_unlock(self, room_id: str) -> dict[str, Any]:
-        """Staff open a door from Home Assistant (the lock entity)."""
+    async def async_staff_unlock(
+        self, room_id: str, *, source: Source = Source.COUNTER
+    ) -> dict[str, Any]:
+        """Staff (or an automation: `source`) open a door from Home Assistant; it is logged."""
         _LOGGER.info("Room %s unlocked from Home Assistant", room_id)
         return await self._async_answer(
             lambda now: self._rooms.staff_unlock(
-                room_id, lock_online=self._radio.is_online(room_id)
+                room_id, now, lock_online=self._radio.is_online(room_id), source=source
             )
         )
 

@@ -57,6 +57,7 @@ from .const import (
     CONF_REFUSING_FLAGS,
     CONF_SIP2,
     CONF_SITE_NAME,
+    CONF_SITE_NAME_ZH,
     CONF_TLS,
     CONF_VERIFY_TLS,
     DEFAULT_SIP2_PORT,
@@ -71,6 +72,7 @@ from .const import (
     SUBENTRY_ROOM,
 )
 from .core.categories import CATEGORIES
+from .core.limits import MAX_SITE_NAME_ZH
 from .core.policy import Policy
 from .demo import DEMO_BRANCH_ROOMS, DEMO_CIRCULATION, DEMO_POLICY, DEMO_RESERVING, DEMO_ROOMS
 from .library import library_id
@@ -101,6 +103,9 @@ def _site_schema(defaults: dict[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_SITE_NAME, default=defaults.get(CONF_SITE_NAME, "")): TextSelector(),
+            vol.Optional(
+                CONF_SITE_NAME_ZH, description={"suggested_value": defaults.get(CONF_SITE_NAME_ZH)}
+            ): TextSelector(),
             vol.Required(CONF_RADIO, default=defaults.get(CONF_RADIO, RADIO_SIMULATED)): _select(
                 RADIOS, CONF_RADIO
             ),
@@ -109,6 +114,15 @@ def _site_schema(defaults: dict[str, Any]) -> vol.Schema:
             ): _select(PATRON_SYSTEMS, CONF_PATRON_SYSTEM),
         }
     )
+
+
+def _named_in_chinese(site: dict[str, Any], user_input: dict[str, Any]) -> dict[str, Any] | None:
+    """`site` with the Chinese name typed (none: without one); None if it is too long."""
+    zh = " ".join(str(user_input.get(CONF_SITE_NAME_ZH) or "").split())
+    if len(zh) > MAX_SITE_NAME_ZH:
+        return None
+    site = {key: value for key, value in site.items() if key != CONF_SITE_NAME_ZH}
+    return site | {CONF_SITE_NAME_ZH: zh} if zh else site
 
 
 def _site_id(name: str) -> str | None:
@@ -223,6 +237,8 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
             name = user_input[CONF_SITE_NAME].strip()
             if not (site_id := _site_id(name)):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
+            elif (named := _named_in_chinese(user_input, user_input)) is None:
+                errors[CONF_SITE_NAME_ZH] = "invalid_site_name"
             elif self._name_taken(site_id, None):
                 return self.async_abort(reason="already_configured")
             elif user_input.get(CONF_DEMO_DATA) and user_input[CONF_RADIO] != RADIO_SIMULATED:
@@ -240,7 +256,7 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                 if library not in self._libraries():
                     library = uuid.uuid4().hex  # a library of its own
                 self._site = {
-                    **user_input,
+                    **named,
                     CONF_SITE_NAME: name,
                     CONF_DEMO_DATA: demo,
                     CONF_LIBRARY: library,
@@ -421,18 +437,25 @@ class NtnuLibraryConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors[CONF_SITE_NAME] = "invalid_site_name"
             elif self._name_taken(site_id, entry):
                 errors[CONF_SITE_NAME] = "name_in_use"
+            elif (named := _named_in_chinese(dict(entry.data), user_input)) is None:
+                errors[CONF_SITE_NAME_ZH] = "invalid_site_name"
             else:
                 # The unique id stays the one the site was created with: a rename is not a
                 # new site (its entities, automations and Store follow the entry, not the name).
                 await self.async_set_unique_id(entry.unique_id)
-                self._site = {**entry.data, CONF_SITE_NAME: name}
+                self._site = {**named, CONF_SITE_NAME: name}
                 if entry.data.get(CONF_RADIO) == RADIO_BELLOWS:
                     return await self.async_step_bellows()
                 return await self._async_next_after_radio()
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema({vol.Required(CONF_SITE_NAME): TextSelector()}),
+                vol.Schema(
+                    {
+                        vol.Required(CONF_SITE_NAME): TextSelector(),
+                        vol.Optional(CONF_SITE_NAME_ZH): TextSelector(),
+                    }
+                ),
                 user_input or dict(entry.data),
             ),
             errors=errors,

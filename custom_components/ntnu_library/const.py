@@ -15,6 +15,7 @@ EVENT_NAME: Final = "ntnu_library_event"
 
 # Config entry data
 CONF_SITE_NAME: Final = "site_name"
+CONF_SITE_NAME_ZH: Final = "site_name_zh"  # the site's own name in Chinese (optional)
 CONF_RADIO: Final = "radio"
 CONF_PATRON_SYSTEM: Final = "patron_system"
 CONF_DEMO_DATA: Final = "demo_data"
@@ -100,6 +101,11 @@ POLICY_TICK_SECONDS: Final = 60
 # Dispatcher signal (no arguments): some room of some site may show another status, or a site
 # started or stopped. The public status panel listens to it.
 SIGNAL_PUBLIC_STATUS: Final = f"{DOMAIN}_public_status"
+
+
+def room_key(entry_id: str, room_id: str) -> str:
+    """A room's device identifier; its entities' unique ids are this, `_`, their key."""
+    return f"{entry_id}_{room_id}"
 
 
 def signal_room_update(entry_id: str, room_id: str | None) -> str:

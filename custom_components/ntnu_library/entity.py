@@ -8,7 +8,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .const import CONF_ROOM_ID, DOMAIN, signal_room_update, signal_site_update
+from .const import CONF_ROOM_ID, DOMAIN, room_key, signal_room_update, signal_site_update
 from .core.model import Room, RoomKind
 from .site import Site
 from .subentries import room_subentries
@@ -17,10 +17,10 @@ MANUFACTURER = "NTNU Library"
 
 
 def site_device_info(runtime: Site) -> DeviceInfo:
-    """The site (library building) device."""
+    """The site (library building) device, named in Home Assistant's language."""
     return DeviceInfo(
         identifiers={(DOMAIN, runtime.entry_id)},
-        name=runtime.site_name,
+        name=runtime.name_in(runtime.hass.config.language),
         manufacturer=MANUFACTURER,
         model="Self-service site",
     )
@@ -50,7 +50,7 @@ class NtnuLibraryEntity(Entity):
             self._attr_unique_id = f"{runtime.entry_id}_{key}"
             self._attr_device_info = site_device_info(runtime)
         else:
-            self._attr_unique_id = f"{runtime.entry_id}_{room.room_id}_{key}"
+            self._attr_unique_id = f"{room_key(runtime.entry_id, room.room_id)}_{key}"
             self._attr_device_info = room_device_info(runtime, room)
 
     async def async_added_to_hass(self) -> None:

@@ -55,10 +55,12 @@ class DoorActivity(RoomEntity, EventEntity):
 
     @callback
     def _handle_event(self, event: RoomEvent) -> None:
-        attributes: dict[str, str] = {"source": event.source.value}
+        attributes: dict[str, str | int] = {"source": event.source.value}
         if patron := mask_patron_id(event.patron_id):
             attributes["patron"] = patron
         if event.reason:
             attributes["reason"] = event.reason
+        if event.minutes is not None:
+            attributes["minutes"] = event.minutes
         self._trigger_event(event.type.value, attributes)
         self.async_write_ha_state()

@@ -10,7 +10,7 @@ from homeassistant.exceptions import Unauthorized
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import NtnuLibraryConfigEntry
-from .core.model import Room
+from .core.model import Room, Source
 from .entity import RoomEntity, room_subentry_pairs
 from .exceptions import door_error, translated_errors
 from .site import Site
@@ -58,8 +58,11 @@ class RoomLock(RoomEntity, LockEntity):
     async def async_unlock(self, **kwargs: Any) -> None:
         """Unlock from Home Assistant: administrators and automations only."""
         await self._async_require_admin()
+        by_user = self._context is not None and self._context.user_id is not None
         with translated_errors():
-            result = await self.runtime.commands.async_staff_unlock(self.room.room_id)
+            result = await self.runtime.commands.async_staff_unlock(
+                self.room.room_id, source=Source.COUNTER if by_user else Source.AUTOMATION
+            )
         self._raise_if_not_moved(result["door"])
 
     async def _async_require_admin(self) -> None:

@@ -49,6 +49,9 @@ PARALLEL_UPDATES = 0
 
 # "unavailable" is shown by the entity going unavailable with its lock.
 STATUS_OPTIONS = [s.value for s in RoomStatus if s is not RoomStatus.UNAVAILABLE]
+# The holder of a room nobody holds: a word ("No holder"), not "unknown", which reads like a
+# fault. A masked ID always has a "*" in it, so no holder is ever called this.
+NO_HOLDER = "none"
 
 # A sensor following a signal writes its state at most this often (the first change at once):
 # a flood of failed logins must not become a flood of state changes in the recorder.
@@ -107,7 +110,7 @@ ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
         key="holder",
         translation_key="holder",
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda runtime, room_id: runtime.masked_holder(room_id),
+        value_fn=lambda runtime, room_id: runtime.masked_holder(room_id) or NO_HOLDER,
     ),
     RoomSensorDescription(
         key="in_use_since",
@@ -375,12 +378,14 @@ class StationSensor(SensorEntity):
         self.station_id = station_id
         self.entity_description = description
         self._attr_unique_id = f"{runtime.entry_id}_{station}_{station_id}_{description.key}"
-        kind = "Self-checkout kiosk" if station == "kiosk" else "24-hour return box"
+        kiosk = station == "kiosk"
+        # Named in Home Assistant's language: "Kiosk K1", "自助借書機 K1".
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, f"{runtime.entry_id}_{station}_{station_id}")},
-            name=f"{'Kiosk' if station == 'kiosk' else 'Return box'} {station_id}",
+            translation_key="kiosk" if kiosk else "return_box",
+            translation_placeholders={"kiosk" if kiosk else "box": station_id},
             manufacturer=MANUFACTURER,
-            model=kind,
+            model="Self-checkout kiosk" if kiosk else "24-hour return box",
         )
 
     async def async_added_to_hass(self) -> None:

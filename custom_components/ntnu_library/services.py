@@ -47,6 +47,7 @@ from .const import (
 )
 from .core.circulation_state import KIOSK_FAULTS
 from .core.policy import MAX_FREEZE_DAYS
+from .core.room_state import VIOLATION_DAYS
 from .exceptions import translated_errors
 from .ha_compat import async_register_admin_service
 from .site import find_site
@@ -98,6 +99,17 @@ FREEZE_SCHEMA = vol.Schema(
         vol.Required(ATTR_PATRON_ID): PATRON_ID,
         vol.Optional(ATTR_DAYS): vol.All(whole_number, vol.Range(min=1, max=MAX_FREEZE_DAYS)),
         vol.Optional(ATTR_REASON, default=""): TEXT,
+    }
+)
+# A violation, counted over the last `days` (the policy's window: K violations within M days).
+VIOLATION_SCHEMA = vol.Schema(
+    {
+        **ENTRY_FIELDS,
+        vol.Required(ATTR_PATRON_ID): PATRON_ID,
+        vol.Optional(ATTR_REASON, default=""): TEXT,
+        vol.Optional(ATTR_DAYS, default=30): vol.All(
+            whole_number, vol.Range(min=1, max=VIOLATION_DAYS)
+        ),
     }
 )
 AUTO_RETURN_SCHEMA = vol.Schema(
@@ -189,6 +201,7 @@ PATRON_LEVEL = frozenset(
         "clear_login_lock",
         "freeze_patron",
         "unfreeze_patron",
+        "record_violation",
         "add_patron",
         "update_patron",
         "remove_patron",
@@ -257,6 +270,12 @@ async def _cancel(runtime: Site, call: ServiceCall) -> dict[str, Any]:
 async def _freeze(runtime: Site, call: ServiceCall) -> dict[str, Any]:
     return await runtime.commands.async_freeze(
         call.data[ATTR_PATRON_ID], call.data.get(ATTR_DAYS), call.data[ATTR_REASON]
+    )
+
+
+async def _record_violation(runtime: Site, call: ServiceCall) -> dict[str, Any]:
+    return await runtime.commands.async_record_violation(
+        call.data[ATTR_PATRON_ID], call.data[ATTR_REASON], call.data[ATTR_DAYS]
     )
 
 
@@ -358,6 +377,7 @@ SERVICES: dict[str, tuple[Handler, VolSchemaType]] = {
     "cancel_reservation": (_cancel, CANCEL_SCHEMA),
     "freeze_patron": (_freeze, FREEZE_SCHEMA),
     "unfreeze_patron": (_unfreeze, PATRON_ID_SCHEMA),
+    "record_violation": (_record_violation, VIOLATION_SCHEMA),
     "auto_return": (_auto_return, AUTO_RETURN_SCHEMA),
     "simulate": (_simulate, SIMULATE_SCHEMA),
     "permit_join": (_permit_join, PERMIT_JOIN_SCHEMA),

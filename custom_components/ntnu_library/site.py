@@ -28,12 +28,13 @@ from homeassistant.util import dt as dt_util
 from .announce import Announcer
 from .backends import PatronBackend, build_patron_backend, build_radio
 from .commands import SiteCommands
-from .const import DOMAIN
+from .const import CONF_SITE_NAME_ZH, DOMAIN
 from .core.circulation import CirculationPolicy
 from .core.identity import mask_patron_id
 from .core.model import RoomStatus
 from .core.policy import Policy
 from .core.room_state import StudyRoomsState
+from .core.room_words import Words, in_language
 from .core.study_rooms import StudyRooms
 from .desk import CirculationDesk
 from .device_events import DeviceEvents
@@ -70,8 +71,13 @@ class Site:
     directory: DirectoryAdmin
     desk: CirculationDesk
     seeded: bool = False
+    site_name_zh: str = ""  # the site's own name in Chinese, if staff gave one
 
     # --- what entities, services and diagnostics read ---------------------------------------
+
+    def name_in(self, language: str) -> str:
+        """The site's name in a language: its Chinese name for any Chinese, when it has one."""
+        return in_language(Words(self.site_name_zh or self.site_name, self.site_name), language)
 
     def status(self, room_id: str) -> RoomStatus:
         """The e-label status of a room now."""
@@ -208,6 +214,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
             policy=circulation_policy,
         ),
         seeded=bool(data.get("seeded")),
+        site_name_zh=str(entry.data.get(CONF_SITE_NAME_ZH) or ""),
     )
     storage.provide(site.as_store_data)
     library.buildings[entry.entry_id] = Building(name=entry.title, rooms=rooms)

@@ -8,7 +8,9 @@ Run by scripts/demo while Home Assistant starts:
 Steps: wait until http://127.0.0.1:PORT/api/ answers; log in as the demo admin through the
 auth login flow (/auth/login_flow, /auth/token) and check the token; wait until Home
 Assistant is RUNNING; unless an ntnu_library config entry exists, run the integration's
-config flow with the demo site; wait for the entry to load; print the addresses and logins.
+config flow with the demo site; wait for the entry to load; make one automation from each of
+the library's blueprints (once: staff change or delete them in Settings → Automations);
+print the addresses and logins.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ SITE = {
     "patron_system": "local",
     "demo_data": True,
 }
+# The demo sites' own names in Chinese, as staff give them in the config flow.
+SITE_NAMES_ZH = {"Main Library": "總館", "Gongguan": "公館分館"}
 # The demo ILS of scripts/lib/ils.py (SIP2 on loopback, no TLS: it never leaves this machine).
 ILS = {
     "host": "127.0.0.1",
@@ -226,6 +230,8 @@ def add_site(
 ) -> str:
     """Run the config flow for one demo site; return what happened."""
     site = SITE | {"patron_system": patrons, "site_name": name}
+    if name in SITE_NAMES_ZH:
+        site["site_name_zh"] = SITE_NAMES_ZH[name]
 
     status, result = api.call(
         "POST",
@@ -288,6 +294,89 @@ def wait_until_loaded(api: Api, timeout: float) -> None:
         time.sleep(0.5)
 
 
+# The main library's rooms as the demo makes them (entity ids in English, as it is set up).
+_TEMPORARY = [f"t{n:02d}" for n in range(1, 13)]
+_ROOMS = _TEMPORARY + [f"l{n:02d}" for n in range(1, 7)]
+_BLUEPRINTS = "ntnu_library/{}.yaml"
+
+# One automation from each blueprint in blueprints/automation/ntnu_library/ (scripts/demo
+# installs them), by automation id: the library's policy at work in the demo.
+DEMO_AUTOMATIONS: dict[str, dict[str, Any]] = {
+    "ntnu_library_release_unopened_room": {
+        "alias": "Release a borrowed room nobody came to / 釋出登記後未開門的研究室",
+        "description": "A temporary room borrowed 15 minutes ago whose door nobody opened.",
+        "use_blueprint": {
+            "path": _BLUEPRINTS.format("release_unopened_room"),
+            "input": {"locks": [f"lock.{room}" for room in _TEMPORARY], "minutes": 15},
+        },
+    },
+    "ntnu_library_freeze_after_violation": {
+        "alias": "Freeze a patron after 3 violations in 30 days / 30 天內違規 3 次即凍結",
+        "description": "Rooms left at closing or never opened count; a freeze lasts 7 days.",
+        "use_blueprint": {
+            "path": _BLUEPRINTS.format("freeze_after_violation"),
+            "input": {
+                "reasons": ["closing", "not_opened"],
+                "violations": 3,
+                "window_days": 30,
+                "freeze_days": 7,
+            },
+        },
+    },
+    "ntnu_library_door_alert": {
+        "alias": "Door alerts: forced doors, jams, locks offline, low batteries / 門禁警報",
+        "description": "A persistent notification for staff.",
+        "use_blueprint": {
+            "path": _BLUEPRINTS.format("door_alert"),
+            "input": {
+                "locks": [f"lock.{room}" for room in _ROOMS],
+                "batteries": [
+                    f"sensor.{room}_{device}_battery"
+                    for room in _ROOMS
+                    for device in ("lock", "door_contact", "occupancy_sensor")
+                ],
+            },
+        },
+    },
+    "ntnu_library_auto_return_empty_room": {
+        "alias": "Return a room empty for 20 minutes / 無人 20 分鐘自動歸還",
+        "description": "Sooner than the site's own 30 minutes, to show the blueprint at work.",
+        "use_blueprint": {
+            "path": _BLUEPRINTS.format("auto_return_empty_room"),
+            "input": {
+                "occupancy_sensors": [f"binary_sensor.{room}_occupancy" for room in _TEMPORARY],
+                "minutes": 20,
+            },
+        },
+    },
+    "ntnu_library_push_e_label": {
+        "alias": "Push T01's e-label to its tag / 更新 T01 電子標示",
+        "description": (
+            "Off: the demo has no OpenEPaperLink tag. Choose T01's tag, then turn it on."
+        ),
+        "initial_state": False,
+        "use_blueprint": {
+            "path": _BLUEPRINTS.format("push_e_label"),
+            "input": {"label": "image.t01_e_label", "tag": "open_epaper_link.t01_tag"},
+        },
+    },
+}
+
+
+def add_automations(api: Api) -> str:
+    """Make the demo's automations that are not there yet; return what happened."""
+    made = []
+    for automation_id, config in DEMO_AUTOMATIONS.items():
+        path = f"/api/config/automation/config/{automation_id}"
+        if api.call("GET", path)[0] == 200:
+            continue  # made on an earlier run (and maybe changed by staff since)
+        api.expect("POST", path, config)
+        made.append(automation_id.removeprefix("ntnu_library_"))
+    if not made:
+        return "automations from the blueprints already made"
+    return f"automations made from the blueprints: {', '.join(made)}"
+
+
 def room_page(api: Api, room: str = "T01") -> str:
     """The signed room page address the room's e-label carries (its QR code)."""
     status, state = api.call("GET", f"/api/states/image.{room.lower()}_e_label")
@@ -309,6 +398,7 @@ def print_summary(api: Api, demo_dir: str = ".demo", sites: int = 1) -> None:
         f"   Status panel (public)  {base}/ntnu_library/status",
         "   Patron actions         the room page, or websocket ntnu_library/patron_action",
         "   Staff services         ntnu_library.borrow / counter_return / add_patron / simulate …",
+        "   Automations            one from each blueprint (Settings → Automations & scenes)",
         "   Rooms                  temporary T01-T12, long-term L01-L06",
         *(
             [f"   {BRANCH:<22} temporary T01-T06, the same library (config_entry_id picks a site)"]
@@ -366,6 +456,7 @@ def main() -> int:
         site = add_sites(api, args.patrons, args.ils_port, args.sites)
         print(f"demo: {site}", flush=True)
         wait_until_loaded(api, args.timeout)
+        print(f"demo: {add_automations(api)}", flush=True)
         print_summary(api, args.demo_dir, args.sites)
     except DemoError as err:
         print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)

@@ -35,7 +35,7 @@ from custom_components.ntnu_library.core.model import (
     month_key,
 )
 from custom_components.ntnu_library.core.policy import Policy
-from custom_components.ntnu_library.core.room_state import PatronState, RefEntry
+from custom_components.ntnu_library.core.room_state import PatronState, RefEntry, Violation
 from custom_components.ntnu_library.core.study_rooms import (
     MAX_FREEZE_DAYS,
     AutoReturnReason,
@@ -583,8 +583,8 @@ def test_a_counter_serving_past_midnight_serves_at_one_in_the_morning() -> None:
     ("kwargs", "reason"),
     [
         ({"room_id": "T02"}, Reason.ROOM_NOT_IN_USE),
-        ({"patron_id": "G0001"}, Reason.ROOM_NOT_IN_USE),
-        ({}, Reason.ROOM_NOT_IN_USE),
+        ({"patron_id": "G0001"}, Reason.HOLDS_NO_ROOM),
+        ({}, Reason.HOLDS_NO_ROOM),
         ({"room_id": "L01"}, Reason.NOT_TEMPORARY_ROOM),
         ({"room_id": "Z99"}, Reason.UNKNOWN_ROOM),
     ],
@@ -1025,6 +1025,9 @@ def busy_patrons() -> PatronState:
                 patron_id="S0001", room_id="T01", month=None, until=at(9, day=20)
             )
         },
+        violations={
+            "S0001": (Violation(at=at(22, day=9), reason="closing", ref="REF-0123456789AB"),)
+        },
     )
 
 
@@ -1062,6 +1065,11 @@ def test_the_stored_form_is_plain_json() -> None:
                 "month": None,
                 "until": "2026-03-20T09:00:00+08:00",
             }
+        },
+        "violations": {
+            "S0001": [
+                {"at": "2026-03-09T22:00:00+08:00", "reason": "closing", "ref": "REF-0123456789AB"}
+            ]
         },
     }
     patrons = busy_patrons()

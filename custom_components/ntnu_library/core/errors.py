@@ -22,6 +22,7 @@ class Reason(StrEnum):
     UNKNOWN_CARD = "unknown_card"
     ROOM_NOT_IDLE = "room_not_idle"
     ROOM_NOT_IN_USE = "room_not_in_use"
+    HOLDS_NO_ROOM = "holds_no_room"  # a counter return for a patron who holds no room
     NOT_TEMPORARY_ROOM = "not_temporary_room"
     NOT_LONG_TERM_ROOM = "not_long_term_room"
     NOT_HOLDER = "not_holder"

@@ -17,6 +17,7 @@ MAX_PASSWORD_LENGTH: Final = 256
 ROOM_ID_PATTERN: Final = r"^[A-Z0-9][A-Z0-9-]{0,15}\Z"
 MAX_ROOM_NAME_LENGTH: Final = 64
 MAX_FLOOR_LENGTH: Final = 16
+MAX_SITE_NAME_ZH: Final = 64  # a site's own name in Chinese
 # Free text from staff and automations (freeze reasons, names).
 MAX_TEXT_LENGTH: Final = 200
 # A long-term room is reserved at most this many months ahead.

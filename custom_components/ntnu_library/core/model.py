@@ -36,6 +36,7 @@ class EventType(StrEnum):
     REFUSED = "refused"
     LOCK_PENDING = "lock_pending"  # the lock missed a lock command: locked when it answers
     RELOCKED = "relocked"  # a lock that was waiting is locked again
+    STAFF_UNLOCK = "staff_unlock"  # staff (or an automation) opened the door past the rules
 
 
 class Source(StrEnum):
@@ -108,6 +109,8 @@ class RoomEvent:
     card: str | None = None
     # The borrow's (or hold's) opaque ref (room_state.py); random, so not part of equality.
     ref: str | None = field(default=None, compare=False)
+    # An automatic return: how long the room stood empty (or, unopened, since the borrow).
+    minutes: int | None = None
 
 
 def month_key(moment: datetime | date, *, ahead: int = 0) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from .errors import Reason, Refused
 from .limits import DEFAULT_RELOCK_AFTER_S, MAX_RELOCK_AFTER_S
+from .model import Borrow
 
 DEFAULT_AUTO_RETURN_MINUTES = 30
 DEFAULT_FREEZE_DAYS = 7
@@ -17,6 +18,15 @@ DEFAULT_COUNTER_CLOSES = "22:00"
 DEFAULT_CLOSING_TIME = "22:00"
 DEFAULT_MAX_USE_MINUTES = 0  # none
 MAX_FREEZE_DAYS = 3650
+
+
+class AutoReturnReason:
+    """Why a forgotten room went back to idle (free text is allowed from automations too)."""
+
+    EMPTY = "empty"
+    CLOSING = "closing"
+    MAX_USE = "max_use"
+    NOT_OPENED = "not_opened"  # borrowed, and its door never opened (an automation decides)
 
 
 def parse_hhmm(value: str, field: str) -> time:
@@ -78,3 +88,27 @@ class Policy:
         """Today's closing time in `now`'s time zone."""
         closing = parse_hhmm(self.closing_time, "closing_time")
         return now.replace(hour=closing.hour, minute=closing.minute, second=0, microsecond=0)
+
+    def due_returns(
+        self, borrows: Mapping[str, Borrow], vacant_since: Mapping[str, datetime], now: datetime
+    ) -> list[tuple[str, str]]:
+        """Borrowed rooms that policy sends back now: empty too long, at closing, or over time."""
+        closing = self.closing_moment(now)
+        if closing > now:  # the last closing, so one missed while offline is caught up
+            closing -= timedelta(days=1)
+        due: list[tuple[str, str]] = []
+        for room_id, borrow in sorted(borrows.items()):
+            empty_since = vacant_since.get(room_id)
+            if (
+                self.auto_return_minutes
+                and empty_since is not None
+                and now - empty_since >= timedelta(minutes=self.auto_return_minutes)
+            ):
+                due.append((room_id, AutoReturnReason.EMPTY))
+            elif self.return_at_closing and borrow.since < closing <= now:
+                due.append((room_id, AutoReturnReason.CLOSING))
+            elif self.max_use_minutes and now - borrow.since >= timedelta(
+                minutes=self.max_use_minutes
+            ):
+                due.append((room_id, AutoReturnReason.MAX_USE))
+        return due

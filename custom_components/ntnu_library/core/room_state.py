@@ -2,12 +2,17 @@
 
 Two parts: a site's own (`StudyRoomsState`: its borrows, reservations, empty-room clocks and
 the locks that missed a lock command) and the library's, shared by every site of it
-(`PatronState`: freezes, daily check-ins, refs).
+(`PatronState`: freezes, daily check-ins, refs, violations).
 
 A ref names the patron behind a borrow (or a month's long-term hold) without showing who it
 is: events carry it, and staff services accept it in place of a patron ID, so an automation
 can freeze the patron behind a violation without ever seeing the ID. A ref lasts
 `REF_DAYS` after it was issued.
+
+Violations of the room rules (a room left at closing, a borrow never opened …) are recorded per
+patron, by whoever decides what counts as one (an automation, by the event's ref), so that
+the library's policy can count them: K violations within M days freeze the patron. A ref is
+counted once, however often its event is told. Violations are kept `VIOLATION_DAYS`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from .model import Borrow, Freeze
 
 REF_PREFIX = "REF-"
 REF_DAYS = 30
+VIOLATION_DAYS = 365  # the longest window a policy may count violations in
+MAX_VIOLATIONS = 100  # per patron: the oldest go first
 
 
 def new_ref() -> str:
@@ -39,6 +46,20 @@ class RefEntry:
     until: datetime
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Violation:
+    """One violation of the room rules recorded against a patron: when, why, by which ref."""
+
+    at: datetime
+    reason: str
+    ref: str | None = None
+
+
+type PatronSnapshot = tuple[
+    dict[str, Freeze], dict[str, date], dict[str, RefEntry], dict[str, tuple[Violation, ...]]
+]
+
+
 @dataclass(kw_only=True, slots=True)
 class PatronState:
     """What holds for a patron in every building of the library."""
@@ -46,6 +67,7 @@ class PatronState:
     freezes: dict[str, Freeze] = field(default_factory=dict)
     check_ins: dict[str, date] = field(default_factory=dict)
     refs: dict[str, RefEntry] = field(default_factory=dict)
+    violations: dict[str, tuple[Violation, ...]] = field(default_factory=dict)
 
     def issue_ref(self, patron_id: str, room_id: str, now: datetime, month: str | None) -> str:
         """A ref for this patron's borrow (or month's hold) of the room; reused for a hold."""
@@ -64,21 +86,50 @@ class PatronState:
         entry = self.refs.get(text.strip().upper()) if isinstance(text, str) else None
         return entry.patron_id if entry is not None and entry.until > now else None
 
-    def snapshot(self) -> tuple[dict[str, Freeze], dict[str, date], dict[str, RefEntry]]:
-        """Shallow copies (the values are immutable): cheap to take, compare and restore."""
-        return dict(self.freezes), dict(self.check_ins), dict(self.refs)
+    def record_violation(
+        self, patron_id: str, reason: str, now: datetime, ref: str | None = None
+    ) -> bool:
+        """Record a violation against the patron; False if this ref's is recorded already."""
+        past = self.violations.get(patron_id, ())
+        if ref is not None and any(violation.ref == ref for violation in past):
+            return False
+        self.violations[patron_id] = (*past, Violation(at=now, reason=reason, ref=ref))[
+            -MAX_VIOLATIONS:
+        ]
+        return True
 
-    def restore(
-        self, snapshot: tuple[dict[str, Freeze], dict[str, date], dict[str, RefEntry]]
-    ) -> None:
+    def violations_within(self, patron_id: str, now: datetime, days: int) -> int:
+        """How many violations the patron has had in the last `days` days (now included)."""
+        since = now - timedelta(days=days)
+        return sum(since < v.at <= now for v in self.violations.get(patron_id, ()))
+
+    def prune_violations(self, now: datetime) -> bool:
+        """Forget violations older than any window counts; True if any went."""
+        since = now - timedelta(days=VIOLATION_DAYS)
+        changed = False
+        for pid, past in list(self.violations.items()):
+            if (kept := tuple(v for v in past if v.at > since)) != past:
+                changed = True
+                if kept:
+                    self.violations[pid] = kept
+                else:
+                    del self.violations[pid]
+        return changed
+
+    def snapshot(self) -> PatronSnapshot:
+        """Shallow copies (the values are immutable): cheap to take, compare and restore."""
+        return dict(self.freezes), dict(self.check_ins), dict(self.refs), dict(self.violations)
+
+    def restore(self, snapshot: PatronSnapshot) -> None:
         """Go back to a snapshot, in place: every site of the library holds this object."""
-        freezes, check_ins, refs = snapshot
+        freezes, check_ins, refs, violations = snapshot
         self.freezes, self.check_ins, self.refs = dict(freezes), dict(check_ins), dict(refs)
+        self.violations = dict(violations)
 
     def merge(self, other: PatronState) -> None:
         """Take in another's state (a site that kept its own before it joined a library).
 
-        A longer freeze wins, the later check-in counts, every ref is kept.
+        A longer freeze wins, the later check-in counts, every ref and violation is kept.
         """
         for pid, freeze in other.freezes.items():
             if pid not in self.freezes or self.freezes[pid].until < freeze.until:
@@ -87,6 +138,9 @@ class PatronState:
             self.check_ins[pid] = max(day, self.check_ins.get(pid, day))
         for ref, entry in other.refs.items():
             self.refs.setdefault(ref, entry)
+        for pid, past in other.violations.items():
+            merged = set(self.violations.get(pid, ())) | set(past)
+            self.violations[pid] = tuple(sorted(merged, key=lambda v: v.at))[-MAX_VIOLATIONS:]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the library's Store."""
@@ -104,6 +158,10 @@ class PatronState:
                     "until": e.until.isoformat(),
                 }
                 for ref, e in sorted(self.refs.items())
+            },
+            "violations": {
+                pid: [{"at": v.at.isoformat(), "reason": v.reason, "ref": v.ref} for v in past]
+                for pid, past in sorted(self.violations.items())
             },
         }
 
@@ -126,6 +184,13 @@ class PatronState:
                     until=datetime.fromisoformat(e["until"]),
                 )
                 for ref, e in data.get("refs", {}).items()
+            },
+            violations={
+                pid: tuple(
+                    Violation(at=datetime.fromisoformat(v["at"]), reason=v["reason"], ref=v["ref"])
+                    for v in past
+                )
+                for pid, past in data.get("violations", {}).items()
             },
         )
 

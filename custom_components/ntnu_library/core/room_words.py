@@ -28,3 +28,11 @@ STATUS_WORDS: Final[dict[RoomStatus, Words]] = {
     RoomStatus.RESERVED: Words("長期登記中", "Reserved"),
     RoomStatus.UNAVAILABLE: Words("暫停使用", "Unavailable"),
 }
+
+
+def in_language(words: Words, language: str) -> str:
+    """The half of `words` for a language tag: any Chinese reads the Traditional Chinese one.
+
+    Traditional Chinese is the only Chinese the library writes (zh, zh-TW, zh-Hant, zh-HK …).
+    """
+    return words.zh if language.strip().lower().startswith("zh") else words.en

@@ -11,7 +11,7 @@ in (`now`, an aware local datetime), so the rules are plain functions of state.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import re
 
@@ -29,18 +29,10 @@ from .model import (
     Source,
     month_key,
 )
-from .policy import MAX_FREEZE_DAYS, Policy
+from .policy import MAX_FREEZE_DAYS, AutoReturnReason, Policy
 from .room_state import PatronState, StudyRoomsState
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")  # \Z: "$" lets "2026-03\n" through
-
-
-class AutoReturnReason:
-    """Why a forgotten room went back to idle (free text is allowed from automations too)."""
-
-    EMPTY = "empty"
-    CLOSING = "closing"
-    MAX_USE = "max_use"
 
 
 @dataclass(kw_only=True, slots=True)
@@ -273,7 +265,7 @@ class StudyRooms:
         if room_id is None:
             room_id = self.borrowed_room(patron_id or "")
             if room_id is None:
-                raise Refused(Reason.ROOM_NOT_IN_USE, room="-")
+                raise Refused(Reason.HOLDS_NO_ROOM, patron=patron_id or "-")
         room = self.room(room_id)
         if room.kind is not RoomKind.TEMPORARY:
             raise Refused(Reason.NOT_TEMPORARY_ROOM, room=room_id)
@@ -354,12 +346,15 @@ class StudyRooms:
 
     # --- the door itself ---------------------------------------------------------------------
 
-    def staff_unlock(self, room_id: str, *, lock_online: bool) -> Outcome:
-        """Staff open a door from Home Assistant (the lock entity): no patron, no rules."""
+    def staff_unlock(
+        self, room_id: str, now: datetime, *, lock_online: bool, source: Source = Source.COUNTER
+    ) -> Outcome:
+        """Staff (or an automation) open a door from Home Assistant: no rules, but logged."""
         self.room(room_id)
         if not lock_online:
             raise Refused(Reason.LOCK_OFFLINE, room=room_id)
-        return Outcome(room_id=room_id, unlock=True)
+        event = self._event(room_id, EventType.STAFF_UNLOCK, source, now, None)
+        return Outcome(room_id=room_id, events=[event], unlock=True)
 
     def relock(self, room_id: str) -> Outcome:
         """Lock the door (staff, a relock timer, or a lock that missed its lock command)."""
@@ -400,26 +395,7 @@ class StudyRooms:
 
     def due_returns(self, now: datetime) -> list[tuple[str, str]]:
         """Borrowed rooms that policy sends back now: empty too long, at closing, or over time."""
-        policy = self.policy
-        closing = policy.closing_moment(now)
-        if closing > now:  # the last closing, so one missed while offline is caught up
-            closing -= timedelta(days=1)
-        due: list[tuple[str, str]] = []
-        for room_id, borrow in sorted(self.state.borrows.items()):
-            empty_since = self.state.vacant_since.get(room_id)
-            if (
-                policy.auto_return_minutes
-                and empty_since is not None
-                and now - empty_since >= timedelta(minutes=policy.auto_return_minutes)
-            ):
-                due.append((room_id, AutoReturnReason.EMPTY))
-            elif policy.return_at_closing and borrow.since < closing <= now:
-                due.append((room_id, AutoReturnReason.CLOSING))
-            elif policy.max_use_minutes and now - borrow.since >= timedelta(
-                minutes=policy.max_use_minutes
-            ):
-                due.append((room_id, AutoReturnReason.MAX_USE))
-        return due
+        return self.policy.due_returns(self.state.borrows, self.state.vacant_since, now)
 
     def prune(self, now: datetime) -> bool:
         """Drop ended freezes, old check-ins and past reservations; True if anything went."""
@@ -437,6 +413,7 @@ class StudyRooms:
         for ref in [r for r, entry in self.patrons.refs.items() if entry.until <= now]:
             del self.patrons.refs[ref]
             changed = True
+        changed |= self.patrons.prune_violations(now)
         return changed
 
     # --- helpers ---------------------------------------------------------------------------
@@ -465,10 +442,14 @@ class StudyRooms:
         reason: str | None = None,
     ) -> Outcome:
         borrow = self.state.borrows.pop(room_id)
-        self.state.vacant_since.pop(room_id, None)
+        empty = self.state.vacant_since.pop(room_id, None)
         event = self._event(
             room_id, kind, source, now, borrow.patron_id, reason=reason, ref=borrow.ref or None
         )
+        # An automatic return tells how long the room stood empty (or unopened, since the borrow).
+        since = {AutoReturnReason.EMPTY: empty, AutoReturnReason.NOT_OPENED: borrow.since}
+        if kind is EventType.AUTO_RETURNED and (start := since.get(reason or "")) is not None:
+            event = replace(event, minutes=int((now - start).total_seconds() // 60))
         return Outcome(room_id=room_id, events=[event], lock=True)
 
     @staticmethod

@@ -56,7 +56,7 @@ RESERVE_TEXTS: Final[dict[str, dict[str, str]]] = {
         "reserve_heading": "個人長期研究室",
         "reserve_intro": (
             "請登入 My Library 讀者帳號，登記一個月份的個人長期研究室。"
-            "當月長期研究室使用者無需再進行借用動作，刷證件或掃門邊 QR Code（開門）即可開鎖。"
+            "當月長期研究室使用者無需再進行借用動作，刷證件或掃門邊 QR code（開門）即可開鎖。"
         ),
         "reserve_login": "登錄",
         "logged_in_as": "已登入：{patron}",
@@ -77,7 +77,7 @@ RESERVE_TEXTS: Final[dict[str, dict[str, str]]] = {
         "confirm_cancel_button": "確定取消",
         "back": "返回",
         "reserved": "登記完成：{month} 研究室 {room} 由您使用。",
-        "reserved_how": "無需再進行借用動作：以職員證或學生證向門邊卡機靠卡，或掃門邊 QR Code 勾選「開門」即可開鎖。",
+        "reserved_how": "無需再進行借用動作：以職員證或學生證向門邊卡機靠卡，或掃門邊 QR code 勾選「開門」即可開鎖。",
         "cancelled": "已取消研究室 {room}（{month}）的登記。",
         "still_free": "{month} 仍可登記：{rooms}。",
         "none_free": "{month} 已無可登記的個人長期研究室。",

@@ -49,7 +49,7 @@ from .context import (
     page_language,
     secure_headers,
 )
-from .texts import other_language
+from .texts import LANGUAGES, other_language
 
 if TYPE_CHECKING:
     from ..site import Site
@@ -131,7 +131,17 @@ def panel_data(sites: Iterable[Site], now: datetime | None = None) -> dict[str, 
             if of_kind:
                 idle = sum(room["status"] == RoomStatus.IDLE.value for room in of_kind)
                 kinds.append({"kind": kind.value, "total": len(of_kind), "idle": idle})
-        result.append({"site": site.site_name, "rooms": rooms, "counts": counts, "kinds": kinds})
+        result.append(
+            {
+                # The site's own name in each language the pages speak (the Chinese one given
+                # when the site was set up; else the one name everywhere).
+                "site": site.site_name,
+                "site_names": {language: site.name_in(language) for language in LANGUAGES},
+                "rooms": rooms,
+                "counts": counts,
+                "kinds": kinds,
+            }
+        )
     return {
         "updated": now.isoformat(timespec="seconds"),
         "updated_time": local_time(now),

@@ -121,7 +121,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "activate_link": "以啟用碼設定密碼",
         "reserve_link": "事先線上登記（點此預約）",
         "refused": "未完成",
-        "bad_link": "此網址無效，請重新掃描門邊電子標示上的 QR Code。",
+        "bad_link": "此網址無效，請重新掃描門邊電子標示上的 QR code。",
         "form_expired": "此表單已逾時或已送出，請再試一次。",
         "missing_fields": "請輸入帳號、密碼並勾選一項。",
         "unknown_room": "沒有這間研究室。",

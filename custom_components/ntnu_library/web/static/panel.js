@@ -88,7 +88,8 @@
   function renderSite(site) {
     var section = el("section", "site");
     var head = el("header", "site-head");
-    head.appendChild(el("h2", "site-name", site.site));
+    var names = site.site_names || {};
+    head.appendChild(el("h2", "site-name", names[document.documentElement.lang] || site.site));
     head.appendChild(renderCounts(site));
     section.appendChild(head);
     var rooms = site.rooms || [];
