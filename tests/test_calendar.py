@@ -83,6 +83,20 @@ async def test_future_reservations_are_listed_and_cancelled_ones_go(
     assert await _events(hass, "2025-04-01T00:00:00+08:00", "2025-04-30T00:00:00+08:00") == []
 
 
+async def test_the_running_event_follows_a_cancellation(
+    hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
+) -> None:
+    """L01's month cancelled: the calendar shows L02's, still on; both gone, it is off."""
+    await call_service(hass, "cancel_reservation", {"room": "L01", "month": "2025-03"})
+    state = hass.states.get(CALENDAR)
+    assert state is not None
+    assert (state.state, state.attributes["message"]) == (STATE_ON, "L02 X***1")
+    await call_service(hass, "cancel_reservation", {"room": "L02", "month": "2025-03"})
+    state = hass.states.get(CALENDAR)
+    assert state is not None
+    assert state.state == STATE_OFF
+
+
 async def test_the_calendar_turns_off_when_the_month_ends(
     hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEvent
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
@@ -54,6 +54,15 @@ class LongTermReservations(NtnuLibraryEntity, CalendarEntity):
 
     def __init__(self, runtime: Site) -> None:
         super().__init__(runtime, "long_term_reservations")
+
+    @callback
+    def _handle_room_update(self, room_id: str | None) -> None:
+        """Some room changed, maybe a reservation: show the event running (or next) again.
+
+        Always written: the event's attributes are the calendar's own state attributes, and
+        writing also sets the timers for the event's start and end.
+        """
+        self.async_write_ha_state()
 
     def _events(self) -> list[CalendarEvent]:
         return [
