@@ -48,6 +48,7 @@ class Source(StrEnum):
     DOOR = "door"  # door contact / lock sensors
     COUNTER = "counter"  # staff at the counter
     AUTOMATION = "automation"  # policy timers and automations
+    LOCK = "lock"  # the lock decided by itself (its own user table), at its own time
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
