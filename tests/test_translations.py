@@ -229,6 +229,7 @@ def test_messages_use_known_placeholders() -> None:
     known = {"room", "patron", "month", "until", "opens", "closes", "retry_after", "field"}
     known |= {"error", "entry_id", "site", "kiosk", "fault", "box"}
     known |= {"rooms", "limit"}  # a patron's long-term rooms of a month, and how many may be
+    known |= {"station"}  # a self-checkout station's id
     for key, entry in STRINGS["exceptions"].items():
         assert _placeholders(entry["message"]) <= known, key
     for key, entry in STRINGS.get("issues", {}).items():

@@ -55,6 +55,7 @@ class Reason(StrEnum):
     # Circulation (core/circulation.py): the whole request is refused.
     UNKNOWN_KIOSK = "unknown_kiosk"
     KIOSK_FAULT = "kiosk_fault"
+    UNKNOWN_STATION = "unknown_station"  # a self-checkout station staff name to revoke
     MEMBERSHIP_SUSPENDED = "membership_suspended"
     NOT_SUSPENDED = "not_suspended"
     UNKNOWN_BOX = "unknown_box"
