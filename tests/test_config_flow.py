@@ -36,6 +36,7 @@ from custom_components.ntnu_library.const import (
     SUBENTRY_ROOM,
 )
 from custom_components.ntnu_library.core.errors import Reason, Refused
+from custom_components.ntnu_library.core.kiosk_sessions import KioskSettings
 from custom_components.ntnu_library.core.model import Room, RoomKind
 from custom_components.ntnu_library.core.policy import Policy
 from custom_components.ntnu_library.core.reservation_rules import LongTermRules
@@ -342,6 +343,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         "partner_loan_days": 30,
         "counter_staff": [],
     } | LongTermRules().as_dict()  # who may reserve a long-term room, how many, from when
+    others |= KioskSettings().as_dict()  # self-checkout: the card alone, 60 s without input
     assert result["data"] == expected | others
     assert dict(entry.options) == expected | others
     assert isinstance(entry.options["freeze_days"], int)
@@ -364,7 +366,7 @@ async def test_options_flow_defaults_are_current_policy(
         "return_boxes": [],
         "partner_loan_days": 30,
         "counter_staff": [],
-    } | LongTermRules().as_dict()
+    } | LongTermRules().as_dict() | KioskSettings().as_dict()
     assert defaults == stored
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -94,6 +94,7 @@ ATTR_CATEGORY: Final = "category"
 ATTR_MEMBERSHIP_EXPIRES: Final = "membership_expires"
 ATTR_SUSPENDED: Final = "suspended"
 ATTR_SECONDS: Final = "seconds"
+ATTR_STATION: Final = "station"  # a self-checkout station's id (revoke_kiosk_station)
 
 POLICY_TICK_SECONDS: Final = 60
 

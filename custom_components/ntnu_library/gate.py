@@ -101,6 +101,27 @@ class PatronGate:
         self._learn(pid, patron)
         return patron
 
+    async def async_card_login(
+        self, card: str, *, caller: str | None, address: str | None
+    ) -> Patron:
+        """A card read at a self-checkout station, where the card alone identifies the patron.
+
+        Throttled as a login: a card nobody holds is a failed login of the typed number (and
+        of the caller), answered `invalid_credentials` like a wrong password.
+        """
+
+        async def check() -> Patron:
+            patron = await self.async_ask(lambda: self.backend.system.async_find_by_card(card))
+            if patron is None:
+                raise Refused(Reason.INVALID_CREDENTIALS)
+            return patron
+
+        patron = await self._async_throttled(
+            normalize_patron_id(card), caller=caller, address=address, device=None, check=check
+        )
+        self._learn(card, patron)
+        return patron
+
     async def async_activate(
         self, patron_id: str, code: str, password: str, *, address: str | None
     ) -> Patron:

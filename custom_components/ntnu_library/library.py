@@ -31,6 +31,7 @@ from .const import CONF_LIBRARY, DOMAIN
 from .core.circulation_state import CirculationState
 from .core.identity import KEYED_PREFIX, keyed_id
 from .core.room_state import PatronState
+from .core.station_credentials import StationCredentials
 from .core.study_rooms import StudyRooms
 from .core.throttle import LoginThrottle
 from .storage import PrivateStore
@@ -61,6 +62,8 @@ class Library:
     throttle: LoginThrottle
     directory: LocalDirectory
     circulation: CirculationState = field(default_factory=CirculationState)
+    # The self-checkout stations staff opened (hashed credentials), at any site of the library.
+    stations: StationCredentials = field(default_factory=StationCredentials)
     seeded: bool = False
     buildings: dict[str, Building] = field(default_factory=dict)
     # Keys the throttle's patron keys, so nothing typed as an ID is kept as typed.
@@ -75,7 +78,10 @@ class Library:
         self.kept_patrons = Kept(self.patrons, self.storage)
         self.kept_circulation = Kept(self.circulation, self.storage)
         self.kept_directory = Kept(self.directory, self.storage)
-        self.transaction.watch(self.kept_patrons, self.kept_circulation, self.kept_directory)
+        self.kept_stations = Kept(self.stations, self.storage)
+        self.transaction.watch(
+            self.kept_patrons, self.kept_circulation, self.kept_directory, self.kept_stations
+        )
 
     def as_store_data(self) -> dict[str, Any]:
         """What the library's Store keeps."""
@@ -87,6 +93,7 @@ class Library:
             "login_aliases": dict(self.aliases),
             "login_names": dict(self.names),
             "circulation": self.circulation.as_dict(),
+            "kiosk_stations": self.stations.as_dict(),
             "seeded": self.seeded,
         }
 
@@ -176,6 +183,7 @@ async def _async_load(hass: HomeAssistant, key: str) -> Library:
             commit=transaction.commit(storage),
         ),
         circulation=CirculationState.from_dict(data.get("circulation", {})),
+        stations=StationCredentials.from_dict(data.get("kiosk_stations")),
         seeded=bool(data.get("seeded")),
     )
     storage.provide(library.as_store_data)

@@ -38,6 +38,13 @@ from .core.categories import CATEGORIES
 from .core.circulation import DEFAULT_PARTNER_LOAN_DAYS, MAX_PARTNER_LOAN_DAYS
 from .core.elabel import DEFAULT_LABEL_SIZE, LABEL_SIZES
 from .core.errors import Refused
+from .core.kiosk_sessions import (
+    CONF_KIOSK_IDLE_SECONDS,
+    CONF_KIOSK_PASSWORD,
+    MAX_IDLE_SECONDS,
+    MIN_IDLE_SECONDS,
+    KioskSettings,
+)
 from .core.limits import MAX_RELOCK_AFTER_S
 from .core.policy import Policy
 from .core.reservation_rules import LAST_OPEN_DAY, MAX_LONG_TERM_PER_MONTH, LongTermRules
@@ -66,6 +73,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
         known = {user["value"] for user in users}
         current[CONF_COUNTER_STAFF] = [u for u in counter_staff_of(options) if u in known]
         current |= _long_term_rules(options).as_dict()
+        current |= KioskSettings.from_options(options).as_dict()
         if user_input is not None:
             values = {**current, **user_input}
             for field in (*_MINUTE_FIELDS, "freeze_days", "relock_after_s", CONF_PARTNER_LOAN_DAYS):
@@ -97,6 +105,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                 if not isinstance(staff, list) or not set(staff) <= known:
                     errors[CONF_COUNTER_STAFF] = "invalid_value"
                 long_term = _read_long_term(values, errors)
+                kiosk = _read_kiosk(values, errors)
                 if not errors:
                     return self.async_create_entry(
                         data=policy.as_dict()
@@ -104,6 +113,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                         | stations
                         | {CONF_COUNTER_STAFF: list(staff)}
                         | long_term
+                        | kiosk
                     )
             current = {**current, **user_input}
         minutes = NumberSelector(
@@ -155,6 +165,7 @@ class NtnuLibraryOptionsFlow(OptionsFlow):
                     )
                 ),
                 **_long_term_fields(current),
+                **_kiosk_fields(current),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
@@ -232,5 +243,37 @@ def _long_term_fields(current: dict[str, Any]) -> dict[Any, Any]:
         ),
         vol.Required("reservations_open_time", default=current["reservations_open_time"]): (
             TimeSelector()
+        ),
+    }
+
+
+# --- the self-checkout stations -----------------------------------------------------------------
+
+
+def _read_kiosk(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """Whether a card needs the password too, and a session's idle time, checked."""
+    seconds = float(values[CONF_KIOSK_IDLE_SECONDS])
+    if not seconds.is_integer() or not MIN_IDLE_SECONDS <= seconds <= MAX_IDLE_SECONDS:
+        errors[CONF_KIOSK_IDLE_SECONDS] = "invalid_value"
+        return {}
+    return KioskSettings(
+        password_required=values[CONF_KIOSK_PASSWORD] is True, idle_seconds=int(seconds)
+    ).as_dict()
+
+
+def _kiosk_fields(current: dict[str, Any]) -> dict[Any, Any]:
+    """The self-checkout stations' options."""
+    return {
+        vol.Required(CONF_KIOSK_PASSWORD, default=current[CONF_KIOSK_PASSWORD]): BooleanSelector(),
+        vol.Required(CONF_KIOSK_IDLE_SECONDS, default=current[CONF_KIOSK_IDLE_SECONDS]): (
+            NumberSelector(
+                NumberSelectorConfig(
+                    min=MIN_IDLE_SECONDS,
+                    max=MAX_IDLE_SECONDS,
+                    step=1,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="s",
+                )
+            )
         ),
     }

@@ -41,6 +41,7 @@ from .const import (
     ATTR_RESET_PASSWORD,
     ATTR_ROOM,
     ATTR_SECONDS,
+    ATTR_STATION,
     ATTR_SUSPENDED,
     ATTR_UNTIL,
     DOMAIN,
@@ -50,6 +51,7 @@ from .core.policy import MAX_FREEZE_DAYS
 from .core.room_state import VIOLATION_DAYS
 from .exceptions import translated_errors
 from .ha_compat import async_register_admin_service
+from .kiosk_stations import async_list_stations, async_revoke_station
 from .site import find_site
 from .validation import CARD, ENTRY_FIELDS, ITEMS, PATRON_ID, ROOM, STATION, TEXT, whole_number
 from .zigbee.radio import SIMULATE_ACTIONS
@@ -180,6 +182,8 @@ BOX_DROP_SCHEMA = vol.Schema(
 )
 BOX_SCHEMA = vol.Schema({**ENTRY_FIELDS, vol.Required(ATTR_BOX): STATION})
 KIOSK_SCHEMA = vol.Schema({**ENTRY_FIELDS, vol.Required(ATTR_KIOSK): STATION})
+ENTRY_SCHEMA = vol.Schema(ENTRY_FIELDS)
+STATION_SCHEMA = vol.Schema({**ENTRY_FIELDS, vol.Required(ATTR_STATION): STATION})
 KIOSK_FAULT_SCHEMA = vol.Schema(
     {
         **ENTRY_FIELDS,
@@ -209,6 +213,9 @@ PATRON_LEVEL = frozenset(
         "extend_membership",
         "reactivate_membership",
         "counter_checkin",
+        # The self-checkout stations are the library's (one list for all its kiosks).
+        "kiosk_stations",
+        "revoke_kiosk_station",
     }
 )
 
@@ -365,6 +372,14 @@ async def _clear_kiosk_fault(runtime: Site, call: ServiceCall) -> dict[str, Any]
     return await runtime.desk.async_clear_kiosk_fault(call.data[ATTR_KIOSK])
 
 
+async def _kiosk_stations(runtime: Site, call: ServiceCall) -> dict[str, Any]:
+    return await async_list_stations(runtime.hass, runtime.library)
+
+
+async def _revoke_kiosk_station(runtime: Site, call: ServiceCall) -> dict[str, Any]:
+    return await async_revoke_station(runtime.library, call.data[ATTR_STATION])
+
+
 # name: (handler, schema)
 SERVICES: dict[str, tuple[Handler, VolSchemaType]] = {
     "borrow": (_counter_action("borrow"), COUNTER_ACTION_SCHEMA),
@@ -394,6 +409,8 @@ SERVICES: dict[str, tuple[Handler, VolSchemaType]] = {
     "reactivate_membership": (_reactivate_membership, PATRON_ID_SCHEMA),
     "kiosk_fault": (_kiosk_fault, KIOSK_FAULT_SCHEMA),
     "clear_kiosk_fault": (_clear_kiosk_fault, KIOSK_SCHEMA),
+    "kiosk_stations": (_kiosk_stations, ENTRY_SCHEMA),
+    "revoke_kiosk_station": (_revoke_kiosk_station, STATION_SCHEMA),
 }
 
 

@@ -1,10 +1,10 @@
-"""The public side: the room page behind each QR code, the status panel, activation and
-long-term reservations.
+"""The public side: room pages, status panel, activation, reservations, self-checkout stations.
 
-These pages need no Home Assistant account (`requires_auth = False`): patrons reach them
-from their phones, lobby screens show the panel. They carry no personal data, sign every
-room address, take a single-use token with every form and send strict security headers
-(`context.py`).
+The room page is behind each QR code; long-term rooms are reserved on the reservation page; a
+self-checkout kiosk's browser shows its station page once staff opened it. These pages need no
+Home Assistant account (`requires_auth = False`): patrons reach them from their phones, lobby
+screens show the panel. They carry no personal data, sign every room address, take a
+single-use token with every form and send strict security headers (`context.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aiohttp import web
 from homeassistant.components.http import HomeAssistantView
 from homeassistant.core import HomeAssistant
 
-from . import activate, reserve_page, room_page, status_panel
+from . import activate, kiosk_page, reserve_page, room_page, status_panel
 from .context import STATIC_PATH, WEB, WebContext, async_create_context, secure_headers
 
 
@@ -49,4 +49,5 @@ async def async_setup_web(hass: HomeAssistant) -> WebContext:
     activate.register(hass, context)
     reserve_page.register(hass, context)
     status_panel.register(hass, context)
+    kiosk_page.register(hass, context)
     return context
