@@ -5,6 +5,7 @@ Pure mapping, no state: the layer (`layer.py`) keeps what it last heard per room
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from zigpy.application import ControllerApplication
@@ -20,7 +21,10 @@ SOURCE = DoorLock.OperationEventSource
 CODE = DoorLock.OperationEvent
 DOOR = DoorLock.DoorState
 OPERATION_EVENT = DoorLock.ClientCommandDefs.operation_event_notification.id
+PROGRAMMING_EVENT = DoorLock.ClientCommandDefs.programming_event_notification.id
 ZONE_STATUS_CHANGE = IasZone.ClientCommandDefs.status_change_notification.id
+NO_USER = 0xFFFF  # an operation by no user of the lock's table
+ZCL_EPOCH = datetime(2000, 1, 1)  # ZCL local time: the lock's wall clock, no time zone
 LOCK_STATES = {
     DoorLock.LockState.Locked: LockState.LOCKED,
     DoorLock.LockState.Unlocked: LockState.UNLOCKED,
@@ -63,16 +67,47 @@ def battery_percent(value: Any) -> int | None:
     return half_percent // 2
 
 
+def local_seconds(moment: datetime) -> int:
+    """A naive local datetime as ZCL local time (seconds since 2000-01-01), within uint32."""
+    seconds = int((moment.replace(tzinfo=None) - ZCL_EPOCH).total_seconds())
+    return max(0, min(seconds, 0xFFFFFFFE))
+
+
+def local_datetime(seconds: int) -> datetime:
+    """ZCL local time as a naive local datetime."""
+    return ZCL_EPOCH + timedelta(seconds=int(seconds))
+
+
 class MalformedFrame(ValueError):
     """A frame from a room's device that cannot be turned into an event."""
+
+
+def code_text(value: Any) -> str:
+    """A code field (a card number) as text: printable UTF-8 as it is, a binary UID in hex."""
+    raw = getattr(value, "raw", value)  # zigpy's CharacterString keeps the wire bytes
+    if isinstance(raw, bytes | bytearray):
+        text = bytes(raw).rstrip(b"\x00").decode("utf-8", "replace")
+        return text if text.isprintable() and "\ufffd" not in text else bytes(raw).hex().upper()
+    return "" if raw is None else str(raw)
+
+
+def operation_user(args: Any) -> int | None:
+    """The user slot an operation event names; None for none (0xFFFF) or a frame without."""
+    try:
+        user = int(args.user_id)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return None if user == NO_USER else user
 
 
 def operation_event(args: Any) -> tuple[DeviceEventType, str | None] | None:
     """Map a Door Lock operation_event_notification to (event, card); None if no event.
 
-    - Source RFID is a card tap whatever the code: the lock forwards every tap (code 5
-      when its own list refuses it) and the integration decides. The card number is the
-      `pin` field: printable UTF-8 is taken as text, a binary UID becomes upper-case hex.
+    - Source RFID with code Unlock and a user slot: the lock opened for a card of its own
+      user table (`LOCK_OPENED`). Any other RFID event is a card tap for the integration to
+      decide: the lock forwards the taps its own table refuses (code 5 or 6). The card
+      number is the `pin` field: printable UTF-8 is taken as text, a binary UID becomes
+      upper-case hex.
     - Source Manual with Manual_Unlock (some locks say Unlock) is the PUSH button inside.
     - Everything else (our own RF commands, auto-lock, keypad) is told by lock_state.
 
@@ -85,22 +120,36 @@ def operation_event(args: Any) -> tuple[DeviceEventType, str | None] | None:
         raise MalformedFrame(f"not an operation event: {args!r}") from err
 
     if source == SOURCE.RFID:
-        pin = getattr(args, "pin", None)
-        raw = getattr(pin, "raw", pin)  # zigpy's CharacterString keeps the wire bytes
-        if isinstance(raw, bytes | bytearray):
-            text = bytes(raw).rstrip(b"\x00").decode("utf-8", "replace")
-            card = text if text.isprintable() and "\ufffd" not in text else raw.hex().upper()
-        else:
-            card = str(raw) if raw is not None else ""
-        card = card.strip()
+        card = code_text(getattr(args, "pin", None)).strip()
         if not card:
             raise MalformedFrame("card tap without a card number")
+        if code == CODE.Unlock and operation_user(args) is not None:
+            return DeviceEventType.LOCK_OPENED, card  # its own user table opened it
         return DeviceEventType.CARD_TAP, card
 
     if source == SOURCE.Manual and code in (CODE.Manual_Unlock, CODE.Unlock):
         return DeviceEventType.PUSH_EXIT, None
 
     return None
+
+
+def lock_event(
+    command_id: int, args: Any
+) -> tuple[DeviceEventType, str | None, dict[str, Any]] | None:
+    """A Door Lock notification as (event, card, the user slot and the lock's time); None: none.
+
+    A programming event (a code added or deleted at the lock) says the user table changed.
+    Raises MalformedFrame as `operation_event` does.
+    """
+    if command_id == PROGRAMMING_EVENT:
+        return DeviceEventType.USERS_CHANGED, None, {}
+    if (decoded := operation_event(args)) is None:
+        return None
+    try:
+        at: datetime | None = local_datetime(int(args.local_time))
+    except (AttributeError, TypeError, ValueError):
+        at = None
+    return decoded[0], decoded[1], {"user_id": operation_user(args), "at": at}
 
 
 def describe_devices(app: ControllerApplication) -> list[KnownDevice]:

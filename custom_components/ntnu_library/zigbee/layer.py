@@ -30,14 +30,16 @@ from .frames import (
     LOCK_STATES,
     OPERATION_EVENT,
     POWER_CLUSTER,
+    PROGRAMMING_EVENT,
     ROLE_CLUSTERS,
     STATE_ATTRIBUTES,
     ZONE_STATUS_CHANGE,
     MalformedFrame,
     battery_percent,
     describe_devices,
-    operation_event,
+    lock_event,
 )
+from .lock_users import LockUserTable
 from .radio import (
     DeviceEventType,
     KnownDevice,
@@ -298,7 +300,7 @@ class ZigbeeRooms(RoomStates):
         try:
             handler(*args)
         except Exception:  # one bad frame must not stop the radio
-            _LOGGER.exception("Dropped a frame: %s%r failed", handler.__name__, args)
+            _LOGGER.exception("Dropped a frame: %s%r failed", handler.__name__, args[:2])  # no card
 
     def _on_frame(
         self, device: Any, cluster_id: int, src_ep: int, dst_ep: int, data: bytes
@@ -327,14 +329,14 @@ class ZigbeeRooms(RoomStates):
             )
 
     def _on_command(self, room_id: str, role: Role, command_id: int, args: Any) -> None:
-        if role is Role.LOCK and command_id == OPERATION_EVENT:
+        if role is Role.LOCK and command_id in (OPERATION_EVENT, PROGRAMMING_EVENT):
             try:
-                decoded = operation_event(args)
+                decoded = lock_event(command_id, args)
             except MalformedFrame as err:
                 _LOGGER.warning("Room %s: dropped a lock operation event: %s", room_id, err)
                 return
             if decoded is not None:
-                self._emit(room_id, decoded[0], decoded[1])
+                self._emit(room_id, decoded[0], decoded[1], **decoded[2])
         elif role is Role.CONTACT and command_id == ZONE_STATUS_CHANGE:
             try:
                 status = int(args.zone_status)
@@ -381,6 +383,11 @@ class ZigbeeRooms(RoomStates):
     async def async_lock(self, room_id: str) -> None:
         """Send lock_door; raise LockOffline or LockCommandFailed."""
         await self._async_lock_command(room_id, DoorLock.ServerCommandDefs.lock_door.name)
+
+    @functools.cached_property
+    def lock_users(self) -> LockUserTable:
+        """The user tables of the rooms' locks: cards, schedules, logs (lock_users.py)."""
+        return LockUserTable(self._lock_cluster, self.is_online, lambda: self._check_timeout)
 
     def _lock_cluster(self, room_id: str) -> Cluster | None:
         return self._cluster(t.EUI64.convert(self._room(room_id).devices.lock), Role.LOCK)

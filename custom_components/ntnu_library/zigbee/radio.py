@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -32,6 +33,10 @@ class DeviceEventType(StrEnum):
     OFFLINE = "offline"  # the lock stopped answering
     LEFT = "left"  # a bound device (lock, contact or occupancy) left the network
     BATTERY = "battery"  # Power Configuration battery level changed; `role` and `battery` set
+    # The lock opened by itself for a card of its own user table (operation event, source
+    # RFID, code Unlock, a user slot); `card`, `user_id` and the lock's time `at` set.
+    LOCK_OPENED = "lock_opened"
+    USERS_CHANGED = "users_changed"  # the lock's user table was changed at the lock itself
 
 
 class Role(StrEnum):
@@ -48,9 +53,14 @@ class DeviceEvent:
 
     room_id: str
     type: DeviceEventType
-    card: str | None = None
+    card: str | None = field(default=None, repr=False)  # a credential: never in a log line
     role: Role | None = None  # which device, for BATTERY
     battery: int | None = None  # percent remaining, for BATTERY
+    # For the lock's operation events: the user slot (None: none) and the lock's own local
+    # time of it (naive: the lock's wall clock), as its log will have them too. What
+    # happened is the rest: two events that differ only in these are the same event.
+    user_id: int | None = field(default=None, compare=False)
+    at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,6 +83,40 @@ class RoomDevices:
     lock: str
     contact: str | None = None
     occupancy: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LockCapabilities:
+    """What a lock says it has (0 for an attribute it does not have)."""
+
+    rfid_users: int
+    year_day_schedules: int
+    log_records: int
+    min_rfid_len: int
+    max_rfid_len: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SlotContent:
+    """An occupied user slot as the lock holds it (schedule times None: it has none)."""
+
+    code: str = field(repr=False)
+    enabled: bool
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogEntry:
+    """One record of the lock's log."""
+
+    entry_id: int
+    at: datetime  # the lock's local time
+    event_type: int  # DoorLock.EventType: operation, programming, alarm
+    source: int  # DoorLock.OperationEventSource
+    code: int  # DoorLock.OperationEvent for an operation
+    user_id: int
+    card: str = field(repr=False)  # the code presented (RFID), if the lock logged it
 
 
 class LockState(StrEnum):
@@ -113,8 +157,37 @@ SIMULATE_ACTIONS = (
 )  # fmt: skip
 
 
+class LockUsers(Protocol):
+    """The user tables of a radio's room locks (RFID codes per slot, schedules, the log).
+
+    Each call raises LockOffline (no answer), LockCommandFailed (refused) or NotSupported
+    (the lock does not know the command).
+    """
+
+    async def async_capabilities(self, room_id: str) -> LockCapabilities:
+        """How many RFID users, year-day schedules per user and log records the lock has."""
+
+    async def async_read_slot(self, room_id: str, slot: int) -> SlotContent | None:
+        """What a user slot holds; None when it is empty."""
+
+    async def async_write_slot(
+        self, room_id: str, slot: int, code: str, start: datetime, end: datetime
+    ) -> None:
+        """Put a code in a slot, valid from `start` until `end` (naive local times)."""
+
+    async def async_clear_slot(self, room_id: str, slot: int) -> None:
+        """Empty a slot."""
+
+    async def async_log_entry(self, room_id: str, index: int) -> LogEntry | None:
+        """A record of the lock's log (0: the newest); None where there is none."""
+
+
 class RoomRadio(Protocol):
     """A Zigbee network carrying the rooms' locks and sensors."""
+
+    @property
+    def lock_users(self) -> LockUsers:
+        """The user tables of the rooms' locks (their cards, schedules and logs)."""
 
     @property
     def connected(self) -> bool:
