@@ -138,10 +138,13 @@ def lock_event(
 ) -> tuple[DeviceEventType, str | None, dict[str, Any]] | None:
     """A Door Lock notification as (event, card, the user slot and the lock's time); None: none.
 
-    A programming event (a code added or deleted at the lock) says the user table changed.
-    Raises MalformedFrame as `operation_event` does.
+    A programming event (a code added or deleted at the lock) says the user table changed;
+    one over the radio (source RF) is the coordinator's own write, already known. Raises
+    MalformedFrame as `operation_event` does.
     """
     if command_id == PROGRAMMING_EVENT:
+        if getattr(args, "program_event_source", None) == SOURCE.RF:
+            return None
         return DeviceEventType.USERS_CHANGED, None, {}
     if (decoded := operation_event(args)) is None:
         return None
