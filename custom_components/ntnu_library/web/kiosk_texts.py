@@ -123,7 +123,7 @@ KIOSK_TEXTS: Final[dict[str, dict[str, str]]] = {
         "receipt_count": "借出 {count} 冊",
         "receipt_empty": "本次未借出資料。",
         "advice_library_use_only": "請在館內使用，勿攜出館外。",
-        "advice_accompanying_material_counter_only": "請持借書證至櫃檯借閱。",
+        "advice_accompanying_material_counter_only": "請將此附件帶至櫃檯辦理。",
         "advice_loan_limit_reached": "您已借 {count} 冊，上限為 {limit} 冊。請先歸還資料，或洽櫃檯。",
         "advice_item_on_loan": "請將資料送至櫃檯。",
         "advice_already_borrowed": "此資料已在您的借閱清單中。",
