@@ -69,6 +69,8 @@ class Announcer:
                 data["ref"] = event.ref
             if event.minutes is not None:
                 data["minutes"] = event.minutes
+            if event.source is Source.LOCK:  # decided by the lock itself, at its own time
+                data["at"] = event.at.isoformat()
             data |= self._room_ids(event.room_id)
             self._hass.bus.async_fire(EVENT_NAME, data)
             async_dispatcher_send(

@@ -18,6 +18,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 from homeassistant.util.ssl import get_default_context, get_default_no_verify_context
 
 from .auth import PatronSystem
@@ -86,7 +87,9 @@ def build_radio(
         # ZHA's own lock entities would unlock the rooms past the rules: disabled.
         async_guard_zha_locks(hass, entry)
         return radio
-    return SimulatedRadio(spawn=spawn, auto_relock_seconds=auto_relock_seconds)
+    simulated = SimulatedRadio(spawn=spawn, auto_relock_seconds=auto_relock_seconds)
+    simulated.clock = dt_util.now  # the locks' clocks: Home Assistant's local time
+    return simulated
 
 
 def _follow_zha(hass: HomeAssistant, entry: ConfigEntry, radio: ZhaRadio) -> None:

@@ -31,6 +31,10 @@ async def async_get_config_entry_diagnostics(
             "occupied": radio.occupied(room_id),
             "jammed": room_id in runtime.doors.jammed,
             "lock_pending": room_id in runtime.doors.owed,
+            # The holder's card in the lock's user table: its mode and counts, never a number.
+            "slot_mode": runtime.slots.mode(room_id).value,
+            "slots_in_use": runtime.slots.in_use(room_id),
+            "slot_changes_pending": runtime.slots.pending(room_id),
         }
         for room_id, room in sorted(runtime.rooms.rooms.items())
     }

@@ -72,6 +72,8 @@ class DoorKeeper:
         self._relocking: set[str] = set()
         # Locks owed whose debt the disk would not take: still locked when they answer.
         self._unrecorded: set[str] = set()
+        # Told the room (None: any room) after each decision: the holder's card in its lock.
+        self.decided: Callable[[str | None], None] = lambda _room_id: None
 
     @property
     def owed(self) -> set[str]:
@@ -87,6 +89,7 @@ class DoorKeeper:
         self._announcer.emit(outcome.events)
         if outcome.room_id is None:  # a patron-level change may show in any room
             self._announcer.notify(None)
+        self.decided(outcome.room_id)
         return outcome, door
 
     async def async_move(self, outcome: Outcome) -> str:

@@ -10,7 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import NtnuLibraryConfigEntry
 from .const import signal_room_event
 from .core.identity import mask_patron_id
-from .core.model import EventType, Room, RoomEvent
+from .core.model import EventType, Room, RoomEvent, Source
 from .entity import RoomEntity, room_subentry_pairs
 from .site import Site
 
@@ -62,5 +62,7 @@ class DoorActivity(RoomEntity, EventEntity):
             attributes["reason"] = event.reason
         if event.minutes is not None:
             attributes["minutes"] = event.minutes
+        if event.source is Source.LOCK:  # decided by the lock itself, at its own time
+            attributes["at"] = event.at.isoformat()
         self._trigger_event(event.type.value, attributes)
         self.async_write_ha_state()

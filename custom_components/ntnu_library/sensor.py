@@ -40,6 +40,7 @@ from .const import (
     signal_logins,
 )
 from .core.circulation_state import KIOSK_FAULTS
+from .core.lock_slots import SlotMode
 from .core.model import Room, RoomStatus
 from .entity import MANUFACTURER, NtnuLibraryEntity, RoomEntity, room_subentry_pairs
 from .site import Site
@@ -121,6 +122,27 @@ ROOM_SENSORS: tuple[RoomSensorDescription, ...] = (
     _battery(Role.LOCK, CONF_LOCK_IEEE, translation_key="lock_battery"),
     _battery(Role.CONTACT, CONF_CONTACT_IEEE, translation_key="contact_battery"),
     _battery(Role.OCCUPANCY, CONF_OCCUPANCY_IEEE, translation_key="occupancy_battery"),
+    # Who decides a card tap: the lock too (the holder's card in its user table), or the
+    # site only; and how many of the site's slots on the lock hold a card (never which).
+    RoomSensorDescription(
+        key="card_mode",
+        translation_key="card_mode",
+        device_class=SensorDeviceClass.ENUM,
+        options=[mode.value for mode in SlotMode],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime, room_id: runtime.slots.mode(room_id).value,
+    ),
+    RoomSensorDescription(
+        key="cards_in_lock",
+        translation_key="cards_in_lock",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime, room_id: (
+            runtime.slots.in_use(room_id)
+            if runtime.slots.mode(room_id) is SlotMode.LOCK_SLOTS
+            else None
+        ),
+    ),
 )
 
 

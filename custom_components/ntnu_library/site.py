@@ -44,6 +44,7 @@ from .gate import PatronGate
 from .ils_loans import IlsLoans
 from .library import Building, Library, async_join_library, async_leave_library
 from .loans import LocalLoans
+from .slot_keeper import SlotKeeper, build_slot_keeper
 from .storage import PrivateStore
 from .subentries import room_devices, rooms_of_entry
 from .transaction import Kept
@@ -70,6 +71,7 @@ class Site:
     device_events: DeviceEvents
     directory: DirectoryAdmin
     desk: CirculationDesk
+    slots: SlotKeeper  # the holder's card in each room's lock
     seeded: bool = False
     site_name_zh: str = ""  # the site's own name in Chinese, if staff gave one
 
@@ -92,6 +94,7 @@ class Site:
         return {
             "library": self.rooms.state.as_dict(),
             "doors": {"owed": sorted(self.rooms.state.owed_locks)},
+            "lock_slots": self.slots.state.as_dict(),
             "seeded": self.seeded,
         }
 
@@ -101,6 +104,7 @@ class Site:
         """The radio is up: take over the rooms' sensors and doors as they are."""
         await self.commands.async_take_occupancy()
         self.doors.async_start(self.rooms.rooms)
+        self.slots.async_start()
 
     async def async_write(self) -> None:
         """Write the site's Store now, under the library's transaction."""
@@ -117,7 +121,7 @@ class Site:
 
     async def async_leave_library(self) -> None:
         """The site's rooms are no longer the library's (stopped, or failed to start)."""
-        self.library.transaction.forget(self.kept_rooms)
+        self.library.transaction.forget(self.kept_rooms, self.slots.kept)
         await async_leave_library(self.hass, self.library, self.entry_id)
 
 
@@ -163,6 +167,19 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
         announcer=announcer,
         relock_after_s=policy.relock_after_s,
     )
+    slots = build_slot_keeper(
+        hass,
+        entry,
+        data.get("lock_slots"),
+        rooms=rooms,
+        radio=radio,
+        library=library,
+        storage=storage,
+        announcer=announcer,
+        gate=gate,
+        relock=doors.request_relock,
+    )
+    doors.decided = slots.changed
     commands = SiteCommands(
         hass,
         entry,
@@ -213,12 +230,13 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
             loans=loans,
             policy=circulation_policy,
         ),
+        slots=slots,
         seeded=bool(data.get("seeded")),
         site_name_zh=str(entry.data.get(CONF_SITE_NAME_ZH) or ""),
     )
     storage.provide(site.as_store_data)
     library.buildings[entry.entry_id] = Building(name=entry.title, rooms=rooms)
-    transaction.watch(kept_rooms)
+    transaction.watch(kept_rooms, slots.kept)
     if handed_over:  # the library has it now: the site's Store no longer holds it
         await site.async_write()
     return site

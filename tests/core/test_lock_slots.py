@@ -228,6 +228,7 @@ def test_the_state_keeps_no_card_and_reads_back_what_it_wrote() -> None:
     assert "C-S0001" not in json.dumps(data)
     again = LockSlotsState.from_dict(data)
     assert again.snapshot() == state.snapshot()
+    assert (again.facts, again.log_seen) == (state.facts, state.log_seen)
     assert again.in_use("T01") == 1
     state.hold("T01", 9, None)
     assert state.in_use("T01") == 0 and "T01" not in state.held

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -394,6 +394,28 @@ async def test_unlock_goes_out_through_zhas_cluster_object(
         await zha_radio.async_unlock("nope")
     with pytest.raises(UnknownRoom):
         await zha_radio.async_check_availability("nope")
+
+
+async def test_the_holders_card_goes_into_the_lock_through_zhas_cluster_object(
+    zha_radio: ZhaRadio, stick: SimulatedStick, received: list[DeviceEvent]
+) -> None:
+    """On ZHA's network the lock's user table is written and read as on one of our own."""
+    now = datetime.now().replace(microsecond=0)  # the simulated lock's own clock
+    users = zha_radio.lock_users
+    await users.async_write_slot(
+        "T01", 9, "C-S0001", now - timedelta(minutes=1), now + timedelta(hours=1)
+    )
+    held = await users.async_read_slot("T01", 9)
+    assert held is not None and (held.code, held.end) == ("C-S0001", now + timedelta(hours=1))
+    lock = stick.lock("T01")
+    assert lock.opens_for("C-S0001")
+    lock.decides_when_online = True
+    await stick.async_tap("T01", "C-S0001")
+    assert [(e.type, e.user_id) for e in received if e.type is E.LOCK_OPENED] == [
+        (E.LOCK_OPENED, 9)
+    ]
+    await users.async_clear_slot("T01", 9)
+    assert not lock.opens_for("C-S0001")
 
 
 async def test_reinterview_reattaches_to_the_new_device(

@@ -116,7 +116,14 @@ class LogMark:
 
 @dataclass(kw_only=True, slots=True)
 class LockSlotsState:
-    """What the site knows of its locks' user tables (part of the site's state)."""
+    """What the site knows of its locks' user tables.
+
+    `held` is the site's state proper (what each lock holds: decisions are made on it, so it
+    changes in the transaction and snapshots cover it). What each lock can do and where its
+    log was read to are what the locks told: kept with it and written with the site's Store,
+    but not rolled back and not written for their own sake (a whole building's locks are
+    read at every start).
+    """
 
     facts: dict[str, LockFacts] = field(default_factory=dict)
     # room -> slot -> the grant the lock holds there (as last written or read back)
@@ -149,19 +156,13 @@ class LockSlotsState:
             for room_id in [r for r in part if r not in rooms]:
                 del part[room_id]
 
-    def snapshot(self) -> tuple[dict[str, LockFacts], dict[str, dict[int, Grant]], dict[str, Any]]:
-        """Copies that compare equal while nothing changes (the values are immutable)."""
-        held = {room: dict(slots) for room, slots in self.held.items()}
-        return dict(self.facts), held, dict(self.log_seen)
+    def snapshot(self) -> dict[str, dict[int, Grant]]:
+        """A copy of what the locks hold that compares equal while nothing changes."""
+        return {room: dict(slots) for room, slots in self.held.items()}
 
-    def restore(
-        self, snapshot: tuple[dict[str, LockFacts], dict[str, dict[int, Grant]], dict[str, Any]]
-    ) -> None:
-        """Go back to a snapshot, in place."""
-        facts, held, log_seen = snapshot
-        self.facts = dict(facts)
-        self.held = {room: dict(slots) for room, slots in held.items()}
-        self.log_seen = dict(log_seen)
+    def restore(self, snapshot: dict[str, dict[int, Grant]]) -> None:
+        """Go back to a snapshot of what the locks hold, in place."""
+        self.held = {room: dict(slots) for room, slots in snapshot.items()}
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the site's Store (cards only as keyed hashes)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime
 import functools
 import logging
 from typing import Any
@@ -173,6 +174,7 @@ class SimulatedRadio(OwnedNetwork):
         self._sim: _SimulatedApplication | None = None
         self._devices: dict[t.EUI64, SimulatedDevice] = {}
         self._room_devices: list[RoomDevices] = []
+        self.clock: Callable[[], datetime] = datetime.now  # the locks' wall clock (local)
         super().__init__(
             rooms,
             command_timeout=command_timeout,
@@ -200,6 +202,8 @@ class SimulatedRadio(OwnedNetwork):
                 continue
             nwk = t.NWK(0x1000 + len(self._devices))
             device = kind(ieee, nwk, self._sim.uplink)
+            if isinstance(device, SimulatedLock):
+                device.clock = self.clock
             self._devices[ieee] = self._sim.nodes[nwk] = device
             created.append(device)
         return created
