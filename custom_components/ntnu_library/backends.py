@@ -51,6 +51,7 @@ from .const import (
     RADIO_ZHA,
 )
 from .core.categories import MOST_RESTRICTED_CATEGORY
+from .radio_memory import RadioMemory
 from .sip2 import DEFAULT_ENCODING, Sip2LoginRejected, Sip2Unavailable
 from .zha_locks import ZHA_DOMAIN, async_guard_zha_locks
 from .zigbee.bellows import DEFAULT_BAUDRATE, BellowsRadio, network_address
@@ -66,9 +67,18 @@ DEFAULT_CATEGORY = MOST_RESTRICTED_CATEGORY
 
 
 def build_radio(
-    hass: HomeAssistant, entry: ConfigEntry, *, spawn: Spawn, auto_relock_seconds: int
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    *,
+    spawn: Spawn,
+    auto_relock_seconds: int,
+    memory: RadioMemory,
 ) -> RoomRadio:
-    """A radio for the entry; nothing is opened until it is started."""
+    """A radio for the entry; nothing is opened until it is started.
+
+    `memory` keeps what the devices were configured with (and the simulated devices' own
+    memory) across restarts.
+    """
     mode = entry.data.get(CONF_RADIO)
     if mode == RADIO_BELLOWS:
         settings: Mapping[str, Any] = entry.data[CONF_BELLOWS]
@@ -80,6 +90,8 @@ def build_radio(
             database_path=hass.config.path(f"ntnu_library_{entry.entry_id}_zigbee.db"),
             spawn=spawn,
             auto_relock_seconds=auto_relock_seconds,
+            configured=memory.configured,
+            on_configured=memory.changed,
         )
     if mode == RADIO_ZHA:
         radio = ZhaRadio(lambda: zha_application(hass), spawn=spawn)
@@ -87,7 +99,13 @@ def build_radio(
         # ZHA's own lock entities would unlock the rooms past the rules: disabled.
         async_guard_zha_locks(hass, entry)
         return radio
-    simulated = SimulatedRadio(spawn=spawn, auto_relock_seconds=auto_relock_seconds)
+    simulated = SimulatedRadio(
+        spawn=spawn,
+        auto_relock_seconds=auto_relock_seconds,
+        configured=memory.configured,
+        on_configured=memory.changed,
+        device_memory=memory.devices,
+    )
     simulated.clock = dt_util.now  # the locks' clocks: Home Assistant's local time
     return simulated
 

@@ -44,6 +44,7 @@ from .gate import PatronGate
 from .ils_loans import IlsLoans
 from .library import Building, Library, async_join_library, async_leave_library
 from .loans import LocalLoans
+from .radio_memory import RadioMemory
 from .slot_keeper import SlotKeeper, build_slot_keeper
 from .storage import PrivateStore
 from .subentries import room_devices, rooms_of_entry
@@ -71,6 +72,7 @@ class Site:
     device_events: DeviceEvents
     directory: DirectoryAdmin
     desk: CirculationDesk
+    radio_memory: RadioMemory
     slots: SlotKeeper  # the holder's card in each room's lock
     seeded: bool = False
     site_name_zh: str = ""  # the site's own name in Chinese, if staff gave one
@@ -116,6 +118,7 @@ class Site:
         await self.commands.async_stop()
         await self.async_write()
         await self.radio.async_stop()
+        await self.radio_memory.async_save()  # what the devices were configured with
         await self.patrons.async_close()
         await self.async_leave_library()
 
@@ -151,7 +154,11 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
             hass, coro, f"{DOMAIN} {entry.title}: {name}", eager_start=False
         )
 
-    radio = build_radio(hass, entry, spawn=spawn, auto_relock_seconds=policy.relock_after_s)
+    radio_memory = RadioMemory(hass, entry, library.transaction)
+    await radio_memory.async_load()
+    radio = build_radio(
+        hass, entry, spawn=spawn, auto_relock_seconds=policy.relock_after_s, memory=radio_memory
+    )
     radio.set_rooms(room_devices(entry))
     patrons = build_patron_backend(hass, entry, library.directory)
     gate = PatronGate(hass, entry, backend=patrons, library=library)
@@ -230,6 +237,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
             loans=loans,
             policy=circulation_policy,
         ),
+        radio_memory=radio_memory,
         slots=slots,
         seeded=bool(data.get("seeded")),
         site_name_zh=str(entry.data.get(CONF_SITE_NAME_ZH) or ""),

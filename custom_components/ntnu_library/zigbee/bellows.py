@@ -18,7 +18,7 @@ fails), and its address is always ``host:port``: zigpy 0.78 would take a missing
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 import contextlib
 import errno
 import ipaddress
@@ -303,6 +303,8 @@ class BellowsRadio(OwnedNetwork):
         reconnect_max_delay: float = RECONNECT_MAX_DELAY,
         spawn: Spawn | None = None,
         auto_relock_seconds: int = 0,
+        configured: MutableMapping[str, str] | None = None,
+        on_configured: Callable[[], None] | None = None,
     ) -> None:
         self._path = path
         self._what = _describe(path)  # for the log: "Zigbee stick at …" / "… coordinator at …"
@@ -320,6 +322,8 @@ class BellowsRadio(OwnedNetwork):
             check_timeout=check_timeout,
             spawn=spawn,
             auto_relock_seconds=auto_relock_seconds,
+            configured=configured,
+            on_configured=on_configured,
         )
 
     @property
@@ -415,7 +419,7 @@ class BellowsRadio(OwnedNetwork):
 
     async def _async_configure_present(self) -> None:
         rooms = [room.devices for room in self._rooms.values() if self._present(room.devices)]
-        await asyncio.gather(*(self.async_configure(room.room_id) for room in rooms))
+        await asyncio.gather(*(self.async_configure(room.room_id, again=False) for room in rooms))
 
     def _device_initialized(self, ieee: t.EUI64) -> None:
         """A bound device joined or was re-interviewed: configure its room (tracked task)."""

@@ -79,6 +79,30 @@ class SimulatedApplication(ControllerApplication):
     coordinator_model = "Simulated coordinator"
     coordinator_manufacturer = MANUFACTURER
 
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._nwk_index: dict[int, t.EUI64] = {}  # NWK -> IEEE, where a lookup last found it
+
+    # -- zigpy's device lookup, indexed -----------------------------------------------------
+
+    def get_device(self, ieee: Any = None, nwk: Any = None) -> Any:
+        """Zigpy's lookup, with the NWK address indexed.
+
+        zigpy finds the sender of every frame by its NWK address with a scan of all devices
+        (a NWK address can change, so it keeps no index): at thousands of devices that scan
+        is most of what a frame costs. The index remembers where the scan found a device and
+        is checked against the device's current address, so a change only costs a new scan.
+        """
+        if ieee is None and nwk is not None:
+            ieee_there = self._nwk_index.get(int(nwk))
+            known = self.devices.get(ieee_there) if ieee_there is not None else None
+            if known is not None and known.nwk == nwk:
+                return known
+            device = super().get_device(nwk=nwk)
+            self._nwk_index[int(nwk)] = device.ieee
+            return device
+        return super().get_device(ieee=ieee, nwk=nwk)
+
     # -- what a radio says -----------------------------------------------------------------
 
     def node(self, address: Any) -> SimulatedDevice | None:
@@ -166,6 +190,27 @@ class SimulatedApplication(ControllerApplication):
         """Nothing to do."""
 
     # -- joining ---------------------------------------------------------------------------
+
+    def add_known_device(self, device: SimulatedDevice) -> None:
+        """A device of this network from before a restart: known, no interview.
+
+        What zigpy does with the devices in its database when it starts: the device, its
+        node descriptor, endpoint and clusters as they were interviewed, then the same
+        `device_initialized` a finished interview ends with.
+        """
+        known = self.add_device(ieee=device.ieee, nwk=device.nwk)
+        known.node_desc = node_descriptor(
+            device.logical_type, rx_on_when_idle=device.rx_on_when_idle
+        )
+        endpoint = known.add_endpoint(device.ENDPOINT)
+        endpoint.profile_id = zha.PROFILE_ID
+        endpoint.device_type = zha.DeviceType(device.device_type)
+        for cluster in device.clusters:
+            endpoint.add_input_cluster(cluster.cluster_id)
+        endpoint.status = zigpy.endpoint.Status.ZDO_INIT
+        known.model = device.model
+        known.manufacturer = MANUFACTURER
+        self.device_initialized(known)
 
     async def join_devices(self, devices: Iterable[SimulatedDevice]) -> None:
         """Devices join the coordinator; return once zigpy has interviewed every one.

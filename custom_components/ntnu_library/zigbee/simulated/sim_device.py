@@ -25,6 +25,8 @@ from zigpy.zcl import Cluster, foundation
 from zigpy.zcl.clusters.general import Basic, Identify, PowerConfiguration
 import zigpy.zdo.types as zdo_t
 
+from .sim_memory import recall_device, remember_device
+
 _LOGGER = logging.getLogger(__name__)
 
 MANUFACTURER = "NTNU Sim"
@@ -433,6 +435,18 @@ class SimulatedDevice:
         last = self._reported.get(key)
         if last is None or abs(self.attributes[key[0]][key[1]] - last) >= change:
             self.report(cluster, attribute)
+
+    def remember(self) -> dict[str, Any]:
+        """What it keeps in flash while the coordinator restarts (sim_memory.py)."""
+        return remember_device(self)
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Take back what `remember` gave."""
+        recall_device(self, memory)
+
+    def note_reported(self, key: tuple[int, int]) -> None:
+        """Count an attribute's reportable changes from its value now (cluster, attribute)."""
+        self._reported[key] = self.attributes.get(key[0], {}).get(key[1])
 
     def report(self, cluster: type[Cluster], attribute: foundation.ZCLAttributeDef) -> None:
         """Report an attribute's value to the coordinator, if the cluster is bound."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import datetime
 import functools
 import logging
@@ -168,6 +168,9 @@ class SimulatedRadio(OwnedNetwork):
         start_timeout: float = DEFAULT_START_TIMEOUT,
         spawn: Spawn | None = None,
         auto_relock_seconds: int = 0,
+        configured: MutableMapping[str, str] | None = None,
+        on_configured: Callable[[], None] | None = None,
+        device_memory: MutableMapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self._latency = latency
         self._start_timeout = start_timeout
@@ -175,12 +178,19 @@ class SimulatedRadio(OwnedNetwork):
         self._devices: dict[t.EUI64, SimulatedDevice] = {}
         self._room_devices: list[RoomDevices] = []
         self.clock: Callable[[], datetime] = datetime.now  # the locks' wall clock (local)
+        # IEEE -> what the device kept in its own memory when the network last stopped: such
+        # a device is known at the next start (no interview, its bindings and state kept).
+        self.device_memory: MutableMapping[str, dict[str, Any]] = (
+            {} if device_memory is None else device_memory
+        )
         super().__init__(
             rooms,
             command_timeout=command_timeout,
             check_timeout=check_timeout,
             spawn=spawn,
             auto_relock_seconds=auto_relock_seconds,
+            configured=configured,
+            on_configured=on_configured,
         )
 
     def set_rooms(self, rooms: list[RoomDevices]) -> None:
@@ -200,7 +210,8 @@ class SimulatedRadio(OwnedNetwork):
         ):
             if address is None or (ieee := t.EUI64.convert(address)) in self._devices:
                 continue
-            nwk = t.NWK(0x1000 + len(self._devices))
+            memory = self.device_memory.get(str(ieee))
+            nwk = t.NWK(memory["nwk"] if memory else self._free_nwk())
             device = kind(ieee, nwk, self._sim.uplink)
             if isinstance(device, SimulatedLock):
                 device.clock = self.clock
@@ -221,21 +232,37 @@ class SimulatedRadio(OwnedNetwork):
             await self.async_stop()
             raise
 
+    def _free_nwk(self) -> int:
+        """A short address no device of this network has."""
+        taken = {int(device.nwk) for device in self._devices.values()}
+        taken.update(int(memory.get("nwk", 0)) for memory in self.device_memory.values())
+        return max(taken, default=0x0FFF) + 1
+
     async def _async_join(self, rooms: list[RoomDevices]) -> None:
+        """Make the rooms' devices that are not there yet: known ones come back, others join.
+
+        A device this network knew comes back with what it kept (zigpy knows it without an
+        interview, as from its database) and, if configured with today's settings, only has
+        its state read; a new one joins, is interviewed and configured.
+        """
         assert self._sim is not None
-        joining = [device for room in rooms for device in self._create_devices(room)]
+        created = {room.room_id: self._create_devices(room) for room in rooms}
+        joining: list[SimulatedDevice] = []
+        for devices in created.values():
+            for device in devices:
+                if (memory := self.device_memory.get(str(device.ieee))) is not None:
+                    device.recall(memory)
+                    self._sim.add_known_device(device)
+                else:
+                    joining.append(device)
         async with asyncio.timeout(self._start_timeout):
             await self._sim.join_devices(joining)
         fresh = {device.ieee for device in joining}
         await asyncio.gather(
             *(
-                self.async_configure(room.room_id)
-                for room in rooms
-                if any(
-                    t.EUI64.convert(address) in fresh
-                    for address in (room.lock, room.contact, room.occupancy)
-                    if address is not None
-                )
+                self.async_configure(room_id, again=any(device.ieee in fresh for device in devices))
+                for room_id, devices in created.items()
+                if devices
             )
         )
 
@@ -247,6 +274,11 @@ class SimulatedRadio(OwnedNetwork):
         self.detach()
         self._sim = None
         await compat.async_shutdown(app, db=False)
+        # What each device keeps while the coordinator is down, for the next start.
+        self.device_memory.clear()
+        self.device_memory.update(
+            {str(ieee): device.remember() for ieee, device in self._devices.items()}
+        )
         self._devices.clear()
 
     def device(self, ieee: str) -> SimulatedDevice:
