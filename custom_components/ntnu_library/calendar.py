@@ -54,14 +54,19 @@ class LongTermReservations(NtnuLibraryEntity, CalendarEntity):
 
     def __init__(self, runtime: Site) -> None:
         super().__init__(runtime, "long_term_reservations")
+        self._reservations: tuple[tuple[str, str, str], ...] | None = None  # as last written
 
     @callback
     def _handle_room_update(self, room_id: str | None) -> None:
-        """Some room changed, maybe a reservation: show the event running (or next) again.
+        """Write again only when the reservations changed (not at every tap of every room).
 
-        Always written: the event's attributes are the calendar's own state attributes, and
-        writing also sets the timers for the event's start and end.
+        Writing also sets Home Assistant's timers for the running event's end and the next
+        one's start, so the state moves on by itself while the reservations stay the same.
         """
+        reservations = tuple(self.runtime.rooms.reservations())
+        if reservations == self._reservations:
+            return
+        self._reservations = reservations
         self.async_write_ha_state()
 
     def _events(self) -> list[CalendarEvent]:

@@ -5,6 +5,7 @@ The limits on what people and devices send are the domain's (`core/limits.py`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Final
 
@@ -109,6 +110,7 @@ def room_key(entry_id: str, room_id: str) -> str:
     return f"{entry_id}_{room_id}"
 
 
+@functools.lru_cache(maxsize=8192)
 def signal_room_update(entry_id: str, room_id: str | None) -> str:
     """Dispatcher signal to one room's entities (None: to every room's), carrying the room id.
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -27,11 +30,17 @@ def site_device_info(runtime: Site) -> DeviceInfo:
 
 
 def room_device_info(runtime: Site, room: Room) -> DeviceInfo:
-    """A study room device: its lock, sensors and e-label."""
-    model = "Temporary study room" if room.kind is RoomKind.TEMPORARY else "Long-term study room"
+    """A study room device: its lock, sensors and e-label (one object a room, read only)."""
+    return _room_device_info(runtime.entry_id, room.room_id, room.kind)
+
+
+@functools.lru_cache(maxsize=4096)
+def _room_device_info(entry_id: str, room_id: str, kind: RoomKind) -> DeviceInfo:
+    # Every entity of a room gets this same object: a dozen entities a room, a thousand rooms.
+    model = "Temporary study room" if kind is RoomKind.TEMPORARY else "Long-term study room"
     return DeviceInfo(
-        identifiers={(DOMAIN, f"{runtime.entry_id}_{room.room_id}")},
-        name=room.room_id,
+        identifiers={(DOMAIN, room_key(entry_id, room_id))},
+        name=room_id,
         manufacturer=MANUFACTURER,
         model=model,
     )
@@ -42,6 +51,7 @@ class NtnuLibraryEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    _shown: tuple[Any, ...] | None = None  # what the last room update wrote
 
     def __init__(self, runtime: Site, key: str, room: Room | None = None) -> None:
         self.runtime = runtime
@@ -69,7 +79,16 @@ class NtnuLibraryEntity(Entity):
 
     @callback
     def _handle_room_update(self, room_id: str | None) -> None:
-        """Show the state again: the room (or every room; for a site entity, some room) changed."""
+        """Show the state again if what it shows changed (the room, or some room, changed).
+
+        A room's update reaches all of its entities, and most show something else of the
+        room: what this one shows (availability, state, attributes) is compared with what it
+        last wrote, which costs a fraction of Home Assistant's own state write.
+        """
+        shown = (True, self.state, self.extra_state_attributes) if self.available else (False,)
+        if shown == self._shown:
+            return
+        self._shown = shown
         self.async_write_ha_state()
 
 

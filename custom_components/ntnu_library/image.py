@@ -8,6 +8,7 @@ room's status does; a blueprint pushes it (or its parts) to the tag.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from homeassistant.components.image import ImageEntity
@@ -25,6 +26,8 @@ from .entity import RoomEntity, room_subentry_pairs
 from .options_flow import label_size
 from .site import Site
 from .web.context import WEB
+
+URL_MAX_AGE_S = 60.0  # a new external address shows on the labels within this
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class ELabel(RoomEntity, ImageEntity):
 
     _attr_translation_key = "e_label"
     _attr_content_type = "image/png"
+    _url_cache: tuple[float, str] | None = None  # (when, the room page's address)
 
     def __init__(self, hass: HomeAssistant, runtime: Site, room: Room, size: str) -> None:
         RoomEntity.__init__(self, runtime, "e_label", room)
@@ -88,6 +92,7 @@ class ELabel(RoomEntity, ImageEntity):
         self._content = self._read()
         self._attr_image_last_updated = dt_util.utcnow()
         self._png: bytes | None = None
+        self._was_available: bool | None = None  # as last written
 
     @property
     def available(self) -> bool:
@@ -111,12 +116,28 @@ class ELabel(RoomEntity, ImageEntity):
             kind=self.room.kind.value,
             room_name=self.room.name,
             status=self.runtime.status(room_id).value,
-            url=self._web.room_url(self.runtime, room_id),
+            url=self._url(),
         )
+
+    def _url(self) -> str:
+        """The room page's signed address: worked out again at most once a minute.
+
+        It changes only when Home Assistant's own address does; working it out (the address,
+        the signature) at every change of the room cost more than the rest of the label.
+        """
+        now = time.monotonic()
+        cached = self._url_cache
+        if cached is None or now - cached[0] >= URL_MAX_AGE_S:
+            cached = (now, self._web.room_url(self.runtime, self.room.room_id))
+            self._url_cache = cached
+        return cached[1]
 
     @callback
     def _handle_room_update(self, room_id: str | None) -> None:
         content = self._read()
+        if content == self._content and self.available == self._was_available:
+            return  # the label shows the same: nothing to draw or write
+        self._was_available = self.available
         if content != self._content:
             self._content = content
             self._png = None
