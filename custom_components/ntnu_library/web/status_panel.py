@@ -10,8 +10,10 @@ status only; never a holder, patron id, name, card, ref or "in use since"):
   (`SIGNAL_PUBLIC_STATUS`, bursts coalesced), a comment heartbeat in between. Streams are
   shared out per client (`StatusStreams.async_open`), so no one client can hold them all.
 
-All three read the sites at request time through one function, `panel_data`, so a room or a
-site added in the UI shows without anything else being done.
+All three read the sites through one function, `panel_data`, so a room or a site added in the
+UI shows without anything else being done. Its JSON is made once per change and kept at most
+`PANEL_MAX_AGE_S` (a status can also change with the clock alone): at a thousand rooms a
+lobby full of screens then costs one rendering a second, not one per request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import datetime
 from ipaddress import IPv6Address, ip_address, ip_network
 from itertools import count
 import re
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
@@ -66,6 +69,8 @@ COALESCE_SECONDS: Final = 0.5
 RECONNECT_MILLISECONDS: Final = 5000
 # How long a screen turned away waits before it tries the stream again.
 BUSY_RETRY_SECONDS: Final = 30
+# The JSON of the rooms is made again after a change, and at least this often.
+PANEL_MAX_AGE_S: Final = 1.0
 # The page refreshes itself this often when scripts are off.
 NOSCRIPT_REFRESH_SECONDS: Final = 30
 
@@ -214,6 +219,8 @@ class StatusStreams:
         self._count = 0
         self._order = count()
         self.stopping = False
+        self._json: bytes | None = None  # panel_data as JSON, until a change or its max age
+        self._json_at = 0.0
 
     def __len__(self) -> int:
         """How many streams are open."""
@@ -254,9 +261,18 @@ class StatusStreams:
         if not streams:
             del self._by_client[stream.client]
 
+    def data_json(self) -> bytes:
+        """`panel_data` as JSON: made again after a change or once `PANEL_MAX_AGE_S` passed."""
+        now = time.monotonic()
+        if self._json is None or now - self._json_at >= PANEL_MAX_AGE_S:
+            self._json = json_bytes(panel_data(self._context.sites()))
+            self._json_at = now
+        return self._json
+
     @callback
     def async_changed(self) -> None:
         """Some room may show another status, or a site started or stopped."""
+        self._json = None
         for streams in self._by_client.values():
             for stream in streams:
                 stream.waker.set()
@@ -271,7 +287,7 @@ class StatusStreams:
 
     def snapshot(self) -> bytes:
         """One server-sent event with the panel's data."""
-        return b"data: " + json_bytes(panel_data(self._context.sites())) + b"\n\n"
+        return b"data: " + self.data_json() + b"\n\n"
 
     async def async_run(self, response: web.StreamResponse, stream: Stream) -> None:
         """Send the data now and after every change; a heartbeat comment when quiet."""
@@ -348,12 +364,14 @@ class StatusApiView(HomeAssistantView):
     name = "api:ntnu_library:status"
     requires_auth = False
 
-    def __init__(self, context: WebContext) -> None:
-        self._context = context
+    def __init__(self, streams: StatusStreams) -> None:
+        self._streams = streams
 
     async def get(self, request: web.Request) -> web.Response:
-        """What `panel_data` says now."""
-        return json_response(panel_data(self._context.sites()))
+        """What `panel_data` says (made again after every change, at least every second)."""
+        response = web.Response(body=self._streams.data_json(), content_type="application/json")
+        secure_headers(response, private=False)
+        return response
 
 
 class StatusStreamView(HomeAssistantView):
@@ -396,5 +414,5 @@ def register(hass: HomeAssistant, context: WebContext) -> None:
     async_dispatcher_connect(hass, SIGNAL_PUBLIC_STATUS, streams.async_changed)
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, streams.async_stop)
     hass.http.register_view(StatusPageView(context))
-    hass.http.register_view(StatusApiView(context))
+    hass.http.register_view(StatusApiView(streams))
     hass.http.register_view(StatusStreamView(streams))
