@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-import secrets
+import os
 from typing import Any
 
 from .model import Borrow, Freeze
@@ -31,9 +31,37 @@ VIOLATION_DAYS = 365  # the longest window a policy may count violations in
 MAX_VIOLATIONS = 100  # per patron: the oldest go first
 
 
+REF_BYTES = 6  # 48 random bits
+
+
+class _RandomBytes:
+    """Bytes from the operating system's CSPRNG, drawn a block at a time.
+
+    One `os.urandom` call per 512 refs instead of one per ref: that call and its wrappers
+    were a third of a borrow decision's time. The bytes are the same CSPRNG's, each handed out
+    once. Refs are issued on Home Assistant's event loop only (one thread), so no lock.
+    """
+
+    BLOCK = REF_BYTES * 512
+
+    def __init__(self) -> None:
+        self._block = b""
+        self._at = 0
+
+    def take(self, count: int) -> bytes:
+        if self._at + count > len(self._block):
+            self._block, self._at = os.urandom(self.BLOCK), 0
+        taken = self._block[self._at : self._at + count]
+        self._at += count
+        return taken
+
+
+_RANDOM = _RandomBytes()
+
+
 def new_ref() -> str:
     """A fresh, unguessable ref (48 random bits, upper-case like patron IDs)."""
-    return REF_PREFIX + secrets.token_hex(6).upper()
+    return REF_PREFIX + _RANDOM.take(REF_BYTES).hex().upper()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
