@@ -47,7 +47,7 @@ class Ledger:
         """A borrow or return lost, an event doubled or missing."""
         self.problems[kind] += 1
         shown = self.examples.setdefault(kind, [])
-        if len(shown) < MAX_EXAMPLES:
+        if len(shown) < MAX_EXAMPLES and detail not in shown:
             shown.append(detail)
 
     def event(self, data: dict[str, Any]) -> None:
