@@ -7,6 +7,8 @@ ends, corrects the lock when it comes back, and reads back what the lock decided
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 import json
 import logging
@@ -21,10 +23,11 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import zigpy.types as t
 from zigpy.zcl.clusters.closures import DoorLock
 
 from custom_components.ntnu_library.const import DOMAIN
-from custom_components.ntnu_library.zigbee.simulated import SimulatedLock
+from custom_components.ntnu_library.zigbee.simulated import SimulatedLock, simulated_devices
 
 from .conftest import call_service, patron_action, state_of
 
@@ -52,6 +55,22 @@ def _by_the_lock(events: list[Event], room: str) -> list[tuple[Any, ...]]:
     ]
 
 
+@contextmanager
+def _lock_while_the_site_is_stopped(
+    hass_storage: dict[str, Any], entry: MockConfigEntry, room: str
+) -> Iterator[SimulatedLock]:
+    """The room's lock on its own, as its memory kept it: no coordinator hears it."""
+    devices = hass_storage[f"{DOMAIN}.{entry.entry_id}.radio"]["data"]["devices"]
+    address = simulated_devices(room).lock
+    memory = devices[address]
+    lock = SimulatedLock(t.EUI64.convert(address), t.NWK(memory["nwk"]), lambda _frame: None)
+    lock.clock = dt_util.now
+    lock.recall(memory)
+    lock.detach()
+    yield lock
+    devices[address] = lock.remember()
+
+
 async def test_the_holders_card_is_in_the_lock_while_the_right_lasts(
     hass: HomeAssistant, frozen_clock: FrozenDateTimeFactory, init_integration: MockConfigEntry
 ) -> None:
@@ -75,6 +94,57 @@ async def test_the_holders_card_is_in_the_lock_while_the_right_lasts(
     assert not lock.opens_for("C-S0001")
     assert lock.users is not None and lock.users.users == {}
     assert state_of(hass, "sensor.t01_cards_in_the_lock") == "0"
+
+
+async def test_with_the_site_stopped_the_lock_decides_and_the_site_reads_it_back(
+    hass: HomeAssistant,
+    frozen_clock: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    events: list[Event],
+    hass_storage: dict[str, Any],
+) -> None:
+    """The holder opens, another card is refused, the holder's card ends at closing time.
+
+    Back up, the site tells each of those at the lock's own time, as decided by the lock.
+    """
+    entry = init_integration
+    await _settle(hass, frozen_clock)
+    await patron_action(hass, "borrow", "T01", "S0001")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    with _lock_while_the_site_is_stopped(hass_storage, entry, "T01") as lock:
+        frozen_clock.move_to("2025-03-12 10:30:00+08:00")
+        lock.card_tap("C-S0001")
+        assert lock.lock_state == UNLOCKED
+        lock.door_opened()
+        lock.door_closed()
+        assert lock.lock_state == LOCKED
+        frozen_clock.move_to("2025-03-12 10:31:00+08:00")
+        lock.card_tap("C-G0001")
+        assert lock.lock_state == LOCKED
+        frozen_clock.move_to("2025-03-12 22:00:05+08:00")
+        lock.card_tap("C-S0001")
+        assert lock.lock_state == LOCKED
+
+    events.clear()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _by_the_lock(events, "T01") == [
+        ("card_tap", "S***1", None, "2025-03-12T10:30:00+08:00"),
+        ("refused", "G***1", "unknown_card", "2025-03-12T10:31:00+08:00"),
+        ("refused", "S***1", "not_holder", "2025-03-12T22:00:05+08:00"),
+    ]
+    activity = hass.states.get("event.t01_door_activity")
+    assert activity is not None
+    assert activity.attributes["source"] == "lock"
+    assert activity.attributes["at"] == "2025-03-12T22:00:05+08:00"
+
+    # Read once: another start tells nothing again.
+    events.clear()
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _by_the_lock(events, "T01") == []
 
 
 async def test_a_room_returned_while_its_lock_was_away_is_cleared_when_it_answers(

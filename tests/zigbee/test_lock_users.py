@@ -336,6 +336,26 @@ async def test_a_lock_without_a_user_table_says_so(monkeypatch: pytest.MonkeyPat
         await radio.async_stop()
 
 
+async def test_the_lock_keeps_its_table_and_log_while_its_coordinator_is_away(
+    radio: SimulatedRadio,
+) -> None:
+    await _write(radio)
+    lock = radio.lock_model("T01")
+    lock.online = False
+    lock.card_tap("C-S0001")
+    memory = lock.remember()
+
+    again = SimulatedLock(lock.ieee, lock.nwk, lambda _packet: None)
+    again.clock = lock.clock
+    again.recall(memory)
+    again.detach()  # nobody listens: it decides by itself
+    assert again.opens_for("C-S0001")
+    assert not again.opens_for("C-G0001")
+    assert again.users is not None and lock.users is not None
+    assert again.users.log == lock.users.log
+    assert again.slot_ends() == {SLOT: NOW + timedelta(hours=2)}
+
+
 def test_a_code_on_its_way_to_a_lock_shows_as_stars() -> None:
     code = SecretCode("C-S0001")
     assert repr(code) == str(code) == "'***'"

@@ -298,6 +298,19 @@ class SimulatedLock(SimulatedDevice):
         """The bolt jammed."""
         self._set_door_state(_DOOR.Error_jammed)
 
+    def remember(self) -> dict[str, Any]:
+        """Its flash: what every device keeps, and its user table and log."""
+        memory = super().remember()
+        if self.users is not None:
+            memory["user_table"] = self.users.remember()
+        return memory
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Take back what `remember` gave."""
+        super().recall(memory)
+        if self.users is not None and isinstance(table := memory.get("user_table"), dict):
+            self.users.recall(table)
+
     def announce(self) -> None:
         """What a lock does when it is back: report its state."""
         self.report(DoorLock, DoorLock.AttributeDefs.lock_state)
