@@ -72,6 +72,8 @@ ROOM_ENTITY_PATTERNS = (
     "sensor.{r}_lock_battery",
     "sensor.{r}_door_contact_battery",
     "sensor.{r}_occupancy_sensor_battery",
+    "sensor.{r}_card_decisions",
+    "sensor.{r}_cards_in_the_lock",
     "binary_sensor.{r}_door",
     "binary_sensor.{r}_occupancy",
     "binary_sensor.{r}_lock_pending",
@@ -363,7 +365,7 @@ async def test_validation_catches_a_broken_template(
 
 
 def test_expected_entity_list() -> None:
-    assert len(EXPECTED_ENTITIES) == 18 * 12 + 2 + 1 + 1 + 11
+    assert len(EXPECTED_ENTITIES) == 18 * 14 + 2 + 1 + 1 + 11
     assert "lock.t01" in EXPECTED_ENTITIES and "event.l06_door_activity" in EXPECTED_ENTITIES
 
 

@@ -145,12 +145,17 @@ async def test_user_flow_with_demo_data(hass: HomeAssistant) -> None:
         CONF_DEMO_DATA: True,
         CONF_LIBRARY: result["data"][CONF_LIBRARY],
     }
-    assert result["options"] == DEMO_POLICY.as_dict() | {  # the demo counter never closes
-        "kiosks": ["K1"],  # the main library's kiosk and the library's three return boxes
-        "return_boxes": ["main", "gongguan", "linkou"],
-    } | LongTermRules(  # and next month's long-term rooms are reserved from the 1st
-        reservations_open_day=1, reservations_open_time="00:00"
-    ).as_dict()
+    assert (
+        result["options"]
+        == DEMO_POLICY.as_dict()
+        | {  # the demo counter never closes
+            "kiosks": ["K1"],  # the main library's kiosk and the library's three return boxes
+            "return_boxes": ["main", "gongguan", "linkou"],
+        }
+        | LongTermRules(  # and next month's long-term rooms are reserved from the 1st
+            reservations_open_day=1, reservations_open_time="00:00"
+        ).as_dict()
+    )
     entry = result["result"]
     assert entry.unique_id == "main_library"
     rooms = {s.unique_id: s for s in entry.subentries.values()}
@@ -360,13 +365,18 @@ async def test_options_flow_defaults_are_current_policy(
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     defaults = {str(key): key.default() for key in result["data_schema"].schema if key.default}
     # The defaults of the e-label size and circulation (none of them is a room rule).
-    stored = dict(mock_config_entry.options) | {
-        "label_size": "296x128",
-        "kiosks": [],
-        "return_boxes": [],
-        "partner_loan_days": 30,
-        "counter_staff": [],
-    } | LongTermRules().as_dict() | KioskSettings().as_dict()
+    stored = (
+        dict(mock_config_entry.options)
+        | {
+            "label_size": "296x128",
+            "kiosks": [],
+            "return_boxes": [],
+            "partner_loan_days": 30,
+            "counter_staff": [],
+        }
+        | LongTermRules().as_dict()
+        | KioskSettings().as_dict()
+    )
     assert defaults == stored
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -546,6 +556,8 @@ async def test_add_room(
         "sensor.t13_lock_battery",
         "sensor.t13_door_contact_battery",
         "sensor.t13_occupancy_sensor_battery",
+        "sensor.t13_card_decisions",
+        "sensor.t13_cards_in_the_lock",
         "binary_sensor.t13_door",
         "binary_sensor.t13_occupancy",
         "binary_sensor.t13_lock_pending",

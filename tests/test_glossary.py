@@ -48,7 +48,11 @@ def _texts() -> dict[str, list[str]]:
         texts[str(path.relative_to(ROOT))] = [path.read_text(encoding="utf-8")]
     for path in (PACKAGE / "core" / "event_words.py", PACKAGE / "core" / "room_words.py"):
         texts[str(path.relative_to(ROOT))] = list(_python_strings(path))
-    for path in sorted((ROOT / "blueprints").rglob("*.yaml")):
+    for path in [
+        *sorted((ROOT / "blueprints").rglob("*.yaml")),
+        *sorted((ROOT / "dashboards").glob("*.yaml")),
+        ROOT / "frontend" / "src" / "texts.json",
+    ]:
         texts[str(path.relative_to(ROOT))] = [path.read_text(encoding="utf-8")]
     demo = ROOT / "scripts" / "lib" / "demo_bootstrap.py"
     texts[str(demo.relative_to(ROOT))] = list(_python_strings(demo))

@@ -150,3 +150,4 @@ async def test_room_name_and_floor_have_bounds(
     at_limit = {CONF_NAME: "x" * 64, CONF_FLOOR: "1" * 16}[field]
     result = await _add_room(hass, init_integration, user_input | {field: at_limit})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()  # the site takes the new room (its devices join)

@@ -40,11 +40,11 @@ class Reason(StrEnum):
     PATRON_EXISTS = "patron_exists"
     PATRONS_MANAGED_ELSEWHERE = "patrons_managed_elsewhere"
     ROOM_HAS_HOLDER = "room_has_holder"
-    # A password the patron chooses (core/password_rules.py): each rule its own answer.
     # A patron's own long-term reservation (core/reservation_rules.py).
     NOT_ELIGIBLE = "not_eligible"
     RESERVATIONS_NOT_OPEN = "reservations_not_open"
     LONG_TERM_LIMIT_REACHED = "long_term_limit_reached"
+    # A password the patron chooses (core/password_rules.py): each rule its own answer.
     PASSWORD_TOO_SHORT = "password_too_short"
     PASSWORD_TOO_LONG = "password_too_long"
     PASSWORD_CONTAINS_ID = "password_contains_id"
