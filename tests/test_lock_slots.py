@@ -176,7 +176,8 @@ async def test_a_change_owed_survives_a_restart(
     await patron_action(hass, "borrow", "T02", "G0001")
     await call_service(hass, "simulate", {"room": "T02", "action": "offline"})
     await patron_action(hass, "return", "T02", "G0001")
-    stored = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["lock_slots"]
+    stored = hass_storage[f"{DOMAIN}.{entry.entry_id}.locks"]["data"]
+    assert "lock_slots" not in hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
     assert list(stored["held"]["T02"]) == ["9"]
     assert "C-G0001" not in json.dumps(stored)  # a keyed hash, never the card
 
@@ -184,7 +185,7 @@ async def test_a_change_owed_survives_a_restart(
     await hass.async_block_till_done(wait_background_tasks=True)
     # The reloaded network brings the lock back online: its slot is read and cleared.
     assert not _lock(entry, "T02").opens_for("C-G0001")
-    assert "T02" not in hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["lock_slots"]["held"]
+    assert "T02" not in hass_storage[f"{DOMAIN}.{entry.entry_id}.locks"]["data"]["held"]
 
 
 async def test_a_frozen_holders_card_opens_only_after_the_check_in(

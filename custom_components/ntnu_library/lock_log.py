@@ -5,7 +5,9 @@ people out with its PUSH button whether or not anyone listens, and keeps each op
 log. While the site listens it hears most of them as they happen (operation event
 notifications); what it did not hear (the site stopped, the radio lost) it reads back from the
 lock's log when the lock answers again, from where it last read, and tells only what it had not
-heard. Where the log was read to is part of the site's state.
+heard. Where the log was read to, and what was heard live since (a mark, valid while the site
+listened all along: after the log was read, until the lock or the site went away), are part of
+the site's state, so a restart does not tell again what was heard before it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .announce import Announcer
 from .core.errors import Refused
 from .core.lock_slots import (
     MAX_LOG_READ,
+    HeardMark,
     LockDecision,
     LockFacts,
     LockSlotsState,
@@ -60,6 +63,11 @@ def decision_of(source: int, code: int, user: int) -> LockDecision | None:
     return None
 
 
+def _what(kind: DeviceEventType) -> str:
+    """A card or the PUSH button, as the log's entries are matched."""
+    return "push" if kind is DeviceEventType.PUSH_EXIT else "card"
+
+
 def user_of(event: DeviceEvent) -> int:
     """The user slot an operation event named (NO_USER: none)."""
     return NO_USER if event.user_id is None else event.user_id
@@ -88,8 +96,12 @@ class LockLog:
         kept_patrons: Kept,
         announcer: Announcer,
         card_owner: Callable[[str], Awaitable[Patron | None]],
+        write_soon: Callable[[], None],
     ) -> None:
-        """`kept`: the locks' part of the site's state (a `LockSlotsState`)."""
+        """`kept`: the locks' part of the site's state (a `LockSlotsState`) and its Store.
+
+        `write_soon` has that Store written a moment later (what the locks told).
+        """
         self._rooms = rooms
         self._radio = radio
         self._transaction = transaction
@@ -97,14 +109,28 @@ class LockLog:
         self._kept_patrons = kept_patrons
         self._announcer = announcer
         self._card_owner = card_owner
+        self._write_soon = write_soon
         assert isinstance(kept.state, LockSlotsState)
         self.state: LockSlotsState = kept.state
         self._heard: dict[str, Counter[HeardKey]] = {}  # told live since the log was read
+        self._listening: set[str] = set()  # rooms read since the site or their lock came back
 
     def heard(self, event: DeviceEvent) -> None:
         """An operation the lock told as it happened: it is in its log too, told already."""
-        what = "push" if event.type is DeviceEventType.PUSH_EXIT else "card"
-        self._heard.setdefault(event.room_id, Counter())[(event.at, what, user_of(event))] += 1
+        room_id, what, user = event.room_id, _what(event.type), user_of(event)
+        self._heard.setdefault(room_id, Counter())[(event.at, what, user)] += 1
+        if room_id not in self._listening or event.at is None:
+            return  # what came before may be unheard: the log tells it
+        at = aware(event.at)
+        mark = self.state.heard_to.get(room_id)
+        after = HeardMark(at, ((what, user),)) if mark is None else mark.after(at, what, user)
+        if after is not None:
+            self.state.heard_to[room_id] = after
+            self._write_soon()
+
+    def deaf(self, room_id: str) -> None:
+        """The lock went away: what it decides now is only in its log until it is read."""
+        self._listening.discard(room_id)
 
     def slot_patron(self, room_id: str, user: int) -> str | None:
         """The patron whose card the site put in that slot of the room's lock."""
@@ -140,16 +166,24 @@ class LockLog:
             else mark or LogMark(0, aware(ZCL_EPOCH))
         )
         heard = self._heard.pop(room_id, Counter())
+        live = self.state.heard_to.pop(room_id, None)  # heard live, this run or the last
+        at_mark = list(live.told) if live is not None else []
         told: list[Told] = []
         for item in reversed(taken):
             decision = decision_of(item.source, item.code, item.user_id)
             if item.event_type != _OPERATION or decision is None:
                 continue
-            what = "push" if decision is LockDecision.PUSH_EXIT else "card"
+            what, at = ("push" if decision is LockDecision.PUSH_EXIT else "card"), aware(item.at)
+            if live is not None and at < live.at:
+                continue  # heard live
+            if live is not None and at == live.at and (what, item.user_id) in at_mark:
+                at_mark.remove((what, item.user_id))
+                continue
             if heard[(item.at, what, item.user_id)] > 0:
                 heard[(item.at, what, item.user_id)] -= 1  # told live, decided then
                 continue
-            told.append((decision, aware(item.at), await self._patron(room_id, item, decision)))
+            told.append((decision, at, await self._patron(room_id, item, decision)))
+        self._listening.add(room_id)
         await self.async_tell(room_id, told, seen)
         if told:
             _LOGGER.info("Room %s: %d decision(s) of the lock read back", room_id, len(told))
@@ -172,11 +206,12 @@ class LockLog:
         """The lock's decisions as the room's events, and where its log was read to.
 
         Where the log was read to is written with the events it read (so they are not told
-        again after a restart); with nothing to tell, with the site's next write.
+        again after a restart); with nothing to tell, a moment later.
         """
         if seen is not None:
             self.state.log_seen[room_id] = seen
         if not decisions:
+            self._write_soon()
             return
 
         def decide(now: datetime) -> list[RoomEvent]:

@@ -9,21 +9,18 @@
 Neither is the library's state (nothing a decision reads), and both grow with the number of
 devices, so they live apart from the site's Store, which is written at every decision. Writes
 still go through the library's transaction (`Transaction.async_write`), never half-way
-through a decision; a burst of configurations is written once, a second after the last one.
+through a decision; a burst of configurations is written once, a second after the first of them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_call_later
+from homeassistant.core import HomeAssistant, callback
 
-from .const import DOMAIN
 from .storage import PrivateStore
-from .transaction import Transaction
+from .transaction import Transaction, WriteSoon
 
 WRITE_DELAY_S = 1.0  # configurations finishing within this are written together
 
@@ -32,15 +29,11 @@ class RadioMemory:
     """The Store `ntnu_library.<entry id>.radio` and what it holds."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry, transaction: Transaction) -> None:
-        self._hass = hass
-        self._entry = entry
-        self._transaction = transaction
         self.storage = PrivateStore(hass, f"{entry.entry_id}.radio")
         self.storage.provide(self.as_store_data)
+        self._writer = WriteSoon(hass, entry, transaction, self.storage, delay_s=WRITE_DELAY_S)
         self.configured: dict[str, str] = {}
         self.devices: dict[str, dict[str, Any]] = {}
-        self._pending: CALLBACK_TYPE | None = None  # the timer of the next write
-        entry.async_on_unload(self._cancel)
 
     async def async_load(self) -> None:
         """Read what was written last (nothing for a new site)."""
@@ -55,23 +48,8 @@ class RadioMemory:
     @callback
     def changed(self) -> None:
         """A device was configured: write soon (one write for a burst), in the entry's task."""
-        if self._pending is None:
-            self._pending = async_call_later(self._hass, WRITE_DELAY_S, self._write)
-
-    @callback
-    def _write(self, _now: datetime) -> None:
-        self._pending = None
-        self._entry.async_create_background_task(
-            self._hass, self.async_save(), f"{DOMAIN} write the radio's memory"
-        )
-
-    @callback
-    def _cancel(self) -> None:
-        """The site stops: no write is left pending (the stop writes everything itself)."""
-        if self._pending is not None:
-            self._pending()
-            self._pending = None
+        self._writer.changed()
 
     async def async_save(self) -> None:
         """Write now, under the library's transaction."""
-        await self._transaction.async_write(self.storage)
+        await self._writer.async_save()

@@ -96,7 +96,6 @@ class Site:
         return {
             "library": self.rooms.state.as_dict(),
             "doors": {"owed": sorted(self.rooms.state.owed_locks)},
-            "lock_slots": self.slots.state.as_dict(),
             "seeded": self.seeded,
         }
 
@@ -109,8 +108,8 @@ class Site:
         self.slots.async_start()
 
     async def async_write(self) -> None:
-        """Write the site's Store now, under the library's transaction."""
-        await self.library.transaction.async_write(self.storage)
+        """Write the site's Stores now, under the library's transaction."""
+        await self.library.transaction.async_write(self.storage, self.slots.kept.storage)
 
     async def async_stop(self) -> None:
         """Stop timers and taps, write what is pending, close the radio and the patron system."""
@@ -174,14 +173,17 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
         announcer=announcer,
         relock_after_s=policy.relock_after_s,
     )
+    # The locks' user tables in a Store of their own (before, a part of the site's Store).
+    lock_storage = PrivateStore(hass, f"{entry.entry_id}.locks")
+    lock_data = await lock_storage.async_load() or data.get("lock_slots")
     slots = build_slot_keeper(
         hass,
         entry,
-        data.get("lock_slots"),
+        lock_data,
         rooms=rooms,
         radio=radio,
         library=library,
-        storage=storage,
+        storage=lock_storage,
         announcer=announcer,
         gate=gate,
         relock=doors.request_relock,
@@ -243,9 +245,10 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
         site_name_zh=str(entry.data.get(CONF_SITE_NAME_ZH) or ""),
     )
     storage.provide(site.as_store_data)
+    lock_storage.provide(slots.state.as_dict)
     library.buildings[entry.entry_id] = Building(name=entry.title, rooms=rooms)
     transaction.watch(kept_rooms, slots.kept)
-    if handed_over:  # the library has it now: the site's Store no longer holds it
+    if handed_over or "lock_slots" in data:  # moved out of the site's Store: write both
         await site.async_write()
     return site
 

@@ -51,7 +51,7 @@ from .gate import PatronGate
 from .library import Library
 from .lock_log import LockLog, aware, lock_time, user_of
 from .storage import PrivateStore
-from .transaction import Kept, Transaction
+from .transaction import Kept, Transaction, WriteSoon
 from .zigbee.frames import ZCL_EPOCH
 from .zigbee.radio import (
     DeviceEvent,
@@ -69,6 +69,8 @@ _LOGGER = logging.getLogger(__package__)
 # Rooms whose locks are read or written at once (zigpy queues the rest; the doors' own
 # commands must not wait behind a whole building's slots).
 SYNC_IN_FLIGHT = 4
+# What the locks told live is written this long after it changes (one write for a burst).
+HEARD_WRITE_DELAY_S = 1.0
 
 
 class SlotKeeper:
@@ -119,6 +121,9 @@ class SlotKeeper:
             kept_patrons=kept_patrons,
             announcer=announcer,
             card_owner=card_owner,
+            write_soon=WriteSoon(
+                hass, entry, transaction, kept.storage, delay_s=HEARD_WRITE_DELAY_S
+            ).changed,
         )
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._again: dict[str, tuple[bool, bool]] = {}
@@ -181,6 +186,7 @@ class SlotKeeper:
             self.request(room_id, read=True)
         elif kind is DeviceEventType.OFFLINE:
             self._verified.discard(room_id)
+            self.log.deaf(room_id)
         elif kind is DeviceEventType.USERS_CHANGED:
             self._verified.discard(room_id)
             self.request(room_id, read=True)

@@ -1,4 +1,7 @@
-"""What survives a restart: one private, versioned Store per site and one per library.
+"""What survives a restart: private, versioned Stores per site and one per library.
+
+A site keeps its rooms' state in `ntnu_library.<entry id>`, its locks' user tables in
+`<entry id>.locks` and what its Zigbee devices were configured with in `<entry id>.radio`.
 
 Its owner hands in a function that assembles everything to keep (a site: its rooms' state and
 the locks owed; a library: the patron directory, freezes, check-ins, refs, circulation and the

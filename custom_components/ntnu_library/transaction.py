@@ -34,7 +34,10 @@ from datetime import datetime
 import logging
 from typing import Any, ClassVar, Protocol
 
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .auth import Commit
@@ -168,6 +171,58 @@ class Transaction:
 
     def _remember(self) -> None:
         self._last = {id(part.state): part.state.snapshot() for part in self._watched}
+
+
+class WriteSoon:
+    """A Store written a moment after it last changed: one write for a burst of changes.
+
+    For what the devices told (not a decision, nothing to roll back) that still must survive
+    a restart: written through the transaction (`async_write`, never half-way through a
+    decision), in the entry's background task; the entry's stop writes the rest itself.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        transaction: Transaction,
+        storage: PrivateStore,
+        *,
+        delay_s: float,
+    ) -> None:
+        self._hass = hass
+        self._entry = entry
+        self._transaction = transaction
+        self.storage = storage
+        self._delay_s = delay_s
+        self._pending: CALLBACK_TYPE | None = None  # the timer of the next write
+        entry.async_on_unload(self._cancel)
+
+    @callback
+    def changed(self) -> None:
+        """Something kept in the Store changed: write it soon."""
+        if self._pending is None:
+            self._pending = async_call_later(self._hass, self._delay_s, self._write)
+
+    @callback
+    def _write(self, _now: datetime) -> None:
+        self._pending = None
+        self._entry.async_create_background_task(
+            self._hass, self.async_save(), f"{DOMAIN} write {self.storage.path}"
+        )
+
+    @callback
+    def _cancel(self) -> None:
+        if self._pending is not None:
+            self._pending()
+            self._pending = None
+
+    async def async_save(self) -> None:
+        """Write now, under the transaction."""
+        try:
+            await self._transaction.async_write(self.storage)
+        except (OSError, HomeAssistantError) as err:  # tried again with the next change
+            _LOGGER.error("Could not write %s: %s", self.storage.path, err)
 
 
 def _restore(kept: tuple[Kept, ...], before: list[Any]) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from custom_components.ntnu_library.core.lock_slots import (
     Grant,
+    HeardMark,
     LockDecision,
     LockFacts,
     LockSlotsState,
@@ -224,11 +225,16 @@ def test_the_state_keeps_no_card_and_reads_back_what_it_wrote() -> None:
     state.facts["T01"] = FACTS
     state.hold("T01", 9, _grant("S0001"))
     state.log_seen["T01"] = LogMark(3, NOW)
+    state.heard_to["T01"] = HeardMark(NOW, (("push", 0xFFFF), ("card", 9)))
     data = json.loads(json.dumps(state.as_dict()))
     assert "C-S0001" not in json.dumps(data)
     again = LockSlotsState.from_dict(data)
     assert again.snapshot() == state.snapshot()
-    assert (again.facts, again.log_seen) == (state.facts, state.log_seen)
+    assert (again.facts, again.log_seen, again.heard_to) == (
+        state.facts,
+        state.log_seen,
+        state.heard_to,
+    )
     assert again.in_use("T01") == 1
     state.hold("T01", 9, None)
     assert state.in_use("T01") == 0 and "T01" not in state.held
@@ -236,6 +242,19 @@ def test_the_state_keeps_no_card_and_reads_back_what_it_wrote() -> None:
 
 
 # --- what a lock decided by itself ------------------------------------------------------------
+
+
+def test_the_heard_mark_moves_forward_and_counts_one_second() -> None:
+    """The lock counts in seconds: what it told in the same second adds up; older is ignored."""
+    mark = HeardMark(NOW, (("card", 9),))
+    assert mark.after(NOW, "push", 0xFFFF) == HeardMark(NOW, (("card", 9), ("push", 0xFFFF)))
+    later = NOW + timedelta(seconds=1)
+    assert mark.after(later, "card", 9) == HeardMark(later, (("card", 9),))
+    assert mark.after(NOW - timedelta(seconds=1), "card", 9) is None
+    state = LockSlotsState(heard_to={"T01": mark, "T02": mark})
+    state.forget_rooms(["T01"])
+    assert list(state.heard_to) == ["T01"]
+    assert LockSlotsState.from_dict({"heard_to": {"T01": {"at": "?"}}}).heard_to == {}
 
 
 def test_a_locks_own_decisions_are_events_at_its_time_marked_as_its_own() -> None:

@@ -14,8 +14,8 @@ rooms' state and `now`:
 - an expired membership, a suspension, a patron removed or without a card: nothing; a
   membership ending before the right ends the slot with it.
 
-What each lock holds (`held`), what it can do (`facts`) and where its log was last read
-(`log_seen`) are the site's state (`LockSlotsState`): a card is kept there only as a keyed
+What each lock holds (`held`), what it can do (`facts`), where its log was last read
+(`log_seen`) and what the site heard it decide live since (`heard_to`) are the site's state (`LockSlotsState`): a card is kept there only as a keyed
 hash, never as the number. `plan` turns the difference between what a lock holds and what it
 should into slot changes, clearing before it writes.
 """
@@ -114,6 +114,27 @@ class LogMark:
     at: datetime  # the lock's own time of it
 
 
+@dataclass(frozen=True, slots=True)
+class HeardMark:
+    """The newest decision a lock told live, heard while the site listened since its log was read.
+
+    Every decision of the lock before `at` was heard as it happened (the site listened all
+    along); of those at `at` itself (the lock counts in seconds), the ones in `told`: (a card
+    or the PUSH button, the user slot). Reading the log back skips them, after a restart too.
+    """
+
+    at: datetime  # the lock's own time
+    told: tuple[tuple[str, int], ...]
+
+    def after(self, at: datetime, what: str, user: int) -> HeardMark | None:
+        """The mark once the lock told one more (None: it is older than the mark)."""
+        if at > self.at:
+            return HeardMark(at, ((what, user),))
+        if at == self.at:
+            return HeardMark(at, (*self.told, (what, user)))
+        return None
+
+
 @dataclass(kw_only=True, slots=True)
 class LockSlotsState:
     """What the site knows of its locks' user tables.
@@ -129,6 +150,7 @@ class LockSlotsState:
     # room -> slot -> the grant the lock holds there (as last written or read back)
     held: dict[str, dict[int, Grant]] = field(default_factory=dict)
     log_seen: dict[str, LogMark] = field(default_factory=dict)
+    heard_to: dict[str, HeardMark] = field(default_factory=dict)
 
     def mode(self, room_id: str) -> SlotMode:
         """How the room's taps are decided, as far as the site knows."""
@@ -152,7 +174,7 @@ class LockSlotsState:
     def forget_rooms(self, keep: Iterable[str]) -> None:
         """A room removed from the site takes what was known of its lock with it."""
         rooms = set(keep)
-        for part in (self.facts, self.held, self.log_seen):
+        for part in (self.facts, self.held, self.log_seen, self.heard_to):
             for room_id in [r for r in part if r not in rooms]:
                 del part[room_id]
 
@@ -193,6 +215,10 @@ class LockSlotsState:
                 room: {"entry_id": mark.entry_id, "at": mark.at.isoformat()}
                 for room, mark in sorted(self.log_seen.items())
             },
+            "heard_to": {
+                room: {"at": mark.at.isoformat(), "told": [list(told) for told in mark.told]}
+                for room, mark in sorted(self.heard_to.items())
+            },
         }
 
     @classmethod
@@ -227,6 +253,14 @@ class LockSlotsState:
             try:
                 state.log_seen[room] = LogMark(
                     int(mark["entry_id"]), datetime.fromisoformat(mark["at"])
+                )
+            except (KeyError, TypeError, ValueError):
+                continue
+        for room, heard in part("heard_to").items():
+            try:
+                state.heard_to[room] = HeardMark(
+                    datetime.fromisoformat(heard["at"]),
+                    tuple((str(what), int(user)) for what, user in heard["told"]),
                 )
             except (KeyError, TypeError, ValueError):
                 continue
