@@ -181,7 +181,8 @@ async def init_integration(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     yield mock_config_entry
-    if mock_config_entry.state.recoverable:
+    removed = hass.config_entries.async_get_entry(mock_config_entry.entry_id) is None
+    if mock_config_entry.state.recoverable and not removed:
         await hass.config_entries.async_unload(mock_config_entry.entry_id)
         await hass.async_block_till_done()
 

@@ -23,6 +23,7 @@ from custom_components.ntnu_library.zigbee.radio import RadioError
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
 
 from .conftest import PASSWORD, THIS_MONTH, WHOLE_SITE, call_service, patron_action, state_of
+from .test_circulation_services import _branch
 
 ZIGPY_MAJOR = int(version("zigpy").split(".")[0])
 
@@ -422,3 +423,33 @@ async def test_injected_card_tap_is_decoded(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [e.data["type"] for e in events] == ["card_tap"]
     assert state_of(hass, "lock.t01") == "unlocked"
+
+
+async def test_removing_a_site_deletes_its_stores_and_the_last_one_its_librarys(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    policy_options: dict[str, Any],
+    hass_storage: dict[str, Any],
+) -> None:
+    """Nothing of a removed site is left on disk; the library's patrons go with its last site."""
+    main = init_integration
+    await patron_action(hass, "borrow", "T01", "S0001")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    branch = await _branch(hass, main, policy_options)
+    library = f"{DOMAIN}.library.{main.entry_id}"
+    mine = {f"{DOMAIN}.{main.entry_id}{part}" for part in ("", ".locks", ".radio")}
+    assert {f"{DOMAIN}.{main.entry_id}", f"{DOMAIN}.{main.entry_id}.locks", library} <= set(
+        hass_storage
+    )  # the radio's memory is written a second later, or at the stop
+
+    assert await hass.config_entries.async_remove(main.entry_id)
+    await hass.async_block_till_done()
+    assert not mine & set(hass_storage)
+    assert library in hass_storage  # the branch still lends from it
+    assert f"{DOMAIN}.{branch.entry_id}" in hass_storage
+
+    assert await hass.config_entries.async_remove(branch.entry_id)
+    await hass.async_block_till_done()
+    # Only the page links' signing key and pending forms are the integration's, not a site's.
+    left = {key for key in hass_storage if key.startswith(f"{DOMAIN}.")}
+    assert left <= {f"{DOMAIN}.page_key", f"{DOMAIN}.page_forms"}

@@ -35,7 +35,7 @@ from .counter_ws import async_setup_counter_ws
 from .demo import async_seed_demo
 from .entity import site_device_info
 from .services import async_setup_services
-from .site import Site, async_build_site
+from .site import Site, async_build_site, async_remove_site_data
 from .web import async_setup_web
 from .websocket import async_setup_websocket
 from .zigbee.radio import RadioError
@@ -163,6 +163,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry)
         await entry.runtime_data.async_stop()
         async_dispatcher_send(hass, SIGNAL_PUBLIC_STATUS)
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> None:
+    """A site removed: its Stores go (its library's too when it was the last of it)."""
+    await async_remove_site_data(hass, entry)
 
 
 async def _async_reload(hass: HomeAssistant, entry: NtnuLibraryConfigEntry) -> None:

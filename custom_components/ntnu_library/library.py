@@ -159,8 +159,20 @@ async def async_join_library(
     return library, handed_over
 
 
+def _store(hass: HomeAssistant, key: str) -> PrivateStore:
+    return PrivateStore(hass, f"library.{key}")
+
+
+async def async_remove_library_data(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """A site removed: delete its library's Store (patrons included) when no site is left."""
+    key = library_id(entry)
+    others = hass.config_entries.async_entries(DOMAIN)
+    if not any(library_id(other) == key for other in others if other.entry_id != entry.entry_id):
+        await _store(hass, key).async_remove()
+
+
 async def _async_load(hass: HomeAssistant, key: str) -> Library:
-    storage = PrivateStore(hass, f"library.{key}")
+    storage = _store(hass, key)
     data = await storage.async_load()
     transaction = Transaction()
     secret = _secret(data.get("login_secret"))

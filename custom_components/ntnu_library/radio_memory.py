@@ -19,7 +19,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 
-from .storage import PrivateStore
+from .storage import PrivateStore, site_store_key
 from .transaction import Transaction, WriteSoon
 
 WRITE_DELAY_S = 1.0  # configurations finishing within this are written together
@@ -29,7 +29,7 @@ class RadioMemory:
     """The Store `ntnu_library.<entry id>.radio` and what it holds."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry, transaction: Transaction) -> None:
-        self.storage = PrivateStore(hass, f"{entry.entry_id}.radio")
+        self.storage = PrivateStore(hass, site_store_key(entry.entry_id, "radio"))
         self.storage.provide(self.as_store_data)
         self._writer = WriteSoon(hass, entry, transaction, self.storage, delay_s=WRITE_DELAY_S)
         self.configured: dict[str, str] = {}

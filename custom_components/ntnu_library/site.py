@@ -42,11 +42,17 @@ from .directory import DirectoryAdmin
 from .doors import DoorKeeper
 from .gate import PatronGate
 from .ils_loans import IlsLoans
-from .library import Building, Library, async_join_library, async_leave_library
+from .library import (
+    Building,
+    Library,
+    async_join_library,
+    async_leave_library,
+    async_remove_library_data,
+)
 from .loans import LocalLoans
 from .radio_memory import RadioMemory
 from .slot_keeper import SlotKeeper, build_slot_keeper
-from .storage import PrivateStore
+from .storage import SITE_STORE_PARTS, PrivateStore, site_store_key
 from .subentries import room_devices, rooms_of_entry
 from .transaction import Kept
 from .zigbee.radio import RoomRadio
@@ -132,7 +138,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
 
     Until `async_start`, a site that fails to start must call `async_leave_library`.
     """
-    storage = PrivateStore(hass, entry.entry_id)
+    storage = PrivateStore(hass, site_store_key(entry.entry_id))
     data = await storage.async_load()
     library, handed_over = await async_join_library(hass, entry, data)
     policy = Policy.from_options(entry.options)
@@ -174,7 +180,7 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
         relock_after_s=policy.relock_after_s,
     )
     # The locks' user tables in a Store of their own (before, a part of the site's Store).
-    lock_storage = PrivateStore(hass, f"{entry.entry_id}.locks")
+    lock_storage = PrivateStore(hass, site_store_key(entry.entry_id, "locks"))
     lock_data = await lock_storage.async_load() or data.get("lock_slots")
     slots = build_slot_keeper(
         hass,
@@ -295,3 +301,10 @@ def find_site(
         translation_domain=DOMAIN,
         translation_key="site_required" if sites else "no_site",
     )
+
+
+async def async_remove_site_data(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """A site removed: delete its Stores, and its library's when no other site shares it."""
+    for part in SITE_STORE_PARTS:
+        await PrivateStore(hass, site_store_key(entry.entry_id, part)).async_remove()
+    await async_remove_library_data(hass, entry)

@@ -21,6 +21,13 @@ from .const import DOMAIN
 
 STORAGE_VERSION = 1
 STORAGE_MINOR_VERSION = 1
+# A site's Stores: its rooms' state, its locks' user tables, its radio's memory.
+SITE_STORE_PARTS = ("", "locks", "radio")
+
+
+def site_store_key(entry_id: str, part: str = "") -> str:
+    """The key of one of a site's Stores (`part` from SITE_STORE_PARTS)."""
+    return f"{entry_id}.{part}" if part else entry_id
 
 
 class PrivateStore:
@@ -53,3 +60,7 @@ class PrivateStore:
     async def async_save(self) -> None:
         """Write now (the transaction calls this, under its lock)."""
         await self.store.async_save(self._data())
+
+    async def async_remove(self) -> None:
+        """Delete the Store from disk (its config entry was removed)."""
+        await self.store.async_remove()
