@@ -48,8 +48,6 @@ REPO_ROOT = HERE.parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `custom_components` is a namespace package here
 
-_LOGGER = logging.getLogger("ntnu_library.bench")
-ENTITIES_PER_ROOM = 12
 STATUS_CLIENTS = 50
 STATUS_SECONDS = 3.0
 TAP_SAMPLES = 30
