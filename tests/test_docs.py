@@ -126,7 +126,8 @@ def broken_links(path: Path, root: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", MARKDOWN, ids=lambda path: str(path.relative_to(ROOT)))
 def test_every_relative_link_leads_somewhere(path: Path) -> None:
-    assert broken_links(path, ROOT) == []
+    problems = broken_links(path, ROOT)
+    assert not problems, "\n".join(problems)
 
 
 def test_the_link_checker_finds_a_missing_file_and_a_missing_heading(tmp_path: Path) -> None:
@@ -227,3 +228,26 @@ def test_the_staff_guide_uses_the_glossarys_words() -> None:
                     flags = 0 if word.lower() == chosen.lower() else re.IGNORECASE
                     found = bool(re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, flags))
                 assert not found, f"{path.name}: {word!r}, the glossary says {chosen!r}"
+
+
+def _punctuation(char: str) -> bool:
+    return unicodedata.category(char)[0] in {"P", "S"}
+
+
+def test_the_staff_guides_bold_words_render_bold() -> None:
+    """No **…** a renderer leaves as asterisks: punctuation inside a delimiter, a letter outside.
+
+    CommonMark (and GitHub) close `**` after punctuation only before a space or punctuation, so
+    `按**開鎖…**開門` shows its asterisks; `按「**開鎖…**」開門` is bold.
+    """
+    for path in STAFF_GUIDES:
+        text = "\n".join(_outside_fences(path.read_text(encoding="utf-8")))
+        text = _INLINE_CODE.sub(lambda code: re.sub(r"[^\n]", " ", code.group(0)), text)
+        for bold in re.finditer(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", text, re.DOTALL):
+            inner = bold.group(1)
+            before = text[bold.start() - 1] if bold.start() else " "
+            after = text[bold.end()] if bold.end() < len(text) else " "
+            opens_badly = _punctuation(inner[0]) and not (before.isspace() or _punctuation(before))
+            closes_badly = _punctuation(inner[-1]) and not (after.isspace() or _punctuation(after))
+            number = text.count("\n", 0, bold.start()) + 1
+            assert not (opens_badly or closes_badly), f"{path.name}:{number}: {bold.group(0)}"
