@@ -17,8 +17,10 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.ntnu_library.const import DOMAIN
-from custom_components.ntnu_library.demo import DEMO_PATRONS
+from custom_components.ntnu_library.const import CONF_LOCK_IEEE, DOMAIN
+from custom_components.ntnu_library.demo import DEMO_PATRONS, DEMO_ROOMS
+from custom_components.ntnu_library.library import LIBRARIES
+from custom_components.ntnu_library.subentries import room_subentry
 from custom_components.ntnu_library.zigbee.radio import RadioError
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio
 
@@ -453,3 +455,22 @@ async def test_removing_a_site_deletes_its_stores_and_the_last_one_its_librarys(
     # Only the page links' signing key and pending forms are the integration's, not a site's.
     left = {key for key in hass_storage if key.startswith(f"{DOMAIN}.")}
     assert left <= {f"{DOMAIN}.page_key", f"{DOMAIN}.page_forms"}
+
+
+async def test_a_device_bound_to_two_rooms_stops_the_site_with_what_to_change(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """Kept from before the room form checked: the site says so and leaves its library."""
+    t01, t02 = (room_subentry(room) for room in DEMO_ROOMS[:2])
+    t02["data"] = {**t02["data"], CONF_LOCK_IEEE: t01["data"][CONF_LOCK_IEEE]}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Main Library",
+        data=dict(mock_config_entry.data),
+        subentries_data=[t01, t02],
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert "bound to rooms" in (entry.reason or "")
+    assert not hass.data.get(LIBRARIES)  # the library it joined was left again

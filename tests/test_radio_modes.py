@@ -199,6 +199,26 @@ async def test_rooms_on_a_real_radio_are_bound_by_ieee(hass: HomeAssistant) -> N
     assert data[CONF_LOCK_IEEE] == "00:0d:6f:00:0a:bc:de:f9"
     assert CONF_CONTACT_IEEE not in data
 
+    # One device, one room: another room cannot take T20's lock, nor a room one device twice.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ROOM), context={"source": SOURCE_USER}
+    )
+    other = {CONF_ROOM_ID: "T21", CONF_KIND: "temporary"}
+    with patch("custom_components.ntnu_library.async_setup_entry", return_value=True):
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], other | {CONF_LOCK_IEEE: "00:0D:6F:00:0A:BC:DE:F9"}
+        )
+        assert result["errors"] == {CONF_LOCK_IEEE: "device_bound"}
+        twice = "00:0d:6f:00:0a:bc:de:a1"
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], other | {CONF_LOCK_IEEE: twice, CONF_OCCUPANCY_IEEE: twice}
+        )
+        assert result["errors"] == {CONF_OCCUPANCY_IEEE: "device_twice"}
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], other | {CONF_LOCK_IEEE: twice}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
 
 async def test_reconfigure_an_own_stick_without_probing_the_port_in_use(
     hass: HomeAssistant, mock_setup_entry: AsyncMock

@@ -22,7 +22,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import ConfigEntryError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .announce import Announcer
@@ -164,7 +164,15 @@ async def async_build_site(hass: HomeAssistant, entry: ConfigEntry) -> Site:
     radio = build_radio(
         hass, entry, spawn=spawn, auto_relock_seconds=policy.relock_after_s, memory=radio_memory
     )
-    radio.set_rooms(room_devices(entry))
+    try:
+        radio.set_rooms(room_devices(entry))
+    except ValueError as err:  # a device bound to two rooms (kept from before the form checked)
+        await async_leave_library(hass, library, entry.entry_id)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="rooms_misbound",
+            translation_placeholders={"error": str(err)[:200]},
+        ) from err
     patrons = build_patron_backend(hass, entry, library.directory)
     gate = PatronGate(hass, entry, backend=patrons, library=library)
     announcer = Announcer(hass, entry)

@@ -168,11 +168,22 @@ def _devices_of(
     """The room's devices: simulated ones follow from the id; real ones are validated."""
     if entry.data.get(CONF_RADIO, RADIO_SIMULATED) == RADIO_SIMULATED:
         return simulated_devices(room_id)
-    chosen = {}
+    bound = {  # every device of the site's other rooms: one device, one room
+        str(sub.data[field]).lower(): sub.data[CONF_ROOM_ID]
+        for sub in room_subentries(entry)
+        if sub.data[CONF_ROOM_ID] != room_id
+        for field in _DEVICE_FIELDS
+        if sub.data.get(field)
+    }
+    chosen: dict[str, str | None] = {}
     for field in _DEVICE_FIELDS:
         value = str(user_input.get(field) or "").strip().lower().replace("-", ":")
         if value and not _IEEE.match(value):
             errors[field] = "invalid_ieee"
+        elif value in bound:
+            errors[field] = "device_bound"
+        elif value and value in chosen.values():
+            errors[field] = "device_twice"
         chosen[field] = value or None
     if errors:
         return None
