@@ -160,8 +160,8 @@ class LibraryDay:
         return seconds
 
     def _time_writes(self, site: Any) -> None:
-        """Count and time the writes of the site's and the library's Stores."""
-        for name, storage in (("site", site.storage), ("library", site.library.storage)):
+        """Count and time the writes of the site's, its locks' and the library's Stores."""
+        for name, storage in _stores(site):
             save = storage.async_save
 
             async def timed(save: Any = save, name: str = name) -> None:
@@ -473,9 +473,18 @@ async def _replay(day: LibraryDay, folder: str, policy: Any) -> tuple[float, flo
         await day.run_until(day.closes + AFTER_CLOSING)
         day.unlocked = day.doors_left_unlocked()
         day.ledger.check_events(day.held())
-        for name, storage in (("site", day.site.storage), ("library", day.site.library.storage)):
+        for name, storage in _stores(day.site):
             size = await hass.async_add_executor_job(os.path.getsize, storage.path)
             day.store_kb[name] = size / 1024
         await hass.config_entries.async_unload(day.entry.entry_id)
         await hass.async_block_till_done()
     return setup_s, restart_s
+
+
+def _stores(site: Any) -> tuple[tuple[str, Any], ...]:
+    """The Stores a day writes, by name."""
+    return (
+        ("site", site.storage),
+        ("locks", site.slots.kept.storage),
+        ("library", site.library.storage),
+    )

@@ -217,11 +217,11 @@ def report(day: Any, results: Any, setup_s: float, restart_s: float, wall_s: flo
     writes = day.writes
     results.row(
         "day: Store writes",
-        f"{writes['site'] + writes['library']}",
+        f"{writes['site'] + writes['locks'] + writes['library']}",
         "; ".join(
             f"{name} {writes[name]} x {day.store_kb.get(name, 0):.0f} kB, "
             f"{writes[f'{name}_s'] / max(writes[name], 1) * 1000:.1f} ms each"
-            for name in ("site", "library")
+            for name in ("site", "locks", "library")
         ),
     )
     split = ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in day.phases.items())
