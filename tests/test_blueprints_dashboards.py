@@ -829,6 +829,7 @@ async def test_freeze_blueprint_freezes_by_ref_when_told_how_long(
 async def test_e_label_blueprint_pushes_the_label_when_the_status_changes(
     hass: HomeAssistant,
     site: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
     setup_automations: Callable[..., Awaitable[None]],
 ) -> None:
     """A borrow changes T01's label; the tag gets exactly that picture, at the tag's size."""
@@ -836,6 +837,7 @@ async def test_e_label_blueprint_pushes_the_label_when_the_status_changes(
     await setup_automations(_instance("push_e_label.yaml", SAMPLE_INPUTS["push_e_label.yaml"]))
     await hass.async_block_till_done()
     pushes.clear()  # whatever the start pushed
+    freezer.tick(timedelta(seconds=1))  # the label's state is when its picture last changed
     await _call(hass, "borrow", room="T01", patron_id="S0001")
     await hass.async_block_till_done()
     assert len(pushes) == 1
@@ -849,4 +851,11 @@ async def test_e_label_blueprint_pushes_the_label_when_the_status_changes(
     # Another room's change is not this tag's.
     await _call(hass, "borrow", room="T02", patron_id="G0001")
     await hass.async_block_till_done()
+    assert len(pushes) == 1
+    # Home Assistant renews the picture's access token every 5 minutes: the label is the same.
+    label = hass.data["image"].get_entity("image.t01_e_label")
+    label.async_update_token()
+    label.async_write_ha_state()
+    await hass.async_block_till_done()
+    assert hass.states.get("image.t01_e_label").attributes["entity_picture"] != picture
     assert len(pushes) == 1

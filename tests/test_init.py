@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from importlib.metadata import version
 import logging
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -17,6 +18,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.ntnu_library.backends import zigbee_database_path
 from custom_components.ntnu_library.const import CONF_LOCK_IEEE, DOMAIN
 from custom_components.ntnu_library.demo import DEMO_PATRONS, DEMO_ROOMS
 from custom_components.ntnu_library.library import LIBRARIES
@@ -444,9 +446,13 @@ async def test_removing_a_site_deletes_its_stores_and_the_last_one_its_librarys(
         hass_storage
     )  # the radio's memory is written a second later, or at the stop
 
+    database = Path(zigbee_database_path(hass, main.entry_id))  # as an own coordinator's
+    await hass.async_add_executor_job(database.write_bytes, b"SQLite format 3\0")
+
     assert await hass.config_entries.async_remove(main.entry_id)
     await hass.async_block_till_done()
     assert not mine & set(hass_storage)
+    assert not await hass.async_add_executor_job(database.exists)
     assert library in hass_storage  # the branch still lends from it
     assert f"{DOMAIN}.{branch.entry_id}" in hass_storage
 

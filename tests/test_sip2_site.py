@@ -136,6 +136,10 @@ async def test_the_whole_demo_path_against_the_ils(
     result = await patron_action(hass, "return", "T01", "S0001")
     assert result["status"] == "idle"
     assert ils.counts.get("63", 0) >= 4  # the ILS answered every login and card
+    # The lock could keep cards, but the site knows none to write: the site decides.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, "sensor.t01_card_decisions") == "site_only"
+    assert state_of(hass, "sensor.t01_cards_in_the_lock") == "unknown"
 
 
 async def test_an_ils_down_at_start_refuses_only_patron_logins(

@@ -66,6 +66,11 @@ DEFAULT_CATEGORY = MOST_RESTRICTED_CATEGORY
 # --- the radio ----------------------------------------------------------------------------------
 
 
+def zigbee_database_path(hass: HomeAssistant, entry_id: str) -> str:
+    """Where a site's own coordinator keeps its zigpy database (its own, never ZHA's)."""
+    return hass.config.path(f"ntnu_library_{entry_id}_zigbee.db")
+
+
 def build_radio(
     hass: HomeAssistant,
     entry: ConfigEntry,
@@ -86,8 +91,7 @@ def build_radio(
             path=settings[CONF_DEVICE_PATH],
             baudrate=int(settings.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),
             flow_control=settings.get(CONF_FLOW_CONTROL),
-            # Its own database, never ZHA's zigbee.db.
-            database_path=hass.config.path(f"ntnu_library_{entry.entry_id}_zigbee.db"),
+            database_path=zigbee_database_path(hass, entry.entry_id),
             spawn=spawn,
             auto_relock_seconds=auto_relock_seconds,
             configured=memory.configured,

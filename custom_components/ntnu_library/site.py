@@ -17,7 +17,9 @@ made; `__init__.py` starts and stops them.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+import os
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -26,7 +28,7 @@ from homeassistant.exceptions import ConfigEntryError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .announce import Announcer
-from .backends import PatronBackend, build_patron_backend, build_radio
+from .backends import PatronBackend, build_patron_backend, build_radio, zigbee_database_path
 from .commands import SiteCommands
 from .const import CONF_SITE_NAME_ZH, DOMAIN
 from .core.circulation import CirculationPolicy
@@ -312,7 +314,17 @@ def find_site(
 
 
 async def async_remove_site_data(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """A site removed: delete its Stores, and its library's when no other site shares it."""
+    """A site removed: its Stores (its library's when no site shares it), its network's database."""
     for part in SITE_STORE_PARTS:
         await PrivateStore(hass, site_store_key(entry.entry_id, part)).async_remove()
     await async_remove_library_data(hass, entry)
+    database = zigbee_database_path(hass, entry.entry_id)  # an own coordinator's network
+    await hass.async_add_executor_job(
+        _remove_files, [database, f"{database}-wal", f"{database}-shm"]
+    )
+
+
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)

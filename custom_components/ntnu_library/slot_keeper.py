@@ -87,14 +87,15 @@ class SlotKeeper:
         kept: Kept,
         kept_patrons: Kept,
         announcer: Announcer,
-        patron_of: Callable[[str], Patron | None],
+        patron_of: Callable[[str], Patron | None] | None,
         card_owner: Callable[[str], Awaitable[Patron | None]],
         key: Callable[[str], str],
         relock: Callable[[str], None],
     ) -> None:
         """`kept`: the locks' part of the site's state (a `LockSlotsState`) and its Store.
 
-        `patron_of` reads a patron's record (None: unknown), `card_owner` finds a card's
+        `patron_of` reads a patron's record (it returns None: unknown; `patron_of` None: the
+        site knows no cards, the ILS holds them, and decides every tap), `card_owner` finds a card's
         patron, `key` turns a card into its keyed hash, `relock` locks a door again.
         """
         self._hass = hass
@@ -105,7 +106,8 @@ class SlotKeeper:
         self._kept = kept
         self._kept_patrons = kept_patrons
         self._announcer = announcer
-        self._patron_of = patron_of
+        self._patron_of = patron_of or (lambda _patron_id: None)
+        self._knows_cards = patron_of is not None
         self._key = key
         self._relock = relock
         self.kept = kept
@@ -133,8 +135,9 @@ class SlotKeeper:
     # --- what the room's device page and diagnostics show ------------------------------------
 
     def mode(self, room_id: str) -> SlotMode:
-        """How the room's taps are decided."""
-        return self.state.mode(room_id)
+        """How the room's taps are decided (the site decides when it knows no card to write)."""
+        mode = self.state.mode(room_id)
+        return SlotMode.SITE_ONLY if mode is SlotMode.LOCK_SLOTS and not self._knows_cards else mode
 
     def in_use(self, room_id: str) -> int:
         """How many of the site's slots on the room's lock hold a card."""
@@ -424,7 +427,7 @@ def build_slot_keeper(
         kept=Kept(LockSlotsState.from_dict(stored), storage),
         kept_patrons=library.kept_patrons,
         announcer=announcer,
-        patron_of=directory.patron if directory is not None else lambda _patron_id: None,
+        patron_of=directory.patron if directory is not None else None,
         card_owner=gate.async_find_by_card,
         key=library.login_key,
         relock=relock,
