@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.closures import DoorLock
 import zigpy.zdo.types as zdo_t
 
+from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.zigbee.owned import CONFIGURE_IN_FLIGHT
 from custom_components.ntnu_library.zigbee.radio import DeviceEvent, DeviceEventType as E
 from custom_components.ntnu_library.zigbee.simulated import SimulatedRadio, simulated_devices
@@ -171,3 +174,26 @@ async def test_configuration_keeps_a_bound_on_devices_in_flight(
         assert all(radio.is_online(room.room_id) for room in rooms)
     finally:
         await radio.async_stop()
+
+
+async def test_a_reloaded_site_configures_nothing_again(
+    received: Counter[str],
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Through Home Assistant: what each device was configured with survives in the radio's Store."""
+    entry = init_integration
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert received["zdo:Bind_req"] > 0 and received["zcl:Configure_Reporting"] > 0
+
+    received.clear()
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    stored = hass_storage[f"{DOMAIN}.{entry.entry_id}.radio"]["data"]["configured"]
+    rooms = entry.runtime_data.rooms.rooms
+    assert len(stored) == 3 * len(rooms)  # a lock, a contact and an occupancy sensor each
+    assert received["zdo:Node_Desc_req"] == 0
+    assert received["zdo:Bind_req"] == 0
+    assert received["zcl:Configure_Reporting"] == 0
+    assert received["zcl:Read_Attributes"] > 0
