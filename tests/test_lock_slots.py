@@ -300,6 +300,39 @@ async def test_a_lock_without_rfid_slots_keeps_the_site_deciding(
     assert entry.runtime_data.slots.pending("T01") == 0
 
 
+@pytest.fixture
+def locks_refusing_user_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locks that say they have RFID slots and schedules, but refuse every command for them."""
+    monkeypatch.setattr(SimulatedLock, "_user_command", lambda _self, _hdr, _args: False)
+
+
+async def test_a_lock_that_refuses_its_slots_stays_site_only_across_restarts(
+    hass: HomeAssistant,
+    locks_refusing_user_commands: None,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """It is not tried again at every start (its mode would flap); its log is still known."""
+    entry = init_integration
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, "sensor.t01_card_decisions") == "site_only"
+    modes: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: (
+            modes.append(event.data["new_state"].state)
+            if event.data["entity_id"] == "sensor.t01_card_decisions" and event.data["new_state"]
+            else None
+        ),
+    )
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, "sensor.t01_card_decisions") == "site_only"
+    assert "lock_slots" not in modes
+    facts = hass_storage[f"{DOMAIN}.{entry.entry_id}.locks"]["data"]["facts"]["T01"]
+    assert (facts["refused"], facts["rfid_users"], facts["log_records"]) == (1, 10, 64)
+
+
 async def test_no_card_number_in_logs_events_states_or_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 
@@ -262,6 +263,9 @@ class SlotKeeper:
             min_card=found.min_rfid_len,
             max_card=found.max_rfid_len,
         )
+        known = self.state.facts.get(room_id)
+        if known is not None and known.refused and replace(known, refused=0) == facts:
+            facts = known  # it says the same as when it refused: the site still decides
         await self._async_record_facts(room_id, facts)
         return True
 
@@ -291,7 +295,7 @@ class SlotKeeper:
                     room_id, slot, await self._radio.lock_users.async_read_slot(room_id, slot)
                 )
         except NotSupported:
-            await self._async_record_facts(room_id, LockFacts(log_records=facts.log_records))
+            await self._async_record_facts(room_id, replace(facts, refused=1))
             return False
         except RadioError as err:
             _LOGGER.debug("Room %s: reading the lock's slots failed: %s", room_id, err)
@@ -357,7 +361,9 @@ class SlotKeeper:
                 _LOGGER.warning(
                     "Room %s: the lock refuses RFID codes; the site decides its taps", room_id
                 )
-                await self._async_record_facts(room_id, LockFacts())
+                await self._async_record_facts(
+                    room_id, replace(self.state.facts[room_id], refused=1)
+                )
                 return
             except LockCommandFailed as err:
                 if room_id not in self._warned:

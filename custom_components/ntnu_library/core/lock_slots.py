@@ -57,11 +57,12 @@ class LockFacts:
     log_records: int = 0
     min_card: int = 0  # RFID code length bounds; 0: not said
     max_card: int = 0
+    refused: int = 0  # 1: it says it has slots but refused the commands (kept while it says so)
 
     @property
     def mode(self) -> SlotMode:
         """Whether the lock can keep a holder's card with an end."""
-        if self.rfid_users > 0 and self.year_day_schedules > 0:
+        if self.rfid_users > 0 and self.year_day_schedules > 0 and not self.refused:
             return SlotMode.LOCK_SLOTS
         return SlotMode.SITE_ONLY
 
@@ -196,6 +197,7 @@ class LockSlotsState:
                     "log_records": f.log_records,
                     "min_card": f.min_card,
                     "max_card": f.max_card,
+                    "refused": f.refused,
                 }
                 for room, f in sorted(self.facts.items())
             },
