@@ -8,9 +8,11 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ntnu_library.const import DOMAIN
 from custom_components.ntnu_library.core.breaker import DEFAULT_OPEN_SECONDS, CircuitBreaker
 
 from .conftest import PASSWORD, call_service, patron_action, refusal, state_of
@@ -40,9 +42,12 @@ async def test_a_broken_patron_system_fails_secure_and_recovers(
         for _ in range(3):
             assert await _refused(hass, *BORROW) == "patron_system_unavailable"
         assert authenticate.call_count == 3
-        # Open: refused at once, the system is not even asked.
+        # Open: refused at once, the system is not even asked; staff see a repair notice.
         assert await _refused(hass, *BORROW) == "patron_system_unavailable"
         assert authenticate.call_count == 3
+        issue_id = f"patron_system_down_{init_integration.entry_id}"
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None and issue.translation_placeholders["error"] == "OSError"
     assert runtime.as_store_data()["library"] == before
     assert state_of(hass, "lock.t01") == "locked"
     assert state_of(hass, "sensor.t01_status") == "idle"
@@ -53,6 +58,7 @@ async def test_a_broken_patron_system_fails_secure_and_recovers(
     result = await patron_action(hass, *BORROW)
     assert result["status"] == "in_use"
     assert state_of(hass, "lock.t01") == "unlocked"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # it answers again
 
 
 async def test_wrong_passwords_do_not_open_the_breaker(

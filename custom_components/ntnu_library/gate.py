@@ -11,8 +11,10 @@
   browser first, then callers that failed nothing lately, then the rest, each caller and
   each patron ID in turn.
 - The circuit breaker (core/breaker.py) answers `patron_system_unavailable` at once while the
-  patron system is down; an ILS that is down when the site starts trips it and opens a
-  repair issue, and the site runs on (rooms, locks, counter and automatic returns).
+  patron system is down; an ILS that is down when the site starts trips it, and one that
+  stops answering while the site runs opens it: either way a repair issue stays open until
+  the minute's check finds it answering, and the site runs on (rooms, locks, counter and
+  automatic returns).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from homeassistant.util import dt as dt_util
 
 from .backends import PatronBackend, PatronSystemDown
 from .const import DOMAIN, LOGIN_SLOTS, MAX_LOGIN_ALIASES, signal_logins
-from .core.breaker import CircuitBreaker
+from .core.breaker import BreakerState, CircuitBreaker
 from .core.errors import Reason, Refused
 from .core.identity import mask_patron_id, normalize_patron_id, printable
 from .core.limits import MAX_TEXT_LENGTH
@@ -279,6 +281,8 @@ class PatronGate:
             self.breaker.record(time.monotonic(), ok=answered, elapsed=time.monotonic() - started)
             if self.backend.login_rejected():
                 self._entry.async_start_reauth(self._hass)
+            if not answered:
+                self._opened("no answer to a patron's request")
             raise
         except asyncio.CancelledError:
             self.breaker.release()
@@ -286,6 +290,7 @@ class PatronGate:
         except Exception as err:  # an unexpected failure of the backend: fail secure
             self.breaker.record(time.monotonic(), ok=False)
             _LOGGER.error("Patron system failed: %s", type(err).__name__)
+            self._opened(type(err).__name__)
             raise Refused(Reason.PATRON_SYSTEM_UNAVAILABLE) from err
         self.breaker.record(time.monotonic(), ok=True, elapsed=time.monotonic() - started)
         if self.down:
@@ -307,6 +312,12 @@ class PatronGate:
             return
         self.breaker.reset()
         self._set_down(False, "")
+
+    @callback
+    def _opened(self, error: str) -> None:
+        """Failures opened the breaker while the site runs: down until a check says otherwise."""
+        if not self.down and self.breaker.state(time.monotonic()) is BreakerState.OPEN:
+            self._set_down(True, error)
 
     @callback
     def _set_down(self, down: bool, error: str) -> None:
