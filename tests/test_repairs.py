@@ -43,5 +43,14 @@ async def test_a_sensor_leaving_raises_an_issue_and_the_room_stays_usable(
     contact = radio.device(simulated_devices("T02").contact)
     radio.app.handle_leave(contact.nwk, contact.ieee)
     await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(DOMAIN, f"device_left_{init_integration.entry_id}_T02")
+    issue_id = f"device_left_{init_integration.entry_id}_T02"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
     assert state_of(hass, "sensor.t02_status") == "idle"
+    # The lock coming back is not the contact: the notice waits for the contact itself.
+    await radio.async_simulate("T02", "offline")
+    await radio.async_simulate("T02", "online")
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    contact.set_open(True)  # it talks again: back
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

@@ -321,6 +321,20 @@ async def test_an_unmapped_patron_type_gets_the_fewest_rights_and_one_repair_not
     assert placeholders["category"] == "friend_of_library"
     assert "\x1b" not in placeholders["code"] and placeholders["code"].startswith("VIS")
 
+    # Staff map the type the notice names: with the new map the notice goes.
+    entry = init_integration
+    mapped = f"{placeholders['code']}=alumni"
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_SIP2: {**entry.data[CONF_SIP2], CONF_CATEGORY_MAP: mapped}}
+    )
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [
+        issue_id
+        for (domain, issue_id) in ir.async_get(hass).issues
+        if domain == DOMAIN and issue_id.startswith("unmapped_patron_type_")
+    ]
+
 
 async def test_a_freeze_is_written_to_the_ils_and_refused_by_another_installation(
     hass: HomeAssistant,

@@ -198,6 +198,9 @@ def build_patron_backend(
     if entry.data.get(CONF_PATRON_SYSTEM) == PATRONS_SIP2:
         sip2 = sip2_patron_system(entry.data[CONF_SIP2])
         sip2.on_unmapped_category = functools.partial(_unmapped_patron_type, hass, entry)
+        _forget_mapped_patron_types(
+            hass, entry, parse_category_map(entry.data[CONF_SIP2].get(CONF_CATEGORY_MAP, ""))
+        )
 
         async def _async_check() -> None:
             try:
@@ -248,6 +251,18 @@ def _unmapped_patron_type(hass: HomeAssistant, entry: ConfigEntry, code: str) ->
             "category": MOST_RESTRICTED_CATEGORY,
         },
     )
+
+
+@callback
+def _forget_mapped_patron_types(
+    hass: HomeAssistant, entry: ConfigEntry, category_map: Mapping[str, str]
+) -> None:
+    """Staff mapped a type a notice asked for (the site restarts with the new map): it goes."""
+    prefix = f"unmapped_patron_type_{entry.entry_id}_"
+    for (domain, issue_id), issue in list(ir.async_get(hass).issues.items()):
+        code = (issue.translation_placeholders or {}).get("code")
+        if domain == DOMAIN and issue_id.startswith(prefix) and code in category_map:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 def parse_category_map(text: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from .const import DOMAIN
 from .core.model import EventType
 from .core.study_rooms import StudyRooms
 from .doors import DoorKeeper
-from .zigbee.radio import DeviceEvent, DeviceEventType, RoomRadio
+from .zigbee.radio import DeviceEvent, DeviceEventType, Role, RoomRadio
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -51,6 +51,7 @@ class DeviceEvents:
         self._commands = commands
         self._doors = doors
         self._announcer = announcer
+        self._left: dict[str, set[Role | None]] = {}  # per room, the devices that left
 
     @callback
     def handle(self, event: DeviceEvent) -> None:
@@ -81,9 +82,13 @@ class DeviceEvents:
             )
         elif kind is DeviceEventType.ONLINE:
             _LOGGER.info("Lock of room %s answers again", room_id)
-            ir.async_delete_issue(self._hass, DOMAIN, self._left_issue(room_id))
+            self._back(room_id, Role.LOCK)
+        elif kind is DeviceEventType.JOINED:
+            _LOGGER.info("A device of room %s joined the Zigbee network again", room_id)
+            self._back(room_id, event.role)
         elif kind is DeviceEventType.LEFT:
             _LOGGER.warning("A device of room %s left the Zigbee network", room_id)
+            self._left.setdefault(room_id, set()).add(event.role)
             ir.async_create_issue(
                 self._hass,
                 DOMAIN,
@@ -94,6 +99,14 @@ class DeviceEvents:
                 translation_placeholders={"room": room_id, "site": self._entry.title},
             )
         self._announcer.notify(room_id)
+
+    def _back(self, room_id: str, role: Role | None) -> None:
+        """A device of the room is back: the notice goes once none of them is missing."""
+        missing = self._left.get(room_id, set())
+        missing.discard(role)
+        if not missing:
+            self._left.pop(room_id, None)
+            ir.async_delete_issue(self._hass, DOMAIN, self._left_issue(room_id))
 
     def _left_issue(self, room_id: str) -> str:
         return f"device_left_{self._entry.entry_id}_{room_id}"

@@ -21,6 +21,7 @@ from custom_components.ntnu_library.zigbee.radio import (
     LockCommandFailed,
     LockOffline,
     LockState,
+    Role,
     RoomDevices,
     UnknownRoom,
 )
@@ -206,7 +207,7 @@ async def test_device_leaving_marks_the_room_offline(
     assert radio.app is not None
     radio.app.handle_leave(lock.nwk, lock.ieee)
     assert events == [
-        DeviceEvent(room_id="T01", type=E.LEFT),
+        DeviceEvent(room_id="T01", type=E.LEFT, role=Role.LOCK),
         DeviceEvent(room_id="T01", type=E.OFFLINE),
     ]
 
@@ -217,8 +218,14 @@ async def test_a_sensor_leaving_is_told_but_the_room_stays_online(
     contact = radio.device(simulated_devices("T01").contact)
     assert radio.app is not None
     radio.app.handle_leave(contact.nwk, contact.ieee)
-    assert events == [DeviceEvent(room_id="T01", type=E.LEFT)]
+    assert events == [DeviceEvent(room_id="T01", type=E.LEFT, role=Role.CONTACT)]
     assert radio.is_online("T01")
+    # It talks again (a rejoin, or simply its next report): it is back, told once.
+    events.clear()
+    radio.device(simulated_devices("T01").contact).set_open(True)
+    await radio._async_settle()
+    assert DeviceEvent(room_id="T01", type=E.JOINED, role=Role.CONTACT) in events
+    assert [e.type for e in events].count(E.JOINED) == 1
 
 
 async def test_known_devices_lists_what_the_network_interviewed(radio: SimulatedRadio) -> None:

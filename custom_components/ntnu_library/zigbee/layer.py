@@ -122,6 +122,7 @@ class ZigbeeRooms(RoomStates):
         self._listener = _AppListener(self)
         self._bindings: dict[t.EUI64, tuple[str, Role]] = {}
         self._unwatch: dict[t.EUI64, Callable[[], None]] = {}
+        self._gone: set[t.EUI64] = set()  # bound devices that left the network
         self.set_rooms(list(rooms))
 
     # -- what this mode can do (overridden by the modes that can) -------------------
@@ -247,15 +248,23 @@ class ZigbeeRooms(RoomStates):
             watches.append(compat.watch_cluster(power, lambda *_: None, on_battery))
             self._on_battery(room_id, role, BATTERY_ATTR.id, power.get(BATTERY_ATTR.name))
         self._unwatch[ieee] = functools.partial(_call_each, watches)
+        self._back(ieee, room_id, role)
         self._prime(self._rooms[room_id], role, cluster)
         if role is Role.LOCK:
             self._set_online(room_id, True)
+
+    def _back(self, ieee: t.EUI64, room_id: str, role: Role) -> None:
+        """A device that had left is interviewed again or talks again: it is back."""
+        if self._gone and ieee in self._gone:
+            self._gone.discard(ieee)
+            self._emit(room_id, DeviceEventType.JOINED, role=role)
 
     def _device_gone(self, ieee: t.EUI64) -> None:
         if (binding := self._bindings.get(ieee)) is None:
             return
         room_id, role = binding
-        self._emit(room_id, DeviceEventType.LEFT)
+        self._gone.add(ieee)
+        self._emit(room_id, DeviceEventType.LEFT, role=role)
         if role is Role.LOCK:
             self._set_online(room_id, False)
 
@@ -309,6 +318,7 @@ class ZigbeeRooms(RoomStates):
         if (binding := self._bindings.get(device.ieee)) is None:
             return
         room_id, role = binding
+        self._back(device.ieee, room_id, role)
         if role is Role.LOCK:
             self._set_online(room_id, True)
         if 0 in (src_ep, dst_ep) or cluster_id != ROLE_CLUSTERS[role]:

@@ -31,7 +31,8 @@ class DeviceEventType(StrEnum):
     VACANT = "vacant"
     ONLINE = "online"  # the lock answers again
     OFFLINE = "offline"  # the lock stopped answering
-    LEFT = "left"  # a bound device (lock, contact or occupancy) left the network
+    LEFT = "left"  # a bound device (lock, contact or occupancy) left the network; `role` set
+    JOINED = "joined"  # a bound device that had left is back on the network; `role` set
     BATTERY = "battery"  # Power Configuration battery level changed; `role` and `battery` set
     # The lock opened by itself for a card of its own user table (operation event, source
     # RFID, code Unlock, a user slot); `card`, `user_id` and the lock's time `at` set.
@@ -54,7 +55,7 @@ class DeviceEvent:
     room_id: str
     type: DeviceEventType
     card: str | None = field(default=None, repr=False)  # a credential: never in a log line
-    role: Role | None = None  # which device, for BATTERY
+    role: Role | None = None  # which device, for BATTERY, LEFT and JOINED
     battery: int | None = None  # percent remaining, for BATTERY
     # For the lock's operation events: the user slot (None: none) and the lock's own local
     # time of it (naive: the lock's wall clock), as its log will have them too. What
