@@ -5,16 +5,18 @@ Pure mapping, no state: the layer (`layer.py`) keeps what it last heard per room
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from zigpy.application import ControllerApplication
+import zigpy.types as t
 from zigpy.zcl.clusters.closures import DoorLock
 from zigpy.zcl.clusters.general import PowerConfiguration
 from zigpy.zcl.clusters.measurement import OccupancySensing
 from zigpy.zcl.clusters.security import IasZone
 
-from .radio import DeviceEventType, KnownDevice, LockState, Role
+from .radio import DeviceEventType, KnownDevice, LockState, Role, RoomDevices
 
 LOCK_ATTR = DoorLock.AttributeDefs
 SOURCE = DoorLock.OperationEventSource
@@ -178,3 +180,23 @@ def describe_devices(app: ControllerApplication) -> list[KnownDevice]:
             )
         )
     return found
+
+
+def device_bindings(rooms: Iterable[RoomDevices]) -> dict[t.EUI64, tuple[str, Role]]:
+    """Each bound device's room and role; ValueError for a bad address or one bound twice."""
+    bindings: dict[t.EUI64, tuple[str, Role]] = {}
+    for room in rooms:
+        for role in Role:
+            address = getattr(room, role.value)
+            if address is None:
+                continue
+            try:
+                ieee = t.EUI64.convert(address)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"room {room.room_id}: bad IEEE address {address!r}") from err
+            if ieee in bindings:
+                raise ValueError(
+                    f"{address} is bound to rooms {bindings[ieee][0]} and {room.room_id}"
+                )
+            bindings[ieee] = (room.room_id, role)
+    return bindings

@@ -37,6 +37,7 @@ from .frames import (
     MalformedFrame,
     battery_percent,
     describe_devices,
+    device_bindings,
     lock_event,
 )
 from .lock_users import LockUserTable
@@ -168,22 +169,7 @@ class ZigbeeRooms(RoomStates):
 
     def set_rooms(self, rooms: list[RoomDevices]) -> None:
         """Bind rooms to devices; state is kept for rooms whose devices did not change."""
-        bindings: dict[t.EUI64, tuple[str, Role]] = {}
-        for room in rooms:
-            for role in Role:
-                address = getattr(room, role.value)
-                if address is None:
-                    continue
-                try:
-                    ieee = t.EUI64.convert(address)
-                except (ValueError, TypeError) as err:
-                    raise ValueError(f"room {room.room_id}: bad IEEE address {address!r}") from err
-                if ieee in bindings:
-                    raise ValueError(
-                        f"{address} is bound to rooms {bindings[ieee][0]} and {room.room_id}"
-                    )
-                bindings[ieee] = (room.room_id, role)
-
+        bindings = device_bindings(rooms)
         for ieee in list(self._unwatch):
             self._unwatch.pop(ieee)()
         old = self._rooms
