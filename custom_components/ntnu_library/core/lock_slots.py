@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from .errors import Reason
@@ -188,39 +189,19 @@ class LockSlotsState:
         self.held = {room: dict(slots) for room, slots in snapshot.items()}
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for the site's Store (cards only as keyed hashes)."""
+        """JSON-safe form for the locks' Store (cards only as keyed hashes).
+
+        Each part's form is remembered per value (they are frozen): a write at every slot
+        change of a whole building converts only what changed.
+        """
         return {
-            "facts": {
-                room: {
-                    "rfid_users": f.rfid_users,
-                    "year_day_schedules": f.year_day_schedules,
-                    "log_records": f.log_records,
-                    "min_card": f.min_card,
-                    "max_card": f.max_card,
-                    "refused": f.refused,
-                }
-                for room, f in sorted(self.facts.items())
-            },
+            "facts": {room: _facts_form(f) for room, f in sorted(self.facts.items())},
             "held": {
-                room: {
-                    str(slot): {
-                        "patron_id": g.patron_id,
-                        "card_key": g.card_key,
-                        "start": g.start.isoformat(),
-                        "end": g.end.isoformat(),
-                    }
-                    for slot, g in sorted(slots.items())
-                }
+                room: {str(slot): _grant_form(g) for slot, g in sorted(slots.items())}
                 for room, slots in sorted(self.held.items())
             },
-            "log_seen": {
-                room: {"entry_id": mark.entry_id, "at": mark.at.isoformat()}
-                for room, mark in sorted(self.log_seen.items())
-            },
-            "heard_to": {
-                room: {"at": mark.at.isoformat(), "told": [list(told) for told in mark.told]}
-                for room, mark in sorted(self.heard_to.items())
-            },
+            "log_seen": {room: _mark_form(m) for room, m in sorted(self.log_seen.items())},
+            "heard_to": {room: _heard_form(h) for room, h in sorted(self.heard_to.items())},
         }
 
     @classmethod
@@ -267,6 +248,42 @@ class LockSlotsState:
             except (KeyError, TypeError, ValueError):
                 continue
         return state
+
+
+# The Store's forms of the state's frozen parts, remembered (never changed once made).
+_FORMS = 8192
+
+
+@lru_cache(maxsize=_FORMS)
+def _facts_form(f: LockFacts) -> Mapping[str, int]:
+    return {
+        "rfid_users": f.rfid_users,
+        "year_day_schedules": f.year_day_schedules,
+        "log_records": f.log_records,
+        "min_card": f.min_card,
+        "max_card": f.max_card,
+        "refused": f.refused,
+    }
+
+
+@lru_cache(maxsize=_FORMS)
+def _grant_form(g: Grant) -> Mapping[str, str]:
+    return {
+        "patron_id": g.patron_id,
+        "card_key": g.card_key,
+        "start": g.start.isoformat(),
+        "end": g.end.isoformat(),
+    }
+
+
+@lru_cache(maxsize=_FORMS)
+def _mark_form(mark: LogMark) -> Mapping[str, Any]:
+    return {"entry_id": mark.entry_id, "at": mark.at.isoformat()}
+
+
+@lru_cache(maxsize=_FORMS)
+def _heard_form(mark: HeardMark) -> Mapping[str, Any]:
+    return {"at": mark.at.isoformat(), "told": [list(told) for told in mark.told]}
 
 
 # --- what a lock should hold ------------------------------------------------------------------
