@@ -24,11 +24,10 @@ from ..core.limits import MAX_ID_LENGTH, MAX_PASSWORD_LENGTH
 from ..core.password_rules import MIN_PASSWORD_LENGTH, PASSWORD_REASONS, check_length
 from .context import ACTIVATE_PATH, WebContext, html_response, page_language
 from .forms import (
-    BadForm,
     async_message_page,
+    async_page_form,
     echo_id,
     fill,
-    read_form,
     refusal_message,
     refusal_status,
     retry_after,
@@ -75,14 +74,9 @@ class ActivateView(HomeAssistantView):
     async def post(self, request: web.Request) -> web.Response:
         """Check the code and set the password."""
         context = self._context
-        try:
-            form: dict[str, str] | None = await read_form(request, _FIELDS)
-        except BadForm as err:
-            if err.status == 413:
-                return await async_message_page(
-                    context, request, "request_too_large", 413, fallback="missing_fields"
-                )
-            form = None
+        form, too_large = await async_page_form(context, request, _FIELDS)
+        if too_large is not None:
+            return too_large
         language = page_language(request, form.get("lang") if form else None)
         site = activation_site(context)
         if site is None:

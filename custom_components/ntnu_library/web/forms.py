@@ -145,6 +145,24 @@ def echo_id(value: str | None) -> str:
     return value
 
 
+async def async_page_form(
+    context: WebContext, request: web.Request, fields: Iterable[str]
+) -> tuple[dict[str, str] | None, web.Response | None]:
+    """A patron page's posted form, or the page refusing a body too large.
+
+    (form, None); (None, None) for a malformed form (the page says what is missing); (None,
+    the refusal) for a body over the limit.
+    """
+    try:
+        return await read_form(request, fields), None
+    except BadForm as err:
+        if err.status != 413:
+            return None, None
+        return None, await async_message_page(
+            context, request, "request_too_large", 413, fallback="missing_fields"
+        )
+
+
 async def async_message_page(
     context: WebContext,
     request: web.Request,

@@ -54,12 +54,11 @@ from .context import (
     page_language,
 )
 from .forms import (
-    BadForm,
     async_message_page,
+    async_page_form,
     device_of,
     echo_id,
     fill,
-    read_form,
     refusal_message,
     refusal_status,
     remember_device,
@@ -124,14 +123,9 @@ class ReserveView(HomeAssistantView):
     async def post(self, request: web.Request) -> web.Response:
         """One step of the patron's: log in, choose, reserve, cancel or log out."""
         context = self._context
-        try:
-            form: dict[str, str] | None = await read_form(request, _FIELDS)
-        except BadForm as err:
-            if err.status == 413:
-                return await async_message_page(
-                    context, request, "request_too_large", 413, fallback="missing_fields"
-                )
-            form = None
+        form, too_large = await async_page_form(context, request, _FIELDS)
+        if too_large is not None:
+            return too_large
         language = page_language(request, form.get("lang") if form else None)
         sites = reserving_sites(context.sites())
         if not sites:

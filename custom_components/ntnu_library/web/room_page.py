@@ -38,12 +38,11 @@ from .context import (
     page_language,
 )
 from .forms import (
-    BadForm,
     async_message_page,
+    async_page_form,
     device_of,
     echo_id,
     fill,
-    read_form,
     refusal_message,
     refusal_status,
     remember_device,
@@ -129,14 +128,9 @@ class RoomView(HomeAssistantView):
         context = self._context
         if not ROOM_ID_IN_PATH.match(room):
             return await async_message_page(context, request, "unknown_room", 404)
-        try:
-            form = await read_form(request, _FIELDS)
-        except BadForm as err:
-            if err.status == 413:
-                return await async_message_page(
-                    context, request, "request_too_large", 413, fallback="missing_fields"
-                )
-            form = None
+        form, too_large = await async_page_form(context, request, _FIELDS)
+        if too_large is not None:
+            return too_large
         query_sig = request.query.get("sig")
         form_sig = form.get("sig") if form else None
         signature = query_sig or form_sig
